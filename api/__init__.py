@@ -1,0 +1,1 @@
+"""The HTTP service: settings, app factory, command line."""

@@ -1,0 +1,66 @@
+"""The Starlette application: GraphQL at /graphql, health at /healthz and /readyz."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from db.errors import DatabaseUnavailable
+from db.pool import open_pool, ping
+from schema import schema
+
+from .graphql import GraphQLApp
+from .settings import Settings
+from .startup import prepare_database
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """The process is alive; says nothing of the database."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready to serve: the database answered within the configured bound."""
+    settings: Settings = request.app.state.settings
+    try:
+        await ping(request.app.state.pool, settings.db_timeout)
+    except DatabaseUnavailable as exc:
+        return JSONResponse({"status": "unavailable", "code": exc.code}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The service over the database at ``settings.database_url`` (which must be set)."""
+    if settings.database_url is None:
+        raise ValueError("create_app needs a database URL; the CLI starts the embedded one")
+    dsn = settings.database_url
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await prepare_database(dsn, load_demo=settings.load_demo)
+        app.state.pool = await open_pool(dsn, max_size=settings.pool_size, timeout=settings.db_timeout)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql")),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app

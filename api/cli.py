@@ -1,0 +1,68 @@
+"""The ``liaison`` command: serve, migrate, and the data subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import sys
+from collections.abc import Iterator
+
+from db.embedded import EmbeddedPostgres
+
+from .settings import Settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("liaison")
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The DSN to use: ``DATABASE_URL`` as given, or an embedded server for the duration."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(settings.data_dir)
+    dsn = server.start()
+    log.info("embedded PostgreSQL in %s (set DATABASE_URL to use your own server)", settings.data_dir)
+    try:
+        yield dsn
+    finally:
+        server.stop()
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    with database(settings) as dsn:
+        app = create_app(dataclasses.replace(settings, database_url=dsn))
+        log.info("serving on http://%s:%s/graphql", settings.host, settings.port)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=10)
+
+
+def migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from db.migrate import migrate as run
+
+    with database(settings) as dsn:
+        applied = asyncio.run(run(dsn))
+    print("applied: " + (", ".join(applied) if applied else "nothing; the database is up to date"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="liaison", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("serve", help="run the GraphQL service (embedded PostgreSQL unless DATABASE_URL is set)")
+    commands.add_parser("migrate", help="apply pending migrations and exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    handlers = {"serve": serve, "migrate": migrate}
+    try:
+        handlers[args.command](settings, args)
+    except KeyboardInterrupt:
+        sys.exit(130)

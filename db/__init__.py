@@ -1,0 +1,1 @@
+"""The data layer: SQL over asyncpg, plain records out. Never imports Strawberry."""

@@ -1,0 +1,1 @@
+"""Resolvers: the functions behind the schema's fields. They never import ``schema``."""

@@ -1,0 +1,26 @@
+"""What every resolver gets as ``info.context``: built per request, never shared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from .loaders import Loaders
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | None
+    pool: asyncpg.Pool
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Per request: a loader shared between requests would leak data between viewers.
+        self.loaders = Loaders(self.pool)

@@ -1,0 +1,20 @@
+"""Regions and districts."""
+
+from __future__ import annotations
+
+from strawberry import Info
+
+from db import regions
+from db.records import District, Region
+
+from .context import Context
+
+__all__ = ["region_districts", "all_regions"]
+
+
+async def all_regions(info: Info[Context, None]) -> list[Region]:
+    return await regions.all_regions(info.context.pool)
+
+
+async def region_districts(root: Region, info: Info[Context, None]) -> list[District]:
+    return await info.context.loaders.districts_by_region.load(root.code)

@@ -1,0 +1,82 @@
+"""A real PostgreSQL for every test: the embedded one, or ``TEST_DATABASE_URL``.
+
+The migrated (and demo-loaded) schema is built once into a template database; each test
+that writes gets its own copy from it, which takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from db.embedded import EmbeddedPostgres
+from db.migrate import migrate
+
+from .support import create_database, drop_database, unique_name
+
+
+@pytest.fixture(scope="session")
+def admin_dsn() -> Iterator[str]:
+    """A superuser DSN on the server the tests use."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    directory = Path(tempfile.mkdtemp(prefix="liaison-test-"))
+    directory.chmod(0o711)  # the server's own user (when we are root) must pass through
+    server = EmbeddedPostgres(directory / "pg")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def template_db(admin_dsn: str) -> AsyncIterator[str]:
+    """The name of a database holding the migrated schema and the demo data."""
+    name = unique_name("liaison_template")
+    dsn = await create_database(admin_dsn, name)
+    try:
+        await migrate(dsn)
+        yield name
+    finally:
+        await drop_database(admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+async def demo_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
+    """One shared copy of the template for tests that only read."""
+    name = unique_name("liaison_demo")
+    dsn = await create_database(admin_dsn, name, template=template_db)
+    try:
+        yield dsn
+    finally:
+        await drop_database(admin_dsn, name)
+
+
+@pytest.fixture
+async def db_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
+    """A private copy of the template, dropped after the test."""
+    name = unique_name("liaison_t")
+    dsn = await create_database(admin_dsn, name, template=template_db)
+    try:
+        yield dsn
+    finally:
+        await drop_database(admin_dsn, name)
+
+
+@pytest.fixture
+async def empty_dsn(admin_dsn: str) -> AsyncIterator[str]:
+    """An empty database: no migrations applied."""
+    name = unique_name("liaison_empty")
+    dsn = await create_database(admin_dsn, name)
+    try:
+        yield dsn
+    finally:
+        await drop_database(admin_dsn, name)
