@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from db.errors import DatabaseUnavailable
-from db.pool import open_pool, ping
+from db.pool import open_database
 from schema import schema
 
 from .graphql import GraphQLApp
@@ -31,9 +31,8 @@ async def healthz(request: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: the database answered within the configured bound."""
-    settings: Settings = request.app.state.settings
     try:
-        await ping(request.app.state.pool, settings.db_timeout)
+        await request.app.state.db.ping()
     except DatabaseUnavailable as exc:
         return JSONResponse({"status": "unavailable", "code": exc.code}, status_code=503)
     return JSONResponse({"status": "ok"})
@@ -48,11 +47,11 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await prepare_database(dsn, load_demo=settings.load_demo)
-        app.state.pool = await open_pool(dsn, max_size=settings.pool_size, timeout=settings.db_timeout)
+        app.state.db = await open_database(dsn, max_size=settings.pool_size, timeout=settings.db_timeout)
         try:
             yield
         finally:
-            await app.state.pool.close()
+            await app.state.db.close()
 
     app = Starlette(
         routes=[

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -34,11 +35,18 @@ def database(settings: Settings) -> Iterator[str]:
         server.stop()
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
 
+    # uvicorn shuts down gracefully on SIGTERM, restores this handler and re-raises the
+    # signal: raising SystemExit here lets the embedded database stop after it, cleanly.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with database(settings) as dsn:
         app = create_app(dataclasses.replace(settings, database_url=dsn))
         log.info("serving on http://%s:%s/graphql", settings.host, settings.port)

@@ -23,5 +23,5 @@ class GraphQLApp(GraphQL[Context, None]):
         return Context(
             request=request,
             response=response if isinstance(response, Response) else None,
-            pool=request.app.state.pool,
+            db=request.app.state.db,
         )

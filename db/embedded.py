@@ -83,6 +83,11 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@/{self.database}?host={self.socket_dir}"
 
     @property
+    def pid(self) -> int | None:
+        """The postmaster's PID while a server runs on this data directory."""
+        return self._running_pid()
+
+    @property
     def owned(self) -> bool:
         """True when this process started the server and so must stop it."""
         return self._process is not None

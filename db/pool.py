@@ -1,34 +1,71 @@
-"""The asyncpg pool every request borrows from."""
+"""The database as requests see it: an asyncpg pool whose every wait is bounded."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
 
 import asyncpg
 
 from .errors import translate_errors
 
-__all__ = ["open_pool", "ping"]
+__all__ = ["Database", "Executor", "open_database"]
+
+_RELEASE_AT_LEAST = 0.25
+"""Seconds a release may take even past the deadline: resetting a healthy connection."""
 
 
-async def open_pool(dsn: str, *, max_size: int, timeout: float) -> asyncpg.Pool:
-    """A pool whose every wait is bounded by ``timeout`` seconds.
+class Executor(Protocol):
+    """What the query functions of ``db`` need: a ``Database`` or an asyncpg connection."""
 
-    ``min_size=0`` lets the pool start and keep serving health checks while the
-    database is away; connections are made again on demand once it is back.
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
+
+
+class Database:
+    """A pool plus the bound (seconds) that acquiring, connecting and querying obey.
+
+    When PostgreSQL is away every call fails within ``timeout`` with
+    ``DatabaseUnavailable``; when it is back, the pool reconnects on demand.
     """
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self.pool = pool
+        self.timeout = timeout
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        # One deadline for acquire, query and release. Not asyncio.timeout around
+        # pool.fetch: a cancelled query's release would then wait unbounded for the
+        # connection's reset; asyncpg terminates a connection whose release times out.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        with translate_errors():
+            conn = await self.pool.acquire(timeout=self.timeout)
+            try:
+                return await conn.fetch(query, *args, timeout=max(deadline - loop.time(), 0.01))
+            finally:
+                await self.pool.release(conn, timeout=max(deadline - loop.time(), _RELEASE_AT_LEAST))
+
+    async def ping(self) -> None:
+        """Raise ``DatabaseUnavailable`` unless the database answers in time."""
+        await self.fetch("SELECT 1")
+
+    async def close(self) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.pool.close()
+        except TimeoutError:
+            self.pool.terminate()
+
+
+async def open_database(dsn: str, *, max_size: int, timeout: float) -> Database:
+    """``min_size=0``: the pool starts, and health checks answer, while PostgreSQL is away."""
     with translate_errors():
-        return await asyncpg.create_pool(
+        pool = await asyncpg.create_pool(
             dsn,
             min_size=0,
             max_size=max_size,
-            timeout=timeout,  # connect
-            command_timeout=timeout,
+            timeout=timeout,  # connecting
             max_inactive_connection_lifetime=60,
             server_settings={"application_name": "liaison-graph", "timezone": "UTC"},
         )
-
-
-async def ping(pool: asyncpg.Pool, timeout: float) -> None:
-    """Raise ``DatabaseUnavailable`` unless the database answers within ``timeout``."""
-    with translate_errors():
-        async with pool.acquire(timeout=timeout) as conn:
-            await conn.fetchval("SELECT 1", timeout=timeout)
+    return Database(pool, timeout)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
-
-from .errors import translate_errors
+from .pool import Executor
 from .records import District, Region
 
 __all__ = ["all_regions", "districts_by_region"]
@@ -20,17 +18,15 @@ SELECT code, region_code, name, name_en, kind
  ORDER BY region_code, code"""
 
 
-async def all_regions(db: asyncpg.Pool | asyncpg.Connection) -> list[Region]:
-    with translate_errors():
-        return [Region(**row) for row in await db.fetch(ALL_REGIONS)]
+async def all_regions(db: Executor) -> list[Region]:
+    return [Region(**row) for row in await db.fetch(ALL_REGIONS)]
 
 
 async def districts_by_region(
-    db: asyncpg.Pool | asyncpg.Connection, region_codes: Sequence[str]
+    db: Executor, region_codes: Sequence[str]
 ) -> list[list[District]]:
     """One list of districts per requested region code, in the order asked."""
-    with translate_errors():
-        rows = await db.fetch(DISTRICTS_BY_REGION, list(region_codes))
+    rows = await db.fetch(DISTRICTS_BY_REGION, list(region_codes))
     grouped: dict[str, list[District]] = {code: [] for code in region_codes}
     for row in rows:
         grouped[row["region_code"]].append(District(**row))

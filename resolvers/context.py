@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import asyncpg
+from db.pool import Database
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -18,9 +18,9 @@ __all__ = ["Context"]
 class Context:
     request: Request | WebSocket
     response: Response | None
-    pool: asyncpg.Pool
+    db: Database
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         # Per request: a loader shared between requests would leak data between viewers.
-        self.loaders = Loaders(self.pool)
+        self.loaders = Loaders(self.db)

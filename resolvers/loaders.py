@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-import asyncpg
+from db.pool import Database
 from strawberry.dataloader import DataLoader
 
 from db import regions
@@ -14,7 +14,7 @@ __all__ = ["Loaders"]
 
 
 class Loaders:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, db: Database) -> None:
         self.districts_by_region: DataLoader[str, list[District]] = DataLoader(
-            partial(regions.districts_by_region, pool)
+            partial(regions.districts_by_region, db)
         )

@@ -13,7 +13,7 @@ __all__ = ["region_districts", "all_regions"]
 
 
 async def all_regions(info: Info[Context, None]) -> list[Region]:
-    return await regions.all_regions(info.context.pool)
+    return await regions.all_regions(info.context.db)
 
 
 async def region_districts(root: Region, info: Info[Context, None]) -> list[District]:

@@ -1,0 +1,123 @@
+"""The embedded PostgreSQL as a user meets it: `liaison serve` with no DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from db.embedded import EmbeddedPostgres
+
+LIAISON = Path(sys.executable).with_name("liaison")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postgres_pids(data_dir: Path) -> list[int]:
+    """Live (not zombie) postgres processes serving ``data_dir``."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and cmdline[0].endswith(b"/postgres") and str(data_dir).encode() in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="liaison-cli-"))
+    directory.chmod(0o711)
+    yield directory / "pg"
+    for pid in postgres_pids(directory / "pg"):
+        os.kill(pid, signal.SIGKILL)
+
+
+class Service:
+    """`liaison serve` in a child process."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env.update(LIAISON_DATA_DIR=str(data_dir), PORT=str(self.port), LIAISON_DEMO_DATA="0")
+        self.log = data_dir.parent / "serve.log"
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([str(LIAISON), "serve"], env=env, stdout=log, stderr=log)
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_until(self.ready, 60, "the service did not become ready")
+
+    def ready(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+        try:
+            return httpx.get(self.url + "/readyz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def regions(self) -> list[dict]:
+        body = httpx.post(self.url + "/graphql", json={"query": "{ regions { code districts { code } } }"}).json()
+        return body["data"]["regions"]
+
+    def stop(self, sig: signal.Signals) -> int:
+        self.process.send_signal(sig)
+        return self.process.wait(20)
+
+
+def test_serve_stop_and_restart_reuse_the_data(data_dir: Path) -> None:
+    service = Service(data_dir)
+    assert len(service.regions()[0]["districts"]) == 16
+    assert postgres_pids(data_dir)
+    assert service.stop(signal.SIGTERM) == 0
+    assert postgres_pids(data_dir) == [], "SIGTERM left a postgres behind"
+
+    service = Service(data_dir)  # same data directory: no initdb, migrations already there
+    assert len(service.regions()) == 4
+    assert service.stop(signal.SIGINT) in (0, 130)
+    assert postgres_pids(data_dir) == [], "Ctrl-C left a postgres behind"
+
+
+def test_a_killed_service_takes_its_database_down(data_dir: Path) -> None:
+    service = Service(data_dir)
+    assert postgres_pids(data_dir)
+    service.stop(signal.SIGKILL)
+    wait_until(lambda: postgres_pids(data_dir) == [], 15, "SIGKILL left a postgres behind")
+
+
+async def test_a_second_process_attaches_and_leaves_the_server_running(data_dir: Path) -> None:
+    first = EmbeddedPostgres(data_dir)
+    first.start()
+    try:
+        second = EmbeddedPostgres(data_dir)
+        dsn = second.start()
+        assert not second.owned
+        second.stop()
+        conn = await asyncpg.connect(dsn)
+        assert await conn.fetchval("SELECT datcollate FROM pg_database WHERE datname = current_database()") == "C"
+        assert await conn.fetchval("SELECT current_setting('server_encoding')") == "UTF8"
+        await conn.close()
+    finally:
+        first.stop()
+    assert postgres_pids(data_dir) == []
