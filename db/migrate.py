@@ -15,7 +15,7 @@ import asyncpg
 
 from .errors import MigrationError, translate_errors
 
-__all__ = ["Migration", "MIGRATIONS_DIR", "load_migrations", "migrate"]
+__all__ = ["MIGRATIONS_DIR", "Migration", "load_migrations", "migrate"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -70,9 +70,7 @@ async def _apply_pending(conn: asyncpg.Connection, migrations: list[Migration]) 
         raise MigrationError(f"the database has migrations this code does not know: {', '.join(unknown)}")
     edited = [m.name for m in migrations if m.name in applied and applied[m.name] != m.checksum]
     if edited:
-        raise MigrationError(
-            f"applied migrations were edited since: {', '.join(edited)}; add a new file instead"
-        )
+        raise MigrationError(f"applied migrations were edited since: {', '.join(edited)}; add a new file instead")
     latest = max(applied, default="")
     late = [m.name for m in migrations if m.name not in applied and m.name < latest]
     if late:

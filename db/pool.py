@@ -31,6 +31,8 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
         self.pool = pool
         self.timeout = timeout
+        self.statements = 0
+        """Statements sent since start: what tests and metrics read to see batching work."""
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         # One deadline for acquire, query and release. Not asyncio.timeout around
@@ -38,6 +40,7 @@ class Database:
         # connection's reset; asyncpg terminates a connection whose release times out.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
+        self.statements += 1
         with translate_errors():
             conn = await self.pool.acquire(timeout=self.timeout)
             try:

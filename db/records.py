@@ -1,24 +1,168 @@
-"""Plain records the data layer returns: frozen dataclasses, one per table's row shape."""
+"""Rows as the data layer returns and writes them: one NamedTuple per table.
+
+Field order is the table's column order, so a row reads in with ``Record(*row)`` and
+writes out by COPY as it is. Strawberry reads fields as attributes; nothing is copied.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import NamedTuple
 
-__all__ = ["District", "Region"]
+__all__ = [
+    "Brand",
+    "Case",
+    "CaseEvent",
+    "ContactPoint",
+    "CrossStoreReturn",
+    "CurrentRating",
+    "District",
+    "Enterprise",
+    "Honour",
+    "Membership",
+    "Programme",
+    "Region",
+    "StarAward",
+    "Store",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class Region:
+class Region(NamedTuple):
     code: str
     name: str
     name_en: str | None
     is_partner: bool
 
 
-@dataclass(frozen=True, slots=True)
-class District:
+class District(NamedTuple):
     code: str
     region_code: str
     name: str
     name_en: str | None
     kind: str
+
+
+class Programme(NamedTuple):
+    code: str
+    name: str
+    name_en: str
+    launched_on: date | None
+    description: str
+    min_committed_days: int | None
+
+
+class CurrentRating(NamedTuple):
+    """A row of the view contact_point_current_rating: a point's latest award."""
+
+    contact_point_id: int
+    award_id: int
+    batch: int
+    stars: int
+    awarded_on: date
+
+
+class ContactPoint(NamedTuple):
+    id: int
+    code: str
+    name: str
+    name_en: str | None
+    district_code: str
+    street_town: str
+    host_kind: str
+    address: str
+    established_on: date
+    uses_wecom: bool
+    has_online_mediation: bool
+
+
+class Honour(NamedTuple):
+    contact_point_id: int
+    honour: str
+    awarded_on: date
+
+
+class StarAward(NamedTuple):
+    id: int
+    contact_point_id: int
+    batch: int
+    stars: int
+    awarded_on: date
+    upgraded_from_id: int | None
+
+
+class Enterprise(NamedTuple):
+    id: int
+    credit_code: str
+    name: str
+    name_en: str | None
+    district_code: str
+
+
+class Brand(NamedTuple):
+    id: int
+    enterprise_id: int
+    name: str
+    name_en: str | None
+
+
+class Store(NamedTuple):
+    id: int
+    code: str
+    enterprise_id: int
+    brand_id: int | None
+    name: str
+    name_en: str | None
+    district_code: str
+    address: str
+
+
+class Membership(NamedTuple):
+    id: int
+    programme_code: str
+    contact_point_id: int | None
+    enterprise_id: int | None
+    level: str | None
+    odr_class: str | None
+    committed_days: int | None
+    started_on: date
+    ended_on: date | None
+
+
+class Case(NamedTuple):
+    id: int
+    number: str
+    kind: str
+    channel: str
+    category: str
+    status: str
+    contact_point_id: int
+    respondent_enterprise_id: int | None
+    amount_claimed: Decimal | None
+    amount_recovered: Decimal | None
+    opened_at: datetime
+    closed_at: datetime | None
+    summary: str
+    consumer_name: str | None
+    consumer_phone: str | None
+
+
+class CaseEvent(NamedTuple):
+    id: int
+    case_id: int
+    at: datetime
+    status: str
+    actor: str
+    note: str
+
+
+class CrossStoreReturn(NamedTuple):
+    id: int
+    code: str
+    enterprise_id: int
+    purchase_store_id: int
+    return_store_id: int
+    kind: str
+    purchased_on: date
+    returned_on: date
+    amount: Decimal

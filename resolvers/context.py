@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from db.pool import Database
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+
+from db.pool import Database
 
 from .loaders import Loaders
 

@@ -1,20 +1,66 @@
-"""Every DataLoader of a request, in one place, each over one batch function of ``db``."""
+"""Every DataLoader of a request, in one place, made on first use and kept per request.
+
+A loader is keyed by what its batch shares (table, column, filter, order, page), so the
+keys of one batch differ only in the parent: one SQL statement per field path, never one
+per parent. Nothing outlives the request: a shared loader would leak data between viewers.
+"""
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any
 
-from db.pool import Database
 from strawberry.dataloader import DataLoader
 
-from db import regions
-from db.records import District
+from db.batch import PageRows, counts_by, pages_by, rows_by
+from db.model import Table
+from db.pool import Database
+from db.sql import Order, Page, Predicate
 
 __all__ = ["Loaders"]
+
+Batch = Callable[[Sequence[Any]], Awaitable[Sequence[Any]]]
 
 
 class Loaders:
     def __init__(self, db: Database) -> None:
-        self.districts_by_region: DataLoader[str, list[District]] = DataLoader(
-            partial(regions.districts_by_region, db)
-        )
+        self.db = db
+        self._made: dict[Hashable, DataLoader[Any, Any]] = {}
+
+    def _get(self, key: Hashable, batch: Batch) -> DataLoader[Any, Any]:
+        loader = self._made.get(key)
+        if loader is None:
+            loader = self._made[key] = DataLoader(batch)  # type: ignore[arg-type]
+        return loader
+
+    def one(self, table: Table, column: str) -> DataLoader[Any, Any]:
+        """The row whose ``column`` is the key, or None."""
+
+        async def batch(keys: Sequence[Any]) -> list[Any]:
+            return [rows[0] if rows else None for rows in await rows_by(self.db, table, column, keys)]
+
+        return self._get(("one", table.name, column), batch)
+
+    def many(self, table: Table, column: str) -> DataLoader[Any, list[Any]]:
+        """All rows whose ``column`` is the key, in the table's default order."""
+
+        async def batch(keys: Sequence[Any]) -> list[list[Any]]:
+            return await rows_by(self.db, table, column, keys)
+
+        return self._get(("many", table.name, column), batch)
+
+    def page(
+        self, table: Table, parent: str | None, where: tuple[Predicate, ...], order: Order, page: Page
+    ) -> DataLoader[Any, PageRows]:
+        """A page per parent key; with ``parent`` None, load the single key None."""
+
+        async def batch(keys: Sequence[Any]) -> list[PageRows]:
+            return await pages_by(self.db, table, parent, keys, where, order, page)
+
+        return self._get(("page", table.name, parent, where, order, page), batch)
+
+    def count(self, table: Table, parent: str | None, where: tuple[Predicate, ...]) -> DataLoader[Any, int]:
+        async def batch(keys: Sequence[Any]) -> list[int]:
+            return await counts_by(self.db, table, parent, keys, where)
+
+        return self._get(("count", table.name, parent, where), batch)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from strawberry import Info
 
-from db import regions
+from db import model, regions
 from db.records import District, Region
 
 from .context import Context
 
-__all__ = ["region_districts", "all_regions"]
+__all__ = ["all_regions", "region_districts"]
 
 
 async def all_regions(info: Info[Context, None]) -> list[Region]:
@@ -17,4 +17,4 @@ async def all_regions(info: Info[Context, None]) -> list[Region]:
 
 
 async def region_districts(root: Region, info: Info[Context, None]) -> list[District]:
-    return await info.context.loaders.districts_by_region.load(root.code)
+    return await info.context.loaders.many(model.DISTRICT, "region_code").load(root.code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
-__all__ = ["ClientErrors", "INTERNAL", "VALIDATION_FAILED"]
+__all__ = ["INTERNAL", "VALIDATION_FAILED", "ClientErrors"]
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"

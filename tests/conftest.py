@@ -12,8 +12,10 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from db.demo import load_demo
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
 
@@ -44,6 +46,12 @@ async def template_db(admin_dsn: str) -> AsyncIterator[str]:
     dsn = await create_database(admin_dsn, name)
     try:
         await migrate(dsn)
+        conn = await asyncpg.connect(dsn)
+        try:
+            await load_demo(conn)
+            await conn.execute("VACUUM (FREEZE, ANALYZE)")
+        finally:
+            await conn.close()
         yield name
     finally:
         await drop_database(admin_dsn, name)

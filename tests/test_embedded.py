@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
-import httpx
+import httpx2
 import pytest
 
 from db.embedded import EmbeddedPostgres
@@ -73,12 +73,12 @@ class Service:
     def ready(self) -> bool:
         assert self.process.poll() is None, self.log.read_text()[-3000:]
         try:
-            return httpx.get(self.url + "/readyz").status_code == 200
-        except httpx.TransportError:
+            return httpx2.get(self.url + "/readyz").status_code == 200
+        except httpx2.TransportError:
             return False
 
     def regions(self) -> list[dict]:
-        body = httpx.post(self.url + "/graphql", json={"query": "{ regions { code districts { code } } }"}).json()
+        body = httpx2.post(self.url + "/graphql", json={"query": "{ regions { code districts { code } } }"}).json()
         return body["data"]["regions"]
 
     def stop(self, sig: signal.Signals) -> int:

@@ -52,3 +52,11 @@ def test_a_query_error_has_a_code_and_no_internals(client: TestClient) -> None:
     body = client.post("/graphql", json={"query": "{ regions { nope } }"}).json()
     assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert "Traceback" not in str(body)
+
+
+def test_districts_of_all_regions_load_in_one_batch(client: TestClient) -> None:
+    db = client.app.state.db  # type: ignore[attr-defined]
+    before = db.statements
+    body = client.post("/graphql", json={"query": REGIONS}).json()
+    assert len(body["data"]["regions"]) == 4
+    assert db.statements - before == 2, "one statement for regions, one for all their districts"

@@ -1,0 +1,72 @@
+"""The one mapping of the data model: tables, their record types, default orders.
+
+Loaders and (later) the operation compiler read the same entries, so the two paths
+cannot drift. Only names defined here ever reach SQL text as identifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import records as r
+from .sql import Order
+
+__all__ = ["TABLES", "Table"]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    record: Any
+    order: str
+    """The default order of small lists of these rows, over alias ``t``."""
+    sorts: tuple[tuple[str, str], ...] = ()
+    """Columns a connection may sort by, with their SQL types; the first is the default."""
+
+    @property
+    def sql_name(self) -> str:
+        return f'"{self.name}"'
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.record._fields)
+
+    def sort(self, column: str | None, descending: bool) -> Order:
+        """The keyset order by ``column`` (default: the first sort), ties broken by id."""
+        sorts = dict(self.sorts)
+        column = column or self.sorts[0][0]
+        return Order(column, sorts[column], descending)
+
+    def select_list(self, alias: str = "t") -> str:
+        return ", ".join(f'{alias}."{c}"' for c in self.columns)
+
+
+REGION = Table("region", r.Region, "t.code")
+DISTRICT = Table("district", r.District, "t.code")
+CONTACT_POINT = Table(
+    "contact_point",
+    r.ContactPoint,
+    "t.code",
+    (("code", "text"), ("name", "text"), ("established_on", "date")),
+)
+HONOUR = Table("contact_point_honour", r.Honour, "t.awarded_on, t.honour")
+STAR_AWARD = Table("star_award", r.StarAward, "t.batch, t.id")
+CURRENT_RATING = Table("contact_point_current_rating", r.CurrentRating, "t.contact_point_id")
+ENTERPRISE = Table("enterprise", r.Enterprise, "t.credit_code", (("credit_code", "text"), ("name", "text")))
+BRAND = Table("brand", r.Brand, "t.name, t.id")
+STORE = Table("store", r.Store, "t.code", (("code", "text"), ("name", "text")))
+PROGRAMME = Table("programme", r.Programme, "t.code")
+MEMBERSHIP = Table(
+    "programme_membership", r.Membership, "t.programme_code, t.started_on, t.id", (("started_on", "date"),)
+)
+CASE = Table("case", r.Case, "t.opened_at DESC, t.id DESC", (("opened_at", "timestamptz"), ("number", "text")))
+CASE_EVENT = Table("case_event", r.CaseEvent, "t.at, t.id")
+CROSS_STORE_RETURN = Table(
+    "cross_store_return",
+    r.CrossStoreReturn,
+    "t.returned_on DESC, t.id DESC",
+    (("returned_on", "date"), ("code", "text")),
+)
+
+TABLES = {t.name: t for t in globals().values() if isinstance(t, Table)}
