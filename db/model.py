@@ -6,6 +6,7 @@ cannot drift. Only names defined here ever reach SQL text as identifiers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,14 +16,24 @@ from .sql import Order
 __all__ = ["TABLES", "Table"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Table:
     name: str
-    record: Any
+    row: Any
+    """The NamedTuple of ``db.records`` the table's rows are written and read as."""
     order: str
     """The default order of small lists of these rows, over alias ``t``."""
     sorts: tuple[tuple[str, str], ...] = ()
     """Columns a connection may sort by, with their SQL types; the first is the default."""
+
+    @functools.cached_property
+    def record(self) -> Any:
+        """The type rows are read as: ``row`` plus an instance dict.
+
+        Strawberry's ``nodes`` marks each object it returns with an attribute, which a
+        bare NamedTuple (slots only) refuses; the subclass takes it and is still a ``row``.
+        """
+        return type(self.row.__name__, (self.row,), {"__module__": self.row.__module__})
 
     @property
     def sql_name(self) -> str:
@@ -30,7 +41,7 @@ class Table:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return tuple(self.record._fields)
+        return tuple(self.row._fields)
 
     def sort(self, column: str | None, descending: bool) -> Order:
         """The keyset order by ``column`` (default: the first sort), ties broken by id."""

@@ -12,4 +12,4 @@ ALL_REGIONS = f"SELECT {REGION.select_list()} FROM region t ORDER BY t.code"
 
 
 async def all_regions(db: Executor) -> list[Region]:
-    return [Region(*row) for row in await db.fetch(ALL_REGIONS)]
+    return [REGION.record(*row) for row in await db.fetch(ALL_REGIONS)]

@@ -4,9 +4,29 @@ from __future__ import annotations
 
 import strawberry
 
+from .case import Case
+from .contact_point import ContactPoint, StarAward
+from .cross_store_return import CrossStoreReturn
+from .enterprise import Enterprise, Store
 from .errors import ClientErrors
+from .network import District, Region
+from .programme import Membership, Programme
 from .query import Query
 
 __all__ = ["schema"]
 
-schema = strawberry.Schema(query=Query, extensions=[ClientErrors])
+# Node types reached only through interfaces or lazily: listed so the schema knows them.
+NODE_TYPES = [
+    Case,
+    ContactPoint,
+    CrossStoreReturn,
+    District,
+    Enterprise,
+    Membership,
+    Programme,
+    Region,
+    StarAward,
+    Store,
+]
+
+schema = strawberry.Schema(query=Query, types=NODE_TYPES, extensions=[ClientErrors])

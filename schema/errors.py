@@ -1,23 +1,42 @@
 """Errors as clients see them: a message a person can act on and a stable ``code``.
 
-An exception raised on purpose carries its ``code`` (e.g. ``DatabaseUnavailable``); the
-code goes into ``extensions``. Anything else is masked: no stack trace, SQL or path ever
-leaves. Syntax and validation errors have no original exception and keep their text.
+An exception raised on purpose carries its ``code`` (e.g. ``DatabaseUnavailable``,
+``BadUserInput``); the code goes into ``extensions``. Anything else is masked: no stack
+trace, SQL or path ever leaves. Syntax and validation errors have no original exception
+and keep their text.
 """
 
 from __future__ import annotations
 
+import re
+
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
 
-__all__ = ["INTERNAL", "VALIDATION_FAILED", "ClientErrors"]
+__all__ = ["BAD_USER_INPUT", "INTERNAL", "VALIDATION_FAILED", "ClientErrors"]
 
+BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
+# Strawberry's own errors for arguments a client got wrong.
+_BAD_INPUT_ERRORS = (GlobalIDValueError, InvalidGlobalIDError)
+
+# graphql-core's messages for argument and variable values of the wrong type or enum:
+# the document is valid GraphQL, the client's value is not.
+_BAD_VALUE = re.compile(
+    r"cannot represent|does not exist in|got invalid value|Expected value of type|of required type", re.IGNORECASE
+)
+
 
 def _code_of(error: GraphQLError) -> str | None:
-    code = getattr(error.original_error, "code", None)
+    original = error.original_error
+    if isinstance(original, _BAD_INPUT_ERRORS):
+        return BAD_USER_INPUT
+    if original is None:
+        return BAD_USER_INPUT if _BAD_VALUE.search(error.message) else VALIDATION_FAILED
+    code = getattr(original, "code", None)
     return code if isinstance(code, str) else None
 
 
@@ -29,7 +48,7 @@ class ClientErrors(MaskErrors):
 
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
-        return error.original_error is not None and _code_of(error) is None
+        return _code_of(error) is None
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
@@ -37,9 +56,14 @@ class ClientErrors(MaskErrors):
         return masked
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = super()._process_errors(errors)
-        for error in processed:
-            if not (error.extensions or {}).get("code"):
-                code = _code_of(error) or VALIDATION_FAILED
-                error.extensions = {**(error.extensions or {}), "code": code}
+        processed = []
+        for error in errors:
+            code = _code_of(error)
+            if code is None:
+                processed.append(self.anonymise_error(error))
+                continue
+            if isinstance(error.original_error, _BAD_INPUT_ERRORS):
+                error.message = str(error.original_error).split("\n", 1)[0]
+            error.extensions = {**(error.extensions or {}), "code": code}
+            processed.append(error)
         return processed

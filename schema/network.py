@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry import Info, relay
 
-from resolvers import network
+from db import model
+from resolvers import relations as rel
+from resolvers.contact_points import contact_point_page
 
+from .connection import Connection
+from .enums import DistrictKind
+from .node import keyed_by
 
-@strawberry.enum(description="What kind of division a district is.")
-class DistrictKind(Enum):
-    DISTRICT = strawberry.enum_value("district", description="A district (区) of a municipality, e.g. 浦东新区.")
-    CITY = strawberry.enum_value("city", description="A prefecture-level city (地级市) of a province, e.g. 苏州市.")
+if TYPE_CHECKING:
+    from .contact_point import ContactPoint, ContactPointFilter, ContactPointOrder
 
+__all__ = ["District", "Region"]
 
-@strawberry.type(description="A district of Shanghai, or a prefecture-level city of a partner province.")
-class District:
-    code: str = strawberry.field(description="Administrative division code (GB/T 2260), e.g. `310115`.")
-    name: str = strawberry.field(description="Chinese name, e.g. 浦东新区.")
-    name_en: str | None = strawberry.field(description="English name, where one is in use, e.g. Pudong.")
-    kind: DistrictKind = strawberry.field(description="District of a municipality or city of a province.")
+ContactPointRef = Annotated["ContactPoint", strawberry.lazy("schema.contact_point")]
+FilterRef = Annotated["ContactPointFilter", strawberry.lazy("schema.contact_point")]
+OrderRef = Annotated["ContactPointOrder", strawberry.lazy("schema.contact_point")]
 
 
 @strawberry.type(description="A province-level region: Shanghai, or a Yangtze Delta partner province.")
-class Region:
+@keyed_by(model.REGION, "code")
+class Region(relay.Node):
     code: str = strawberry.field(description="Administrative division code (GB/T 2260), e.g. `310000`.")
     name: str = strawberry.field(description="Chinese name, e.g. 上海市.")
     name_en: str | None = strawberry.field(description="English name, e.g. Shanghai.")
@@ -32,5 +35,30 @@ class Region:
         description="True for the partner provinces (Jiangsu, Zhejiang, Anhui) whose services federate with this one."
     )
     districts: list[District] = strawberry.field(
-        resolver=network.region_districts, description="Its districts or cities, by code."
+        resolver=rel.to_many(model.DISTRICT, "region_code", "code"), description="Its districts or cities, by code."
     )
+
+
+@strawberry.type(description="A district of Shanghai, or a prefecture-level city of a partner province.")
+@keyed_by(model.DISTRICT, "code")
+class District(relay.Node):
+    code: str = strawberry.field(description="Administrative division code (GB/T 2260), e.g. `310115`.")
+    name: str = strawberry.field(description="Chinese name, e.g. 浦东新区.")
+    name_en: str | None = strawberry.field(description="English name, where one is in use, e.g. Pudong.")
+    kind: DistrictKind = strawberry.field(description="District of a municipality or city of a province.")
+    region: Region = strawberry.field(
+        resolver=rel.to_one(model.REGION, "code", "region_code"), description="The region it belongs to."
+    )
+
+    @strawberry.field(description="Its contact points; by code unless `orderBy` says otherwise.")
+    async def contact_points(
+        self,
+        info: Info,
+        filter: FilterRef | None = None,
+        order_by: OrderRef | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ContactPointRef]:
+        return await contact_point_page(info, filter, order_by, first, after, last, before, district_code=self.code)  # type: ignore[return-value]

@@ -2,15 +2,134 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import strawberry
+from strawberry import Info, relay
 
-from resolvers import network
+from db import model
+from resolvers import relations as rel
+from resolvers.cases import case_page
+from resolvers.contact_points import contact_point_page
+from resolvers.network import all_regions
+from resolvers.roots import cross_store_return_page, enterprise_page
 
-from .network import Region
+from .case import Case, CaseFilter, CaseOrder
+from .connection import Connection
+from .contact_point import ContactPoint, ContactPointFilter, ContactPointOrder
+from .cross_store_return import CrossStoreReturn, CrossStoreReturnFilter, CrossStoreReturnOrder
+from .enterprise import Enterprise
+from .enums import OdrClass, OrderDirection, ProgrammeCode
+from .network import District, Region
+from .programme import Programme
+
+__all__ = ["Query"]
+
+
+@strawberry.input(description="Conditions on enterprises; all given conditions must hold.")
+class EnterpriseFilter:
+    programmes: list[ProgrammeCode] | None = strawberry.field(default=None, description="Member of these programmes.")
+    odr_classes: list[OdrClass] | None = strawberry.field(default=None, description="ODR enterprises of these classes.")
+    district_codes: list[str] | None = strawberry.field(default=None, description="Registered in these districts.")
+    name_contains: str | None = strawberry.field(default=None, description="Name contains this text, literally.")
+
+
+@strawberry.enum(description="What enterprises can be sorted by.")
+class EnterpriseOrderField(Enum):
+    CREDIT_CODE = strawberry.enum_value("credit_code", description="By unified social credit code.")
+    NAME = strawberry.enum_value("name", description="By Chinese name (code point order).")
+
+
+@strawberry.input(description="How to sort enterprises.")
+class EnterpriseOrder:
+    field: EnterpriseOrderField = strawberry.field(default=EnterpriseOrderField.CREDIT_CODE, description="Sort key.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description="Direction.")
 
 
 @strawberry.type(description="Read access to the liaison network.")
 class Query:
-    regions: list[Region] = strawberry.field(
-        resolver=network.all_regions, description="Shanghai and the partner provinces, by code."
+    node: relay.Node | None = relay.node(description="Any object by its global `id`; null if there is none.")
+    nodes: list[relay.Node | None] = relay.node(
+        description="Objects by global `id`, in the order asked; null where there is none."
     )
+    regions: list[Region] = strawberry.field(resolver=all_regions, description="Shanghai and the partner provinces.")
+
+    @strawberry.field(description="A region by administrative code, e.g. `310000`; null if unknown.")
+    async def region(self, info: Info, code: str) -> Region | None:
+        return await rel.lookup(info, model.REGION, "code", code)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="A district or city by administrative code, e.g. `310115`; null if unknown.")
+    async def district(self, info: Info, code: str) -> District | None:
+        return await rel.lookup(info, model.DISTRICT, "code", code)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="A contact point by code, e.g. `CP310115-00001`; null if unknown.")
+    async def contact_point(self, info: Info, code: str) -> ContactPoint | None:
+        return await rel.lookup(info, model.CONTACT_POINT, "code", code)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Contact points network-wide; by code unless `orderBy` says otherwise.")
+    async def contact_points(
+        self,
+        info: Info,
+        filter: ContactPointFilter | None = None,
+        order_by: ContactPointOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ContactPoint]:
+        return await contact_point_page(info, filter, order_by, first, after, last, before)  # type: ignore[return-value]
+
+    @strawberry.field(description="An enterprise by unified social credit code; null if unknown.")
+    async def enterprise(self, info: Info, credit_code: str) -> Enterprise | None:
+        return await rel.lookup(info, model.ENTERPRISE, "credit_code", credit_code)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Enterprises; by credit code unless `orderBy` says otherwise.")
+    async def enterprises(
+        self,
+        info: Info,
+        filter: EnterpriseFilter | None = None,
+        order_by: EnterpriseOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Enterprise]:
+        return await enterprise_page(  # type: ignore[return-value]
+            info, filter, order_by, first=first, after=after, last=last, before=before
+        )
+
+    @strawberry.field(description="The programmes, by code.")
+    async def programmes(self, info: Info) -> list[Programme]:
+        return await rel.lookup_many(info, model.PROGRAMME, "code", [p.value for p in ProgrammeCode])
+
+    @strawberry.field(name="case", description="A case by number, e.g. `C310115-2020-000001`; null if unknown.")
+    async def case_(self, info: Info, number: str) -> Case | None:
+        return await rel.lookup(info, model.CASE, "number", number)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Cases network-wide; latest first unless `orderBy` says otherwise.")
+    async def cases(
+        self,
+        info: Info,
+        filter: CaseFilter | None = None,
+        order_by: CaseOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Case]:
+        return await case_page(info, filter, order_by, first, after, last, before)  # type: ignore[return-value]
+
+    @strawberry.field(description="Yangtze Delta cross-store returns; latest first unless `orderBy` says otherwise.")
+    async def cross_store_returns(
+        self,
+        info: Info,
+        filter: CrossStoreReturnFilter | None = None,
+        order_by: CrossStoreReturnOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[CrossStoreReturn]:
+        return await cross_store_return_page(  # type: ignore[return-value]
+            info, filter, order_by, first=first, after=after, last=last, before=before
+        )

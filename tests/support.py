@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from starlette.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
 
 _counter = itertools.count()
 
@@ -36,3 +43,25 @@ async def drop_database(admin_dsn: str, name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@contextlib.contextmanager
+def service(dsn: str, **env: str) -> Iterator[TestClient]:
+    """The app over ``dsn``, running its lifespan, as a test client."""
+    settings = Settings.from_env({"DATABASE_URL": dsn, "LIAISON_DB_TIMEOUT": "5", **env})
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def gql(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
+    """POST a query; return the response body."""
+    response = client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def data(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
+    """POST a query that must succeed; return its data."""
+    body = gql(client, query, **variables)
+    assert "errors" not in body, body["errors"]
+    return body["data"]  # type: ignore[no-any-return]

@@ -1,0 +1,60 @@
+"""Cases: connections with the filters people ask for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry import Info
+
+from db import model
+from db.filters import case_predicates
+
+from .context import Context
+from .errors import BadUserInput
+from .pagination import Connection
+from .relations import filter_values, order_values, page
+
+__all__ = ["case_page"]
+
+
+def _checked(values: dict[str, Any]) -> dict[str, Any]:
+    for start, end in (("opened_from", "opened_before"), ("closed_from", "closed_before")):
+        if start in values and end in values and values[start] >= values[end]:
+            raise BadUserInput(f"`{_camel(start)}` must be earlier than `{_camel(end)}`.")
+    return values
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+async def case_page(
+    info: Info[Context, None],
+    filter: Any,
+    order_by: Any,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    *,
+    contact_point_id: int | None = None,
+    respondent_id: int | None = None,
+) -> Connection[Any]:
+    parent, key = None, None
+    if contact_point_id is not None:
+        parent, key = "contact_point_id", contact_point_id
+    elif respondent_id is not None:
+        parent, key = "respondent_enterprise_id", respondent_id
+    return await page(
+        info,
+        model.CASE,
+        parent=parent,
+        key=key,
+        where=case_predicates(**_checked(filter_values(filter))),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        **order_values(order_by, default_descending=True),
+    )

@@ -1,0 +1,100 @@
+"""Relay connections over keyset pages: arguments, cursors, and what the schema reads.
+
+A cursor is opaque to clients: base64url of a JSON array holding the order's name, the
+sort value as text and the row's id. Paging never uses OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from db.batch import PageRows
+from db.sql import Order, Page
+
+from .errors import BadUserInput
+
+__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "Connection", "Edge", "PageInfo", "connection", "page_of"]
+
+T = TypeVar("T")
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@dataclass(frozen=True, slots=True)
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    count: Callable[[], Awaitable[int]]
+    """Runs the batched count only when ``totalCount`` is asked for."""
+
+    @property
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def encode_cursor(name: str, value: object, row_id: object) -> str:
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    raw = json.dumps([name, text, str(row_id)], ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, name: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        order, value, row_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise BadUserInput(f"The cursor {cursor!r} is not one this API gave out.") from exc
+    if order != name or not isinstance(value, str) or not isinstance(row_id, str):
+        raise BadUserInput(f"The cursor {cursor!r} belongs to another order; page again from the start.")
+    return value, row_id
+
+
+def page_of(order_name: str, first: int | None, after: str | None, last: int | None, before: str | None) -> Page:
+    """Validate Relay arguments: ``first`` or ``last`` (default first 20), at most 100."""
+    if first is not None and last is not None:
+        raise BadUserInput("Pass `first` or `last`, not both.")
+    for name, size in (("first", first), ("last", last)):
+        if size is not None and not 0 <= size <= MAX_PAGE:
+            raise BadUserInput(f"`{name}` must be between 0 and {MAX_PAGE}; got {size}.")
+    if first is None and last is None:
+        first = DEFAULT_PAGE
+    return Page(
+        first=first,
+        after=decode_cursor(after, order_name) if after is not None else None,
+        last=last,
+        before=decode_cursor(before, order_name) if before is not None else None,
+    )
+
+
+def connection(rows: PageRows, order_name: str, order: Order, count: Callable[[], Awaitable[int]]) -> Connection[Any]:
+    edges = [
+        Edge(encode_cursor(order_name, getattr(row, order.column), getattr(row, order.tiebreak)), row)
+        for row in rows.rows
+    ]
+    info = PageInfo(
+        has_next_page=rows.has_next,
+        has_previous_page=rows.has_previous,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return Connection(edges, info, count)

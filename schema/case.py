@@ -1,0 +1,93 @@
+"""Cases (complaints, consultations, leads) handled at contact points, and their events."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import relay
+
+from db import model
+from resolvers import relations as rel
+
+from .enums import CaseCategory, CaseChannel, CaseKind, CaseStatus, OrderDirection
+from .node import keyed_by
+
+if TYPE_CHECKING:
+    from .contact_point import ContactPoint
+    from .enterprise import Enterprise
+
+__all__ = ["Case", "CaseEvent", "CaseFilter", "CaseOrder"]
+
+ContactPointRef = Annotated["ContactPoint", strawberry.lazy("schema.contact_point")]
+EnterpriseRef = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
+
+
+@strawberry.type(description="A change of a case's status, with who made it.")
+class CaseEvent:
+    at: datetime.datetime = strawberry.field(description="When (UTC).")
+    status: CaseStatus = strawberry.field(description="The status the case entered.")
+    actor: str = strawberry.field(description="Who changed it: a mediator, a district bureau, the enterprise, ...")
+    note: str = strawberry.field(description="What was noted, possibly empty.")
+
+
+@strawberry.type(
+    description="A case brought to a contact point. The consumer's name and phone are confidential and not served."
+)
+@keyed_by(model.CASE, "number")
+class Case(relay.Node):
+    number: str = strawberry.field(description="Case number embedding district and year, e.g. `C310115-2020-000001`.")
+    kind: CaseKind = strawberry.field(description="Complaint, consultation or lead on illegal conduct.")
+    channel: CaseChannel = strawberry.field(description="How it was handled.")
+    category: CaseCategory = strawberry.field(description="What it is about.")
+    status: CaseStatus = strawberry.field(description="Where it stands.")
+    contact_point: ContactPointRef = strawberry.field(
+        resolver=rel.to_one(model.CONTACT_POINT, "id", "contact_point_id"), description="Where it was brought."
+    )
+    respondent: EnterpriseRef | None = strawberry.field(
+        resolver=rel.to_one(model.ENTERPRISE, "id", "respondent_enterprise_id"),
+        description="The enterprise complained about, when there is one.",
+    )
+    amount_claimed: decimal.Decimal | None = strawberry.field(
+        description='Yuan claimed, as a decimal string (e.g. `"1280.00"`), so no precision is lost.'
+    )
+    amount_recovered: decimal.Decimal | None = strawberry.field(description="Yuan recovered, as a decimal string.")
+    opened_at: datetime.datetime = strawberry.field(description="When it was received (UTC).")
+    closed_at: datetime.datetime | None = strawberry.field(description="When it reached a final status (UTC).")
+    summary: str = strawberry.field(description="A short description, without personal data.")
+    events: list[CaseEvent] = strawberry.field(
+        resolver=rel.to_many(model.CASE_EVENT, "case_id", "id"), description="Its lifecycle, oldest first."
+    )
+
+
+@strawberry.input(description="Conditions on cases; all given conditions must hold. Ranges are [from, before).")
+class CaseFilter:
+    statuses: list[CaseStatus] | None = strawberry.field(default=None, description="In any of these statuses.")
+    kinds: list[CaseKind] | None = strawberry.field(default=None, description="Of any of these kinds.")
+    channels: list[CaseChannel] | None = strawberry.field(default=None, description="Through any of these channels.")
+    categories: list[CaseCategory] | None = strawberry.field(default=None, description="In any of these categories.")
+    opened_from: datetime.datetime | None = strawberry.field(default=None, description="Opened at or after.")
+    opened_before: datetime.datetime | None = strawberry.field(default=None, description="Opened before.")
+    closed_from: datetime.datetime | None = strawberry.field(default=None, description="Closed at or after.")
+    closed_before: datetime.datetime | None = strawberry.field(default=None, description="Closed before.")
+    contact_point_codes: list[str] | None = strawberry.field(default=None, description="At any of these points.")
+    district_codes: list[str] | None = strawberry.field(default=None, description="At points in these districts.")
+    respondent_credit_codes: list[str] | None = strawberry.field(
+        default=None, description="Against any of these enterprises (unified social credit codes)."
+    )
+    settled: bool | None = strawberry.field(default=None, description="Settled (true) or anything else (false).")
+
+
+@strawberry.enum(description="What cases can be sorted by.")
+class CaseOrderField(Enum):
+    OPENED_AT = strawberry.enum_value("opened_at", description="By when it was received.")
+    NUMBER = strawberry.enum_value("number", description="By case number.")
+
+
+@strawberry.input(description="How to sort cases. Ties are broken by a stable internal order.")
+class CaseOrder:
+    field: CaseOrderField = strawberry.field(default=CaseOrderField.OPENED_AT, description="Sort key.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.DESC, description="Direction.")

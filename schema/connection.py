@@ -1,0 +1,38 @@
+"""Relay connections (cursor connections spec), generic over the node type."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+import strawberry
+
+__all__ = ["Connection", "Edge", "PageInfo"]
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="Where a page lies in its connection.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items come before this page.")
+    start_cursor: str | None = strawberry.field(description="The first edge's cursor; pass it as `before`.")
+    end_cursor: str | None = strawberry.field(description="The last edge's cursor; pass it as `after`.")
+
+
+@strawberry.type(description="An item of a page with its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque; pass it as `after` or `before` to page from here.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(
+    description="A page of items. Page with `first`/`after` or `last`/`before` (at most 100; 20 by default)."
+)
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The page's items with their cursors.")
+    nodes: list[T] = strawberry.field(description="The page's items, without cursors.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages lie on either side.")
+
+    @strawberry.field(description="How many items the whole connection holds, with its filter, across all pages.")
+    async def total_count(self) -> int:
+        return await self.count()  # type: ignore[attr-defined, no-any-return]

@@ -1,0 +1,143 @@
+"""Contact points (消费维权联络点 / 联络站), their star awards and honours."""
+
+from __future__ import annotations
+
+import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import Info, relay
+
+from db import model
+from resolvers import relations as rel
+from resolvers.cases import case_page
+
+from .connection import Connection
+from .enums import HonourKind, HostKind, OrderDirection, ProgrammeCode, Stars
+from .node import keyed_by
+
+if TYPE_CHECKING:
+    from .case import Case, CaseFilter, CaseOrder
+    from .network import District
+    from .programme import Membership
+
+__all__ = ["ContactPoint", "ContactPointFilter", "ContactPointOrder", "Honour", "StarAward"]
+
+DistrictRef = Annotated["District", strawberry.lazy("schema.network")]
+MembershipRef = Annotated["Membership", strawberry.lazy("schema.programme")]
+CaseRef = Annotated["Case", strawberry.lazy("schema.case")]
+CaseFilterRef = Annotated["CaseFilter", strawberry.lazy("schema.case")]
+CaseOrderRef = Annotated["CaseOrder", strawberry.lazy("schema.case")]
+
+FIVE_INTO = frozenset({"market_mall", "scenic_area", "school", "barracks", "enterprise"})
+
+
+@strawberry.type(description="A star rating awarded to a contact point in one batch.")
+@keyed_by(model.STAR_AWARD, "id")
+class StarAward(relay.Node):
+    batch: int = strawberry.field(description="The rating batch: 1 (2019) or 2 (2020).")
+    stars: Stars = strawberry.field(description="Four or five stars.")
+    awarded_on: datetime.date = strawberry.field(description="The day the batch was announced.")
+    upgraded_from: StarAward | None = strawberry.field(
+        resolver=rel.to_one(model.STAR_AWARD, "id", "upgraded_from_id"),
+        description="For an upgrade to five stars: the earlier four-star award it replaces.",
+    )
+    contact_point: ContactPoint = strawberry.field(
+        resolver=rel.to_one(model.CONTACT_POINT, "id", "contact_point_id"), description="The rated contact point."
+    )
+
+
+@strawberry.type(description="An honour a contact point holds, such as municipal demonstration point.")
+class Honour:
+    honour: HonourKind = strawberry.field(description="Which honour.")
+    awarded_on: datetime.date = strawberry.field(description="When it was awarded.")
+
+
+@strawberry.type(description="A contact point (消费维权联络点/站): where consumers get help with complaints.")
+@keyed_by(model.CONTACT_POINT, "code")
+class ContactPoint(relay.Node):
+    code: str = strawberry.field(description="Network-wide code embedding the district, e.g. `CP310115-00001`.")
+    name: str = strawberry.field(description="Chinese name.")
+    name_en: str | None = strawberry.field(description="English name, where one is in use.")
+    district: DistrictRef = strawberry.field(
+        resolver=rel.to_one(model.DISTRICT, "code", "district_code"), description="The district it belongs to."
+    )
+    street_town: str = strawberry.field(description="The street or town (街镇) it sits in.")
+    host_kind: HostKind = strawberry.field(description="Who hosts it.")
+    address: str = strawberry.field(description="Street address.")
+    established_on: datetime.date = strawberry.field(description="When it was set up.")
+    uses_wecom: bool = strawberry.field(description="Whether it works through WeCom (企业微信).")
+    has_online_mediation: bool = strawberry.field(description="Whether it mediates online (线上调解).")
+    honours: list[Honour] = strawberry.field(
+        resolver=rel.to_many(model.HONOUR, "contact_point_id", "id"), description="Its honours, oldest first."
+    )
+    star_awards: list[StarAward] = strawberry.field(
+        resolver=rel.to_many(model.STAR_AWARD, "contact_point_id", "id"),
+        description="Every star award it received, by batch.",
+    )
+    memberships: list[MembershipRef] = strawberry.field(
+        resolver=rel.to_many(model.MEMBERSHIP, "contact_point_id", "id"),
+        description="The programmes it takes or took part in.",
+    )
+
+    @strawberry.field(description="True for the five-into (五进) kinds of host: malls, scenic areas, schools, ...")
+    def is_five_into(self) -> bool:
+        return self.host_kind in FIVE_INTO  # type: ignore[comparison-overlap]
+
+    @strawberry.field(description="Its current rating: the award of the latest batch it was rated in, if any.")
+    async def current_rating(self, info: Info) -> StarAward | None:
+        current = await rel.lookup(info, model.CURRENT_RATING, "contact_point_id", self.id)  # type: ignore[attr-defined]
+        return None if current is None else await rel.lookup(info, model.STAR_AWARD, "id", current.award_id)
+
+    @strawberry.field(description="Cases handled here; latest first unless `orderBy` says otherwise.")
+    async def cases(
+        self,
+        info: Info,
+        filter: CaseFilterRef | None = None,
+        order_by: CaseOrderRef | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[CaseRef]:
+        return await case_page(  # type: ignore[return-value]
+            info,
+            filter,
+            order_by,
+            first,
+            after,
+            last,
+            before,
+            contact_point_id=self.id,  # type: ignore[attr-defined]
+        )
+
+
+@strawberry.input(description="Conditions on contact points; all given conditions must hold.")
+class ContactPointFilter:
+    district_codes: list[str] | None = strawberry.field(default=None, description="In any of these districts.")
+    region_codes: list[str] | None = strawberry.field(default=None, description="In any of these regions.")
+    host_kinds: list[HostKind] | None = strawberry.field(default=None, description="Hosted by any of these kinds.")
+    current_stars: list[Stars] | None = strawberry.field(default=None, description="Currently rated so.")
+    rated_in_batches: list[int] | None = strawberry.field(default=None, description="Rated in any of these batches.")
+    honours: list[HonourKind] | None = strawberry.field(default=None, description="Holding any of these honours.")
+    programmes: list[ProgrammeCode] | None = strawberry.field(
+        default=None, description="Member (now or before) of any of these programmes."
+    )
+    has_online_mediation: bool | None = strawberry.field(default=None, description="Mediates online, or not.")
+    name_contains: str | None = strawberry.field(
+        default=None, description="Chinese or English name contains this text (literally; case-insensitive in English)."
+    )
+
+
+@strawberry.enum(description="What contact points can be sorted by.")
+class ContactPointOrderField(Enum):
+    CODE = strawberry.enum_value("code", description="By code.")
+    NAME = strawberry.enum_value("name", description="By Chinese name (code point order).")
+    ESTABLISHED_ON = strawberry.enum_value("established_on", description="By the day it was set up.")
+
+
+@strawberry.input(description="How to sort contact points. Ties are broken by a stable internal order.")
+class ContactPointOrder:
+    field: ContactPointOrderField = strawberry.field(default=ContactPointOrderField.CODE, description="Sort key.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description="Direction.")

@@ -1,0 +1,98 @@
+"""Enterprises (by unified social credit code), their brands and stores."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import Info, relay
+
+from db import model
+from resolvers import relations as rel
+from resolvers.cases import case_page
+
+from .connection import Connection
+from .node import keyed_by
+
+if TYPE_CHECKING:
+    from .case import Case, CaseFilter, CaseOrder
+    from .network import District
+    from .programme import Membership
+
+__all__ = ["Brand", "Enterprise", "Store"]
+
+DistrictRef = Annotated["District", strawberry.lazy("schema.network")]
+MembershipRef = Annotated["Membership", strawberry.lazy("schema.programme")]
+CaseRef = Annotated["Case", strawberry.lazy("schema.case")]
+CaseFilterRef = Annotated["CaseFilter", strawberry.lazy("schema.case")]
+CaseOrderRef = Annotated["CaseOrder", strawberry.lazy("schema.case")]
+
+
+@strawberry.type(description="An enterprise, known by its unified social credit code (统一社会信用代码).")
+@keyed_by(model.ENTERPRISE, "credit_code")
+class Enterprise(relay.Node):
+    credit_code: str = strawberry.field(description="The 18-character unified social credit code.")
+    name: str = strawberry.field(description="Registered Chinese name.")
+    name_en: str | None = strawberry.field(description="English name, where one is in use.")
+    district: DistrictRef = strawberry.field(
+        resolver=rel.to_one(model.DISTRICT, "code", "district_code"), description="Where it is registered."
+    )
+    brands: list[Brand] = strawberry.field(
+        resolver=rel.to_many(model.BRAND, "enterprise_id", "id"), description="Its brands, by name."
+    )
+    stores: list[Store] = strawberry.field(
+        resolver=rel.to_many(model.STORE, "enterprise_id", "id"), description="Its physical stores, by code."
+    )
+    memberships: list[MembershipRef] = strawberry.field(
+        resolver=rel.to_many(model.MEMBERSHIP, "enterprise_id", "id"),
+        description="The programmes it takes or took part in.",
+    )
+
+    @strawberry.field(description="Cases against it; latest first unless `orderBy` says otherwise.")
+    async def cases(
+        self,
+        info: Info,
+        filter: CaseFilterRef | None = None,
+        order_by: CaseOrderRef | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[CaseRef]:
+        return await case_page(  # type: ignore[return-value]
+            info,
+            filter,
+            order_by,
+            first,
+            after,
+            last,
+            before,
+            respondent_id=self.id,  # type: ignore[attr-defined]
+        )
+
+
+@strawberry.type(description="A brand of an enterprise.")
+class Brand:
+    name: str = strawberry.field(description="Chinese name.")
+    name_en: str | None = strawberry.field(description="English name, where one is in use.")
+    enterprise: Enterprise = strawberry.field(
+        resolver=rel.to_one(model.ENTERPRISE, "id", "enterprise_id"), description="Who owns it."
+    )
+
+
+@strawberry.type(description="A physical store of an enterprise, in Shanghai or a partner city.")
+@keyed_by(model.STORE, "code")
+class Store(relay.Node):
+    code: str = strawberry.field(description="Network-wide code embedding the district, e.g. `ST320500-00012`.")
+    name: str = strawberry.field(description="Chinese name.")
+    name_en: str | None = strawberry.field(description="English name, where one is in use.")
+    address: str = strawberry.field(description="Street address.")
+    enterprise: Enterprise = strawberry.field(
+        resolver=rel.to_one(model.ENTERPRISE, "id", "enterprise_id"), description="Who runs it."
+    )
+    brand: Brand | None = strawberry.field(
+        resolver=rel.to_one(model.BRAND, "id", "brand_id"), description="The brand it trades under."
+    )
+    district: DistrictRef = strawberry.field(
+        resolver=rel.to_one(model.DISTRICT, "code", "district_code"), description="Where it is."
+    )
