@@ -59,6 +59,14 @@ class Loaders:
 
         return self._get(("page", table.name, parent, where, order, page), batch)
 
+    def scoped(self, stat: Callable[..., Awaitable[list[Any]]], scope: str, *shared: Any) -> DataLoader[str, Any]:
+        """A statistic of ``db.stats`` per scope key (region or district code, or the network)."""
+
+        async def batch(keys: Sequence[str]) -> list[Any]:
+            return await stat(self.db, scope, keys, *shared)
+
+        return self._get(("stat", stat.__name__, scope, shared), batch)
+
     def count(self, table: Table, parent: str | None, where: tuple[Predicate, ...]) -> DataLoader[Any, int]:
         async def batch(keys: Sequence[Any]) -> list[int]:
             return await counts_by(self.db, table, parent, keys, where)

@@ -10,10 +10,12 @@ from strawberry import Info, relay
 from db import model
 from resolvers import relations as rel
 from resolvers.contact_points import contact_point_page
+from resolvers.stats import Scope
 
 from .connection import Connection
 from .enums import DistrictKind
 from .node import keyed_by
+from .stats import Stats
 
 if TYPE_CHECKING:
     from .contact_point import ContactPoint, ContactPointFilter, ContactPointOrder
@@ -38,6 +40,10 @@ class Region(relay.Node):
         resolver=rel.to_many(model.DISTRICT, "region_code", "code"), description="Its districts or cities, by code."
     )
 
+    @strawberry.field(description="Statistics of its districts' contact points, cases and returns.")
+    def stats(self) -> Stats:
+        return Scope("region", self.code)  # type: ignore[return-value]
+
 
 @strawberry.type(description="A district of Shanghai, or a prefecture-level city of a partner province.")
 @keyed_by(model.DISTRICT, "code")
@@ -49,6 +55,10 @@ class District(relay.Node):
     region: Region = strawberry.field(
         resolver=rel.to_one(model.REGION, "code", "region_code"), description="The region it belongs to."
     )
+
+    @strawberry.field(description="Statistics of its contact points, cases and returns.")
+    def stats(self) -> Stats:
+        return Scope("district", self.code)  # type: ignore[return-value]
 
     @strawberry.field(description="Its contact points; by code unless `orderBy` says otherwise.")
     async def contact_points(

@@ -13,6 +13,7 @@ from resolvers.cases import case_page
 from resolvers.contact_points import contact_point_page
 from resolvers.network import all_regions
 from resolvers.roots import cross_store_return_page, enterprise_page
+from resolvers.stats import Scope
 
 from .case import Case, CaseFilter, CaseOrder
 from .connection import Connection
@@ -22,6 +23,7 @@ from .enterprise import Enterprise
 from .enums import OdrClass, OrderDirection, ProgrammeCode
 from .network import District, Region
 from .programme import Programme
+from .stats import Stats
 
 __all__ = ["Query"]
 
@@ -53,6 +55,10 @@ class Query:
         description="Objects by global `id`, in the order asked; null where there is none."
     )
     regions: list[Region] = strawberry.field(resolver=all_regions, description="Shanghai and the partner provinces.")
+
+    @strawberry.field(description="Statistics of the whole network: Shanghai and the partner provinces.")
+    def network_stats(self) -> Stats:
+        return Scope("network", "network")  # type: ignore[return-value]
 
     @strawberry.field(description="A region by administrative code, e.g. `310000`; null if unknown.")
     async def region(self, info: Info, code: str) -> Region | None:

@@ -80,3 +80,19 @@ def test_nested_pages_are_per_parent(demo_dsn: str) -> None:
         assert len(points) == 20
         assert all(p["district"]["code"] == district["code"] for p in points)
         assert all(len(p["cases"]["nodes"]) <= 5 for p in points)
+
+
+STATS = """query ($ids: [ID!]!) { nodes(ids: $ids) { ... on District { code stats {
+  contactPoints { total byHostKind { hostKind count } byCurrentStars { stars count } }
+  starAwards { total upgrades } memberships { programme count }
+  cases(period: {from: "2020-01-01"}) { total byStatus { status count } settlementRate }
+  crossStoreReturns { count fromRegion { name } toRegion { name } } } } } }"""
+
+
+def test_statistics_of_sixteen_districts_cost_what_one_costs(demo_dsn: str) -> None:
+    with service(demo_dsn) as client:
+        one, found_one = statements(client, STATS, ids=district_ids(["310115"]))
+        all_, found_all = statements(client, STATS, ids=district_ids(SHANGHAI))
+    assert found_one["nodes"][0]["stats"]["contactPoints"]["total"] == 1919
+    assert sum(n["stats"]["contactPoints"]["total"] for n in found_all["nodes"]) == 8862
+    assert one == all_ <= 7

@@ -88,3 +88,49 @@ def test_pudong_since_2015(client: TestClient) -> None:
     )
     assert cases(client, window + ", kinds: [CONSULTATION, COMPLAINT]") > 20_000
     assert cases(client, window + ", kinds: [ILLEGAL_CONDUCT_LEAD]") > 1_000
+
+
+def test_star_award_figures_from_stats(client: TestClient) -> None:
+    awards = data(
+        client, "{ networkStats { starAwards { total upgrades distinctRatedPoints byBatch { batch stars count } } } }"
+    )
+    stats = awards["networkStats"]["starAwards"]
+    by_batch = {(b["batch"], b["stars"]): b["count"] for b in stats["byBatch"]}
+    assert by_batch[(1, "FOUR")] + by_batch[(1, "FIVE")] == 84, "1st batch"
+    assert (by_batch[(2, "FIVE")], by_batch[(2, "FOUR")]) == (56, 99), "2nd batch: 56 five-star, 99 four-star"
+    assert stats["upgrades"] == 23, "upgrades to five stars"
+    assert stats["total"] == 239, "awards in both batches"
+    assert stats["distinctRatedPoints"] == 216, "distinct rated points"
+
+
+def test_pudong_figures_from_district_stats(client: TestClient) -> None:
+    found = data(
+        client,
+        """{ district(code: "310115") { stats { contactPoints { total fiveInto byHostKind { hostKind count } }
+               cases(period: {from: "2015-01-01", before: "2019-07-06"}) { byKind { kind count } } } } }""",
+    )["district"]["stats"]
+    points = found["contactPoints"]
+    by_kind = {k["hostKind"]: k["count"] for k in points["byHostKind"]}
+    assert (points["total"], by_kind["RESIDENTIAL_COMMITTEE"], points["fiveInto"]) == (1919, 1288, 456)
+    assert points["total"] - by_kind["RESIDENTIAL_COMMITTEE"] - points["fiveInto"] == 175
+    cases = {k["kind"]: k["count"] for k in found["cases"]["byKind"]}
+    assert cases["CONSULTATION"] + cases["COMPLAINT"] > 20_000
+    assert cases["ILLEGAL_CONDUCT_LEAD"] > 1_000
+
+
+def test_online_mediations_of_2020_from_stats(client: TestClient) -> None:
+    found = data(
+        client,
+        """{ region(code: "310000") { stats { cases(period: {from: "2020-01-01", before: "2021-01-01"}) {
+               settledOnlineMediations settlementRate medianDaysToClose amountClaimed amountRecovered } } } }""",
+    )["region"]["stats"]["cases"]
+    assert found["settledOnlineMediations"] == 466
+    assert 0 < found["settlementRate"] <= 1 and found["medianDaysToClose"] > 0
+    assert float(found["amountRecovered"]) <= float(found["amountClaimed"])
+
+
+def test_bad_period_is_bad_user_input(client: TestClient) -> None:
+    from .support import gql
+
+    body = gql(client, '{ networkStats { cases(period: {from: "2021-01-01", before: "2020-01-01"}) { total } } }')
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -1,0 +1,172 @@
+"""Statistics of the network, a region or a district. Every figure is counted in SQL."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import Info
+
+from db import model
+from resolvers import relations as rel
+from resolvers import stats as st
+
+from .enums import CaseCategory, CaseChannel, CaseKind, CaseStatus, HostKind, MembershipLevel, ProgrammeCode, Stars
+
+if TYPE_CHECKING:
+    from .network import Region
+
+__all__ = ["Period", "Stats"]
+
+RegionRef = Annotated["Region", strawberry.lazy("schema.network")]
+FIVE_INTO = {"market_mall", "scenic_area", "school", "barracks", "enterprise"}
+
+
+@strawberry.input(description="A period of days (Shanghai time): from `from` (inclusive) to `before` (exclusive).")
+class Period:
+    from_: datetime.date | None = strawberry.field(name="from", default=None, description="First day, inclusive.")
+    before: datetime.date | None = strawberry.field(default=None, description="First day after, exclusive.")
+
+
+@strawberry.type(description="How many, for one host kind.")
+class HostKindCount:
+    key: HostKind = strawberry.field(name="hostKind", description="The host kind.")
+    count: int = strawberry.field(description="How many.")
+
+
+@strawberry.type(description="How many, for one current rating.")
+class StarsCount:
+    key: Stars = strawberry.field(name="stars", description="The current rating.")
+    count: int = strawberry.field(description="How many.")
+
+
+@strawberry.type(description="How many, for one status.")
+class CaseStatusCount:
+    key: CaseStatus = strawberry.field(name="status", description="The status.")
+    count: int = strawberry.field(description="How many.")
+
+
+@strawberry.type(description="How many, for one kind.")
+class CaseKindCount:
+    key: CaseKind = strawberry.field(name="kind", description="The kind.")
+    count: int = strawberry.field(description="How many.")
+
+
+@strawberry.type(description="How many, for one channel.")
+class CaseChannelCount:
+    key: CaseChannel = strawberry.field(name="channel", description="The channel.")
+    count: int = strawberry.field(description="How many.")
+
+
+@strawberry.type(description="How many, for one category.")
+class CaseCategoryCount:
+    key: CaseCategory = strawberry.field(name="category", description="The category.")
+    count: int = strawberry.field(description="How many.")
+
+
+@strawberry.type(description="Awards of one batch at one rating.")
+class BatchCount:
+    batch: int = strawberry.field(description="The batch.")
+    stars: Stars = strawberry.field(description="The rating.")
+    count: int = strawberry.field(description="Awards.")
+
+
+@strawberry.type(description="Memberships of one programme (and level, for reassured consumption).")
+class MembershipCount:
+    key: ProgrammeCode = strawberry.field(name="programme", description="The programme.")
+    level: MembershipLevel | None = strawberry.field(description="The level, for reassured consumption.")
+    count: int = strawberry.field(description="Memberships, current and past.")
+
+
+@strawberry.type(description="Cross-store returns bought in one region and brought back in another (or the same).")
+class ReturnFlow:
+    count: int = strawberry.field(description="Returns and exchanges.")
+    from_region: RegionRef = strawberry.field(
+        resolver=rel.to_one(model.REGION, "code", "from_region_code"), description="Where the goods were bought."
+    )
+    to_region: RegionRef = strawberry.field(
+        resolver=rel.to_one(model.REGION, "code", "to_region_code"), description="Where they were brought back."
+    )
+
+
+@strawberry.type(description="Contact points by host kind and by current rating.")
+class ContactPointStats:
+    total: int = strawberry.field(description="Contact points.")
+
+    @strawberry.field(description="Five-into (五进) points: hosted by malls, scenic areas, schools, barracks, enterprises.")
+    def five_into(self) -> int:
+        return sum(n for kind, n in self.by_host_kind.items() if kind in FIVE_INTO)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Points per host kind.")
+    def by_host_kind(self) -> list[HostKindCount]:
+        return st.counts(self.by_host_kind)  # type: ignore[attr-defined, return-value]
+
+    @strawberry.field(description="Points per current rating; unrated points are not listed.")
+    def by_current_stars(self) -> list[StarsCount]:
+        return st.counts(self.by_current_stars)  # type: ignore[attr-defined, return-value]
+
+
+@strawberry.type(description="Star awards per batch, and the points they rate.")
+class StarAwardStats:
+    total: int = strawberry.field(description="Awards in all batches (a point upgraded counts twice).")
+    upgrades: int = strawberry.field(description="Four-star points upgraded to five in a later batch.")
+    distinct_rated_points: int = strawberry.field(description="Points with at least one award.")
+
+    @strawberry.field(description="Awards per batch and rating.")
+    def by_batch(self) -> list[BatchCount]:
+        return [BatchCount(batch=b, stars=s, count=n) for (b, s), n in sorted(self.by_batch.items())]  # type: ignore[attr-defined, arg-type]
+
+
+@strawberry.type(description="Cases opened in the period, at the scope's contact points.")
+class CaseStats:
+    total: int = strawberry.field(description="Cases.")
+    settled_online_mediations: int = strawberry.field(description="Cases settled by online mediation (线上调解成功).")
+    settlement_rate: float | None = strawberry.field(
+        description="Settled among cases that ended in mediation (settled or not settled; transfers are left out)."
+    )
+    median_days_to_close: float | None = strawberry.field(description="Median days from opening to a final status.")
+    amount_claimed: decimal.Decimal = strawberry.field(description="Yuan claimed, as a decimal string.")
+    amount_recovered: decimal.Decimal = strawberry.field(description="Yuan recovered, as a decimal string.")
+
+    @strawberry.field(description="Cases per status.")
+    def by_status(self) -> list[CaseStatusCount]:
+        return st.counts(self.by_status)  # type: ignore[attr-defined, return-value]
+
+    @strawberry.field(description="Cases per kind.")
+    def by_kind(self) -> list[CaseKindCount]:
+        return st.counts(self.by_kind)  # type: ignore[attr-defined, return-value]
+
+    @strawberry.field(description="Cases per channel.")
+    def by_channel(self) -> list[CaseChannelCount]:
+        return st.counts(self.by_channel)  # type: ignore[attr-defined, return-value]
+
+    @strawberry.field(description="Cases per category.")
+    def by_category(self) -> list[CaseCategoryCount]:
+        return st.counts(self.by_category)  # type: ignore[attr-defined, return-value]
+
+
+@strawberry.type(description="Statistics of the network, a region or a district.")
+class Stats:
+    @strawberry.field(description="Contact points by host kind and current rating.")
+    async def contact_points(self, info: Info) -> ContactPointStats:
+        return await st.point_stats(info, self)  # type: ignore[arg-type, return-value]
+
+    @strawberry.field(description="Star awards by batch, upgrades and distinct rated points.")
+    async def star_awards(self, info: Info) -> StarAwardStats:
+        return await st.award_stats(info, self)  # type: ignore[arg-type, return-value]
+
+    @strawberry.field(description="Programme memberships of contact points and enterprises, by programme and level.")
+    async def memberships(self, info: Info) -> list[MembershipCount]:
+        return await st.membership_counts(info, self)  # type: ignore[arg-type, return-value]
+
+    @strawberry.field(description="Cases opened in the period (all time if none).")
+    async def cases(self, info: Info, period: Period | None = None) -> CaseStats:
+        return await st.case_stats(info, self, period)  # type: ignore[arg-type, return-value]
+
+    @strawberry.field(
+        description="Cross-store returns by direction, region to region, that start or end in the scope."
+    )
+    async def cross_store_returns(self, info: Info, period: Period | None = None) -> list[ReturnFlow]:
+        return await st.return_flows(info, self, period)  # type: ignore[arg-type, return-value]
