@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -12,7 +13,10 @@ from db.pool import Database
 
 from .loaders import Loaders
 
-__all__ = ["Context"]
+__all__ = ["REQUEST_ID", "Context"]
+
+
+REQUEST_ID = "X-Request-ID"
 
 
 @dataclass
@@ -21,7 +25,15 @@ class Context:
     response: Response | None
     db: Database
     loaders: Loaders = field(init=False)
+    request_id: str = field(init=False)
+    """The caller's X-Request-ID when it sends a sane one, else a new one; echoed back."""
 
     def __post_init__(self) -> None:
         # Per request: a loader shared between requests would leak data between viewers.
         self.loaders = Loaders(self.db)
+        given = self.request.headers.get(REQUEST_ID, "")
+        self.request_id = (
+            given if 0 < len(given) <= 64 and given.isascii() and given.isprintable() else uuid.uuid4().hex
+        )
+        if self.response is not None:
+            self.response.headers[REQUEST_ID] = self.request_id

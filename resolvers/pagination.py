@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -58,18 +59,35 @@ def encode_cursor(name: str, value: object, row_id: object) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, name: str) -> tuple[str, str]:
+# How a cursor's sort value must parse for each SQL type an order may use.
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "text": str,
+    "date": datetime.date.fromisoformat,
+    "timestamptz": datetime.datetime.fromisoformat,
+    "bigint": int,
+}
+
+
+def decode_cursor(cursor: str, name: str, order: Order) -> tuple[str, str]:
+    """The (sort value, id) a cursor holds, checked to fit ``order`` before it reaches SQL."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        order, value, row_id = json.loads(raw)
+        given, value, row_id = json.loads(raw)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise BadUserInput(f"The cursor {cursor!r} is not one this API gave out.") from exc
-    if order != name or not isinstance(value, str) or not isinstance(row_id, str):
+    if given != name or not isinstance(value, str) or not isinstance(row_id, str):
         raise BadUserInput(f"The cursor {cursor!r} belongs to another order; page again from the start.")
+    try:
+        _PARSERS[order.cast](value)
+        _PARSERS[order.tiebreak_cast](row_id)
+    except ValueError as exc:
+        raise BadUserInput(f"The cursor {cursor!r} is not one this API gave out.") from exc
     return value, row_id
 
 
-def page_of(order_name: str, first: int | None, after: str | None, last: int | None, before: str | None) -> Page:
+def page_of(
+    order_name: str, order: Order, first: int | None, after: str | None, last: int | None, before: str | None
+) -> Page:
     """Validate Relay arguments: ``first`` or ``last`` (default first 20), at most 100."""
     if first is not None and last is not None:
         raise BadUserInput("Pass `first` or `last`, not both.")
@@ -80,9 +98,9 @@ def page_of(order_name: str, first: int | None, after: str | None, last: int | N
         first = DEFAULT_PAGE
     return Page(
         first=first,
-        after=decode_cursor(after, order_name) if after is not None else None,
+        after=decode_cursor(after, order_name, order) if after is not None else None,
         last=last,
-        before=decode_cursor(before, order_name) if before is not None else None,
+        before=decode_cursor(before, order_name, order) if before is not None else None,
     )
 
 

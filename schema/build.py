@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 
 from .case import Case
 from .contact_point import ContactPoint, StarAward
@@ -29,4 +30,16 @@ NODE_TYPES = [
     Store,
 ]
 
-schema = strawberry.Schema(query=Query, types=NODE_TYPES, extensions=[ClientErrors])
+DOCUMENTS_CACHED = 1024
+"""Distinct documents whose parse and validation are kept (LRU): frontends send few."""
+
+schema = strawberry.Schema(
+    query=Query,
+    types=NODE_TYPES,
+    # Factories: a fresh extension per request; the caches live at module level.
+    extensions=[
+        ClientErrors,
+        lambda: ParserCache(maxsize=DOCUMENTS_CACHED),
+        lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
+    ],
+)

@@ -8,6 +8,7 @@ and keep their text.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from graphql.error import GraphQLError
@@ -15,6 +16,8 @@ from strawberry.extensions import MaskErrors
 from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
 
 __all__ = ["BAD_USER_INPUT", "INTERNAL", "VALIDATION_FAILED", "ClientErrors"]
+
+log = logging.getLogger(__name__)
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
@@ -51,8 +54,10 @@ class ClientErrors(MaskErrors):
         return _code_of(error) is None
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        log.error("internal error at %s (request %s)", error.path, request_id, exc_info=error.original_error)
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": INTERNAL}
+        masked.extensions = {"code": INTERNAL, "requestId": request_id}
         return masked
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:

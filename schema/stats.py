@@ -95,7 +95,9 @@ class ReturnFlow:
 class ContactPointStats:
     total: int = strawberry.field(description="Contact points.")
 
-    @strawberry.field(description="Five-into (五进) points: hosted by malls, scenic areas, schools, barracks, enterprises.")
+    @strawberry.field(
+        description="Five-into (五进) points: hosted by malls, scenic areas, schools, barracks, enterprises."
+    )
     def five_into(self) -> int:
         return sum(n for kind, n in self.by_host_kind.items() if kind in FIVE_INTO)  # type: ignore[attr-defined]
 
@@ -165,8 +167,6 @@ class Stats:
     async def cases(self, info: Info, period: Period | None = None) -> CaseStats:
         return await st.case_stats(info, self, period)  # type: ignore[arg-type, return-value]
 
-    @strawberry.field(
-        description="Cross-store returns by direction, region to region, that start or end in the scope."
-    )
+    @strawberry.field(description="Cross-store returns by direction, region to region, that start or end in the scope.")
     async def cross_store_returns(self, info: Info, period: Period | None = None) -> list[ReturnFlow]:
         return await st.return_flows(info, self, period)  # type: ignore[arg-type, return-value]

@@ -132,3 +132,17 @@ def test_a_cursor_of_another_order_is_refused(client: TestClient) -> None:
     )
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "another order" in body["errors"][0]["message"]
+
+
+def forged(order: str, value: str, row_id: str) -> str:
+    raw = f'["{order}","{value}","{row_id}"]'.encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [forged("opened_at:desc", "not a time", "1"), forged("opened_at:desc", "2020-01-01T00:00:00+00:00", "x1")],
+)
+def test_a_forged_cursor_is_bad_user_input(client: TestClient, cursor: str) -> None:
+    body = gql(client, "query ($c: String) { cases(after: $c) { totalCount } }", c=cursor)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
