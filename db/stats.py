@@ -85,6 +85,16 @@ def _sets(scope: str, *sets: str) -> str:
     return "GROUPING SETS (" + ", ".join("(" + ", ".join(key + [s for s in [cols] if s]) + ")" for cols in sets) + ")"
 
 
+def _period(params: list[Any], column: str, start: date | None, before: date | None, as_sql: str) -> list[str]:
+    """Conditions for [start, before) on ``column``, their days appended to ``params``."""
+    found = []
+    for op, day in ((">=", start), ("<", before)):
+        if day is not None:
+            params.append(day)
+            found.append(f"{column} {op} (${len(params)}{as_sql})")
+    return found
+
+
 def _where_keys(scope: str) -> str:
     return "true" if scope == "network" else f"{_scope(scope)} = ANY($1::text[])"
 
@@ -150,11 +160,9 @@ async def case_stats(
 ) -> list[CaseStats]:
     """Cases opened in [from, before) (Shanghai dates) at the scope's contact points."""
     params: list[Any] = _args(scope, keys)
-    period = []
-    for op, day in ((">=", opened_from), ("<", opened_before)):
-        if day is not None:
-            params.append(day)
-            period.append(f"c.opened_at {op} (${len(params)}::date::timestamp AT TIME ZONE 'Asia/Shanghai')")
+    period = _period(
+        params, "c.opened_at", opened_from, opened_before, "::date::timestamp AT TIME ZONE 'Asia/Shanghai'"
+    )
     sql = f"""
 SELECT {_scope(scope)} AS key, GROUPING(c.status, c.kind, c.channel, c.category),
        c.status, c.kind, c.channel, c.category, count(*),
@@ -194,11 +202,7 @@ async def return_flows(
 ) -> list[dict[tuple[str, str], int]]:
     """(purchase region, return region) -> cross-store returns touching the scope on either end."""
     params: list[Any] = _args(scope, keys)
-    period = []
-    for op, day in ((">=", returned_from), ("<", returned_before)):
-        if day is not None:
-            params.append(day)
-            period.append(f"x.returned_on {op} ${len(params)}::date")
+    period = _period(params, "x.returned_on", returned_from, returned_before, "::date")
     if scope == "network":
         touches = "'network' AS key"
         where = "true"
