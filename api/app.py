@@ -1,4 +1,4 @@
-"""The Starlette application: GraphQL at /graphql, health at /healthz and /readyz."""
+"""The Starlette application: GraphQL at /graphql, health at /healthz and /readyz, CORS if configured."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from db.errors import DatabaseUnavailable
 from db.pool import open_database
 from schema import schema
 
+from .cors import cors_middleware
 from .graphql import GraphQLApp
 from .settings import Settings
 from .startup import prepare_database
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
+        middleware=cors_middleware(settings.cors_origins),
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from db.embedded import default_data_dir
 
@@ -24,6 +25,8 @@ class Settings:
     pool_size: int
     load_demo: bool
     """Load the demo data into an empty database at start-up."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins (``https://app.example.org``) whose pages may call the API from a browser; ``*`` for any."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -35,4 +38,19 @@ class Settings:
             db_timeout=float(env.get("LIAISON_DB_TIMEOUT", "3")),
             pool_size=int(env.get("LIAISON_POOL_SIZE", "10")),
             load_demo=env.get("LIAISON_DEMO_DATA", "1") not in ("0", "false", "no"),
+            cors_origins=_origins(env.get("LIAISON_CORS_ORIGINS", "")),
         )
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """``LIAISON_CORS_ORIGINS``, comma-separated, as browsers send them in ``Origin``."""
+    origins = []
+    for item in value.split(","):
+        origin = item.strip().rstrip("/").lower()
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query):
+            raise ValueError(f"LIAISON_CORS_ORIGINS: {item.strip()!r} is not an origin like https://app.example.org")
+        origins.append(origin)
+    return tuple(origins)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 
 from .case import Case
 from .contact_point import ContactPoint, StarAward
@@ -31,7 +31,11 @@ NODE_TYPES = [
 ]
 
 DOCUMENTS_CACHED = 1024
-"""Distinct documents whose parse and validation are kept (LRU): frontends send few."""
+"""Distinct documents whose validation is kept (LRU): frontends send few.
+
+No ParserCache: it raises syntax errors from its own hook, past the error handling
+that gives them a code.
+"""
 
 schema = strawberry.Schema(
     query=Query,
@@ -39,7 +43,6 @@ schema = strawberry.Schema(
     # Factories: a fresh extension per request; the caches live at module level.
     extensions=[
         ClientErrors,
-        lambda: ParserCache(maxsize=DOCUMENTS_CACHED),
         lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
     ],
 )

@@ -15,13 +15,14 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
 
-__all__ = ["BAD_USER_INPUT", "INTERNAL", "VALIDATION_FAILED", "ClientErrors"]
+__all__ = ["BAD_USER_INPUT", "INTERNAL", "PARSE_FAILED", "VALIDATION_FAILED", "ClientErrors"]
 
 log = logging.getLogger(__name__)
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 
 # Strawberry's own errors for arguments a client got wrong.
 _BAD_INPUT_ERRORS = (GlobalIDValueError, InvalidGlobalIDError)
@@ -29,7 +30,8 @@ _BAD_INPUT_ERRORS = (GlobalIDValueError, InvalidGlobalIDError)
 # graphql-core's messages for argument and variable values of the wrong type or enum:
 # the document is valid GraphQL, the client's value is not.
 _BAD_VALUE = re.compile(
-    r"cannot represent|does not exist in|got invalid value|Expected value of type|of required type", re.IGNORECASE
+    r"cannot represent|does not exist in|got invalid value|has invalid value|Expected value of type|of required type",
+    re.IGNORECASE,
 )
 
 
@@ -37,7 +39,9 @@ def _code_of(error: GraphQLError) -> str | None:
     original = error.original_error
     if isinstance(original, _BAD_INPUT_ERRORS):
         return BAD_USER_INPUT
-    if original is None:
+    if original is None or isinstance(original, GraphQLError):  # graphql-core's own, e.g. variable coercion
+        if error.message.startswith("Syntax Error"):
+            return PARSE_FAILED
         return BAD_USER_INPUT if _BAD_VALUE.search(error.message) else VALIDATION_FAILED
     code = getattr(original, "code", None)
     return code if isinstance(code, str) else None

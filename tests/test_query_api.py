@@ -146,3 +146,24 @@ def forged(order: str, value: str, row_id: str) -> str:
 def test_a_forged_cursor_is_bad_user_input(client: TestClient, cursor: str) -> None:
     body = gql(client, "query ($c: String) { cases(after: $c) { totalCount } }", c=cursor)
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("query ($n: Int) { contactPoints(first: $n) { totalCount } }", {"n": "many"}),
+        ("query ($n: Int!) { contactPoints(first: $n) { totalCount } }", {}),
+        ("query ($k: [HostKind!]) { contactPoints(filter: {hostKinds: $k}) { totalCount } }", {"k": ["CASTLE"]}),
+    ],
+)
+def test_bad_variables_are_bad_user_input(client: TestClient, query: str, variables: dict) -> None:
+    body = gql(client, query, **variables)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body["errors"]
+    assert "Internal" not in body["errors"][0]["message"]
+
+
+def test_syntax_and_validation_errors_are_coded(client: TestClient) -> None:
+    syntax = client.post("/graphql", json={"query": "{ regions { code "}).json()
+    assert syntax["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    unknown = gql(client, "{ regions { population } }")
+    assert unknown["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
