@@ -28,7 +28,7 @@ async def enterprise_page(info: Info[Context, None], filter: Any, order_by: Any,
 
 
 async def cross_store_return_page(
-    info: Info[Context, None], filter: Any, order_by: Any, **page_args: Any
+    info: Info[Context, None], filter: Any, order_by: Any, *, enterprise_id: int | None = None, **page_args: Any
 ) -> Connection[Any]:
     values = filter_values(filter)
     if (
@@ -40,6 +40,8 @@ async def cross_store_return_page(
     return await page(
         info,
         model.CROSS_STORE_RETURN,
+        parent=None if enterprise_id is None else "enterprise_id",
+        key=enterprise_id,
         where=cross_store_return_predicates(**values),
         **order_values(order_by, default_descending=True),
         **page_args,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import ValidationCache
 
+from .caches import DocumentCache
 from .case import Case
 from .contact_point import ContactPoint, StarAward
 from .cross_store_return import CrossStoreReturn
@@ -31,11 +32,7 @@ NODE_TYPES = [
 ]
 
 DOCUMENTS_CACHED = 1024
-"""Distinct documents whose validation is kept (LRU): frontends send few.
-
-No ParserCache: it raises syntax errors from its own hook, past the error handling
-that gives them a code.
-"""
+"""Distinct documents whose parse and validation are kept (LRU): frontends send few."""
 
 schema = strawberry.Schema(
     query=Query,
@@ -43,6 +40,7 @@ schema = strawberry.Schema(
     # Factories: a fresh extension per request; the caches live at module level.
     extensions=[
         ClientErrors,
+        lambda: DocumentCache(maxsize=DOCUMENTS_CACHED),
         lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
     ],
 )

@@ -10,12 +10,14 @@ from strawberry import Info, relay
 from db import model
 from resolvers import relations as rel
 from resolvers.cases import case_page
+from resolvers.roots import cross_store_return_page
 
 from .connection import Connection
 from .node import keyed_by
 
 if TYPE_CHECKING:
     from .case import Case, CaseFilter, CaseOrder
+    from .cross_store_return import CrossStoreReturn, CrossStoreReturnFilter, CrossStoreReturnOrder
     from .network import District
     from .programme import Membership
 
@@ -26,6 +28,9 @@ MembershipRef = Annotated["Membership", strawberry.lazy("schema.programme")]
 CaseRef = Annotated["Case", strawberry.lazy("schema.case")]
 CaseFilterRef = Annotated["CaseFilter", strawberry.lazy("schema.case")]
 CaseOrderRef = Annotated["CaseOrder", strawberry.lazy("schema.case")]
+ReturnRef = Annotated["CrossStoreReturn", strawberry.lazy("schema.cross_store_return")]
+ReturnFilterRef = Annotated["CrossStoreReturnFilter", strawberry.lazy("schema.cross_store_return")]
+ReturnOrderRef = Annotated["CrossStoreReturnOrder", strawberry.lazy("schema.cross_store_return")]
 
 
 @strawberry.type(description="An enterprise, known by its unified social credit code (统一社会信用代码).")
@@ -68,6 +73,30 @@ class Enterprise(relay.Node):
             last,
             before,
             respondent_id=self.id,  # type: ignore[attr-defined]
+        )
+
+    @strawberry.field(
+        description="Yangtze Delta returns under its commitment; latest first unless `orderBy` says otherwise."
+    )
+    async def cross_store_returns(
+        self,
+        info: Info,
+        filter: ReturnFilterRef | None = None,
+        order_by: ReturnOrderRef | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ReturnRef]:
+        return await cross_store_return_page(  # type: ignore[return-value]
+            info,
+            filter,
+            order_by,
+            enterprise_id=self.id,
+            first=first,
+            after=after,
+            last=last,
+            before=before,  # type: ignore[attr-defined]
         )
 
 

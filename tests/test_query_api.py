@@ -167,3 +167,16 @@ def test_syntax_and_validation_errors_are_coded(client: TestClient) -> None:
     assert syntax["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
     unknown = gql(client, "{ regions { population } }")
     assert unknown["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+def test_an_enterprises_returns_page_per_enterprise(client: TestClient) -> None:
+    found = data(
+        client,
+        """{ enterprises(first: 40, filter: {programmes: [YRD_CROSS_STORE_RETURN]}) { nodes { creditCode
+               crossStoreReturns(first: 3) { totalCount nodes { enterprise { creditCode } } } } } }""",
+    )["enterprises"]["nodes"]
+    assert len(found) == 40 and any(e["crossStoreReturns"]["totalCount"] > 3 for e in found)
+    for enterprise in found:
+        returns = enterprise["crossStoreReturns"]
+        assert len(returns["nodes"]) == min(3, returns["totalCount"])
+        assert all(r["enterprise"]["creditCode"] == enterprise["creditCode"] for r in returns["nodes"])
