@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
+from graphql.error import GraphQLError
 from strawberry.extensions import ValidationCache
+from strawberry.types import ExecutionContext
 
 from .caches import DocumentCache
 from .case import Case
@@ -16,6 +20,8 @@ from .programme import Membership, Programme
 from .query import Query
 
 __all__ = ["schema"]
+
+log = logging.getLogger(__name__)
 
 # Node types reached only through interfaces or lazily: listed so the schema knows them.
 NODE_TYPES = [
@@ -34,7 +40,18 @@ NODE_TYPES = [
 DOCUMENTS_CACHED = 1024
 """Distinct documents whose parse and validation are kept (LRU): frontends send few."""
 
-schema = strawberry.Schema(
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Not Strawberry's traceback per error: a client's mistake is not the server's.
+
+        ClientErrors logs the unexpected ones, with their traceback and request id.
+        """
+        for error in errors:
+            log.info("request error: %s", error.message.split("\n", 1)[0])
+
+
+schema = Schema(
     query=Query,
     types=NODE_TYPES,
     # Factories: a fresh extension per request; the caches live at module level.
