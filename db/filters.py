@@ -43,10 +43,19 @@ def contact_point_predicates(
     rated_in_batches: Sequence[int] | None = None,
     honours: Sequence[str] | None = None,
     programmes: Sequence[str] | None = None,
+    programme_levels: Sequence[str] | None = None,
     has_online_mediation: bool | None = None,
     name_contains: str | None = None,
 ) -> tuple[Predicate, ...]:
     found = _any("district_code", district_codes, "text[]") + _any("host_kind", host_kinds, "text[]")
+    if programme_levels is not None:
+        found.append(
+            Predicate(
+                "EXISTS (SELECT 1 FROM programme_membership m WHERE m.contact_point_id = t.id AND m.level = ANY({}))",
+                (tuple(programme_levels),),
+                ("text[]",),
+            )
+        )
     if region_codes is not None:
         found.append(
             Predicate(

@@ -14,7 +14,7 @@ from resolvers import relations as rel
 from resolvers.cases import case_page
 
 from .connection import Connection
-from .enums import HonourKind, HostKind, OrderDirection, ProgrammeCode, Stars
+from .enums import HonourKind, HostKind, MembershipLevel, OrderDirection, ProgrammeCode, Stars
 from .node import keyed_by
 
 if TYPE_CHECKING:
@@ -123,6 +123,9 @@ class ContactPointFilter:
     honours: list[HonourKind] | None = strawberry.field(default=None, description="Holding any of these honours.")
     programmes: list[ProgrammeCode] | None = strawberry.field(
         default=None, description="Member (now or before) of any of these programmes."
+    )
+    programme_levels: list[MembershipLevel] | None = strawberry.field(
+        default=None, description="A reassured-consumption unit (now or before) at any of these levels."
     )
     has_online_mediation: bool | None = strawberry.field(default=None, description="Mediates online, or not.")
     name_contains: str | None = strawberry.field(

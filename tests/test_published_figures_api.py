@@ -53,6 +53,9 @@ FIVE_INTO = "[MARKET_MALL, SCENIC_AREA, SCHOOL, BARRACKS, ENTERPRISE]"
         ("2nd-batch ODR units", "ratedInBatches: [2], programmes: [ODR]", 27),
         ("2nd-batch offline no-reason-return units", "ratedInBatches: [2], programmes: [OFFLINE_NO_REASON_RETURN]", 29),
         ("2nd-batch Yangtze Delta unit", "ratedInBatches: [2], programmes: [YRD_CROSS_STORE_RETURN]", 1),
+        ("2nd-batch reassured excellent", "ratedInBatches: [2], programmeLevels: [EXCELLENT]", 25),
+        ("2nd-batch reassured compliant", "ratedInBatches: [2], programmeLevels: [COMPLIANT]", 46),
+        ("2nd-batch reassured committed", "ratedInBatches: [2], programmeLevels: [COMMITTED]", 10),
         (
             "2nd-batch reassured-consumption units (25 + 46 + 10)",
             "ratedInBatches: [2], programmes: [REASSURED_CONSUMPTION]",
