@@ -72,15 +72,12 @@ class EmbeddedPostgres:
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _user: pwd.struct_passwd | None = field(default=None, init=False, repr=False)
     _bin: Path | None = field(default=None, init=False, repr=False)
-
-    @property
-    def socket_dir(self) -> Path:
-        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / f"liaison-pg-{digest}"
+    _socket_dir: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@/{self.database}?host={self.socket_dir}"
+        assert self._socket_dir is not None, "start() first"
+        return f"postgresql://postgres@/{self.database}?host={self._socket_dir}"
 
     @property
     def pid(self) -> int | None:
@@ -100,12 +97,13 @@ class EmbeddedPostgres:
         """
         self._user = _server_user()
         self._bin = _binaries_for(self._user)
-        self._prepare_dirs()
+        self._check_parent()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         if self._running_pid() is not None:
             log.info("attaching to the embedded PostgreSQL already running in %s", self.data_dir)
             self._wait_ready(timeout)
+            self._socket_dir = self._running_socket_dir()
             return self.dsn
         self._spawn()
         self._wait_ready(timeout)
@@ -124,13 +122,14 @@ class EmbeddedPostgres:
             log.warning("embedded PostgreSQL did not stop in %ss; killing it", timeout)
             process.kill()
             process.wait()
+        self._remove_socket_dir()
 
     def kill(self) -> None:
         """Stop the server abruptly (SIGKILL to the postmaster), as a crash would; for tests."""
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
-        self._process = None
+        self._process = None  # the socket directory stays: start() again listens where it did
 
     # -- internals ---------------------------------------------------------------
 
@@ -140,7 +139,7 @@ class EmbeddedPostgres:
             return {}
         return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
 
-    def _prepare_dirs(self) -> None:
+    def _check_parent(self) -> None:
         assert self._user is not None
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if not _reachable(self.data_dir.parent, self._user):
@@ -148,21 +147,32 @@ class EmbeddedPostgres:
                 f"{self._user.pw_name} cannot reach {self.data_dir.parent}: choose a data directory "
                 "outside private folders such as /root (LIAISON_DATA_DIR)"
             )
-        self.data_dir.mkdir(mode=0o700, exist_ok=True)
-        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
-        for path in (self.data_dir, self.socket_dir):
-            if os.geteuid() == 0:
-                os.chown(path, self._user.pw_uid, self._user.pw_gid)
-            path.chmod(0o700)
+
+    def _own(self, path: Path) -> None:
+        """Make ``path`` (just created by us, never followed as a link) the server user's, 0700."""
+        assert self._user is not None
+        if os.geteuid() == 0:
+            os.chown(path, self._user.pw_uid, self._user.pw_gid, follow_symlinks=False)
+        path.chmod(0o700)
 
     def _initdb(self) -> None:
+        """Initialise into a staging directory renamed into place only when complete, so an
+        interrupted first start leaves nothing that looks like a cluster."""
         assert self._bin is not None
+        if self.data_dir.exists():
+            if any(self.data_dir.iterdir()):
+                raise EmbeddedPostgresError(f"{self.data_dir} is neither empty nor a PostgreSQL data directory")
+            self.data_dir.rmdir()
+        staging = self.data_dir.with_name(self.data_dir.name + ".initdb")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(mode=0o700)
+        self._own(staging)
         log.info("initialising an embedded PostgreSQL cluster in %s", self.data_dir)
         result = subprocess.run(
             [
                 str(self._bin / "initdb"),
                 "-D",
-                str(self.data_dir),
+                str(staging),
                 "-U",
                 "postgres",
                 "--auth=trust",
@@ -177,9 +187,15 @@ class EmbeddedPostgres:
         )
         if result.returncode != 0:
             raise EmbeddedPostgresError("initdb failed: " + result.stderr.decode(errors="replace")[-2000:])
+        staging.rename(self.data_dir)
 
     def _spawn(self) -> None:
         assert self._bin is not None
+        # A fresh, randomly named 0700 directory for the socket: a predictable name in /tmp
+        # could be planted beforehand (a symlink, or a lock file that blocks the start).
+        if self._socket_dir is None:
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="liaison-pg-"))
+            self._own(self._socket_dir)
         logfile = self.data_dir / "server.log"
         with open(logfile, "ab") as out:
             if os.geteuid() == 0:
@@ -193,7 +209,7 @@ class EmbeddedPostgres:
                     "-c",
                     "listen_addresses=",
                     "-c",
-                    f"unix_socket_directories={self.socket_dir}",
+                    f"unix_socket_directories={self._socket_dir}",
                     "-c",
                     "max_connections=200",
                     "-c",
@@ -208,6 +224,16 @@ class EmbeddedPostgres:
                 preexec_fn=_die_with_parent,
                 **self._as_server(),
             )
+
+    def _running_socket_dir(self) -> Path:
+        """Where the running server listens: line 5 of its postmaster.pid."""
+        lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        return Path(lines[4].strip())
+
+    def _remove_socket_dir(self) -> None:
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
 
     def _running_pid(self) -> int | None:
         """The postmaster's PID if a live server owns this data directory."""

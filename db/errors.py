@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import asyncpg
 
-__all__ = ["DatabaseUnavailable", "MigrationError", "translate_errors"]
+__all__ = ["UNAVAILABLE_ERRORS", "DatabaseUnavailable", "InvalidInput", "MigrationError", "translate_errors"]
 
 
 class DatabaseUnavailable(Exception):
@@ -20,12 +20,21 @@ class DatabaseUnavailable(Exception):
         super().__init__(message)
 
 
+class InvalidInput(Exception):
+    """A value the database refuses (SQLSTATE class 22: a NUL character, a number out of range)."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self) -> None:
+        super().__init__("An argument holds a value the database cannot take (a NUL character, a number out of range).")
+
+
 class MigrationError(Exception):
     """The migrations on disk and those recorded in the database disagree."""
 
 
 # Errors that mean "the server is gone or unreachable", not "the query is wrong".
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # refused, no such socket, unreachable, reset
     asyncio.TimeoutError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
@@ -35,6 +44,8 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # A connection whose server died mid-statement can be left in an impossible state.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -45,5 +56,7 @@ def translate_errors() -> Iterator[None]:
         yield
     except DatabaseUnavailable:
         raise
-    except _UNAVAILABLE as exc:
+    except asyncpg.exceptions.DataError as exc:
+        raise InvalidInput() from exc
+    except UNAVAILABLE_ERRORS as exc:
         raise DatabaseUnavailable() from exc

@@ -70,7 +70,7 @@ def contact_point_predicates(
                 "EXISTS (SELECT 1 FROM contact_point_current_rating r"
                 " WHERE r.contact_point_id = t.id AND r.stars = ANY({}))",
                 (tuple(current_stars),),
-                ("smallint[]",),
+                ("int[]",),
             )
         )
     if rated_in_batches is not None:
@@ -78,7 +78,7 @@ def contact_point_predicates(
             Predicate(
                 "EXISTS (SELECT 1 FROM star_award a WHERE a.contact_point_id = t.id AND a.batch = ANY({}))",
                 (tuple(rated_in_batches),),
-                ("smallint[]",),
+                ("int[]",),
             )
         )
     if honours is not None:

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from .errors import translate_errors
+from .errors import UNAVAILABLE_ERRORS, translate_errors
 
 __all__ = ["Database", "Executor", "open_database"]
 
@@ -45,6 +45,9 @@ class Database:
             conn = await self.pool.acquire(timeout=self.timeout)
             try:
                 return await conn.fetch(query, *args, timeout=max(deadline - loop.time(), 0.01))
+            except UNAVAILABLE_ERRORS:
+                conn.terminate()  # its state is unknown now: never hand it out again
+                raise
             finally:
                 await self.pool.release(conn, timeout=max(deadline - loop.time(), _RELEASE_AT_LEAST))
 

@@ -61,11 +61,11 @@ class Order:
         direction = "DESC" if self.descending != reverse else "ASC"
         return f"{alias}.{self.column} {direction}, {alias}.{self.tiebreak} {direction}"
 
-    def after(self, cursor: tuple[str, str], params: Params, reverse: bool = False) -> str:
-        """Rows strictly past ``cursor`` (sort value, tie-break) in this order."""
+    def after(self, cursor: tuple[object, object], params: Params, reverse: bool = False) -> str:
+        """Rows strictly past ``cursor`` (sort value, tie-break, as the columns' types) in this order."""
         op = "<" if self.descending != reverse else ">"
-        value, tiebreak = params.add(cursor[0], "text"), params.add(cursor[1], "text")
-        return f"(t.{self.column}, t.{self.tiebreak}) {op} ({value}::{self.cast}, {tiebreak}::{self.tiebreak_cast})"
+        value, tiebreak = params.add(cursor[0], self.cast), params.add(cursor[1], self.tiebreak_cast)
+        return f"(t.{self.column}, t.{self.tiebreak}) {op} ({value}, {tiebreak})"
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,9 @@ class Page:
     """A Relay page request: ``first`` after a cursor, or ``last`` before one."""
 
     first: int | None = None
-    after: tuple[str, str] | None = None
+    after: tuple[object, object] | None = None
     last: int | None = None
-    before: tuple[str, str] | None = None
+    before: tuple[object, object] | None = None
 
     @property
     def backwards(self) -> bool:

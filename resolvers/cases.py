@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from strawberry import Info
@@ -18,6 +19,9 @@ __all__ = ["case_page"]
 
 
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
+    for name, value in values.items():
+        if isinstance(value, datetime.datetime) and value.tzinfo is None:
+            raise BadUserInput(f"`{_camel(name)}` needs a time zone, e.g. 2020-01-01T00:00:00+08:00.")
     for start, end in (("opened_from", "opened_before"), ("closed_from", "closed_before")):
         if start in values and end in values and values[start] >= values[end]:
             raise BadUserInput(f"`{_camel(start)}` must be earlier than `{_camel(end)}`.")

@@ -59,30 +59,51 @@ def encode_cursor(name: str, value: object, row_id: object) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-# How a cursor's sort value must parse for each SQL type an order may use.
+def _text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL")
+    return value
+
+
+def _bigint(value: str) -> int:
+    if not (value.isascii() and value.lstrip("-").isdigit()):
+        raise ValueError(value)
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError(value)
+    return number
+
+
+def _timestamptz(value: str) -> datetime.datetime:
+    moment = datetime.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    return moment
+
+
+# How a cursor's sort value parses for each SQL type an order may use; the parsed value
+# goes to SQL as a typed parameter.
 _PARSERS: dict[str, Callable[[str], object]] = {
-    "text": str,
+    "text": _text,
     "date": datetime.date.fromisoformat,
-    "timestamptz": datetime.datetime.fromisoformat,
-    "bigint": int,
+    "timestamptz": _timestamptz,
+    "bigint": _bigint,
 }
 
 
-def decode_cursor(cursor: str, name: str, order: Order) -> tuple[str, str]:
-    """The (sort value, id) a cursor holds, checked to fit ``order`` before it reaches SQL."""
+def decode_cursor(cursor: str, name: str, order: Order) -> tuple[object, object]:
+    """The (sort value, id) a cursor holds, parsed as ``order``'s SQL types."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         given, value, row_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
+    except (binascii.Error, ValueError, TypeError, RecursionError) as exc:
         raise BadUserInput(f"The cursor {cursor!r} is not one this API gave out.") from exc
     if given != name or not isinstance(value, str) or not isinstance(row_id, str):
         raise BadUserInput(f"The cursor {cursor!r} belongs to another order; page again from the start.")
     try:
-        _PARSERS[order.cast](value)
-        _PARSERS[order.tiebreak_cast](row_id)
+        return _PARSERS[order.cast](value), _PARSERS[order.tiebreak_cast](row_id)
     except ValueError as exc:
         raise BadUserInput(f"The cursor {cursor!r} is not one this API gave out.") from exc
-    return value, row_id
 
 
 def page_of(

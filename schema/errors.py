@@ -39,6 +39,8 @@ def _code_of(error: GraphQLError) -> str | None:
     original = error.original_error
     if isinstance(original, _BAD_INPUT_ERRORS):
         return BAD_USER_INPUT
+    if isinstance(original, GraphQLError) and error.path is not None:
+        return None  # a value the server produced does not fit the schema: the server's fault
     if original is None or isinstance(original, GraphQLError):  # graphql-core's own, e.g. variable coercion
         if error.message.startswith("Syntax Error"):
             return PARSE_FAILED

@@ -29,7 +29,7 @@ def keyed_by(table: Table, column: str) -> Callable[[C], C]:
     async def resolve_nodes(cls: type, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
         keys: list[Any] = list(node_ids)
         if integer:
-            valid = [k if k.isdigit() and len(k) < 19 else None for k in keys]
+            valid = [k if k.isascii() and k.isdigit() and len(k) < 19 else None for k in keys]
             found = iter(await rel.lookup_many(info, table, column, [int(k) for k in valid if k is not None]))
             return [next(found) if k is not None else None for k in valid]
         return await rel.lookup_many(info, table, column, keys)

@@ -1,5 +1,6 @@
 # Sourced by the other scripts: make .venv hold this project with the given extras.
-# Reinstalls only when pyproject.toml changed since the last install.
+# Installs only when pyproject.toml changed since the last install of these extras;
+# an install with the test extras also counts for the plain one.
 set -euo pipefail
 extras="${1:-}"
 python="${PYTHON:-python3}"
@@ -8,10 +9,10 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
     exit 1
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)${extras:+-$extras}"
-if [ ! -e "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
+version="$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-$version${extras:+-$extras}"
+if [ ! -e "$stamp" ] && { [ -n "$extras" ] || [ ! -e ".venv/.installed-$version-test" ]; }; then
     .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
-    rm -f .venv/.installed-*
+    find .venv -maxdepth 1 -name '.installed-*' ! -name ".installed-$version*" -delete
     touch "$stamp"
 fi

@@ -121,3 +121,27 @@ async def test_a_second_process_attaches_and_leaves_the_server_running(data_dir:
     finally:
         first.stop()
     assert postgres_pids(data_dir) == []
+
+
+def test_the_socket_directory_is_fresh_private_and_removed(data_dir: Path) -> None:
+    server = EmbeddedPostgres(data_dir)
+    dsn = server.start()
+    try:
+        socket_dir = Path(dsn.split("host=", 1)[1])
+        info = socket_dir.lstat()
+        assert socket_dir.is_dir() and not socket_dir.is_symlink()
+        assert info.st_mode & 0o777 == 0o700
+        assert socket_dir.name.startswith("liaison-pg-") and info.st_uid == data_dir.stat().st_uid
+    finally:
+        server.stop()
+    assert not socket_dir.exists()
+
+
+def test_an_interrupted_initdb_leaves_no_cluster_behind(data_dir: Path) -> None:
+    staging = data_dir.with_name(data_dir.name + ".initdb")
+    staging.mkdir(parents=True)
+    (staging / "PG_VERSION").write_text("18\n")  # what a killed initdb leaves
+    server = EmbeddedPostgres(data_dir)
+    server.start()
+    server.stop()
+    assert (data_dir / "PG_VERSION").exists() and not staging.exists()

@@ -31,3 +31,15 @@ async def test_an_internal_fault_is_masked_with_its_request_id(db_dsn: str, capl
         fresh = client.post("/graphql", json={"query": "{ regions { code } }"})
         assert len(fresh.headers["X-Request-ID"]) == 32
         assert gql(client, "{ regions { code } }")["data"]["regions"][0]["code"] == "310000"
+
+
+async def test_a_value_the_schema_cannot_represent_is_the_servers_fault(db_dsn: str) -> None:
+    conn = await asyncpg.connect(db_dsn)
+    await conn.execute('ALTER TABLE "case" DROP CONSTRAINT case_status_check, DROP CONSTRAINT case_check')
+    await conn.execute('UPDATE "case" SET status = \'withdrawn\' WHERE number = (SELECT min(number) FROM "case")')
+    number = await conn.fetchval('SELECT min(number) FROM "case"')
+    await conn.close()
+    with service(db_dsn) as client:
+        body = gql(client, "query ($n: String!) { case(number: $n) { status } }", n=number)
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "withdrawn" not in str(body)

@@ -110,9 +110,12 @@ def test_programmes_and_members(client: TestClient) -> None:
             "{ totalCount } }",
             "earlier than",
         ),
-        ('{ node(id: "not-base64!") { id } }', ""),
+        ('{ node(id: "not-base64!") { id } }', "GlobalID"),
         ("{ contactPoints(filter: {hostKinds: [CASTLE]}) { totalCount } }", "CASTLE"),
-        ('{ cases(filter: {openedFrom: "yesterday"}) { totalCount } }', ""),
+        ('{ cases(filter: {openedFrom: "yesterday"}) { totalCount } }', "DateTime"),
+        ('{ cases(filter: {openedFrom: "2020-01-01T00:00:00"}) { totalCount } }', "time zone"),
+        ('{ contactPoint(code: "CP\\u0000") { name } }', "NUL"),
+        ('{ contactPoints(filter: {nameContains: "\\u0000"}) { totalCount } }', "NUL"),
     ],
 )
 def test_bad_arguments_are_bad_user_input(client: TestClient, query: str, message: str) -> None:
@@ -141,7 +144,16 @@ def forged(order: str, value: str, row_id: str) -> str:
 
 @pytest.mark.parametrize(
     "cursor",
-    [forged("opened_at:desc", "not a time", "1"), forged("opened_at:desc", "2020-01-01T00:00:00+00:00", "x1")],
+    [
+        forged("opened_at:desc", "not a time", "1"),
+        forged("opened_at:desc", "2020-01-01T00:00:00+00:00", "x1"),
+        forged("opened_at:desc", "2020-01-01T00:00:00+00:00", "99999999999999999999"),
+        forged("opened_at:desc", "2020-01-01T00:00:00+00:00", "1_0"),
+        forged("opened_at:desc", "2020-01-01T00:00:00+00:00", "١"),
+        forged("opened_at:desc", "2020-01-01T00:00:00", "1"),
+        forged("number:asc", "C\\u0000", "1"),
+        base64.urlsafe_b64encode(b"[" * 100_000).decode(),
+    ],
 )
 def test_a_forged_cursor_is_bad_user_input(client: TestClient, cursor: str) -> None:
     body = gql(client, "query ($c: String) { cases(after: $c) { totalCount } }", c=cursor)
@@ -180,3 +192,9 @@ def test_an_enterprises_returns_page_per_enterprise(client: TestClient) -> None:
         returns = enterprise["crossStoreReturns"]
         assert len(returns["nodes"]) == min(3, returns["totalCount"])
         assert all(r["enterprise"]["creditCode"] == enterprise["creditCode"] for r in returns["nodes"])
+
+
+def test_unicode_digits_are_not_ids(client: TestClient) -> None:
+    for digit in ("²", "١"):
+        node_id = base64.b64encode(f"StarAward:{digit}".encode()).decode()
+        assert data(client, "query ($id: ID!) { node(id: $id) { id } }", id=node_id) == {"node": None}
