@@ -37,7 +37,7 @@ class Settings:
             port=int(env.get("PORT", "8000")),
             db_timeout=float(env.get("LIAISON_DB_TIMEOUT", "3")),
             pool_size=int(env.get("LIAISON_POOL_SIZE", "10")),
-            load_demo=env.get("LIAISON_DEMO_DATA", "1") not in ("0", "false", "no"),
+            load_demo=env.get("LIAISON_DEMO_DATA", "1").strip().lower() not in ("0", "false", "no", "off"),
             cors_origins=_origins(env.get("LIAISON_CORS_ORIGINS", "")),
         )
 
