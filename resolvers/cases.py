@@ -11,7 +11,7 @@ from db import model
 from db.filters import case_predicates
 
 from .context import Context
-from .errors import BadUserInput
+from .errors import BadUserInput, check_range
 from .pagination import Connection
 from .relations import filter_values, order_values, page
 
@@ -23,8 +23,7 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, datetime.datetime) and value.tzinfo is None:
             raise BadUserInput(f"`{_camel(name)}` needs a time zone, e.g. 2020-01-01T00:00:00+08:00.")
     for start, end in (("opened_from", "opened_before"), ("closed_from", "closed_before")):
-        if start in values and end in values and values[start] >= values[end]:
-            raise BadUserInput(f"`{_camel(start)}` must be earlier than `{_camel(end)}`.")
+        check_range(values.get(start), values.get(end), _camel(start), _camel(end))
     return values
 
 

@@ -10,7 +10,7 @@ from db import model
 from db.filters import cross_store_return_predicates, enterprise_predicates
 
 from .context import Context
-from .errors import BadUserInput
+from .errors import check_range
 from .pagination import Connection
 from .relations import filter_values, order_values, page
 
@@ -31,12 +31,7 @@ async def cross_store_return_page(
     info: Info[Context, None], filter: Any, order_by: Any, *, enterprise_id: int | None = None, **page_args: Any
 ) -> Connection[Any]:
     values = filter_values(filter)
-    if (
-        values.get("returned_from")
-        and values.get("returned_before")
-        and values["returned_from"] >= values["returned_before"]
-    ):
-        raise BadUserInput("`returnedFrom` must be earlier than `returnedBefore`.")
+    check_range(values.get("returned_from"), values.get("returned_before"), "returnedFrom", "returnedBefore")
     return await page(
         info,
         model.CROSS_STORE_RETURN,

@@ -11,7 +11,7 @@ from strawberry import Info
 from db import stats
 
 from .context import Context
-from .errors import BadUserInput
+from .errors import check_range
 
 __all__ = ["Count", "Flow", "Scope", "award_stats", "case_stats", "membership_counts", "point_stats", "return_flows"]
 
@@ -46,8 +46,7 @@ def _period(period: Any) -> tuple[datetime.date | None, datetime.date | None]:
     if period is None:
         return None, None
     start, before = period.from_, period.before
-    if start is not None and before is not None and start >= before:
-        raise BadUserInput("`period.from` must be earlier than `period.before`.")
+    check_range(start, before, "period.from", "period.before")
     return start, before
 
 

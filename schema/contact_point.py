@@ -14,7 +14,7 @@ from resolvers import relations as rel
 from resolvers.cases import case_page
 
 from .connection import Connection
-from .enums import HonourKind, HostKind, MembershipLevel, OrderDirection, ProgrammeCode, Stars
+from .enums import FIVE_INTO, HonourKind, HostKind, MembershipLevel, OrderDirection, ProgrammeCode, Stars
 from .node import keyed_by
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ MembershipRef = Annotated["Membership", strawberry.lazy("schema.programme")]
 CaseRef = Annotated["Case", strawberry.lazy("schema.case")]
 CaseFilterRef = Annotated["CaseFilter", strawberry.lazy("schema.case")]
 CaseOrderRef = Annotated["CaseOrder", strawberry.lazy("schema.case")]
-
-FIVE_INTO = frozenset({"market_mall", "scenic_area", "school", "barracks", "enterprise"})
 
 
 @strawberry.type(description="A star rating awarded to a contact point in one batch.")

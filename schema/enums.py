@@ -7,6 +7,7 @@ from enum import Enum
 import strawberry
 
 __all__ = [
+    "FIVE_INTO",
     "CaseCategory",
     "CaseChannel",
     "CaseKind",
@@ -41,6 +42,13 @@ class HostKind(Enum):
     ENTERPRISE = v("enterprise", description="Five-into: an enterprise (企业).")
     SHOP = v("shop", description="A shop (商户).")
     OTHER = v("other", description="Any other host, e.g. an industry association.")
+
+
+FIVE_INTO = frozenset(
+    {HostKind.MARKET_MALL.value, HostKind.SCENIC_AREA.value, HostKind.SCHOOL.value, HostKind.BARRACKS.value,
+     HostKind.ENTERPRISE.value}
+)  # fmt: skip
+"""The host kinds that make a point five-into (五进), as stored."""
 
 
 @strawberry.enum(description="A star rating (星级) awarded by the city regulator.")

@@ -13,7 +13,17 @@ from db import model
 from resolvers import relations as rel
 from resolvers import stats as st
 
-from .enums import CaseCategory, CaseChannel, CaseKind, CaseStatus, HostKind, MembershipLevel, ProgrammeCode, Stars
+from .enums import (
+    FIVE_INTO,
+    CaseCategory,
+    CaseChannel,
+    CaseKind,
+    CaseStatus,
+    HostKind,
+    MembershipLevel,
+    ProgrammeCode,
+    Stars,
+)
 
 if TYPE_CHECKING:
     from .network import Region
@@ -21,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["Period", "Stats"]
 
 RegionRef = Annotated["Region", strawberry.lazy("schema.network")]
-FIVE_INTO = {"market_mall", "scenic_area", "school", "barracks", "enterprise"}
 
 
 @strawberry.input(description="A period of days (Shanghai time): from `from` (inclusive) to `before` (exclusive).")
