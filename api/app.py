@@ -15,6 +15,7 @@ from db.errors import DatabaseUnavailable
 from db.pool import open_database
 from schema import schema
 
+from .budget import open_budget
 from .cors import cors_middleware
 from .graphql import GraphQLApp
 from .settings import Settings
@@ -48,15 +49,22 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await prepare_database(dsn, demo=settings.load_demo)
-        app.state.db = await open_database(dsn, max_size=settings.pool_size, timeout=settings.db_timeout)
+        limits = settings.limits
+        app.state.db = await open_database(
+            dsn, max_size=settings.pool_size, timeout=settings.db_timeout, statement_timeout=limits.request_timeout
+        )
+        app.state.budget = open_budget(settings.redis_url, limits.budget_points, limits.budget_window)
         try:
             yield
         finally:
             await app.state.db.close()
+            close = getattr(app.state.budget, "close", None)
+            if close is not None:
+                await close()
 
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql")),
+            Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

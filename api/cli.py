@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import gc
 import logging
 import signal
@@ -99,6 +100,61 @@ def volume(settings: Settings, args: argparse.Namespace) -> None:
     print(f"added {args.cases:,} cases and {args.returns:,} cross-store returns in {time.monotonic() - started:.0f}s")
 
 
+def keys(settings: Settings, args: argparse.Namespace) -> None:
+    """``liaison key create|list|revoke``: API keys, whose secret is printed once at creation."""
+    import asyncpg
+
+    from db import credentials
+    from db.access import Role
+
+    from .startup import prepare_database
+
+    async def run(dsn: str) -> int:
+        await prepare_database(dsn, demo=False)
+        conn = await asyncpg.connect(dsn)
+        try:
+            if args.action == "create":
+                expires = None
+                if args.days is not None:
+                    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=args.days)
+                try:
+                    secret, key = await credentials.create_key(
+                        conn,
+                        Role(args.role),
+                        args.label,
+                        region_codes=args.region,
+                        district_codes=args.district,
+                        expires_at=expires,
+                    )
+                except credentials.KeyRefused as exc:
+                    print(f"liaison key create: {exc}", file=sys.stderr)
+                    return 2
+                print(secret)
+                print(f"key {key.public_id} ({key.role}) made; the line above is shown only now", file=sys.stderr)
+            elif args.action == "list":
+                for key in await credentials.list_keys(conn):
+                    scope = ",".join(key.region_codes + key.district_codes) or "-"
+                    state = "revoked" if key.revoked_at else "expired" if not key.usable(_now()) else "active"
+                    used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
+                    print(f"{key.public_id}  {key.role:<12} {state:<8} scope={scope}  used={used}  {key.label}")
+            elif not await credentials.revoke_key(conn, args.public_id):
+                print(f"liaison key revoke: no active key {args.public_id}", file=sys.stderr)
+                return 1
+            else:
+                print(f"key {args.public_id} revoked")
+            return 0
+        finally:
+            await conn.close()
+
+    with database(settings) as dsn:
+        code = asyncio.run(run(dsn))
+    sys.exit(code)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
 def print_schema(settings: Settings, args: argparse.Namespace) -> None:
     from schema import schema
 
@@ -115,11 +171,22 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--cases", type=int, default=1_000_000, help="cases to add (default 1,000,000)")
     add.add_argument("--returns", type=int, default=100_000, help="cross-store returns to add (default 100,000)")
     add.add_argument("--seed", type=int, default=1, help="the same seed adds the same rows (default 1)")
+    key = commands.add_parser("key", help="API keys: create (prints the key once), list, revoke")
+    key_actions = key.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = key_actions.add_parser("create", help="make a key and print it (only this once)")
+    create.add_argument("--role", required=True, choices=["partner", "internal", "case_officer", "admin"])
+    create.add_argument("--label", required=True, help="who or what holds it, e.g. 'Zhejiang federation router'")
+    create.add_argument("--region", action="append", default=[], help="region code (partner: exactly one)")
+    create.add_argument("--district", action="append", default=[], help="district code (case officer), repeatable")
+    create.add_argument("--days", type=int, help="expire after this many days (default: never)")
+    key_actions.add_parser("list", help="all keys, without their secrets")
+    revoke = key_actions.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("public_id", help="the 12 hex digits after lgk_")
     commands.add_parser("schema", help="print the GraphQL schema (SDL); schema.graphql holds the committed copy")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    handlers = {"serve": serve, "migrate": migrate, "demo": demo, "schema": print_schema, "volume": volume}
+    handlers = {"key": keys, "serve": serve, "migrate": migrate, "demo": demo, "schema": print_schema, "volume": volume}
     try:
         handlers[args.command](settings, args)
     except KeyboardInterrupt:

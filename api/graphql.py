@@ -12,16 +12,23 @@ wrong type, a missing ``query``). Added here, as graphql-http's audits ask
   ``application/graphql-response+json`` answers 400; ``application/json`` keeps 200;
 - 415 for a POST body that is not ``application/json``, 405 with ``Allow`` for a mutation
   by GET and for methods other than GET and POST.
+
+And before any of it, the request is admitted (``_admit``): its body within
+``LIAISON_MAX_BODY_BYTES`` (413), its credential valid (401), a batch within
+``LIAISON_MAX_OPERATIONS``; it then runs within ``LIAISON_REQUEST_TIMEOUT``. Every refusal
+at the HTTP level is a GraphQL-shaped JSON body with a ``code``, like every other error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -31,23 +38,63 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
+from db.errors import DatabaseUnavailable
 from resolvers.context import Context
+from resolvers.limits import Limits
 
+from .auth import Unauthenticated, authenticate
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
 
 __all__ = ["GraphQLApp"]
 
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+class Refused(Exception):
+    """A request refused before GraphQL sees it: an HTTP status and a stable code."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.headers = status, code, headers or {}
+
+
+def refusal(request: Request, refused: Refused) -> Response:
+    media_type = response_media_type(request.headers.get("accept")) or JSON
+    body = {"errors": [{"message": str(refused), "extensions": {"code": refused.code}}]}
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=refused.status,
+        headers=refused.headers,
+        media_type=f"{media_type}; charset=utf-8",
+    )
+
 
 class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, schema: Any, *, limits: Limits, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.limits = limits
+
     def encode_json(self, data: object) -> str:
         # UTF-8 as is (Chinese names stay readable), compact: what PostgreSQL's JSON prints.
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
+        state = request.app.state
         return Context(
             request=request,
             response=response if isinstance(response, Response) else None,
-            db=request.app.state.db,
+            db=state.db,
+            viewer=request.state.viewer,
+            limits=state.settings.limits,
+            budget=state.budget,
         )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -61,20 +108,59 @@ class GraphQLApp(GraphQL[Context, None]):
             raise HTTPException(406, f"This endpoint answers in {GRAPHQL_RESPONSE} or {JSON}.")
         if request.method == "POST" and parse_content_type(request.content_type or "")[0] != JSON:
             raise HTTPException(415, f"Send the GraphQL request as {JSON}.")
-        return await super().parse_http_body(request)
+        data = await super().parse_http_body(request)
+        limit = self.limits.max_operations
+        if isinstance(data, list) and len(data) > limit:
+            raise Refused(400, "TOO_MANY_OPERATIONS", f"A batch holds at most {limit} operations; got {len(data)}.")
+        return data
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         # A 405 must say what is allowed (RFC 9110); Strawberry's answer to an HTTPException
         # has no headers, and its refusal of a mutation by GET is a 400.
+        limits = self.limits
         try:
-            return await super().run(request, context, root_value)
+            await self._admit(request)
+            async with asyncio.timeout(limits.request_timeout):
+                return await super().run(request, context, root_value)
+        except Refused as refused:
+            return refusal(request, refused)
+        except TimeoutError:
+            log.warning(
+                "request %s cancelled after %ss", request.headers.get("x-request-id", "-"), limits.request_timeout
+            )
+            message = f"The request took longer than {limits.request_timeout:g}s and was cancelled; ask for less."
+            return refusal(request, Refused(503, "REQUEST_TIMEOUT", message))
         except HTTPException as exc:
             cause = exc.__cause__
+            status, headers = exc.status_code, {}
             if isinstance(cause, InvalidOperationTypeError) and cause.operation_type is OperationType.MUTATION:
-                return PlainTextResponse(exc.reason, status_code=405, headers={"Allow": "POST"})
-            if exc.status_code == 405:
-                return PlainTextResponse(exc.reason, status_code=405, headers={"Allow": "GET, POST"})
-            raise
+                status, headers = 405, {"Allow": "POST"}
+            elif status == 405:
+                headers = {"Allow": "GET, POST"}
+            return refusal(request, Refused(status, _HTTP_CODES.get(status, "BAD_REQUEST"), exc.reason, headers))
+
+    async def _admit(self, request: Request) -> None:
+        """Read a bounded body, and establish the viewer; raise ``Refused`` otherwise."""
+        settings = request.app.state.settings
+        limit = self.limits.max_body_bytes
+        if request.method == "POST":
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
+            request._body = bytes(body)  # what Request.body() returns from now on
+        try:
+            request.state.viewer = await authenticate(
+                request.headers.get("authorization"), request.app.state.db, settings.jwt
+            )
+        except Unauthenticated as exc:
+            raise Refused(401, exc.code, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+        except DatabaseUnavailable as exc:
+            raise Refused(503, exc.code, str(exc), {"Retry-After": "5"}) from exc
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from db.embedded import default_data_dir
+from resolvers.limits import Limits
+
+from .auth import JwtSettings
 
 __all__ = ["Settings"]
 
@@ -27,6 +30,10 @@ class Settings:
     """Load the demo data into an empty database at start-up."""
     cors_origins: tuple[str, ...] = ()
     """Origins (``https://app.example.org``) whose pages may call the API from a browser; ``*`` for any."""
+    jwt: JwtSettings = field(default_factory=JwtSettings)
+    limits: Limits = field(default_factory=Limits)
+    redis_url: str | None = None
+    """Where rate-limit budgets are kept when several processes serve; None: in-process."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -39,6 +46,9 @@ class Settings:
             pool_size=int(env.get("LIAISON_POOL_SIZE", "10")),
             load_demo=env.get("LIAISON_DEMO_DATA", "1").strip().lower() not in ("0", "false", "no", "off"),
             cors_origins=_origins(env.get("LIAISON_CORS_ORIGINS", "")),
+            jwt=JwtSettings.from_env(env),
+            limits=Limits.from_env(env),
+            redis_url=env.get("REDIS_URL") or None,
         )
 
 

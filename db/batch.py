@@ -2,7 +2,8 @@
 
 Each takes the keys of a whole batch and returns one result per key, in the order asked,
 so a DataLoader can hand them back as they are. One statement per call, whatever the
-number of keys.
+number of keys. Each obeys its viewer: rows it may not see are never read, confidential
+columns come masked (``db.access``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .access import Viewer, row_predicates, select_list
 from .model import Table
 from .pool import Executor
 from .sql import Order, Page, Params, Predicate, all_of
@@ -31,23 +33,26 @@ def _array_cast(keys: Sequence[object]) -> str:
     return "bigint[]" if keys and isinstance(keys[0], int) else "text[]"
 
 
-async def rows_by(
-    db: Executor, table: Table, column: str, keys: Sequence[object], order: str | None = None
-) -> list[list[Any]]:
+async def rows_by(db: Executor, viewer: Viewer, table: Table, column: str, keys: Sequence[object]) -> list[list[Any]]:
     """The rows whose ``column`` equals each key, grouped by key in the order asked."""
+    params = Params()
+    key_list = params.add(list(keys), _array_cast(keys))
+    columns = select_list(table, viewer, params)
+    condition = all_of(row_predicates(table, viewer), params)
     sql = (
-        f"SELECT {table.select_list()} FROM {table.sql_name} t WHERE t.{column} = ANY($1::{_array_cast(keys)})"
-        f" ORDER BY {order or table.order}"
+        f"SELECT {columns} FROM {table.sql_name} t WHERE t.{column} = ANY({key_list}) AND {condition}"
+        f" ORDER BY {table.order}"
     )
     grouped: dict[object, list[Any]] = {key: [] for key in keys}
     position = table.columns.index(column)
-    for row in await db.fetch(sql, list(keys)):
+    for row in await db.fetch(sql, *params.values):
         grouped[row[position]].append(table.record(*row))
     return [grouped[key] for key in keys]
 
 
 async def pages_by(
     db: Executor,
+    viewer: Viewer,
     table: Table,
     parent: str | None,
     keys: Sequence[object],
@@ -61,14 +66,14 @@ async def pages_by(
     order, measured here far faster than a window function over all parents' rows.
     """
     params = Params()
-    conditions = [all_of(where, params)]
+    columns = select_list(table, viewer, params)
+    conditions = [all_of(where + row_predicates(table, viewer), params)]
     if page.after is not None:
         conditions.append(order.after(page.after, params))
     if page.before is not None:
         conditions.append(order.after(page.before, params, reverse=True))
     limit = params.add(page.size + 1)
     direction = order.sql(reverse=page.backwards)
-    columns = table.select_list()
     if parent is None:
         sql = (
             f"SELECT {columns} FROM {table.sql_name} t WHERE {' AND '.join(conditions)}"
@@ -100,11 +105,16 @@ def _page(rows: list[Any], page: Page) -> PageRows:
 
 
 async def counts_by(
-    db: Executor, table: Table, parent: str | None, keys: Sequence[object], where: tuple[Predicate, ...]
+    db: Executor,
+    viewer: Viewer,
+    table: Table,
+    parent: str | None,
+    keys: Sequence[object],
+    where: tuple[Predicate, ...],
 ) -> list[int]:
     """How many rows match ``where`` per parent key (``parent`` None: over the whole table)."""
     params = Params()
-    condition = all_of(where, params)
+    condition = all_of(where + row_predicates(table, viewer), params)
     if parent is None:
         rows = await db.fetch(f"SELECT count(*) FROM {table.sql_name} t WHERE {condition}", *params.values)
         return [rows[0][0]]

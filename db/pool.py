@@ -63,8 +63,15 @@ class Database:
             self.pool.terminate()
 
 
-async def open_database(dsn: str, *, max_size: int, timeout: float) -> Database:
-    """``min_size=0``: the pool starts, and health checks answer, while PostgreSQL is away."""
+async def open_database(dsn: str, *, max_size: int, timeout: float, statement_timeout: float | None = None) -> Database:
+    """``min_size=0``: the pool starts, and health checks answer, while PostgreSQL is away.
+
+    ``statement_timeout`` (seconds) makes PostgreSQL itself cancel a statement that outlives
+    the request it serves, even if the client side never gets to cancel it.
+    """
+    settings = {"application_name": "liaison-graph", "timezone": "UTC"}
+    if statement_timeout is not None:
+        settings["statement_timeout"] = str(int(statement_timeout * 1000))
     with translate_errors():
         pool = await asyncpg.create_pool(
             dsn,
@@ -72,6 +79,6 @@ async def open_database(dsn: str, *, max_size: int, timeout: float) -> Database:
             max_size=max_size,
             timeout=timeout,  # connecting
             max_inactive_connection_lifetime=60,
-            server_settings={"application_name": "liaison-graph", "timezone": "UTC"},
+            server_settings=settings,
         )
     return Database(pool, timeout)

@@ -9,8 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from db.access import Viewer
 from db.pool import Database
 
+from .limits import Budget, Limits
 from .loaders import Loaders
 
 __all__ = ["REQUEST_ID", "Context"]
@@ -24,13 +26,16 @@ class Context:
     request: Request | WebSocket
     response: Response | None
     db: Database
+    viewer: Viewer
+    limits: Limits
+    budget: Budget
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
     """The caller's X-Request-ID when it sends a sane one, else a new one; echoed back."""
 
     def __post_init__(self) -> None:
         # Per request: a loader shared between requests would leak data between viewers.
-        self.loaders = Loaders(self.db)
+        self.loaders = Loaders(self.db, self.viewer)
         given = self.request.headers.get(REQUEST_ID, "")
         self.request_id = (
             given if 0 < len(given) <= 64 and given.isascii() and given.isprintable() else uuid.uuid4().hex

@@ -2,7 +2,8 @@
 
 A loader is keyed by what its batch shares (table, column, filter, order, page), so the
 keys of one batch differ only in the parent: one SQL statement per field path, never one
-per parent. Nothing outlives the request: a shared loader would leak data between viewers.
+per parent. Nothing outlives the request: a shared loader would leak data between viewers;
+every batch reads as the request's viewer.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from db.access import Viewer
 from db.batch import PageRows, counts_by, pages_by, rows_by
 from db.model import Table
 from db.pool import Database
@@ -23,8 +25,9 @@ Batch = Callable[[Sequence[Any]], Awaitable[Sequence[Any]]]
 
 
 class Loaders:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, viewer: Viewer) -> None:
         self.db = db
+        self.viewer = viewer
         self._made: dict[Hashable, DataLoader[Any, Any]] = {}
 
     def _get(self, key: Hashable, batch: Batch) -> DataLoader[Any, Any]:
@@ -37,7 +40,7 @@ class Loaders:
         """The row whose ``column`` is the key, or None."""
 
         async def batch(keys: Sequence[Any]) -> list[Any]:
-            return [rows[0] if rows else None for rows in await rows_by(self.db, table, column, keys)]
+            return [rows[0] if rows else None for rows in await rows_by(self.db, self.viewer, table, column, keys)]
 
         return self._get(("one", table.name, column), batch)
 
@@ -45,7 +48,7 @@ class Loaders:
         """All rows whose ``column`` is the key, in the table's default order."""
 
         async def batch(keys: Sequence[Any]) -> list[list[Any]]:
-            return await rows_by(self.db, table, column, keys)
+            return await rows_by(self.db, self.viewer, table, column, keys)
 
         return self._get(("many", table.name, column), batch)
 
@@ -55,7 +58,7 @@ class Loaders:
         """A page per parent key; with ``parent`` None, load the single key None."""
 
         async def batch(keys: Sequence[Any]) -> list[PageRows]:
-            return await pages_by(self.db, table, parent, keys, where, order, page)
+            return await pages_by(self.db, self.viewer, table, parent, keys, where, order, page)
 
         return self._get(("page", table.name, parent, where, order, page), batch)
 
@@ -69,6 +72,6 @@ class Loaders:
 
     def count(self, table: Table, parent: str | None, where: tuple[Predicate, ...]) -> DataLoader[Any, int]:
         async def batch(keys: Sequence[Any]) -> list[int]:
-            return await counts_by(self.db, table, parent, keys, where)
+            return await counts_by(self.db, self.viewer, table, parent, keys, where)
 
         return self._get(("count", table.name, parent, where), batch)

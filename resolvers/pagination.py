@@ -107,16 +107,22 @@ def decode_cursor(cursor: str, name: str, order: Order) -> tuple[object, object]
 
 
 def page_of(
-    order_name: str, order: Order, first: int | None, after: str | None, last: int | None, before: str | None
+    order_name: str,
+    order: Order,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    max_size: int = MAX_PAGE,
 ) -> Page:
-    """Validate Relay arguments: ``first`` or ``last`` (default first 20), at most 100."""
+    """Validate Relay arguments: ``first`` or ``last`` (default first 20), at most ``max_size``."""
     if first is not None and last is not None:
         raise BadUserInput("Pass `first` or `last`, not both.")
     for name, size in (("first", first), ("last", last)):
-        if size is not None and not 0 <= size <= MAX_PAGE:
-            raise BadUserInput(f"`{name}` must be between 0 and {MAX_PAGE}; got {size}.")
+        if size is not None and not 0 <= size <= max_size:
+            raise BadUserInput(f"`{name}` must be between 0 and {max_size}; got {size}.")
     if first is None and last is None:
-        first = DEFAULT_PAGE
+        first = min(DEFAULT_PAGE, max_size)
     return Page(
         first=first,
         after=decode_cursor(after, order_name, order) if after is not None else None,

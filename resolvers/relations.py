@@ -92,7 +92,7 @@ async def page(
     """A connection over ``table``: rows whose ``parent`` column is ``key``, or all rows."""
     order = table.sort(sort, descending)
     name = f"{order.column}:{'desc' if descending else 'asc'}"
-    requested = page_of(name, order, first, after, last, before)
+    requested = page_of(name, order, first, after, last, before, info.context.limits.max_page_size)
     loaders = info.context.loaders
     rows = await loaders.page(table, parent, where, order, requested).load(key)
 

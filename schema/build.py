@@ -7,6 +7,7 @@ import logging
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from .caches import DocumentCache
@@ -15,6 +16,7 @@ from .contact_point import ContactPoint, StarAward
 from .cross_store_return import CrossStoreReturn
 from .enterprise import Enterprise, Store
 from .errors import ClientErrors
+from .limits import Limits
 from .network import District, Region
 from .programme import Membership, Programme
 from .query import Query
@@ -55,8 +57,12 @@ schema = Schema(
     query=Query,
     types=NODE_TYPES,
     # Factories: a fresh extension per request; the caches live at module level.
+    # Batches (a JSON array of operations) are allowed; api.graphql holds them to the
+    # setting LIAISON_MAX_OPERATIONS, below this ceiling.
+    config=StrawberryConfig(batching_config={"max_operations": 1000}),
     extensions=[
         ClientErrors,
+        Limits,  # before DocumentCache: it sets the token cap the parse obeys
         lambda: DocumentCache(maxsize=DOCUMENTS_CACHED),
         lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
     ],

@@ -15,6 +15,7 @@ from resolvers import relations as rel
 
 from .enums import CaseCategory, CaseChannel, CaseKind, CaseStatus, OrderDirection
 from .node import keyed_by
+from .permissions import CONSUMER_READERS, allowed
 
 if TYPE_CHECKING:
     from .contact_point import ContactPoint
@@ -35,7 +36,7 @@ class CaseEvent:
 
 
 @strawberry.type(
-    description="A case brought to a contact point. The consumer's name and phone are confidential and not served."
+    description="A case brought to a contact point. The consumer's name and phone are confidential: see `consumerName`."
 )
 @keyed_by(model.CASE, "number")
 class Case(relay.Node):
@@ -58,6 +59,16 @@ class Case(relay.Node):
     opened_at: datetime.datetime = strawberry.field(description="When it was received (UTC).")
     closed_at: datetime.datetime | None = strawberry.field(description="When it reached a final status (UTC).")
     summary: str = strawberry.field(description="A short description, without personal data.")
+    consumer_name: str | None = strawberry.field(
+        description="The consumer's name, if given. In full only to a case officer, for cases at the contact points"
+        " of its scope; masked to its first character (`张*`) for internal and admin roles and for case officers"
+        " elsewhere; refused (FORBIDDEN) to other roles.",
+        extensions=allowed(CONSUMER_READERS, "consumers' personal data"),
+    )
+    consumer_phone: str | None = strawberry.field(
+        description="The consumer's mobile number, if given; in full or masked (`138****1234`) as `consumerName`.",
+        extensions=allowed(CONSUMER_READERS, "consumers' personal data"),
+    )
     events: list[CaseEvent] = strawberry.field(
         resolver=rel.to_many(model.CASE_EVENT, "case_id", "id"), description="Its lifecycle, oldest first."
     )

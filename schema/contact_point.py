@@ -16,6 +16,7 @@ from resolvers.cases import case_page
 from .connection import Connection
 from .enums import FIVE_INTO, HonourKind, HostKind, MembershipLevel, OrderDirection, ProgrammeCode, Stars
 from .node import keyed_by
+from .permissions import CASE_READERS, allowed
 
 if TYPE_CHECKING:
     from .case import Case, CaseFilter, CaseOrder
@@ -88,7 +89,10 @@ class ContactPoint(relay.Node):
         current = await rel.lookup(info, model.CURRENT_RATING, "contact_point_id", self.id)  # type: ignore[attr-defined]
         return None if current is None else await rel.lookup(info, model.STAR_AWARD, "id", current.award_id)
 
-    @strawberry.field(description="Cases handled here; latest first unless `orderBy` says otherwise.")
+    @strawberry.field(
+        description="Cases handled here; latest first unless `orderBy` says otherwise. Not public: null with a FORBIDDEN error for the anonymous role.",
+        extensions=allowed(CASE_READERS, "cases"),
+    )
     async def cases(
         self,
         info: Info,
@@ -98,7 +102,7 @@ class ContactPoint(relay.Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[CaseRef]:
+    ) -> Connection[CaseRef] | None:
         return await case_page(  # type: ignore[return-value]
             info,
             filter,

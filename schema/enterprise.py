@@ -14,6 +14,7 @@ from resolvers.roots import cross_store_return_page
 
 from .connection import Connection
 from .node import keyed_by
+from .permissions import CASE_READERS, allowed
 
 if TYPE_CHECKING:
     from .case import Case, CaseFilter, CaseOrder
@@ -53,7 +54,10 @@ class Enterprise(relay.Node):
         description="The programmes it takes or took part in.",
     )
 
-    @strawberry.field(description="Cases against it; latest first unless `orderBy` says otherwise.")
+    @strawberry.field(
+        description="Cases against it; latest first unless `orderBy` says otherwise. Not public: null with a FORBIDDEN error for the anonymous role.",
+        extensions=allowed(CASE_READERS, "cases"),
+    )
     async def cases(
         self,
         info: Info,
@@ -63,7 +67,7 @@ class Enterprise(relay.Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[CaseRef]:
+    ) -> Connection[CaseRef] | None:
         return await case_page(  # type: ignore[return-value]
             info,
             filter,
@@ -77,6 +81,8 @@ class Enterprise(relay.Node):
 
     @strawberry.field(
         description="Yangtze Delta returns under its commitment; latest first unless `orderBy` says otherwise."
+        " Not public: null with a FORBIDDEN error for the anonymous role.",
+        extensions=allowed(CASE_READERS, "cross-store returns"),
     )
     async def cross_store_returns(
         self,
@@ -87,7 +93,7 @@ class Enterprise(relay.Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[ReturnRef]:
+    ) -> Connection[ReturnRef] | None:
         return await cross_store_return_page(  # type: ignore[return-value]
             info,
             filter,

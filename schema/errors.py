@@ -20,6 +20,8 @@ __all__ = ["BAD_USER_INPUT", "INTERNAL", "PARSE_FAILED", "VALIDATION_FAILED", "C
 log = logging.getLogger(__name__)
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
+TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+_TOO_MANY_TOKENS = "Document contains more than"  # graphql-core's parser, at parse_options' max_tokens
 INTERNAL = "INTERNAL_SERVER_ERROR"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -37,13 +39,15 @@ _BAD_VALUE = re.compile(
 
 def _code_of(error: GraphQLError) -> str | None:
     original = error.original_error
+    if original is None and error.extensions and isinstance(error.extensions.get("code"), str):
+        return error.extensions["code"]  # refused on purpose before execution (schema.limits)
     if isinstance(original, _BAD_INPUT_ERRORS):
         return BAD_USER_INPUT
     if isinstance(original, GraphQLError) and error.path is not None:
         return None  # a value the server produced does not fit the schema: the server's fault
     if original is None or isinstance(original, GraphQLError):  # graphql-core's own, e.g. variable coercion
         if error.message.startswith("Syntax Error"):
-            return PARSE_FAILED
+            return TOO_MANY_TOKENS if _TOO_MANY_TOKENS in error.message else PARSE_FAILED
         return BAD_USER_INPUT if _BAD_VALUE.search(error.message) else VALIDATION_FAILED
     code = getattr(original, "code", None)
     return code if isinstance(code, str) else None

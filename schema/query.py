@@ -22,6 +22,7 @@ from .cross_store_return import CrossStoreReturn, CrossStoreReturnFilter, CrossS
 from .enterprise import Enterprise
 from .enums import OdrClass, OrderDirection, ProgrammeCode
 from .network import District, Region
+from .permissions import CASE_READERS, allowed
 from .programme import Programme
 from .stats import Stats
 
@@ -108,11 +109,20 @@ class Query:
     async def programmes(self, info: Info) -> list[Programme]:
         return await rel.lookup_many(info, model.PROGRAMME, "code", [p.value for p in ProgrammeCode])
 
-    @strawberry.field(name="case", description="A case by number, e.g. `C310115-2020-000001`; null if unknown.")
+    @strawberry.field(
+        name="case",
+        description="A case by number, e.g. `C310115-2020-000001`; null if unknown or not visible to the viewer."
+        " Not public: null with a FORBIDDEN error for the anonymous role.",
+        extensions=allowed(CASE_READERS, "cases"),
+    )
     async def case_(self, info: Info, number: str) -> Case | None:
         return await rel.lookup(info, model.CASE, "number", number)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="Cases network-wide; latest first unless `orderBy` says otherwise.")
+    @strawberry.field(
+        description="Cases network-wide (a partner's: those of its region); latest first unless `orderBy` says"
+        " otherwise. Not public: null with a FORBIDDEN error for the anonymous role.",
+        extensions=allowed(CASE_READERS, "cases"),
+    )
     async def cases(
         self,
         info: Info,
@@ -122,10 +132,14 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Case]:
+    ) -> Connection[Case] | None:
         return await case_page(info, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
-    @strawberry.field(description="Yangtze Delta cross-store returns; latest first unless `orderBy` says otherwise.")
+    @strawberry.field(
+        description="Yangtze Delta cross-store returns (a partner's: those with a store in its region); latest"
+        " first unless `orderBy` says otherwise. Not public: null with a FORBIDDEN error for the anonymous role.",
+        extensions=allowed(CASE_READERS, "cross-store returns"),
+    )
     async def cross_store_returns(
         self,
         info: Info,
@@ -135,7 +149,7 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[CrossStoreReturn]:
+    ) -> Connection[CrossStoreReturn] | None:
         return await cross_store_return_page(  # type: ignore[return-value]
             info, filter, order_by, first=first, after=after, last=last, before=before
         )

@@ -5,17 +5,45 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import jwt
 from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
 
 _counter = itertools.count()
+
+JWT_ENV = {
+    "LIAISON_JWT_ISSUER": "https://sso.test.example",
+    "LIAISON_JWT_AUDIENCE": "liaison-graph",
+    "LIAISON_JWT_SECRET": "a test secret of at least thirty-two characters",
+}
+"""The single sign-on the tests' service trusts: tokens for any role come from ``token``."""
+
+
+def token(role: str, *, sub: str = "test-user", lifetime: int = 300, **claims: Any) -> str:
+    """A bearer token the test service accepts, for ``role`` with extra ``claims``."""
+    now = int(time.time())
+    payload = {
+        "iss": JWT_ENV["LIAISON_JWT_ISSUER"],
+        "aud": JWT_ENV["LIAISON_JWT_AUDIENCE"],
+        "sub": sub,
+        "iat": now,
+        "exp": now + lifetime,
+        "role": role,
+        **claims,
+    }
+    return jwt.encode(payload, JWT_ENV["LIAISON_JWT_SECRET"], algorithm="HS256")
+
+
+def bearer(role: str, **claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, **claims)}"}
 
 
 def dsn_with_database(dsn: str, database: str) -> str:
@@ -46,10 +74,14 @@ async def drop_database(admin_dsn: str, name: str) -> None:
 
 
 @contextlib.contextmanager
-def service(dsn: str, **env: str) -> Iterator[TestClient]:
-    """The app over ``dsn``, running its lifespan, as a test client."""
-    settings = Settings.from_env({"DATABASE_URL": dsn, "LIAISON_DB_TIMEOUT": "5", **env})
-    with TestClient(create_app(settings)) as client:
+def service(dsn: str, role: str | None = "internal", **env: str) -> Iterator[TestClient]:
+    """The app over ``dsn``, running its lifespan, as a test client.
+
+    Its requests carry a token for ``role`` (internal: every row, consumers' data
+    masked) unless a request says otherwise; ``role=None`` calls anonymously.
+    """
+    settings = Settings.from_env({"DATABASE_URL": dsn, "LIAISON_DB_TIMEOUT": "5", **JWT_ENV, **env})
+    with TestClient(create_app(settings), headers=bearer(role) if role else None) as client:
         yield client
 
 

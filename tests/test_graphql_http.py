@@ -124,7 +124,7 @@ def test_a_query_by_get(client: TestClient) -> None:
 
     query = "query ($code: String!) { region(code: $code) { name } }"
     response = client.get("/graphql", params={"query": query, "variables": '{"code":"320000"}'})
-    assert response.json() == {"data": {"region": {"name": "江苏省"}}}
+    assert response.json()["data"] == {"region": {"name": "江苏省"}}
 
 
 def test_a_mutation_by_get_is_refused(client: TestClient) -> None:

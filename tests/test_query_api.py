@@ -163,7 +163,7 @@ def forged(order: str, value: str, row_id: str) -> str:
         forged("opened_at:desc", "2020-01-01T00:00:00+00:00", "١"),
         forged("opened_at:desc", "2020-01-01T00:00:00", "1"),
         forged("number:asc", "C\\u0000", "1"),
-        base64.urlsafe_b64encode(b"[" * 100_000).decode(),
+        base64.urlsafe_b64encode(b"[" * 50_000).decode(),
     ],
 )
 def test_a_forged_cursor_is_bad_user_input(client: TestClient, cursor: str) -> None:

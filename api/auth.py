@@ -1,0 +1,155 @@
+"""Who is calling: an API key or a bearer JWT in ``Authorization``, or nobody (anonymous).
+
+A credential that is present but wrong (unknown, revoked, expired, badly signed, for
+another audience) is refused with ``UNAUTHENTICATED``: never read as anonymous, so a
+client with a broken key learns it at once instead of seeing less data.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from db.access import ANONYMOUS, Role, Viewer, scope_problem
+from db.credentials import find_key, looks_like_key, touch_key
+from db.pool import Database
+
+__all__ = ["JwtSettings", "Unauthenticated", "authenticate"]
+
+log = logging.getLogger(__name__)
+
+MAX_LEEWAY = 300.0
+"""Seconds of clock skew tolerated at most, whatever the settings say."""
+
+_TOUCH_EVERY = 60.0
+_CODE = re.compile(r"[1-9][0-9]{5}")
+
+
+class Unauthenticated(Exception):
+    code = "UNAUTHENTICATED"
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    """Where bearer tokens come from; no key configured means tokens are refused."""
+
+    issuer: str | None = None
+    audience: str | None = None
+    hs256_secret: str | None = None
+    rs256_public_key: str | None = None
+    """PEM text, or the path of a PEM file."""
+    leeway: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> JwtSettings:
+        public_key = env.get("LIAISON_JWT_PUBLIC_KEY") or None
+        if public_key is not None and not public_key.lstrip().startswith("-----BEGIN"):
+            public_key = Path(public_key).read_text()
+        settings = cls(
+            issuer=env.get("LIAISON_JWT_ISSUER") or None,
+            audience=env.get("LIAISON_JWT_AUDIENCE") or None,
+            hs256_secret=env.get("LIAISON_JWT_SECRET") or None,
+            rs256_public_key=public_key,
+            leeway=min(float(env.get("LIAISON_JWT_LEEWAY", "30")), MAX_LEEWAY),
+        )
+        if settings.keys and (settings.issuer is None or settings.audience is None):
+            raise ValueError("LIAISON_JWT_ISSUER and LIAISON_JWT_AUDIENCE must be set with a JWT key")
+        if settings.hs256_secret is not None and len(settings.hs256_secret) < 32:
+            raise ValueError("LIAISON_JWT_SECRET must be at least 32 characters")
+        return settings
+
+    @property
+    def keys(self) -> dict[str, Any]:
+        """Key per algorithm, each algorithm with its own kind of key (no HS/RS confusion)."""
+        keys: dict[str, Any] = {}
+        if self.hs256_secret is not None:
+            keys["HS256"] = self.hs256_secret
+        if self.rs256_public_key is not None:
+            keys["RS256"] = self.rs256_public_key
+        return keys
+
+
+_last_touched: dict[str, float] = {}
+
+
+async def authenticate(authorization: str | None, db: Database, settings: JwtSettings) -> Viewer:
+    """The viewer named by an ``Authorization`` header value (None: anonymous)."""
+    if authorization is None:
+        return ANONYMOUS
+    scheme, _, credential = authorization.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthenticated("Send credentials as `Authorization: Bearer <API key or token>`.")
+    if looks_like_key(credential):
+        return await _key_viewer(credential, db)
+    return _token_viewer(credential, settings)
+
+
+async def _key_viewer(credential: str, db: Database) -> Viewer:
+    key = await find_key(db, credential)
+    if key is None:
+        raise Unauthenticated("This API key is not valid.")
+    if not key.usable(datetime.datetime.now(datetime.UTC)):
+        raise Unauthenticated("This API key has expired or was revoked.")
+    now = time.monotonic()
+    if now - _last_touched.get(key.public_id, -_TOUCH_EVERY) >= _TOUCH_EVERY:
+        _last_touched[key.public_id] = now
+        await touch_key(db, key.public_id)
+    return key.viewer
+
+
+def _token_viewer(token: str, settings: JwtSettings) -> Viewer:
+    keys = settings.keys
+    if not keys:
+        raise Unauthenticated("Bearer tokens are not accepted by this service; use an API key.")
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        if algorithm not in keys:
+            raise Unauthenticated(f"Tokens must be signed with {' or '.join(keys)}.")
+        claims = jwt.decode(
+            token,
+            keys[algorithm],
+            algorithms=[algorithm],
+            audience=settings.audience,
+            issuer=settings.issuer,
+            leeway=settings.leeway,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("This token has expired.") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise Unauthenticated("This token is not valid yet.") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("This token is not valid.") from exc
+    return _claims_viewer(claims)
+
+
+def _codes(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and all(isinstance(v, str) and _CODE.fullmatch(v) for v in value):
+        return tuple(value)
+    raise Unauthenticated("The token's `regions` and `districts` claims must be lists of six-digit codes.")
+
+
+def _claims_viewer(claims: Mapping[str, Any]) -> Viewer:
+    """``role``, ``regions`` and ``districts`` claims, held to the same rules as API keys."""
+    try:
+        role = Role(claims.get("role"))
+    except ValueError as exc:
+        raise Unauthenticated("The token's `role` claim names no role of this service.") from exc
+    regions, districts = _codes(claims.get("regions")), _codes(claims.get("districts"))
+    problem = scope_problem(role, regions, districts)
+    if problem is not None:
+        raise Unauthenticated(f"The token's claims do not hold: {problem} (`regions`, `districts`).")
+    return Viewer(role, f"token:{str(claims['sub'])[:64]}", regions, districts)

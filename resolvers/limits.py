@@ -1,0 +1,75 @@
+"""The service's limits, as settings read once, and the budget that rate-limits callers.
+
+Every limit has a setting and a stable error code (see the README's table). They are
+plain values here so the HTTP layer, the schema's checks and the resolvers read one
+object from the request context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Budget", "Limits", "Spend"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 15
+    """Fields nested in one another (introspection fields not counted)."""
+    max_aliases: int = 50
+    max_tokens: int = 5000
+    max_page_size: int = 100
+    """The largest ``first``/``last`` of a connection."""
+    max_cost: int = 20_000
+    """Points one operation may cost: the objects it can return, connections at their page size."""
+    budget_points: int = 1_000_000
+    """Points a credential (or an anonymous client address) may spend per window."""
+    budget_window: int = 3600
+    """Seconds; windows are aligned to the epoch, so all processes agree on the reset time."""
+    max_body_bytes: int = 102_400
+    max_operations: int = 10
+    """Operations in one batched request (a JSON array)."""
+    request_timeout: float = 15.0
+    """Seconds a request may run; its SQL is cancelled with it (``statement_timeout``)."""
+    anonymous_introspection: bool = True
+    shutdown_grace: float = 10.0
+    """Seconds in-flight requests get to finish after SIGTERM before they are cancelled."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Limits:
+        found = {}
+        for name, value in cls().__dict__.items():
+            raw = env.get(f"LIAISON_{name.upper()}")
+            if raw is None or raw.strip() == "":
+                continue
+            if isinstance(value, bool):
+                found[name] = raw.strip().lower() not in ("0", "false", "no", "off")
+                continue
+            number = type(value)(raw)
+            if number <= 0:
+                raise ValueError(f"LIAISON_{name.upper()} must be positive; got {raw!r}")
+            found[name] = number
+        return cls(**found)
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What a charge against a budget left: for the ``X-RateLimit-*`` headers."""
+
+    allowed: bool
+    limit: int
+    used: int
+    reset_at: int
+    """Epoch seconds at which the window ends."""
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+class Budget(Protocol):
+    async def charge(self, who: str, points: int) -> Spend:
+        """Spend ``points`` of ``who``'s window if they fit; otherwise spend nothing."""
+        ...

@@ -1,0 +1,197 @@
+"""What an operation would cost, measured on its document before anything runs.
+
+Points follow GitHub's GraphQL API and the GraphQL cost directive spec that federation
+routers use for demand control: every object the response can hold costs one point,
+connections counted at their requested page size (``first``/``last``, else the default
+page), other lists at an assumed size, nested lists multiplied. Scalars and the plumbing
+of connections (edges, page info) cost nothing. So the figure is an upper bound of the
+objects returned, known from the document and its variables alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+    is_leaf_type,
+)
+
+from resolvers.pagination import DEFAULT_PAGE
+
+__all__ = ["LIST_SIZES", "Measure", "TooLarge", "measure"]
+
+LIST_SIZES: Mapping[str, int] = {
+    "Query.regions": 4,
+    "Query.programmes": 4,
+    "Region.districts": 16,
+    "ContactPoint.honours": 5,
+    "ContactPoint.starAwards": 5,
+    "ContactPoint.memberships": 4,
+    "Enterprise.brands": 10,
+    "Enterprise.stores": 50,
+    "Enterprise.memberships": 4,
+    "Case.events": 8,
+}
+"""Assumed sizes of lists that are not connections: about the largest the data holds."""
+DEFAULT_LIST_SIZE = 10
+
+_FREE_TYPES = ("Connection", "Edge", "PageInfo")
+
+MAX_STEPS = 100_000
+"""Selections visited at most: fragments spread in fragments can multiply a small document."""
+
+
+class TooLarge(Exception):
+    """The document expands past ``MAX_STEPS`` selections: too complex to measure, or to run."""
+
+
+@dataclass
+class Measure:
+    depth: int = 0
+    aliases: int = 0
+    points: int = 0
+    introspection: bool = False
+    steps: int = field(default=0, repr=False)
+
+
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any],
+    default_page: int = DEFAULT_PAGE,
+) -> Measure:
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    root = schema.get_root_type(operation.operation)
+    walk = _Walk(schema, fragments, variables, default_page)
+    if root is not None:
+        walk.selections(operation.selection_set, root, 1, None, 1)
+    return walk.result
+
+
+class _Walk:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        default_page: int,
+    ) -> None:
+        self.schema, self.fragments, self.variables, self.default_page = schema, fragments, variables, default_page
+        self.result = Measure()
+
+    def selections(
+        self, selection_set: SelectionSetNode, parent: Any, count: int, page: int | None, depth: int
+    ) -> None:
+        for node, owner in self._fields(selection_set, parent, set()):
+            name = node.name.value
+            if node.alias is not None:
+                self.result.aliases += 1
+            if name.startswith("__"):
+                self.result.introspection |= name in ("__schema", "__type")
+                continue
+            definition = owner.fields.get(name) if isinstance(owner, GraphQLObjectType | GraphQLInterfaceType) else None
+            if definition is None:
+                continue
+            self.result.depth = max(self.result.depth, depth)
+            named = get_named_type(definition.type)
+            if is_leaf_type(named) or node.selection_set is None:
+                continue
+            size = self._size(owner, name, definition, node, page) if _is_list(definition.type) else 1
+            objects = count * size
+            if not named.name.endswith(_FREE_TYPES):
+                self.result.points += objects
+            inner = self._page_size(node) if named.name.endswith("Connection") else None
+            self.selections(node.selection_set, named, objects, inner, depth + 1)
+
+    def _fields(
+        self, selection_set: SelectionSetNode, parent: Any, spread: set[str]
+    ) -> Iterator[tuple[FieldNode, Any]]:
+        """The fields of a selection set with fragments flattened, each with the type that owns it."""
+        for selection in selection_set.selections:
+            self.result.steps += 1
+            if self.result.steps > MAX_STEPS:
+                raise TooLarge
+            if not self._included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                yield selection, parent
+            elif isinstance(selection, InlineFragmentNode):
+                owner = (
+                    self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
+                )
+                yield from self._fields(selection.selection_set, owner or parent, spread)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in spread:  # unknown or cyclic: validation reports it
+                    continue
+                owner = self.schema.get_type(fragment.type_condition.name.value) or parent
+                yield from self._fields(fragment.selection_set, owner, spread | {name})
+
+    def _included(self, selection: Any) -> bool:
+        for directive in selection.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                continue
+            condition = next((a.value for a in directive.arguments if a.name.value == "if"), None)
+            value = self._value(condition) if condition is not None else None
+            if isinstance(value, bool) and value == (name == "skip"):
+                return False
+        return True
+
+    def _value(self, node: ValueNode) -> Any:
+        if isinstance(node, VariableNode):
+            return self.variables.get(node.name.value)
+        if isinstance(node, IntValueNode):
+            return int(node.value)
+        if isinstance(node, BooleanValueNode):
+            return node.value
+        if isinstance(node, ListValueNode):
+            return [self._value(v) for v in node.values]
+        return None
+
+    def _argument(self, node: FieldNode, name: str) -> Any:
+        return next((self._value(a.value) for a in node.arguments if a.name.value == name), None)
+
+    def _page_size(self, node: FieldNode) -> int:
+        for name in ("first", "last"):
+            size = self._argument(node, name)
+            if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+                return size
+        return self.default_page
+
+    def _size(self, owner: Any, name: str, definition: GraphQLField, node: FieldNode, page: int | None) -> int:
+        if page is not None and name in ("edges", "nodes"):
+            return page
+        if owner.name == "Query" and name == "nodes":
+            ids = self._argument(node, "ids")
+            return len(ids) if isinstance(ids, list) else DEFAULT_LIST_SIZE
+        return LIST_SIZES.get(f"{owner.name}.{name}", DEFAULT_LIST_SIZE)
+
+
+def _is_list(type_: Any) -> bool:
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)

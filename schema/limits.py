@@ -1,0 +1,124 @@
+"""The limits an operation must pass before it runs, and the budget it is charged against.
+
+Tokens are capped while parsing (graphql-core stops reading past the cap). After
+validation, one walk of the operation (``schema.cost``) gives its depth, aliases,
+introspection use and cost in points; each over its limit refuses the operation with its
+own code. An operation within limits is charged its points against its caller's budget
+per window, and the response says what it cost and what remains, in ``extensions.cost``
+and in ``X-RateLimit-*`` headers as GitHub's API does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import SchemaExtension
+
+from db.access import Role
+from resolvers.context import Context
+from resolvers.limits import Spend
+
+from .cost import Measure, TooLarge, measure
+from .errors import TOO_MANY_TOKENS
+
+__all__ = ["CODES", "Limits"]
+
+log = logging.getLogger(__name__)
+
+QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+RATE_LIMITED = "RATE_LIMITED"
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+CODES = (QUERY_TOO_DEEP, TOO_MANY_ALIASES, TOO_MANY_TOKENS, QUERY_TOO_COMPLEX, RATE_LIMITED, INTROSPECTION_DISABLED)
+
+
+class Limits(SchemaExtension):
+    measured: Measure | None = None
+    spend: Spend | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context: Context = self.execution_context.context
+        self.execution_context.parse_options["max_tokens"] = context.limits.max_tokens
+        yield
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        if execution.result is None and execution.graphql_document is not None:
+            error = await self._check(execution.context)
+            if error is not None:
+                execution.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield
+
+    async def _check(self, context: Context) -> GraphQLError | None:
+        execution = self.execution_context
+        limits = context.limits
+        operation = get_operation_ast(execution.graphql_document, execution.operation_name)
+        if operation is None:
+            return None  # graphql-core reports the missing operation
+        try:
+            found = measure(
+                self.execution_context.schema._schema,
+                execution.graphql_document,
+                operation,
+                execution.variables or {},
+                min(20, limits.max_page_size),
+            )
+        except TooLarge:
+            return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
+        self.measured = found
+        if found.introspection and context.viewer.role is Role.ANONYMOUS and not limits.anonymous_introspection:
+            return _refuse(INTROSPECTION_DISABLED, "Introspection needs a credential on this service.")
+        if found.depth > limits.max_depth:
+            return _refuse(QUERY_TOO_DEEP, f"The operation is {found.depth} fields deep; at most {limits.max_depth}.")
+        if found.aliases > limits.max_aliases:
+            return _refuse(
+                TOO_MANY_ALIASES, f"The operation has {found.aliases} aliases; at most {limits.max_aliases}."
+            )
+        if found.points > limits.max_cost:
+            return _refuse(
+                QUERY_TOO_COMPLEX,
+                f"The operation could cost {found.points:,} points; at most {limits.max_cost:,}. "
+                "Ask for smaller pages (`first`/`last`) or fewer nested lists.",
+            )
+        who = context.viewer.credential or f"ip:{context.request.client.host if context.request.client else '-'}"
+        self.spend = spend = await context.budget.charge(who, max(found.points, 1))
+        if context.response is not None:
+            headers = context.response.headers
+            headers["X-RateLimit-Limit"] = str(spend.limit)
+            headers["X-RateLimit-Remaining"] = str(spend.remaining)
+            headers["X-RateLimit-Used"] = str(spend.used)
+            headers["X-RateLimit-Reset"] = str(spend.reset_at)
+        if not spend.allowed:
+            if context.response is not None:
+                context.response.status_code = 429
+                context.response.headers["Retry-After"] = str(max(spend.reset_at - int(time.time()), 1))
+            return _refuse(
+                RATE_LIMITED,
+                f"This operation costs {max(found.points, 1):,} points and {spend.remaining:,} remain "
+                f"in this window; it resets at {spend.reset_at} (epoch seconds).",
+            )
+        return None
+
+    def get_results(self) -> dict[str, Any]:
+        if self.measured is None:
+            return {}
+        limits = self.execution_context.context.limits
+        cost: dict[str, Any] = {"requestedQueryCost": self.measured.points, "maximumAvailable": limits.max_cost}
+        if self.spend is not None:
+            cost["budget"] = {
+                "limit": self.spend.limit,
+                "remaining": self.spend.remaining,
+                "resetAt": self.spend.reset_at,
+            }
+        return {"cost": cost}
+
+
+def _refuse(code: str, message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})

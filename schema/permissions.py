@@ -1,0 +1,58 @@
+"""Field access by role: which fields a viewer may read at all.
+
+Rows are filtered in SQL (``db.access``); these say whether a field may be asked for.
+A denial is a ``FORBIDDEN`` error on that field (the rest of the response stands), and
+is logged with the credential, the field and the request id, never with data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from strawberry import Info
+from strawberry.permission import BasePermission, PermissionExtension
+
+from db.access import Role
+
+__all__ = ["CASE_READERS", "CONSUMER_READERS", "Forbidden", "allowed"]
+
+log = logging.getLogger(__name__)
+
+CASE_READERS = frozenset({Role.PARTNER, Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN})
+"""Who may read cases and cross-store returns (partners: those of their region)."""
+CONSUMER_READERS = frozenset({Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN})
+"""Who may ask for consumers' name and phone (masked except for case officers in scope)."""
+
+
+class Forbidden(Exception):
+    code = "FORBIDDEN"
+
+
+class _Allowed(BasePermission):
+    def __init__(self, roles: frozenset[Role], what: str) -> None:
+        self.roles, self.what = roles, what
+        names = ", ".join(sorted(r.value for r in roles))
+        self.message = f"Reading {what} needs one of the roles {names}; see the README's access section."
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role in self.roles:
+            return True
+        log.warning(
+            "denied %s.%s to %s (%s), request %s",
+            info.path.typename,
+            info.field_name,
+            viewer.credential or "anonymous",
+            viewer.role.value,
+            info.context.request_id,
+        )
+        return False
+
+    def on_unauthorized(self) -> None:
+        raise Forbidden(self.message)
+
+
+def allowed(roles: frozenset[Role], what: str) -> list[PermissionExtension]:
+    """Field extensions letting only ``roles`` read the field (``what`` names it in the error)."""
+    return [PermissionExtension([_Allowed(roles, what)], use_directives=False)]
