@@ -64,7 +64,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         app = create_app(dataclasses.replace(settings, database_url=dsn))
         _tune_gc()
         log.info("serving on http://%s:%s/graphql", settings.host, settings.port)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=10)
+        # After SIGTERM: no new connections; requests in flight get the grace period, then
+        # are cancelled (their SQL with them), so a runaway query cannot keep us alive.
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            timeout_graceful_shutdown=settings.limits.shutdown_grace,
+        )
 
 
 def migrate(settings: Settings, args: argparse.Namespace) -> None:

@@ -155,7 +155,7 @@ class _Walk:
             name = directive.name.value
             if name not in ("skip", "include"):
                 continue
-            condition = next((a.value for a in directive.arguments if a.name.value == "if"), None)
+            condition = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
             value = self._value(condition) if condition is not None else None
             if isinstance(value, bool) and value == (name == "skip"):
                 return False
@@ -173,7 +173,7 @@ class _Walk:
         return None
 
     def _argument(self, node: FieldNode, name: str) -> Any:
-        return next((self._value(a.value) for a in node.arguments if a.name.value == name), None)
+        return next((self._value(a.value) for a in node.arguments or () if a.name.value == name), None)
 
     def _page_size(self, node: FieldNode) -> int:
         for name in ("first", "last"):

@@ -25,7 +25,7 @@ from resolvers.context import Context
 from resolvers.limits import Spend
 
 from .cost import Measure, TooLarge, measure
-from .errors import TOO_MANY_TOKENS
+from .errors import INTERNAL, TOO_MANY_TOKENS
 
 __all__ = ["CODES", "Limits"]
 
@@ -51,7 +51,12 @@ class Limits(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         if execution.result is None and execution.graphql_document is not None:
-            error = await self._check(execution.context)
+            try:
+                error = await self._check(execution.context)
+            except Exception:  # a hook's exception would reach the client unmasked
+                request_id = getattr(execution.context, "request_id", None)
+                log.exception("limits check failed (request %s)", request_id)
+                error = GraphQLError("Internal server error.", extensions={"code": INTERNAL, "requestId": request_id})
             if error is not None:
                 execution.result = GraphQLExecutionResult(data=None, errors=[error])
         yield

@@ -5,12 +5,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx2
 import jwt
 from starlette.testclient import TestClient
 
@@ -97,3 +102,50 @@ def data(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
     body = gql(client, query, **variables)
     assert "errors" not in body, body["errors"]
     return body["data"]  # type: ignore[no-any-return]
+
+
+LIAISON = Path(sys.executable).with_name("liaison")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def live_service(dsn: str, log_dir: Path, **env: str) -> Iterator[str]:
+    """`liaison serve` in a child process over ``dsn``; yields its base URL, then SIGTERMs it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **JWT_ENV,
+        "DATABASE_URL": dsn,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LIAISON_DEMO_DATA": "0",
+        **env,
+    }
+    log_path = log_dir / f"serve-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(LIAISON), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            try:
+                if httpx2.get(base + "/readyz").status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the service did not become ready:\n" + log_path.read_text()[-3000:]
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

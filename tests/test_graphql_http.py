@@ -8,12 +8,8 @@ test is skipped only where node or npm is missing.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,46 +21,16 @@ from starlette.testclient import TestClient
 from api.media import GRAPHQL_RESPONSE, JSON, response_media_type
 from api.settings import Settings
 
-from .support import service
+from .support import live_service, service
 
-LIAISON = Path(sys.executable).with_name("liaison")
 AUDIT = Path(__file__).resolve().parent / "http_audit"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def live_url(db_dsn: str, tmp_path: Path) -> Iterator[str]:
     """`liaison serve` in a child process over a copy of the demo database."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": db_dsn, "HOST": "127.0.0.1", "PORT": str(port), "LIAISON_DEMO_DATA": "0"}
-    log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(LIAISON), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            try:
-                if httpx2.get(base + "/readyz").status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the service did not become ready:\n" + log_path.read_text()[-3000:]
-            time.sleep(0.1)
+    with live_service(db_dsn, tmp_path) as base:
         yield base + "/graphql"
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 NODE, NPM = shutil.which("node"), shutil.which("npm")
