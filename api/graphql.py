@@ -124,6 +124,16 @@ class GraphQLApp(GraphQL[Context, None]):
                 return await super().run(request, context, root_value)
         except Refused as refused:
             return refusal(request, refused)
+        except asyncio.CancelledError:
+            # uvicorn cancels what is still running when SIGTERM's grace period ends: the
+            # client gets an answer saying so, not the 500 of an unhandled cancellation.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            log.warning("request cancelled: the service is shutting down")
+            return refusal(
+                request, Refused(503, "SHUTTING_DOWN", "The service is restarting; try again.", {"Retry-After": "1"})
+            )
         except TimeoutError:
             log.warning(
                 "request %s cancelled after %ss", request.headers.get("x-request-id", "-"), limits.request_timeout
