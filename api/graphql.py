@@ -22,6 +22,7 @@ at the HTTP level is a GraphQL-shaped JSON body with a ``code``, like every othe
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 from typing import Any
@@ -48,6 +49,9 @@ from .media import GRAPHQL_RESPONSE, JSON, response_media_type
 __all__ = ["GraphQLApp"]
 
 log = logging.getLogger(__name__)
+
+ROUTER_SECRET_HEADER = "X-Router-Secret"  # noqa: S105 (a header name)
+"""The header a federation router sends with the secret both sides share (LIAISON_ROUTER_SECRET)."""
 
 _HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -95,6 +99,7 @@ class GraphQLApp(GraphQL[Context, None]):
             viewer=request.state.viewer,
             limits=state.settings.limits,
             budget=state.budget,
+            from_router=request.state.from_router,
         )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -163,6 +168,9 @@ class GraphQLApp(GraphQL[Context, None]):
                 if len(body) > limit:
                     raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
             request._body = bytes(body)  # what Request.body() returns from now on
+        secret = settings.router_secret
+        given = request.headers.get(ROUTER_SECRET_HEADER, "")
+        request.state.from_router = secret is None or hmac.compare_digest(given.encode(), secret.encode())
         try:
             request.state.viewer = await authenticate(
                 request.headers.get("authorization"), request.app.state.db, settings.jwt

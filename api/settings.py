@@ -33,6 +33,8 @@ class Settings:
     jwt: JwtSettings = field(default_factory=JwtSettings)
     limits: Limits = field(default_factory=Limits)
     redis_url: str | None = None
+    router_secret: str | None = None
+    """When set, ``_entities`` and ``_service`` answer only requests whose X-Router-Secret holds it."""
     """Where rate-limit budgets are kept when several processes serve; None: in-process."""
 
     @classmethod
@@ -49,6 +51,7 @@ class Settings:
             jwt=JwtSettings.from_env(env),
             limits=Limits.from_env(env),
             redis_url=env.get("REDIS_URL") or None,
+            router_secret=env.get("LIAISON_ROUTER_SECRET") or None,
         )
 
 

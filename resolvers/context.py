@@ -29,6 +29,8 @@ class Context:
     viewer: Viewer
     limits: Limits
     budget: Budget
+    from_router: bool = True
+    """The request carries the federation router's shared secret, or none is configured."""
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
     """The caller's X-Request-ID when it sends a sane one, else a new one; echoed back."""

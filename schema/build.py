@@ -6,13 +6,19 @@ import logging
 
 import strawberry
 from graphql.error import GraphQLError
+from strawberry import Info
 from strawberry.extensions import ValidationCache
+from strawberry.extensions.tracing.apollo_federation import ApolloFederationTracingExtension
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+
+from resolvers.errors import BadUserInput
 
 from .caches import DocumentCache
 from .case import Case
 from .contact_point import ContactPoint, StarAward
+from .cost import size_lists
 from .cross_store_return import CrossStoreReturn
 from .enterprise import Enterprise, Store
 from .errors import ClientErrors
@@ -43,7 +49,7 @@ DOCUMENTS_CACHED = 1024
 """Distinct documents whose parse and validation are kept (LRU): frontends send few."""
 
 
-class Schema(strawberry.Schema):
+class Schema(strawberry.federation.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Not Strawberry's traceback per error: a client's mistake is not the server's.
 
@@ -52,9 +58,37 @@ class Schema(strawberry.Schema):
         for error in errors:
             log.info("request error: %s", error.message.split("\n", 1)[0])
 
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+        """Strawberry's, with each malformed representation a BAD_USER_INPUT at its index.
+
+        Strawberry indexes its type map by ``__typename`` unguarded, so one representation
+        without a known entity type would fail the whole list.
+        """
+        valid = []
+        for representation in representations:
+            typename = representation.get("__typename") if isinstance(representation, dict) else None
+            if typename not in ENTITY_NAMES:
+                valid.append(None)
+                continue
+            valid.append(dict(representation))
+        resolved = iter(super().entities_resolver(info, [r for r in valid if r is not None]))
+        return [next(resolved) if r is not None else BadUserInput(_REFUSED) for r in valid]  # type: ignore[misc]
+
+
+size_lists([Query, *NODE_TYPES])
+
+ENTITY_NAMES = frozenset(
+    t.__strawberry_definition__.name
+    for t in NODE_TYPES
+    if hasattr(t, "resolve_reference") and t.__strawberry_definition__.directives
+)
+_REFUSED = "A representation is an object whose `__typename` names an entity: " + ", ".join(sorted(ENTITY_NAMES)) + "."
 
 schema = Schema(
     query=Query,
+    # 2.9: the newest version both composers know (Apollo's and The Guild's), and the
+    # first with @cost and @listSize for a router's demand control.
+    federation_version="2.9",
     types=NODE_TYPES,
     # Factories: a fresh extension per request; the caches live at module level.
     # Batches (a JSON array of operations) are allowed; api.graphql holds them to the
@@ -65,5 +99,7 @@ schema = Schema(
         Limits,  # before DocumentCache: it sets the token cap the parse obeys
         lambda: DocumentCache(maxsize=DOCUMENTS_CACHED),
         lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
+        # ftv1 traces only for requests with `apollo-federation-include-trace: ftv1`.
+        ApolloFederationTracingExtension,
     ],
 )

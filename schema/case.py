@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
+from strawberry.federation.schema_directives import Tag
 
 from db import model
 from resolvers import relations as rel
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Case", "CaseEvent", "CaseFilter", "CaseOrder"]
 
+PERSONAL = Tag(name="personal")
+"""Consumers' data: a router's contract variant for partners can leave these fields out."""
+
 ContactPointRef = Annotated["ContactPoint", strawberry.lazy("schema.contact_point")]
 EnterpriseRef = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
 
@@ -35,8 +39,9 @@ class CaseEvent:
     note: str = strawberry.field(description="What was noted, possibly empty.")
 
 
-@strawberry.type(
-    description="A case brought to a contact point. The consumer's name and phone are confidential: see `consumerName`."
+@strawberry.federation.type(
+    keys=["number", "id"],
+    description="A case brought to a contact point. The consumer's name and phone are confidential: see `consumerName`.",
 )
 @keyed_by(model.CASE, "number")
 class Case(relay.Node):
@@ -64,10 +69,12 @@ class Case(relay.Node):
         " of its scope; masked to its first character (`张*`) for internal and admin roles and for case officers"
         " elsewhere; refused (FORBIDDEN) to other roles.",
         extensions=allowed(CONSUMER_READERS, "consumers' personal data"),
+        directives=[PERSONAL],
     )
     consumer_phone: str | None = strawberry.field(
         description="The consumer's mobile number, if given; in full or masked (`138****1234`) as `consumerName`.",
         extensions=allowed(CONSUMER_READERS, "consumers' personal data"),
+        directives=[PERSONAL],
     )
     events: list[CaseEvent] = strawberry.field(
         resolver=rel.to_many(model.CASE_EVENT, "case_id", "id"), description="Its lifecycle, oldest first."

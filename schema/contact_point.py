@@ -53,7 +53,9 @@ class Honour:
     awarded_on: datetime.date = strawberry.field(description="When it was awarded.")
 
 
-@strawberry.type(description="A contact point (消费维权联络点/站): where consumers get help with complaints.")
+@strawberry.federation.type(
+    keys=["code", "id"], description="A contact point (消费维权联络点/站): where consumers get help with complaints."
+)
 @keyed_by(model.CONTACT_POINT, "code")
 class ContactPoint(relay.Node):
     code: str = strawberry.field(description="Network-wide code embedding the district, e.g. `CP310115-00001`.")

@@ -10,6 +10,7 @@ objects returned, known from the document and its variables alone.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,10 +37,13 @@ from graphql import (
     get_named_type,
     is_leaf_type,
 )
+from strawberry.federation.schema_directives import ListSize
+from strawberry.types.base import StrawberryList, StrawberryOptional
+from strawberry.types.lazy_type import LazyType
 
 from resolvers.pagination import DEFAULT_PAGE
 
-__all__ = ["LIST_SIZES", "Measure", "TooLarge", "measure"]
+__all__ = ["LIST_SIZES", "Measure", "TooLarge", "measure", "size_lists"]
 
 LIST_SIZES: Mapping[str, int] = {
     "Query.regions": 4,
@@ -72,6 +76,8 @@ class Measure:
     aliases: int = 0
     points: int = 0
     introspection: bool = False
+    federation: bool = False
+    """The operation asks for ``_entities`` or ``_service``: a federation router's fields."""
     steps: int = field(default=0, repr=False)
 
 
@@ -108,6 +114,8 @@ class _Walk:
             name = node.name.value
             if node.alias is not None:
                 self.result.aliases += 1
+            if depth == 1 and name in ("_entities", "_service"):
+                self.result.federation = True
             if name.startswith("__"):
                 self.result.introspection |= name in ("__schema", "__type")
                 continue
@@ -185,10 +193,66 @@ class _Walk:
     def _size(self, owner: Any, name: str, definition: GraphQLField, node: FieldNode, page: int | None) -> int:
         if page is not None and name in ("edges", "nodes"):
             return page
-        if owner.name == "Query" and name == "nodes":
-            ids = self._argument(node, "ids")
-            return len(ids) if isinstance(ids, list) else DEFAULT_LIST_SIZE
+        if owner.name == "Query" and name in ("nodes", "_entities"):
+            keys = self._argument(node, "ids" if name == "nodes" else "representations")
+            return len(keys) if isinstance(keys, list) else DEFAULT_LIST_SIZE
         return LIST_SIZES.get(f"{owner.name}.{name}", DEFAULT_LIST_SIZE)
+
+
+def size_lists(roots: list[type]) -> None:
+    """Put this module's sizes on the schema as ``@listSize``, for a router's demand control.
+
+    Walks the types reachable from ``roots`` before the schema is built: every list field
+    gets its assumed size, every connection field its slicing arguments and sized fields.
+    """
+    seen: set[type] = set()
+    pending = list(roots)
+    while pending:
+        cls = pending.pop()
+        definition = getattr(cls, "__strawberry_definition__", None)
+        if definition is None or cls in seen:
+            continue
+        seen.add(cls)
+        for member in definition.fields:
+            # From the resolver's signature: reading ``member.arguments`` this early would fix
+            # them before extensions (relay's ``node(id:)``) add theirs.
+            resolver = member.base_resolver
+            arguments = set(inspect.signature(resolver.wrapped_func).parameters) if resolver else set()
+            if {"first", "last"} <= arguments:
+                member.directives.append(
+                    ListSize(
+                        assumed_size=DEFAULT_PAGE,
+                        slicing_arguments=["first", "last"],
+                        sized_fields=["edges", "nodes"],
+                        require_one_slicing_argument=False,
+                    )
+                )
+            inner, is_list = _unwrap(member.type)
+            if is_list and not (definition.name.endswith("Connection") and member.name in ("edges", "nodes")):
+                name = f"{definition.name}.{member.name if member.graphql_name is None else member.graphql_name}"
+                size = LIST_SIZES.get(_camel_key(name), DEFAULT_LIST_SIZE)
+                member.directives.append(ListSize(assumed_size=size, require_one_slicing_argument=False))
+            if isinstance(inner, type):
+                pending.append(inner)
+
+
+def _camel_key(name: str) -> str:
+    owner, field = name.split(".")
+    head, *rest = field.split("_")
+    return f"{owner}.{head}{''.join(p.title() for p in rest)}"
+
+
+def _unwrap(type_: Any) -> tuple[Any, bool]:
+    is_list = False
+    while True:
+        if isinstance(type_, StrawberryOptional):
+            type_ = type_.of_type
+        elif isinstance(type_, StrawberryList):
+            is_list, type_ = True, type_.of_type
+        elif isinstance(type_, LazyType):
+            type_ = type_.resolve_type()
+        else:
+            return type_, is_list
 
 
 def _is_list(type_: Any) -> bool:

@@ -25,7 +25,10 @@ EnterpriseRef = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
 StoreRef = Annotated["Store", strawberry.lazy("schema.enterprise")]
 
 
-@strawberry.type(description="Goods bought in one store and returned or exchanged in another of the same enterprise.")
+@strawberry.federation.type(
+    keys=["code", "id"],
+    description="Goods bought in one store and returned or exchanged in another of the same enterprise.",
+)
 @keyed_by(model.CROSS_STORE_RETURN, "code")
 class CrossStoreReturn(relay.Node):
     code: str = strawberry.field(description="Its code, e.g. `YRD-2020-000001`.")

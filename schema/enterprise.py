@@ -34,7 +34,9 @@ ReturnFilterRef = Annotated["CrossStoreReturnFilter", strawberry.lazy("schema.cr
 ReturnOrderRef = Annotated["CrossStoreReturnOrder", strawberry.lazy("schema.cross_store_return")]
 
 
-@strawberry.type(description="An enterprise, known by its unified social credit code (统一社会信用代码).")
+@strawberry.federation.type(
+    keys=["creditCode", "id"], description="An enterprise, known by its unified social credit code (统一社会信用代码)."
+)
 @keyed_by(model.ENTERPRISE, "credit_code")
 class Enterprise(relay.Node):
     credit_code: str = strawberry.field(description="The 18-character unified social credit code.")
@@ -115,7 +117,9 @@ class Brand:
     )
 
 
-@strawberry.type(description="A physical store of an enterprise, in Shanghai or a partner city.")
+@strawberry.federation.type(
+    keys=["code", "id"], description="A physical store of an enterprise, in Shanghai or a partner city."
+)
 @keyed_by(model.STORE, "code")
 class Store(relay.Node):
     code: str = strawberry.field(description="Network-wide code embedding the district, e.g. `ST320500-00012`.")

@@ -26,6 +26,7 @@ from resolvers.limits import Spend
 
 from .cost import Measure, TooLarge, measure
 from .errors import INTERNAL, TOO_MANY_TOKENS
+from .permissions import Forbidden
 
 __all__ = ["CODES", "Limits"]
 
@@ -36,6 +37,7 @@ TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 RATE_LIMITED = "RATE_LIMITED"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+FORBIDDEN = Forbidden.code
 CODES = (QUERY_TOO_DEEP, TOO_MANY_ALIASES, TOO_MANY_TOKENS, QUERY_TOO_COMPLEX, RATE_LIMITED, INTROSPECTION_DISABLED)
 
 
@@ -78,6 +80,8 @@ class Limits(SchemaExtension):
         except TooLarge:
             return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
         self.measured = found
+        if found.federation and not context.from_router:
+            return _refuse(FORBIDDEN, "`_entities` and `_service` answer only the federation router.")
         if found.introspection and context.viewer.role is Role.ANONYMOUS and not limits.anonymous_introspection:
             return _refuse(INTROSPECTION_DISABLED, "Introspection needs a credential on this service.")
         if found.depth > limits.max_depth:

@@ -27,7 +27,9 @@ FilterRef = Annotated["ContactPointFilter", strawberry.lazy("schema.contact_poin
 OrderRef = Annotated["ContactPointOrder", strawberry.lazy("schema.contact_point")]
 
 
-@strawberry.type(description="A province-level region: Shanghai, or a Yangtze Delta partner province.")
+@strawberry.federation.type(
+    keys=["code", "id"], description="A province-level region: Shanghai, or a Yangtze Delta partner province."
+)
 @keyed_by(model.REGION, "code")
 class Region(relay.Node):
     code: str = strawberry.field(description="Administrative division code (GB/T 2260), e.g. `310000`.")
@@ -45,7 +47,9 @@ class Region(relay.Node):
         return Scope("region", self.code)  # type: ignore[return-value]
 
 
-@strawberry.type(description="A district of Shanghai, or a prefecture-level city of a partner province.")
+@strawberry.federation.type(
+    keys=["code", "id"], description="A district of Shanghai, or a prefecture-level city of a partner province."
+)
 @keyed_by(model.DISTRICT, "code")
 class District(relay.Node):
     code: str = strawberry.field(description="Administrative division code (GB/T 2260), e.g. `310115`.")
