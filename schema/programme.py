@@ -29,9 +29,7 @@ Member = Annotated[
 ]
 
 
-@strawberry.federation.type(
-    keys=["code", "id"], description="A programme run by the market regulator (放心消费, 线下无理由退换货, ODR, ...)."
-)
+@strawberry.type(description="A programme run by the market regulator (放心消费, 线下无理由退换货, ODR, ...).")
 @keyed_by(model.PROGRAMME, "code")
 class Programme(relay.Node):
     code: ProgrammeCode = strawberry.field(description="Which programme.")

@@ -1,0 +1,171 @@
+"""The subgraph a federation router sees: `_service`, batched `_entities`, access, tracing."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from starlette.testclient import TestClient
+
+from .support import bearer, service
+
+SDL = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+ENTITIES = """query ($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    __typename
+    ... on Region { code name }
+    ... on District { code name }
+    ... on ContactPoint { code name }
+    ... on Enterprise { creditCode name }
+    ... on Store { code name }
+    ... on Case { number consumerName }
+    ... on CrossStoreReturn { code }
+  }
+}"""
+
+# Entity type, its key in representations, the SQL that lists keys.
+KEYS = {
+    "Region": ("code", "SELECT code FROM region ORDER BY code"),
+    "District": ("code", "SELECT code FROM district ORDER BY code"),
+    "ContactPoint": ("code", "SELECT code FROM contact_point ORDER BY code LIMIT 200"),
+    "Enterprise": ("creditCode", "SELECT credit_code FROM enterprise ORDER BY credit_code LIMIT 150"),
+    "Store": ("code", "SELECT code FROM store ORDER BY code LIMIT 150"),
+    "Case": ("number", 'SELECT number FROM "case" ORDER BY number LIMIT 200'),
+    "CrossStoreReturn": ("code", "SELECT code FROM cross_store_return ORDER BY code LIMIT 150"),
+}
+
+
+@pytest.fixture(scope="module")
+async def representations(demo_dsn: str) -> list[dict[str, Any]]:
+    """1,000 representations of the seven entity types, by natural key and by global id."""
+    conn = await asyncpg.connect(demo_dsn)
+    try:
+        found = []
+        for typename, (key, sql) in KEYS.items():
+            found += [{"__typename": typename, key: row[0]} for row in await conn.fetch(sql)]
+    finally:
+        await conn.close()
+    by_id = [
+        {
+            "__typename": r["__typename"],
+            "id": base64.b64encode(f"{r['__typename']}:{r[KEYS[r['__typename']][0]]}".encode()).decode(),
+        }
+        for r in found[::7]
+    ]
+    mixed = found + by_id
+    unknown = [{"__typename": "Store", "code": "ST999999-99999"}, {"__typename": "Case", "number": "nope"}]
+    mixed = [*mixed[: 1000 - 2], *unknown]
+    assert len(mixed) == 1000
+    return mixed
+
+
+def entities(client: TestClient, representations: list[Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = client.post(
+        "/graphql", json={"query": ENTITIES, "variables": {"representations": representations}}, headers=headers or {}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def key_of(entity: dict[str, Any]) -> str:
+    return entity.get("code") or entity.get("number") or entity.get("creditCode")  # type: ignore[return-value]
+
+
+def expected_key(representation: dict[str, Any]) -> str:
+    if "id" in representation:
+        return base64.b64decode(representation["id"]).decode().split(":", 1)[1]
+    return representation[KEYS[representation["__typename"]][0]]
+
+
+def test_a_thousand_mixed_representations_cost_one_statement_per_type(
+    demo_dsn: str, representations: list[dict[str, Any]]
+) -> None:
+    with service(demo_dsn) as client:
+        db = client.app.state.db  # type: ignore[attr-defined]
+        before = db.statements
+        body = entities(client, representations)
+        statements = db.statements - before
+    assert "errors" not in body, body["errors"][:3]
+    results = body["data"]["_entities"]
+    assert len(results) == 1000
+    assert statements <= len(KEYS), statements
+    for representation, entity in zip(representations[:-2], results[:-2], strict=True):
+        assert entity is not None, representation
+        assert entity["__typename"] == representation["__typename"]
+        assert key_of(entity) == expected_key(representation)
+    assert results[-2:] == [None, None]  # unknown keys: null, the others unharmed
+
+
+def test_malformed_representations_fail_alone(demo_dsn: str) -> None:
+    good = {"__typename": "Region", "code": "330000"}
+    bad = [
+        {"__typename": "Nope", "code": "x"},
+        {"code": "330000"},
+        "Region:330000",
+        {"__typename": "Region"},
+        {"__typename": "Region", "code": 330000},
+        {"__typename": "Region", "id": "not base64!"},
+    ]
+    with service(demo_dsn) as client:
+        body = entities(client, [good, *bad, good])
+    results = body["data"]["_entities"]
+    assert results[0] == results[-1] == {"__typename": "Region", "code": "330000", "name": "浙江省"}
+    assert results[1:-1] == [None] * len(bad)
+    errors = sorted((e["path"][1], e["extensions"]["code"]) for e in body["errors"])
+    assert errors == [(i, "BAD_USER_INPUT") for i in range(1, len(bad) + 1)]
+    assert all("Traceback" not in e["message"] for e in body["errors"])
+
+
+async def test_entities_obey_the_viewers_rows_and_masks(demo_dsn: str) -> None:
+    conn = await asyncpg.connect(demo_dsn)
+    try:
+        number, name = (
+            await conn.fetch(
+                'SELECT number, consumer_name FROM "case" WHERE consumer_name IS NOT NULL ORDER BY number LIMIT 1'
+            )
+        )[0]
+    finally:
+        await conn.close()
+    case = [{"__typename": "Case", "number": number}]
+    with service(demo_dsn, role=None) as client:
+        assert entities(client, case)["data"]["_entities"] == [None]  # anonymous: no cases
+        partner = entities(client, case, bearer("partner", regions=["330000"]))
+        assert partner["data"]["_entities"] == [None]  # not a case of Zhejiang's
+        internal = entities(client, case, bearer("internal"))["data"]["_entities"][0]
+        assert internal["consumerName"] == name[0] + "*" * (len(name) - 1)
+        officer = entities(client, case, bearer("case_officer", regions=["310000"]))["data"]["_entities"][0]
+        assert officer["consumerName"] == name
+
+
+def test_the_router_secret_guards_federation_fields_only(demo_dsn: str) -> None:
+    region = [{"__typename": "Region", "code": "310000"}]
+    with service(demo_dsn, LIAISON_ROUTER_SECRET="s3cret-shared-with-the-router") as client:
+        body = entities(client, region)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"] and "data" not in body
+        response = client.post("/graphql", json={"query": "{ _service { sdl } }"}, headers={"X-Router-Secret": "wrong"})
+        assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        body = entities(client, region, {"X-Router-Secret": "s3cret-shared-with-the-router"})
+        assert body["data"]["_entities"][0]["name"] == "上海市"
+        assert client.post("/graphql", json={"query": "{ regions { code } }"}).json()["data"]["regions"]
+
+
+def test_service_sdl_is_the_committed_file(demo_dsn: str) -> None:
+    with service(demo_dsn) as client:
+        sdl = client.post("/graphql", json={"query": "{ _service { sdl } }"}).json()["data"]["_service"]["sdl"]
+    assert sdl + "\n" == SDL.read_text()
+    assert '@link(url: "https://specs.apollo.dev/federation/v2.9"' in sdl
+
+
+def test_federated_tracing_only_when_asked(demo_dsn: str) -> None:
+    query = {"query": "{ regions { code districts { code } } }"}
+    with service(demo_dsn) as client:
+        plain = client.post("/graphql", json=query).json()
+        traced = client.post("/graphql", json=query, headers={"apollo-federation-include-trace": "ftv1"}).json()
+    assert "ftv1" not in plain.get("extensions", {})
+    trace = base64.b64decode(traced["extensions"]["ftv1"])
+    assert len(trace) > 50 and b"districts" in trace  # the protobuf trace names the fields it timed
+    assert traced["data"] == plain["data"]
