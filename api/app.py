@@ -11,13 +11,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from db import saved
 from db.errors import DatabaseUnavailable
-from db.pool import open_database
+from db.pool import Database, open_database
 from schema import schema
+from schema.documents import broken_documents
 
 from .budget import open_budget
 from .cors import cors_middleware
+from .documents import Documents
 from .graphql import GraphQLApp
+from .saved_queries import run_saved_query
 from .settings import Settings
 from .startup import prepare_database
 
@@ -40,6 +44,19 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+async def _report_broken_saved_queries(db: Database) -> None:
+    """A schema change must not break a tool silently: say at start-up which saved queries it broke."""
+    try:
+        active = await saved.active_operations(db)
+    except DatabaseUnavailable:
+        return  # the service starts while the database is away; `liaison queries check` reports later
+    broken = broken_documents([(f"{o.name} v{o.version}", o.document) for o in active], schema._schema)
+    for label, errors in broken:
+        log.warning("saved query %s no longer validates against the schema: %s", label, "; ".join(errors))
+    if active:
+        log.info("%d of %d saved query versions validate", len(active) - len(broken), len(active))
+
+
 def create_app(settings: Settings) -> Starlette:
     """The service over the database at ``settings.database_url`` (which must be set)."""
     if settings.database_url is None:
@@ -53,6 +70,8 @@ def create_app(settings: Settings) -> Starlette:
         app.state.db = await open_database(
             dsn, max_size=settings.pool_size, timeout=settings.db_timeout, statement_timeout=limits.request_timeout
         )
+        app.state.documents = Documents(settings.trusted_documents_only)
+        await _report_broken_saved_queries(app.state.db)
         app.state.budget = open_budget(settings.redis_url, limits.budget_points, limits.budget_window)
         try:
             yield
@@ -65,6 +84,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)),
+            Route("/queries/{name}", run_saved_query, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

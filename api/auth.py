@@ -152,4 +152,7 @@ def _claims_viewer(claims: Mapping[str, Any]) -> Viewer:
     problem = scope_problem(role, regions, districts)
     if problem is not None:
         raise Unauthenticated(f"The token's claims do not hold: {problem} (`regions`, `districts`).")
-    return Viewer(role, f"token:{str(claims['sub'])[:64]}", regions, districts)
+    trusted_only = claims.get("trusted_only", False)
+    if not isinstance(trusted_only, bool):
+        raise Unauthenticated("The token's `trusted_only` claim must be true or false.")
+    return Viewer(role, f"token:{str(claims['sub'])[:64]}", regions, districts, trusted_only)

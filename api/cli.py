@@ -133,6 +133,7 @@ def keys(settings: Settings, args: argparse.Namespace) -> None:
                         region_codes=args.region,
                         district_codes=args.district,
                         expires_at=expires,
+                        trusted_only=args.trusted_only,
                     )
                 except credentials.KeyRefused as exc:
                     print(f"liaison key create: {exc}", file=sys.stderr)
@@ -163,6 +164,16 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+def queries(settings: Settings, args: argparse.Namespace) -> None:
+    from . import queries_cli
+    from .startup import prepare_database
+
+    with database(settings) as dsn:
+        asyncio.run(prepare_database(dsn, demo=False))
+        code = queries_cli.run(dsn, args)
+    sys.exit(code)
+
+
 def print_schema(settings: Settings, args: argparse.Namespace) -> None:
     from schema import schema
 
@@ -187,14 +198,26 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--region", action="append", default=[], help="region code (partner: exactly one)")
     create.add_argument("--district", action="append", default=[], help="district code (case officer), repeatable")
     create.add_argument("--days", type=int, help="expire after this many days (default: never)")
+    create.add_argument("--trusted-only", action="store_true", help="run only saved operations (by name or hash)")
     key_actions.add_parser("list", help="all keys, without their secrets")
     revoke = key_actions.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("public_id", help="the 12 hex digits after lgk_")
+    from . import queries_cli
+
+    queries_cli.add_parser(commands)
     commands.add_parser("schema", help="print the GraphQL schema (SDL); schema.graphql holds the committed copy")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    handlers = {"key": keys, "serve": serve, "migrate": migrate, "demo": demo, "schema": print_schema, "volume": volume}
+    handlers = {
+        "key": keys,
+        "queries": queries,
+        "serve": serve,
+        "migrate": migrate,
+        "demo": demo,
+        "schema": print_schema,
+        "volume": volume,
+    }
     try:
         handlers[args.command](settings, args)
     except KeyboardInterrupt:

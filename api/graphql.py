@@ -22,12 +22,13 @@ at the HTTP level is a GraphQL-shaped JSON body with a ``code``, like every othe
 from __future__ import annotations
 
 import asyncio
-import hmac
+import dataclasses
 import json
 import logging
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -39,46 +40,15 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
-from db.errors import DatabaseUnavailable
 from resolvers.context import Context
 from resolvers.limits import Limits
 
-from .auth import Unauthenticated, authenticate
+from .admission import HTTP_CODES, Refused, admit, context_for, refusal
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
 
 __all__ = ["GraphQLApp"]
 
 log = logging.getLogger(__name__)
-
-ROUTER_SECRET_HEADER = "X-Router-Secret"  # noqa: S105 (a header name)
-"""The header a federation router sends with the secret both sides share (LIAISON_ROUTER_SECRET)."""
-
-_HTTP_CODES = {
-    400: "BAD_REQUEST",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-}
-
-
-class Refused(Exception):
-    """A request refused before GraphQL sees it: an HTTP status and a stable code."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.headers = status, code, headers or {}
-
-
-def refusal(request: Request, refused: Refused) -> Response:
-    media_type = response_media_type(request.headers.get("accept")) or JSON
-    body = {"errors": [{"message": str(refused), "extensions": {"code": refused.code}}]}
-    return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        status_code=refused.status,
-        headers=refused.headers,
-        media_type=f"{media_type}; charset=utf-8",
-    )
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -91,16 +61,11 @@ class GraphQLApp(GraphQL[Context, None]):
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
-        state = request.app.state
-        return Context(
-            request=request,
-            response=response if isinstance(response, Response) else None,
-            db=state.db,
-            viewer=request.state.viewer,
-            limits=state.settings.limits,
-            budget=state.budget,
-            from_router=request.state.from_router,
-        )
+        return context_for(request, response if isinstance(response, Response) else None)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET with only a persisted query's hash is a query, not a browser asking for GraphiQL.
+        return super().should_render_graphql_ide(request) and request.query_params.get("extensions") is None
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -124,7 +89,7 @@ class GraphQLApp(GraphQL[Context, None]):
         # has no headers, and its refusal of a mutation by GET is a 400.
         limits = self.limits
         try:
-            await self._admit(request)
+            await admit(request, self.limits)
             async with asyncio.timeout(limits.request_timeout):
                 return await super().run(request, context, root_value)
         except Refused as refused:
@@ -152,33 +117,26 @@ class GraphQLApp(GraphQL[Context, None]):
                 status, headers = 405, {"Allow": "POST"}
             elif status == 405:
                 headers = {"Allow": "GET, POST"}
-            return refusal(request, Refused(status, _HTTP_CODES.get(status, "BAD_REQUEST"), exc.reason, headers))
+            return refusal(request, Refused(status, HTTP_CODES.get(status, "BAD_REQUEST"), exc.reason, headers))
 
-    async def _admit(self, request: Request) -> None:
-        """Read a bounded body, and establish the viewer; raise ``Refused`` otherwise."""
-        settings = request.app.state.settings
-        limit = self.limits.max_body_bytes
-        if request.method == "POST":
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
-            body = bytearray()
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
-                    raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
-            request._body = bytes(body)  # what Request.body() returns from now on
-        secret = settings.router_secret
-        given = request.headers.get(ROUTER_SECRET_HEADER, "")
-        request.state.from_router = secret is None or hmac.compare_digest(given.encode(), secret.encode())
-        try:
-            request.state.viewer = await authenticate(
-                request.headers.get("authorization"), request.app.state.db, settings.jwt
-            )
-        except Unauthenticated as exc:
-            raise Refused(401, exc.code, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
-        except DatabaseUnavailable as exc:
-            raise Refused(503, exc.code, str(exc), {"Retry-After": "5"}) from exc
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Run the document the request names: its text, a saved one, or a persisted query."""
+        documents = request.app.state.documents
+        text = await documents.resolve(
+            request_data.query, request_data.extensions, context.db, context.viewer.trusted_only
+        )
+        if isinstance(text, GraphQLError):
+            return ExecutionResult(data=None, errors=[text])
+        request_data = dataclasses.replace(request_data, query=text)
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)

@@ -34,6 +34,8 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     redis_url: str | None = None
     router_secret: str | None = None
+    trusted_documents_only: bool = False
+    """Only saved operations run on /graphql (by hash or name); any other document is refused."""
     """When set, ``_entities`` and ``_service`` answer only requests whose X-Router-Secret holds it."""
     """Where rate-limit budgets are kept when several processes serve; None: in-process."""
 
@@ -46,13 +48,18 @@ class Settings:
             port=int(env.get("PORT", "8000")),
             db_timeout=float(env.get("LIAISON_DB_TIMEOUT", "3")),
             pool_size=int(env.get("LIAISON_POOL_SIZE", "10")),
-            load_demo=env.get("LIAISON_DEMO_DATA", "1").strip().lower() not in ("0", "false", "no", "off"),
+            load_demo=_flag(env.get("LIAISON_DEMO_DATA", "1")),
             cors_origins=_origins(env.get("LIAISON_CORS_ORIGINS", "")),
             jwt=JwtSettings.from_env(env),
             limits=Limits.from_env(env),
             redis_url=env.get("REDIS_URL") or None,
             router_secret=env.get("LIAISON_ROUTER_SECRET") or None,
+            trusted_documents_only=_flag(env.get("LIAISON_TRUSTED_DOCUMENTS_ONLY", "0")),
         )
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off")
 
 
 def _origins(value: str) -> tuple[str, ...]:

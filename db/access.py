@@ -64,6 +64,8 @@ class Viewer:
     """The key's public id or the token's subject; never a secret."""
     region_codes: tuple[str, ...] = ()
     district_codes: tuple[str, ...] = ()
+    trusted_only: bool = False
+    """Only stored documents (saved operations, by name or hash) may run for this viewer."""
 
 
 ANONYMOUS = Viewer(Role.ANONYMOUS)

@@ -23,7 +23,7 @@ __all__ = ["ApiKey", "KeyRefused", "create_key", "find_key", "list_keys", "revok
 PREFIX = "lgk_"
 _SHAPE = re.compile(r"lgk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 
-_COLUMNS = "public_id, role, region_codes, district_codes, label, created_at, expires_at, revoked_at, last_used_at"
+_COLUMNS = "public_id, role, region_codes, district_codes, label, created_at, expires_at, revoked_at, last_used_at, trusted_only"
 
 
 class KeyRefused(Exception):
@@ -41,10 +41,11 @@ class ApiKey:
     expires_at: datetime.datetime | None
     revoked_at: datetime.datetime | None
     last_used_at: datetime.datetime | None
+    trusted_only: bool = False
 
     @property
     def viewer(self) -> Viewer:
-        return Viewer(self.role, f"key:{self.public_id}", self.region_codes, self.district_codes)
+        return Viewer(self.role, f"key:{self.public_id}", self.region_codes, self.district_codes, self.trusted_only)
 
     def usable(self, now: datetime.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
@@ -69,6 +70,7 @@ async def create_key(
     region_codes: Sequence[str] = (),
     district_codes: Sequence[str] = (),
     expires_at: datetime.datetime | None = None,
+    trusted_only: bool = False,
 ) -> tuple[str, ApiKey]:
     """A new key and its record; the key itself is returned this once and never stored."""
     problem = scope_problem(role, tuple(region_codes), tuple(district_codes))
@@ -86,8 +88,8 @@ async def create_key(
     public_id = secrets.token_hex(6)
     key = f"{PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
     rows = await db.fetch(
-        "INSERT INTO api_key (public_id, secret_sha256, role, region_codes, district_codes, label, expires_at)"
-        f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}",
+        "INSERT INTO api_key (public_id, secret_sha256, role, region_codes, district_codes, label, expires_at,"
+        f" trusted_only) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}",
         public_id,
         _digest(key),
         role.value,
@@ -95,6 +97,7 @@ async def create_key(
         list(district_codes),
         label,
         expires_at,
+        trusted_only,
     )
     return key, _key(rows[0])
 

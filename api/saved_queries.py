@@ -1,0 +1,173 @@
+"""``/queries/{name}``: saved operations run by name, for internal tools.
+
+GET takes variables as query parameters (each coerced by the operation's declared type)
+or as one ``variables`` JSON parameter; POST takes a JSON object of variables. ``version``
+pins a version; the default is the latest one not deprecated. The answer is the GraphQL
+response as JSON, or with ``Accept: text/csv`` (or ``format=csv``) the list in it as CSV.
+Responses carry an ``ETag``; ``If-None-Match`` with it answers 304.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
+    OperationDefinitionNode,
+    parse,
+    type_from_ast,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+
+from db import saved
+from schema import schema
+
+from .admission import Refused, admit, context_for, refusal
+from .tables import NoList, to_csv
+
+__all__ = ["run_saved_query"]
+
+CSV = "text/csv"
+_RESERVED = {"version", "format", "variables"}
+
+
+async def run_saved_query(request: Request) -> Response:
+    limits = request.app.state.settings.limits
+    try:
+        await admit(request, limits)
+        operation = await _operation(request)
+        variables = await _variables(request, operation)
+        response = Response()
+        async with asyncio.timeout(limits.request_timeout):
+            result = await schema.execute(
+                operation.document,
+                variable_values=variables,
+                context_value=context_for(request, response),
+                operation_name=operation.operation_name,
+            )
+    except Refused as refused:
+        return refusal(request, refused)
+    except TimeoutError:
+        return refusal(request, Refused(503, "REQUEST_TIMEOUT", "The query took too long and was cancelled."))
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [error.formatted for error in result.errors]
+    if result.data is not None or not result.errors or any(e.path for e in result.errors):
+        body["data"] = result.data
+    # Not extensions: its cost and budget change with every call and would defeat the ETag;
+    # the same figures are in the X-RateLimit-* headers and X-Query-Cost.
+    cost = (result.extensions or {}).get("cost", {}).get("requestedQueryCost")
+    headers = {k: v for k, v in response.headers.items() if k.lower().startswith(("x-", "retry-after"))}
+    headers["X-Saved-Query-Version"] = str(operation.version)
+    if cost is not None:
+        headers["X-Query-Cost"] = str(cost)
+    status = response.status_code if response.status_code != 200 else (200 if "data" in body else 400)
+    if _wants_csv(request) and status == 200 and not result.errors:
+        try:
+            content, media_type = to_csv(result.data).encode(), f"{CSV}; charset=utf-8"
+            headers["Content-Disposition"] = f'attachment; filename="{operation.name}.csv"'
+        except NoList as exc:
+            return refusal(request, Refused(400, "NOT_A_LIST", str(exc)))
+    else:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        media_type = "application/json; charset=utf-8"
+    return _cacheable(request, content, media_type, status, headers)
+
+
+async def _operation(request: Request) -> saved.SavedOperation:
+    name = request.path_params["name"]
+    raw = request.query_params.get("version")
+    if raw is not None and not (raw.isdigit() and 0 < int(raw) < 2**31):
+        raise Refused(400, "BAD_USER_INPUT", "`version` is a positive whole number.")
+    operation = await saved.find(request.app.state.db, name, int(raw) if raw else None)
+    if operation is None:
+        what = f"version {raw} of " if raw else ""
+        raise Refused(404, "SAVED_QUERY_NOT_FOUND", f"There is no {what}saved query {name!r} (not deprecated).")
+    return operation
+
+
+async def _variables(request: Request, operation: saved.SavedOperation) -> dict[str, Any]:
+    if request.method == "POST":
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Refused(400, "BAD_REQUEST", "The body must be a JSON object of variables.") from exc
+        if not isinstance(body, dict):
+            raise Refused(400, "BAD_REQUEST", "The body must be a JSON object of variables.")
+        return body
+    given = request.query_params.get("variables")
+    if given is not None:
+        try:
+            variables = json.loads(given)
+        except ValueError as exc:
+            raise Refused(400, "BAD_REQUEST", "`variables` must be a JSON object.") from exc
+        if not isinstance(variables, dict):
+            raise Refused(400, "BAD_REQUEST", "`variables` must be a JSON object.")
+        return variables
+    declared = declared_variables(operation.document)
+    variables = {}
+    for name in {k for k in request.query_params if k not in _RESERVED}:
+        if name not in declared:
+            raise Refused(400, "BAD_USER_INPUT", f"The query has no variable `{name}`.")
+        variables[name] = coerce_parameter(request.query_params.getlist(name), declared[name], name)
+    return variables
+
+
+def declared_variables(document: str) -> dict[str, Any]:
+    operation = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))
+    return {
+        v.variable.name.value: type_from_ast(schema._schema, v.type)  # type: ignore[arg-type]
+        for v in operation.variable_definitions or ()
+    }
+
+
+def coerce_parameter(values: list[str], type_: Any, name: str) -> Any:
+    """Query-parameter text as the variable's JSON value; repeat a parameter for a list."""
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLList):
+        return [coerce_parameter([v], type_.of_type, name) for v in values]
+    value = values[-1]
+    if isinstance(type_, GraphQLScalarType) and type_.name in ("Int", "Float"):
+        try:
+            return int(value) if type_.name == "Int" else float(value)
+        except ValueError as exc:
+            raise Refused(400, "BAD_USER_INPUT", f"`{name}` must be a number; got {value!r}.") from exc
+    if isinstance(type_, GraphQLScalarType) and type_.name == "Boolean":
+        if value not in ("true", "false"):
+            raise Refused(400, "BAD_USER_INPUT", f"`{name}` must be true or false; got {value!r}.")
+        return value == "true"
+    if isinstance(type_, GraphQLEnumType | GraphQLScalarType):
+        return value
+    try:
+        return json.loads(value)  # an input object, as JSON
+    except ValueError as exc:
+        raise Refused(400, "BAD_USER_INPUT", f"`{name}` must be a JSON object.") from exc
+
+
+def _wants_csv(request: Request) -> bool:
+    fmt = request.query_params.get("format")
+    if fmt is not None:
+        return fmt.lower() == "csv"
+    return CSV in request.headers.get("accept", "")
+
+
+def _cacheable(request: Request, content: bytes, media_type: str, status: int, headers: dict[str, str]) -> Response:
+    etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+    headers = {
+        **headers,
+        "ETag": etag,
+        "Cache-Control": "private, no-cache" if request.headers.get("authorization") else "public, max-age=60",
+        "Vary": "Accept, Authorization",
+    }
+    wanted = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
+    if status == 200 and (etag in wanted or "*" in wanted):
+        return Response(status_code=304, headers=headers)
+    return Response(content, status_code=status, media_type=media_type, headers=headers)
