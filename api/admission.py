@@ -11,12 +11,14 @@ import json
 
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.http.parse_content_type import parse_content_type
 
 from db.errors import DatabaseUnavailable
 from resolvers.context import Context
 from resolvers.limits import Limits
 
 from .auth import Unauthenticated, authenticate
+from .jsonout import dumps
 from .media import JSON, response_media_type
 
 __all__ = ["HTTP_CODES", "ROUTER_SECRET_HEADER", "Refused", "admit", "context_for", "refusal"]
@@ -45,15 +47,16 @@ def refusal(request: Request, refused: Refused) -> Response:
     media_type = response_media_type(request.headers.get("accept")) or JSON
     body = {"errors": [{"message": str(refused), "extensions": {"code": refused.code}}]}
     return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        dumps(body),
         status_code=refused.status,
         headers=refused.headers,
         media_type=f"{media_type}; charset=utf-8",
     )
 
 
-async def admit(request: Request, limits: Limits) -> None:
-    """Read a bounded body, and establish the viewer; raise ``Refused`` otherwise."""
+async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> None:
+    """Read a bounded body (``graphql``: a GraphQL request's, checked), and establish the
+    viewer; raise ``Refused`` otherwise."""
     settings = request.app.state.settings
     limit = limits.max_body_bytes
     if request.method == "POST":
@@ -65,7 +68,9 @@ async def admit(request: Request, limits: Limits) -> None:
             body += chunk
             if len(body) > limit:
                 raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
-        request._body = _document_id_as_hash(bytes(body))  # what Request.body() returns from now on
+        if graphql and parse_content_type(request.headers.get("content-type", ""))[0] == JSON:
+            body = bytearray(_checked_graphql_body(bytes(body)))
+        request._body = bytes(body)  # what Request.body() returns from now on
     secret = settings.router_secret
     given = request.headers.get(ROUTER_SECRET_HEADER, "")
     request.state.from_router = secret is None or hmac.compare_digest(given.encode(), secret.encode())
@@ -79,21 +84,33 @@ async def admit(request: Request, limits: Limits) -> None:
         raise Refused(503, exc.code, str(exc), {"Retry-After": "5"}) from exc
 
 
-def _document_id_as_hash(body: bytes) -> bytes:
-    """``{"documentId": "sha256:…"}`` (GraphQL over HTTP's persisted documents) as the hash
-    Apollo's clients send, so one path serves both."""
-    if b'"documentId"' not in body:
-        return body
+_FIELDS = {"query": str, "operationName": str, "variables": dict, "extensions": dict, "documentId": str}
+
+
+def _checked_graphql_body(body: bytes) -> bytes:
+    """A POSTed GraphQL request as Strawberry can take it: a JSON object, or an array of
+    them (a batch), whose fields have their types; ``documentId`` (GraphQL over HTTP's
+    persisted documents) becomes the hash Apollo's clients send, so one path serves both."""
     try:
-        data = json.loads(body)
-    except ValueError:
-        return body  # Strawberry answers a body that is not JSON
-    if not isinstance(data, dict) or not isinstance(data.get("documentId"), str) or "query" in data:
-        return body
-    document_id = data.pop("documentId").removeprefix("sha256:")
-    extensions = data.get("extensions") if isinstance(data.get("extensions"), dict) else {}
-    data["extensions"] = {**extensions, "persistedQuery": {"version": 1, "sha256Hash": document_id}}
-    return json.dumps(data).encode()
+        data = json.loads(body.decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Refused(400, "BAD_REQUEST", "The body must be JSON, in UTF-8.") from exc
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise Refused(400, "BAD_REQUEST", "A batch holds at least one operation.")
+    changed = False
+    for item in items:
+        if not isinstance(item, dict):
+            raise Refused(400, "BAD_REQUEST", "A request is a JSON object; a batch, an array of them.")
+        for name, kind in _FIELDS.items():
+            if item.get(name) is not None and not isinstance(item[name], kind):
+                raise Refused(400, "BAD_REQUEST", f"`{name}` must be a JSON {'object' if kind is dict else 'string'}.")
+        document_id = item.pop("documentId", None)
+        if document_id is not None and item.get("query") is None:
+            persisted = {"version": 1, "sha256Hash": document_id.removeprefix("sha256:")}
+            item["extensions"] = {**(item.get("extensions") or {}), "persistedQuery": persisted}
+        changed |= document_id is not None
+    return json.dumps(data).encode() if changed else body
 
 
 def context_for(request: Request, response: Response | None) -> Context:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 from typing import Any
 
@@ -44,6 +43,7 @@ from resolvers.context import Context
 from resolvers.limits import Limits
 
 from .admission import HTTP_CODES, Refused, admit, context_for, refusal
+from .jsonout import dumps
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
 
 __all__ = ["GraphQLApp"]
@@ -56,9 +56,8 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(schema, **options)
         self.limits = limits
 
-    def encode_json(self, data: object) -> str:
-        # UTF-8 as is (Chinese names stay readable), compact: what PostgreSQL's JSON prints.
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return dumps(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         return context_for(request, response if isinstance(response, Response) else None)

@@ -30,6 +30,7 @@ from db import saved
 from schema import schema
 
 from .admission import Refused, admit, context_for, refusal
+from .jsonout import dumps
 from .tables import NoList, to_csv
 
 __all__ = ["run_saved_query"]
@@ -41,7 +42,7 @@ _RESERVED = {"version", "format", "variables"}
 async def run_saved_query(request: Request) -> Response:
     limits = request.app.state.settings.limits
     try:
-        await admit(request, limits)
+        await admit(request, limits, graphql=False)
         operation = await _operation(request)
         variables = await _variables(request, operation)
         response = Response()
@@ -76,7 +77,7 @@ async def run_saved_query(request: Request) -> Response:
         except NoList as exc:
             return refusal(request, Refused(400, "NOT_A_LIST", str(exc)))
     else:
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        content = dumps(body)
         media_type = "application/json; charset=utf-8"
     return _cacheable(request, content, media_type, status, headers)
 

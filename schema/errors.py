@@ -43,6 +43,8 @@ def _code_of(error: GraphQLError) -> str | None:
         return error.extensions["code"]  # refused on purpose before execution (schema.limits)
     if isinstance(original, _BAD_INPUT_ERRORS):
         return BAD_USER_INPUT
+    if isinstance(original, NotImplementedError) and _field_name(error) in ("node", "nodes"):
+        return BAD_USER_INPUT  # a global id naming the Node interface itself: Strawberry has no resolver
     if isinstance(original, GraphQLError) and error.path is not None:
         return None  # a value the server produced does not fit the schema: the server's fault
     if original is None or isinstance(original, GraphQLError):  # graphql-core's own, e.g. variable coercion
@@ -51,6 +53,13 @@ def _code_of(error: GraphQLError) -> str | None:
         return BAD_USER_INPUT if _BAD_VALUE.search(error.message) else VALIDATION_FAILED
     code = getattr(original, "code", None)
     return code if isinstance(code, str) else None
+
+
+def _field_name(error: GraphQLError) -> str | None:
+    """The schema's name of the field an error is at (its path holds aliases)."""
+    node = error.nodes[0] if error.nodes else None
+    name = getattr(node, "name", None)
+    return getattr(name, "value", None)
 
 
 class ClientErrors(MaskErrors):
@@ -79,6 +88,8 @@ class ClientErrors(MaskErrors):
                 continue
             if isinstance(error.original_error, _BAD_INPUT_ERRORS):
                 error.message = str(error.original_error).split("\n", 1)[0]
+            elif isinstance(error.original_error, NotImplementedError):
+                error.message = "That id names no type of object this API gives out."
             error.extensions = {**(error.extensions or {}), "code": code}
             processed.append(error)
         return processed
