@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -105,6 +106,22 @@ def data(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
 
 
 LIAISON = Path(sys.executable).with_name("liaison")
+
+
+def npm_ci(project: Path) -> None:
+    """Install an npm project's dependencies as its package-lock.json pins them."""
+    npm = shutil.which("npm")
+    assert npm is not None
+    # --prefer-offline: the npm cache, when it has these exact versions, spares the registry.
+    install = subprocess.run(
+        [npm, "ci", "--prefer-offline", "--no-audit", "--no-fund"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert install.returncode == 0, f"npm ci failed in {project}:\n{install.stdout}{install.stderr}"
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from api.media import GRAPHQL_RESPONSE, JSON, response_media_type
 from api.settings import Settings
 
-from .support import live_service, service
+from .support import live_service, npm_ci, service
 
 AUDIT = Path(__file__).resolve().parent / "http_audit"
 
@@ -41,16 +41,7 @@ NODE, NPM = shutil.which("node"), shutil.which("npm")
 )
 def test_graphql_http_server_audits(live_url: str) -> None:
     assert NODE is not None and NPM is not None
-    # --prefer-offline: the npm cache, when it has these exact versions, spares the registry.
-    install = subprocess.run(
-        [NPM, "ci", "--prefer-offline", "--no-audit", "--no-fund"],
-        cwd=AUDIT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert install.returncode == 0, f"npm ci failed in {AUDIT}:\n{install.stdout}{install.stderr}"
+    npm_ci(AUDIT)
     run = subprocess.run(
         [NODE, "audit.mjs", live_url], cwd=AUDIT, capture_output=True, text=True, timeout=120, check=False
     )
