@@ -14,8 +14,8 @@ from starlette.routing import Route
 from db import saved
 from db.errors import DatabaseUnavailable
 from db.pool import Database, open_database
+from resolvers.documents import broken_documents
 from schema import schema
-from schema.documents import broken_documents
 
 from .budget import open_budget
 from .cors import cors_middleware

@@ -16,8 +16,8 @@ from db import saved
 from db.access import Role, Viewer
 from db.pool import open_database
 from resolvers.context import Context
+from resolvers.documents import broken_documents, check_document
 from schema import schema
-from schema.documents import broken_documents, check_document
 
 from .budget import InProcessBudget
 from .saved_queries import coerce_parameter, declared_variables

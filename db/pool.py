@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import asyncpg
@@ -50,6 +52,14 @@ class Database:
                 raise
             finally:
                 await self.pool.release(conn, timeout=max(deadline - loop.time(), _RELEASE_AT_LEAST))
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """One connection for statements that must share a transaction; acquiring is bounded."""
+        with translate_errors():
+            async with self.pool.acquire(timeout=self.timeout) as conn:
+                self.statements += 1
+                yield conn
 
     async def ping(self) -> None:
         """Raise ``DatabaseUnavailable`` unless the database answers in time."""

@@ -26,6 +26,7 @@ from .limits import Limits
 from .network import District, Region
 from .programme import Membership, Programme
 from .query import Query
+from .saved_operation import SavedOperationMutations
 
 __all__ = ["schema"]
 
@@ -86,6 +87,7 @@ _REFUSED = "A representation is an object whose `__typename` names an entity: " 
 
 schema = Schema(
     query=Query,
+    mutation=SavedOperationMutations,
     # 2.9: the newest version both composers know (Apollo's and The Guild's), and the
     # first with @cost and @listSize for a router's demand control.
     federation_version="2.9",

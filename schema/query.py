@@ -24,6 +24,7 @@ from .enums import OdrClass, OrderDirection, ProgrammeCode
 from .network import District, Region
 from .permissions import CASE_READERS, allowed
 from .programme import Programme
+from .saved_operation import ADMINS, SavedOperation, saved_operations
 from .stats import Stats
 
 __all__ = ["Query"]
@@ -56,6 +57,11 @@ class Query:
         description="Objects by global `id`, in the order asked; null where there is none."
     )
     regions: list[Region] = strawberry.field(resolver=all_regions, description="Shanghai and the partner provinces.")
+    saved_operations: list[SavedOperation] | None = strawberry.field(
+        resolver=saved_operations,
+        description="Saved queries, by name and version; deprecated ones only if asked. Admins only.",
+        extensions=allowed(ADMINS, "saved query management"),
+    )
 
     @strawberry.field(description="Statistics of the whole network: Shanghai and the partner provinces.")
     def network_stats(self) -> Stats:

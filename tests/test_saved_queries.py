@@ -16,8 +16,8 @@ import graphql
 import pytest
 
 from db import saved
+from resolvers.documents import broken_documents, check_document
 from schema import schema
-from schema.documents import broken_documents, check_document
 
 from .support import LIAISON, bearer, service
 
@@ -240,3 +240,47 @@ def test_the_command_line_pushes_runs_and_checks(db_dsn: str, tmp_path: Path) ->
     assert checked.returncode == 0 and "3 of 3 saved versions validate" in checked.stdout
     listed = liaison("list")
     assert "FiveStarDirectory" in listed.stdout and "reports team" in listed.stdout
+
+
+SAVE = """mutation ($document: String!) {
+  savedOperationSave(input: {document: $document, description: "from a test"}) {
+    created savedOperation { name version sha256 owner } userErrors { code message field }
+  }
+}"""
+
+
+async def test_admins_manage_saved_queries_over_graphql(db_dsn: str) -> None:
+    with service(db_dsn, role=None) as client:
+        admin = bearer("admin", sub="ops-lead")
+
+        def call(query: str, headers: dict[str, str], **variables: object) -> dict[str, object]:
+            return client.post("/graphql", json={"query": query, "variables": variables}, headers=headers).json()
+
+        saved_ = call(SAVE, admin, document=POINTS)["data"]["savedOperationSave"]
+        assert saved_["created"] and saved_["userErrors"] == []
+        assert saved_["savedOperation"] == {
+            "name": "PointsOfDistrict",
+            "version": 1,
+            "sha256": sha(POINTS),
+            "owner": "token:ops-lead",
+        }
+        again = call(SAVE, admin, document=POINTS)["data"]["savedOperationSave"]
+        assert again["created"] is False and again["savedOperation"]["version"] == 1
+        invalid = call(SAVE, admin, document="query Bad { regions { nope } }")["data"]["savedOperationSave"]
+        assert invalid["savedOperation"] is None and invalid["userErrors"][0]["code"] == "INVALID_DOCUMENT"
+        listed = call("{ savedOperations { name version } }", admin)["data"]["savedOperations"]
+        assert listed == [{"name": "PointsOfDistrict", "version": 1}]
+        deprecate = 'mutation { savedOperationDeprecate(input: {name: "PointsOfDistrict", version: 1}) { savedOperation { deprecatedAt } userErrors { code } } }'
+        assert call(deprecate, admin)["data"]["savedOperationDeprecate"]["savedOperation"]["deprecatedAt"]
+        assert call(deprecate, admin)["data"]["savedOperationDeprecate"]["userErrors"] == [{"code": "NOT_FOUND"}]
+        assert call("{ savedOperations { name } }", admin)["data"]["savedOperations"] == []
+        for role in ("internal", "case_officer", None):
+            headers = bearer(role, **({"regions": ["310000"]} if role == "case_officer" else {})) if role else {}
+            body = call(SAVE, headers, document=POINTS)
+            assert (
+                body["data"] == {"savedOperationSave": None} and body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            )
+        by_get = client.get(
+            "/graphql", params={"query": SAVE, "variables": json.dumps({"document": POINTS})}, headers=admin
+        )
+        assert by_get.status_code == 405  # mutations only by POST

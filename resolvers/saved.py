@@ -1,0 +1,60 @@
+"""Managing saved operations over GraphQL (admins): save a version, deprecate one, list them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry import Info
+
+from db import saved
+
+from .context import Context
+from .documents import check_document
+
+__all__ = ["Deprecated", "Saved", "UserError", "deprecate_operation", "list_saved", "save_operation"]
+
+
+@dataclass
+class UserError:
+    message: str
+    code: str
+    field: list[str] | None = None
+
+
+@dataclass
+class Saved:
+    saved_operation: saved.SavedOperation | None = None
+    created: bool = False
+    user_errors: list[UserError] = field(default_factory=list)
+
+
+@dataclass
+class Deprecated:
+    saved_operation: saved.SavedOperation | None = None
+    user_errors: list[UserError] = field(default_factory=list)
+
+
+async def save_operation(info: Info[Context, None], document: str, description: str) -> Saved:
+    checked = check_document(document, info.schema._schema)
+    if not checked.ok or checked.operation_name is None:
+        return Saved(user_errors=[UserError(e, "INVALID_DOCUMENT", ["document"]) for e in checked.errors])
+    viewer = info.context.viewer
+    async with info.context.db.connection() as conn:
+        operation, created = await saved.save(
+            conn, checked.operation_name, document, checked.operation_name, viewer.credential or "admin", description
+        )
+    return Saved(operation, created)
+
+
+async def deprecate_operation(info: Info[Context, None], name: str, version: int) -> Deprecated:
+    db = info.context.db
+    if not await saved.deprecate(db, name, version):
+        message = f"No active version {version} of {name!r}."
+        return Deprecated(user_errors=[UserError(message, "NOT_FOUND", ["name", "version"])])
+    return Deprecated(await saved.find(db, name, version))
+
+
+async def list_saved(info: Info[Context, None], include_deprecated: bool) -> list[Any]:
+    db = info.context.db
+    return await (saved.list_operations(db) if include_deprecated else saved.active_operations(db))
