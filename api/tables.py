@@ -39,6 +39,8 @@ def _flatten(item: Any, prefix: str, row: dict[str, Any]) -> None:
             _flatten(value, f"{prefix}{key}.", row)
     elif isinstance(item, list):
         row[prefix[:-1]] = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+    elif isinstance(item, bool):
+        row[prefix[:-1]] = "true" if item else "false"  # as in the JSON, not Python's True
     elif isinstance(item, str) and item.startswith(_FORMULA):
         row[prefix[:-1]] = "'" + item  # never a formula when the sheet opens (CSV injection)
     else:
