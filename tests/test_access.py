@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
+from db import saved
 from db.access import Role
 from db.credentials import create_key, revoke_key
 
@@ -240,3 +241,102 @@ def test_denied_attempts_are_logged_without_data(anonymous: TestClient, caplog: 
     assert codes(response.json()) == ["FORBIDDEN"]
     lines = [r.getMessage() for r in caplog.records if r.name == "schema.permissions"]
     assert lines == ["denied Query.cases to anonymous (anonymous), request denied-1"]
+
+
+MATRIX_CASE = """query MatrixCase($number: String!) {
+  case(number: $number) { number consumerName contactPoint { code } }
+}"""
+
+
+async def _matrix_rows(dsn: str) -> dict[str, Any]:
+    """A case and a return that involve Zhejiang, a case and a return that do not, in Huangpu or not."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        zhejiang_case = await conn.fetchrow(
+            'SELECT c.number, c.consumer_name FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id'
+            " JOIN district d ON d.code = p.district_code WHERE d.region_code = $1 AND c.consumer_name IS NOT NULL"
+            " ORDER BY c.number LIMIT 1",
+            ZHEJIANG,
+        )
+        huangpu_case = await conn.fetchrow(
+            'SELECT c.number, c.consumer_name FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id'
+            " WHERE p.district_code = $1 AND c.respondent_enterprise_id IS NULL AND c.consumer_name IS NOT NULL"
+            " ORDER BY c.number LIMIT 1",
+            HUANGPU,
+        )
+        zhejiang_return = await conn.fetchval(
+            "SELECT r.code FROM cross_store_return r JOIN store s ON s.id = r.return_store_id"
+            " JOIN district d ON d.code = s.district_code WHERE d.region_code = $1 ORDER BY r.code LIMIT 1",
+            ZHEJIANG,
+        )
+        other_return = await conn.fetchval(
+            "SELECT r.code FROM cross_store_return r JOIN store p ON p.id = r.purchase_store_id"
+            " JOIN store s ON s.id = r.return_store_id JOIN district dp ON dp.code = p.district_code"
+            " JOIN district ds ON ds.code = s.district_code WHERE dp.region_code <> $1 AND ds.region_code <> $1"
+            " ORDER BY r.code LIMIT 1",
+            ZHEJIANG,
+        )
+    finally:
+        await conn.close()
+    return {
+        "zhejiang_case": tuple(zhejiang_case),
+        "huangpu_case": tuple(huangpu_case),
+        "zhejiang_return": zhejiang_return,
+        "other_return": other_return,
+    }
+
+
+def _expected_name(role: Role, name: str, in_huangpu: bool) -> str | None:
+    if role in (Role.PARTNER, Role.ANONYMOUS):
+        return None
+    if role is Role.CASE_OFFICER and in_huangpu:
+        return name
+    return mask_name(name)
+
+
+@pytest.mark.parametrize("role", [Role.ANONYMOUS, *ROLE_CLAIMS])
+async def test_the_matrix_through_entities_and_saved_queries(db_dsn: str, role: Role) -> None:
+    """The same rules whatever the way in: a router's `_entities` and a saved query by name."""
+    rows = await _matrix_rows(db_dsn)
+    (zj_number, zj_name), (hp_number, hp_name) = rows["zhejiang_case"], rows["huangpu_case"]
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        document = MATRIX_CASE
+        await saved.save(conn, "MatrixCase", document, "MatrixCase", "tests")
+    finally:
+        await conn.close()
+    headers = bearer(role.value, **ROLE_CLAIMS[role]) if role is not Role.ANONYMOUS else {}
+    sees_cases = role is not Role.ANONYMOUS
+    sees_all = role in (Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN)
+    names_allowed = role in (Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN)
+    representations = [
+        {"__typename": "Case", "number": zj_number},
+        {"__typename": "Case", "number": hp_number},
+        {"__typename": "CrossStoreReturn", "code": rows["zhejiang_return"]},
+        {"__typename": "CrossStoreReturn", "code": rows["other_return"]},
+        {"__typename": "ContactPoint", "code": "CP310115-00001"},
+    ]
+    query = """query ($r: [_Any!]!) { _entities(representations: $r) {
+      ... on Case { number consumerName } ... on CrossStoreReturn { code } ... on ContactPoint { code } } }"""
+    with service(db_dsn, role=None) as client:
+        body = client.post(
+            "/graphql", json={"query": query, "variables": {"r": representations}}, headers=headers
+        ).json()
+        found = body["data"]["_entities"]
+        visible = [sees_cases, sees_all, sees_cases, sees_all, True]
+        assert [entity is not None for entity in found] == visible, found
+        if sees_cases:
+            assert found[0]["consumerName"] == _expected_name(role, zj_name, in_huangpu=False)
+            if sees_all:
+                assert found[1]["consumerName"] == _expected_name(role, hp_name, in_huangpu=True)
+        assert set(codes(body)) == (set() if names_allowed or not sees_cases else {"FORBIDDEN"})
+        for number, name, in_huangpu in ((zj_number, zj_name, False), (hp_number, hp_name, True)):
+            response = client.get("/queries/MatrixCase", params={"number": number}, headers=headers)
+            ran = response.json()
+            if not sees_cases:
+                assert ran["data"] == {"case": None} and codes(ran) == ["FORBIDDEN"]
+            elif not in_huangpu or sees_all:
+                assert ran["data"]["case"]["number"] == number
+                assert ran["data"]["case"]["consumerName"] == _expected_name(role, name, in_huangpu)
+            else:
+                assert ran["data"] == {"case": None}  # a partner: not a case of its region
