@@ -73,7 +73,9 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
         request._body = bytes(body)  # what Request.body() returns from now on
     secret = settings.router_secret
     given = request.headers.get(ROUTER_SECRET_HEADER, "")
-    request.state.from_router = secret is None or hmac.compare_digest(given.encode(), secret.encode())
+    matches = secret is not None and hmac.compare_digest(given.encode(), secret.encode())
+    request.state.router_verified = matches
+    request.state.from_router = secret is None or matches
     try:
         request.state.viewer = await authenticate(
             request.headers.get("authorization"), request.app.state.db, settings.jwt
@@ -124,4 +126,5 @@ def context_for(request: Request, response: Response | None) -> Context:
         limits=state.settings.limits,
         budget=state.budget,
         from_router=request.state.from_router,
+        router_verified=request.state.router_verified,
     )

@@ -112,7 +112,7 @@ def _token_viewer(token: str, settings: JwtSettings) -> Viewer:
         raise Unauthenticated("Bearer tokens are not accepted by this service; use an API key.")
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
-        if algorithm not in keys:
+        if not isinstance(algorithm, str) or algorithm not in keys:
             raise Unauthenticated(f"Tokens must be signed with {' or '.join(keys)}.")
         claims = jwt.decode(
             token,

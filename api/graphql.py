@@ -77,7 +77,10 @@ class GraphQLApp(GraphQL[Context, None]):
             raise HTTPException(406, f"This endpoint answers in {GRAPHQL_RESPONSE} or {JSON}.")
         if request.method == "POST" and parse_content_type(request.content_type or "")[0] != JSON:
             raise HTTPException(415, f"Send the GraphQL request as {JSON}.")
-        data = await super().parse_http_body(request)
+        try:
+            data = await super().parse_http_body(request)
+        except RecursionError as exc:  # JSON nested past the parser's recursion limit, e.g. in ?variables=
+            raise Refused(400, "BAD_REQUEST", "The request's JSON is nested too deeply.") from exc
         limit = self.limits.max_operations
         if isinstance(data, list) and len(data) > limit:
             raise Refused(400, "TOO_MANY_OPERATIONS", f"A batch holds at most {limit} operations; got {len(data)}.")

@@ -5,9 +5,9 @@ holds a row its viewer may not see, and the operation compiler can reuse the sam
 functions. Confidential columns (the consumer's name and phone) are rendered as the
 expression the viewer is entitled to: the value, its mask, or NULL.
 
-Masks (documented in the README): a name keeps its first character and stars the rest
-(``张三`` → ``张*``), a mobile number keeps its first three and last four digits
-(``13812341234`` → ``138****1234``).
+Masks (documented in the README): a name keeps its first character and one star, whatever
+its length (``张三``, ``张三丰`` → ``张*``), a mobile number its first three and last four
+digits (``13812341234`` → ``138****1234``).
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def row_predicates(table: Table, viewer: Viewer) -> tuple[Predicate, ...]:
 
 
 def _masked_name(column: str) -> str:
-    return f"left({column}, 1) || repeat('*', char_length({column}) - 1)"
+    # One star whatever the length, so the mask does not tell it; a one-character name, all star.
+    return f"CASE WHEN char_length({column}) > 1 THEN left({column}, 1) || '*' ELSE '*' END"
 
 
 def _masked_phone(column: str) -> str:

@@ -31,6 +31,12 @@ class Context:
     budget: Budget
     from_router: bool = True
     """The request carries the federation router's shared secret, or none is configured."""
+    router_verified: bool = False
+    """The request carries the router secret, and one is configured."""
+    introspection_fields: int = 0
+    """``__schema``/``__type`` fields asked for so far, across a batch's operations."""
+    denied: set[tuple[str, str]] = field(default_factory=set)
+    """Fields already refused in this request: each is logged once, not per parent."""
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
     """The caller's X-Request-ID when it sends a sane one, else a new one; echoed back."""

@@ -8,7 +8,6 @@ import strawberry
 from graphql.error import GraphQLError
 from strawberry import Info
 from strawberry.extensions import ValidationCache
-from strawberry.extensions.tracing.apollo_federation import ApolloFederationTracingExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -27,6 +26,7 @@ from .network import District, Region
 from .programme import Membership, Programme
 from .query import Query
 from .saved_operation import SavedOperationMutations
+from .tracing import RouterTracing
 
 __all__ = ["schema"]
 
@@ -102,6 +102,6 @@ schema = Schema(
         lambda: DocumentCache(maxsize=DOCUMENTS_CACHED),
         lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
         # ftv1 traces only for requests with `apollo-federation-include-trace: ftv1`.
-        ApolloFederationTracingExtension,
+        RouterTracing,
     ],
 )

@@ -60,6 +60,23 @@ LIST_SIZES: Mapping[str, int] = {
 """Assumed sizes of lists that are not connections: about the largest the data holds."""
 DEFAULT_LIST_SIZE = 10
 
+FIELD_WEIGHTS: Mapping[str, int] = {
+    "Stats.cases": 100,
+    "Stats.crossStoreReturns": 100,
+    "Stats.contactPoints": 50,
+    "Stats.starAwards": 50,
+    "Stats.memberships": 50,
+}
+"""Points for fields that cost the database more than the objects they return: aggregates
+over every case or return of their scope. A connection's ``totalCount`` weighs
+``COUNT_WEIGHT``. Counted once per occurrence in the document, not per parent: the loaders
+answer all parents of a field in one statement, so each occurrence (an alias, another
+filter or period) is one more statement over the whole table."""
+COUNT_WEIGHT = 10
+
+INTROSPECTION_WEIGHT = 500
+"""Points per ``__schema``/``__type``: answering one walks the whole schema, in Python."""
+
 _FREE_TYPES = ("Connection", "Edge", "PageInfo")
 
 MAX_STEPS = 100_000
@@ -76,7 +93,10 @@ class Measure:
     aliases: int = 0
     points: int = 0
     introspection: bool = False
+    introspection_fields: int = 0
     federation: bool = False
+    service_sdl: bool = False
+    """The operation asks for ``_service``: the whole SDL, as introspection gives it."""
     """The operation asks for ``_entities`` or ``_service``: a federation router's fields."""
     steps: int = field(default=0, repr=False)
 
@@ -88,6 +108,8 @@ def measure(
     variables: Mapping[str, Any],
     default_page: int = DEFAULT_PAGE,
 ) -> Measure:
+    """Measure ``operation``; ``variables`` coerced (``graphql``'s ``get_variable_values``)
+    so that defaults and every accepted spelling of a value count."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     root = schema.get_root_type(operation.operation)
     walk = _Walk(schema, fragments, variables, default_page)
@@ -116,13 +138,20 @@ class _Walk:
                 self.result.aliases += 1
             if depth == 1 and name in ("_entities", "_service"):
                 self.result.federation = True
+                self.result.service_sdl |= name == "_service"
             if name.startswith("__"):
-                self.result.introspection |= name in ("__schema", "__type")
+                if name in ("__schema", "__type"):
+                    self.result.introspection = True
+                    self.result.introspection_fields += 1
+                    self.result.points += count * INTROSPECTION_WEIGHT
                 continue
             definition = owner.fields.get(name) if isinstance(owner, GraphQLObjectType | GraphQLInterfaceType) else None
             if definition is None:
                 continue
             self.result.depth = max(self.result.depth, depth)
+            if name == "totalCount" and owner.name.endswith("Connection"):
+                self.result.points += COUNT_WEIGHT
+            self.result.points += FIELD_WEIGHTS.get(f"{owner.name}.{name}", 0)
             named = get_named_type(definition.type)
             if is_leaf_type(named) or node.selection_set is None:
                 continue

@@ -17,6 +17,7 @@ from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
+from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
@@ -69,20 +70,24 @@ class Limits(SchemaExtension):
         operation = get_operation_ast(execution.graphql_document, execution.operation_name)
         if operation is None:
             return None  # graphql-core reports the missing operation
+        graphql_schema = self.execution_context.schema._schema
+        variables = get_variable_values(graphql_schema, operation.variable_definitions or (), execution.variables or {})
+        if isinstance(variables, list):
+            return None  # wrong variables: execution refuses them with graphql-core's errors
         try:
             found = measure(
-                self.execution_context.schema._schema,
-                execution.graphql_document,
-                operation,
-                execution.variables or {},
-                min(20, limits.max_page_size),
+                graphql_schema, execution.graphql_document, operation, variables.coerced, min(20, limits.max_page_size)
             )
         except TooLarge:
             return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
         self.measured = found
         if found.federation and not context.from_router:
             return _refuse(FORBIDDEN, "`_entities` and `_service` answer only the federation router.")
-        if found.introspection and context.viewer.role is Role.ANONYMOUS and not limits.anonymous_introspection:
+        context.introspection_fields += found.introspection_fields
+        if context.introspection_fields > 1:
+            return _refuse(QUERY_TOO_COMPLEX, "One `__schema` or `__type` per request: introspection is costly.")
+        introspects = found.introspection or (found.service_sdl and not context.router_verified)
+        if introspects and context.viewer.role is Role.ANONYMOUS and not limits.anonymous_introspection:
             return _refuse(INTROSPECTION_DISABLED, "Introspection needs a credential on this service.")
         if found.depth > limits.max_depth:
             return _refuse(QUERY_TOO_DEEP, f"The operation is {found.depth} fields deep; at most {limits.max_depth}.")

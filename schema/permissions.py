@@ -39,6 +39,10 @@ class _Allowed(BasePermission):
         viewer = info.context.viewer
         if viewer.role in self.roles:
             return True
+        denied = (info.path.typename, info.field_name)
+        if denied in info.context.denied:
+            return False  # logged once per request, however many parents it has
+        info.context.denied.add(denied)
         log.warning(
             "denied %s.%s to %s (%s), request %s",
             info.path.typename,

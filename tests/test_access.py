@@ -61,7 +61,7 @@ def codes(body: dict[str, Any]) -> list[str]:
 
 
 def mask_name(name: str) -> str:
-    return name[0] + "*" * (len(name) - 1)
+    return name[0] + "*" if len(name) > 1 else "*"
 
 
 def mask_phone(phone: str) -> str:
@@ -241,6 +241,13 @@ def test_denied_attempts_are_logged_without_data(anonymous: TestClient, caplog: 
     assert codes(response.json()) == ["FORBIDDEN"]
     lines = [r.getMessage() for r in caplog.records if r.name == "schema.permissions"]
     assert lines == ["denied Query.cases to anonymous (anonymous), request denied-1"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="schema.permissions"):
+        query = "{ contactPoints(first: 5) { nodes { code cases(first: 0) { totalCount } } } }"
+        body = anonymous.post("/graphql", json={"query": query}, headers={"X-Request-ID": "denied-2"}).json()
+    assert codes(body) == ["FORBIDDEN"] * 5  # each parent gets its error ...
+    lines = [r.getMessage() for r in caplog.records if r.name == "schema.permissions"]
+    assert lines == ["denied ContactPoint.cases to anonymous (anonymous), request denied-2"]  # ... logged once
 
 
 MATRIX_CASE = """query MatrixCase($number: String!) {

@@ -59,6 +59,10 @@ def hs256(payload: dict[str, Any], secret: str = JWT_ENV["LIAISON_JWT_SECRET"]) 
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
+def part(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def hmac_signed(payload: dict[str, Any], key: bytes) -> str:
     """An HS256 token made by hand, with any bytes as the key (PyJWT refuses a PEM key)."""
 
@@ -116,7 +120,10 @@ def test_forged_and_confused_tokens_are_refused(client: TestClient, rsa_key: rsa
     )
     assert call(client, hmac_signed(claims(), public)) == (401, ["UNAUTHENTICATED"])
     assert call(client, hmac_signed(claims(), JWT_ENV["LIAISON_JWT_SECRET"].encode())) == (200, [])  # the control
-    for garbage in ("not.a.token", "a.b", "x" * 5000, "Bearer"):
+    odd_alg = (
+        part(json.dumps({"alg": ["HS256"], "typ": "JWT"}).encode()) + "." + part(json.dumps(claims()).encode()) + ".x"
+    )
+    for garbage in ("not.a.token", "a.b", "x" * 5000, "Bearer", odd_alg):
         status, errors = call(client, garbage)
         assert status == 401 and errors == ["UNAUTHENTICATED"], garbage
 

@@ -106,7 +106,7 @@ def test_page_size(demo_dsn: str) -> None:
         )
 
 
-COSTLY = "query ($n: Int) { contactPoints(first: $n) { totalCount nodes { code district { code } } } }"
+COSTLY = "query ($n: Int) { contactPoints(first: $n) { nodes { code district { code } } } }"
 """Costs 2n: n contact points, each with its district; the connection itself is free."""
 
 
@@ -274,3 +274,45 @@ def test_limits_refuse_nonsense_settings() -> None:
     with pytest.raises(ValueError):
         Limits.from_env({"LIAISON_MAX_COST": "lots"})
     assert Limits.from_env({"LIAISON_REQUEST_TIMEOUT": "2.5"}).request_timeout == 2.5
+
+
+def cost_of(client: TestClient, query: str, **variables: Any) -> int:
+    body = post(client, {"query": query, "variables": variables})[1]
+    assert "errors" not in body, body["errors"]
+    return body["extensions"]["cost"]["requestedQueryCost"]  # type: ignore[no-any-return]
+
+
+def test_counts_aggregates_and_introspection_weigh_what_they_cost_the_database(demo_dsn: str) -> None:
+    with service(demo_dsn) as client:
+        assert cost_of(client, "{ contactPoints(first: 3) { nodes { code } } }") == 3
+        assert cost_of(client, "{ contactPoints(first: 3) { totalCount nodes { code } } }") == 3 + 10
+        # 16 districts assumed, their counts in one statement: 16 objects + one count.
+        districts = '{ region(code: "310000") { districts { contactPoints(first: 0) { totalCount } } } }'
+        assert cost_of(client, districts) == 1 + 16 + 10
+        aliased = (
+            "{ a: cases(first: 0) { totalCount } b: cases(first: 0, filter: {kinds: [COMPLAINT]}) { totalCount } }"
+        )
+        assert cost_of(client, aliased) == 20  # two statements over all cases
+        # networkStats (1) + its case statistics (1 object, weighing 100) + byStatus (10 assumed).
+        assert cost_of(client, "{ networkStats { cases { total byStatus { count } } } }") == 1 + 1 + 100 + 10
+        assert cost_of(client, "{ __schema { queryType { name } } }") == 500
+        assert cost_of(client, "{ __typename }") == 0
+
+
+def test_one_introspection_field_per_request(demo_dsn: str) -> None:
+    with service(demo_dsn) as client:
+        assert codes(post(client, {"query": graphql.get_introspection_query()})[1]) == []  # GraphiQL's
+        twice = '{ a: __schema { queryType { name } } b: __type(name: "Case") { name } }'
+        assert codes(post(client, {"query": twice})[1]) == ["QUERY_TOO_COMPLEX"]
+        once = {"query": "{ __schema { queryType { name } } }"}
+        body = post(client, [once, once])[1]
+        assert [codes(item) for item in body] == [[], ["QUERY_TOO_COMPLEX"]]
+
+
+def test_cost_counts_variable_defaults_and_every_spelling_of_an_int(demo_dsn: str) -> None:
+    query = "query ($n: Int = 50) { contactPoints(first: $n) { nodes { code } } }"
+    with service(demo_dsn, LIAISON_MAX_COST="60") as client:
+        assert cost_of(client, query) == 50
+        assert cost_of(client, query, n=30.0) == 30
+        body = post(client, {"query": query.replace("= 50", "= 70")})[1]
+        assert codes(body) == ["QUERY_TOO_COMPLEX"]

@@ -1,0 +1,25 @@
+"""Federated tracing (ftv1) for the router only, with errors as clients see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+from strawberry.extensions.tracing.apollo_federation import ApolloFederationTracingExtension
+
+__all__ = ["RouterTracing"]
+
+
+class RouterTracing(ApolloFederationTracingExtension):
+    """Strawberry's ftv1 extension, answering only the federation router (when a router
+    secret is configured, requests carrying it), and putting a masked message in place of
+    an unexpected exception's text, which the trace would otherwise carry to the client."""
+
+    def _check_should_trace(self) -> bool:
+        context = self.execution_context.context
+        return bool(getattr(context, "from_router", False)) and super()._check_should_trace()
+
+    def _make_error(self, e: Exception, info: GraphQLResolveInfo) -> Any:
+        if not isinstance(getattr(e, "code", None), str):
+            e = Exception("Internal server error.")
+        return super()._make_error(e, info)
