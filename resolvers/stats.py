@@ -9,9 +9,10 @@ from typing import Any
 from strawberry import Info
 
 from db import stats
+from db.access import Role
 
 from .context import Context
-from .errors import check_range
+from .errors import BadUserInput, check_range
 
 __all__ = ["Count", "Flow", "Scope", "award_stats", "case_stats", "membership_counts", "point_stats", "return_flows"]
 
@@ -42,11 +43,23 @@ def counts(by: dict[Any, int]) -> list[Count]:
     return [Count(key, count) for key, count in sorted(by.items(), key=lambda item: str(item[0]))]
 
 
-def _period(period: Any) -> tuple[datetime.date | None, datetime.date | None]:
+PUBLIC_PERIOD_DAYS = 28
+"""The shortest period of case or return statistics for callers who may not read cases: a
+day's figures of a small district can single out one case."""
+
+
+def _period(info: Info[Context, None], period: Any) -> tuple[datetime.date | None, datetime.date | None]:
     if period is None:
         return None, None
     start, before = period.from_, period.before
     check_range(start, before, "period.from", "period.before")
+    if info.context.viewer.role is Role.ANONYMOUS and (
+        start is None or before is None or (before - start).days < PUBLIC_PERIOD_DAYS
+    ):
+        raise BadUserInput(
+            f"Without a credential, statistics take a period with both `from` and `before`, at least "
+            f"{PUBLIC_PERIOD_DAYS} days apart (or no period)."
+        )
     return start, before
 
 
@@ -64,11 +77,11 @@ async def membership_counts(info: Info[Context, None], scope: Scope) -> list[Cou
 
 
 async def case_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.CaseStats:
-    start, before = _period(period)
+    start, before = _period(info, period)
     return await info.context.loaders.scoped(stats.case_stats, scope.kind, start, before).load(scope.key)  # type: ignore[no-any-return]
 
 
 async def return_flows(info: Info[Context, None], scope: Scope, period: Any) -> list[Flow]:
-    start, before = _period(period)
+    start, before = _period(info, period)
     found = await info.context.loaders.scoped(stats.return_flows, scope.kind, start, before).load(scope.key)
     return [Flow(bought, returned, count) for (bought, returned), count in sorted(found.items())]

@@ -347,3 +347,13 @@ async def test_the_matrix_through_entities_and_saved_queries(db_dsn: str, role: 
                 assert ran["data"]["case"]["consumerName"] == _expected_name(role, name, in_huangpu)
             else:
                 assert ran["data"] == {"case": None}  # a partner: not a case of its region
+
+
+def test_public_case_statistics_need_a_period_of_four_weeks(anonymous: TestClient) -> None:
+    query = '{ district(code: "310101") { stats { cases(period: %s) { total } } } }'
+    for period in ('{from: "2015-01-06", before: "2015-01-07"}', '{from: "2020-01-01"}', '{before: "2015-01-07"}'):
+        assert codes(post(anonymous, query % period)) == ["BAD_USER_INPUT"], period
+    assert codes(post(anonymous, query % '{from: "2020-01-01", before: "2020-01-29"}')) == []
+    assert codes(post(anonymous, '{ district(code: "310101") { stats { cases { total } } } }')) == []
+    internal = bearer("internal")
+    assert codes(post(anonymous, query % '{from: "2015-01-06", before: "2015-01-07"}', internal)) == []
