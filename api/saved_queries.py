@@ -10,6 +10,7 @@ Responses carry an ``ETag``; ``If-None-Match`` with it answers 304.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 from typing import Any
@@ -79,7 +80,7 @@ async def run_saved_query(request: Request) -> Response:
     else:
         content = dumps(body)
         media_type = "application/json; charset=utf-8"
-    return _cacheable(request, content, media_type, status, headers)
+    return _cacheable(request, content, media_type, status, headers, cache=not result.errors)
 
 
 async def _operation(request: Request) -> saved.SavedOperation:
@@ -121,7 +122,9 @@ async def _variables(request: Request, operation: saved.SavedOperation) -> dict[
     return variables
 
 
+@functools.lru_cache(maxsize=256)
 def declared_variables(document: str) -> dict[str, Any]:
+    """The operation's variables and their types; saved documents are immutable, so cached."""
     operation = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))
     return {
         v.variable.name.value: type_from_ast(schema._schema, v.type)  # type: ignore[arg-type]
@@ -135,7 +138,9 @@ def coerce_parameter(values: list[str], type_: Any, name: str) -> Any:
         type_ = type_.of_type
     if isinstance(type_, GraphQLList):
         return [coerce_parameter([v], type_.of_type, name) for v in values]
-    value = values[-1]
+    if len(values) > 1:
+        raise Refused(400, "BAD_USER_INPUT", f"`{name}` takes one value; it was given {len(values)}.")
+    value = values[0]
     if isinstance(type_, GraphQLScalarType) and type_.name in ("Int", "Float"):
         try:
             return int(value) if type_.name == "Int" else float(value)
@@ -160,14 +165,15 @@ def _wants_csv(request: Request) -> bool:
     return CSV in request.headers.get("accept", "")
 
 
-def _cacheable(request: Request, content: bytes, media_type: str, status: int, headers: dict[str, str]) -> Response:
+def _cacheable(
+    request: Request, content: bytes, media_type: str, status: int, headers: dict[str, str], cache: bool
+) -> Response:
     etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-    headers = {
-        **headers,
-        "ETag": etag,
-        "Cache-Control": "private, no-cache" if request.headers.get("authorization") else "public, max-age=60",
-        "Vary": "Accept, Authorization",
-    }
+    if not cache:
+        control = "no-store"  # an answer with errors is not one to keep
+    else:
+        control = "private, no-cache" if request.headers.get("authorization") else "public, max-age=60"
+    headers = {**headers, "ETag": etag, "Cache-Control": control, "Vary": "Accept, Authorization"}
     wanted = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
     if status == 200 and (etag in wanted or "*" in wanted):
         return Response(status_code=304, headers=headers)

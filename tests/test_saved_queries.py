@@ -98,6 +98,7 @@ async def test_run_by_name_over_get_and_post(db_dsn: str, conn: asyncpg.Connecti
         for params, code in (
             ({"district": "310115", "first": "two"}, "BAD_USER_INPUT"),
             ({"district": "310115", "nope": "1"}, "BAD_USER_INPUT"),
+            ([("district", "310115"), ("district", "310104")], "BAD_USER_INPUT"),
             ({"district": "310115", "version": "7"}, "SAVED_QUERY_NOT_FOUND"),
         ):
             refused = client.get("/queries/PointsOfDistrict", params=params)
@@ -117,6 +118,9 @@ async def test_etag_and_not_modified(db_dsn: str, conn: asyncpg.Connection) -> N
         other = client.get("/queries/PointsOfDistrict", params={"district": "310115"}, headers={"If-None-Match": etag})
         assert other.status_code == 200 and other.headers["etag"] != etag
         assert first.headers["cache-control"] == "public, max-age=60"
+        failed = client.get("/queries/PointsOfDistrict", params={"district": "310101", "first": "500"})
+        assert failed.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert failed.headers["cache-control"] == "no-store"
 
 
 async def test_csv_export_with_chinese_text(db_dsn: str, conn: asyncpg.Connection) -> None:
