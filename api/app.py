@@ -50,7 +50,7 @@ async def _report_broken_saved_queries(db: Database) -> None:
         active = await saved.active_operations(db)
     except DatabaseUnavailable:
         return  # the service starts while the database is away; `liaison queries check` reports later
-    broken = broken_documents([(f"{o.name} v{o.version}", o.document) for o in active], schema._schema)
+    broken = broken_documents([(o.label, o.document) for o in active], schema._schema)
     for label, errors in broken:
         log.warning("saved query %s no longer validates against the schema: %s", label, "; ".join(errors))
     if active:

@@ -45,6 +45,7 @@ from resolvers.limits import Limits
 from .admission import HTTP_CODES, Refused, admit, context_for, refusal
 from .jsonout import dumps
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
+from .results import is_request_error
 
 __all__ = ["GraphQLApp"]
 
@@ -142,9 +143,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
-        # Field errors carry a path; errors raised before execution began do not, and then
-        # the GraphQL spec says the response has no data entry at all.
-        if result.data is None and result.errors and all(error.path is None for error in result.errors):
+        if is_request_error(result):
             del response["data"]
         return response
 

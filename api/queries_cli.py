@@ -155,7 +155,7 @@ async def _main(dsn: str, args: argparse.Namespace) -> int:
             print(f"deprecated {args.name} v{args.version}")
             return 0
         active = await saved.active_operations(conn)
-        broken = broken_documents([(f"{o.name} v{o.version}", o.document) for o in active], schema._schema)
+        broken = broken_documents([(o.label, o.document) for o in active], schema._schema)
         for label, errors in broken:
             print(f"broken {label}:", *errors, sep="\n  ")
         print(f"{len(active) - len(broken)} of {len(active)} saved versions validate")

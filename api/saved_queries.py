@@ -32,6 +32,7 @@ from schema import schema
 
 from .admission import Refused, admit, context_for, refusal
 from .jsonout import dumps
+from .results import is_request_error
 from .tables import NoList, to_csv
 
 __all__ = ["run_saved_query"]
@@ -61,7 +62,7 @@ async def run_saved_query(request: Request) -> Response:
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [error.formatted for error in result.errors]
-    if result.data is not None or not result.errors or any(e.path for e in result.errors):
+    if not is_request_error(result):
         body["data"] = result.data
     # Not extensions: its cost and budget change with every call and would defeat the ETag;
     # the same figures are in the X-RateLimit-* headers and X-Query-Cost.

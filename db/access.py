@@ -116,6 +116,10 @@ def select_list(table: Table, viewer: Viewer, params: Params) -> str:
     """``table``'s columns over alias ``t``, each confidential one as ``viewer`` may read it."""
     if table is not CASE:
         return table.select_list()
+    in_scope = None
+    if viewer.role is Role.CASE_OFFICER:  # one set of parameters for both columns
+        scope = (viewer.district_codes, viewer.region_codes)
+        in_scope = Predicate(_CASE_IN_SCOPE, scope, ("text[]", "text[]")).render(params)
     columns = []
     for column in table.columns:
         mask = _PERSONAL.get(column)
@@ -123,10 +127,7 @@ def select_list(table: Table, viewer: Viewer, params: Params) -> str:
             columns.append(f't."{column}"')
         elif viewer.role in (Role.ANONYMOUS, Role.PARTNER):
             columns.append(f"NULL::text AS {column}")
-        elif viewer.role is Role.CASE_OFFICER:
-            in_scope = Predicate(
-                _CASE_IN_SCOPE, (viewer.district_codes, viewer.region_codes), ("text[]", "text[]")
-            ).render(params)
+        elif in_scope is not None:
             columns.append(f"CASE WHEN {in_scope} THEN t.{column} ELSE {mask('t.' + column)} END AS {column}")
         else:
             columns.append(f"{mask('t.' + column)} AS {column}")

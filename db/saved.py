@@ -36,6 +36,10 @@ class SavedOperation:
     created_at: datetime.datetime
     deprecated_at: datetime.datetime | None
 
+    @property
+    def label(self) -> str:
+        return f"{self.name} v{self.version}"
+
 
 def document_sha256(document: str) -> str:
     """The hash clients send for a document (Apollo's persisted queries: of its UTF-8 text)."""

@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 from strawberry import Info
+from strawberry.utils.str_converters import to_camel_case
 
 from db import model
 from db.filters import case_predicates
@@ -21,15 +22,10 @@ __all__ = ["case_page"]
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if isinstance(value, datetime.datetime) and value.tzinfo is None:
-            raise BadUserInput(f"`{_camel(name)}` needs a time zone, e.g. 2020-01-01T00:00:00+08:00.")
+            raise BadUserInput(f"`{to_camel_case(name)}` needs a time zone, e.g. 2020-01-01T00:00:00+08:00.")
     for start, end in (("opened_from", "opened_before"), ("closed_from", "closed_before")):
-        check_range(values.get(start), values.get(end), _camel(start), _camel(end))
+        check_range(values.get(start), values.get(end), to_camel_case(start), to_camel_case(end))
     return values
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 async def case_page(

@@ -78,13 +78,6 @@ class Schema(strawberry.federation.Schema):
 
 size_lists([Query, *NODE_TYPES])
 
-ENTITY_NAMES = frozenset(
-    t.__strawberry_definition__.name
-    for t in NODE_TYPES
-    if hasattr(t, "resolve_reference") and t.__strawberry_definition__.directives
-)
-_REFUSED = "A representation is an object whose `__typename` names an entity: " + ", ".join(sorted(ENTITY_NAMES)) + "."
-
 schema = Schema(
     query=Query,
     mutation=SavedOperationMutations,
@@ -105,3 +98,7 @@ schema = Schema(
         RouterTracing,
     ],
 )
+
+ENTITY_NAMES = frozenset(t.name for t in schema._schema.get_type("_Entity").types)  # type: ignore[union-attr]
+"""The federation entities, as the schema's ``_Entity`` union lists them."""
+_REFUSED = "A representation is an object whose `__typename` names an entity: " + ", ".join(sorted(ENTITY_NAMES)) + "."

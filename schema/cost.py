@@ -40,6 +40,7 @@ from graphql import (
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.lazy_type import LazyType
+from strawberry.utils.str_converters import to_camel_case
 
 from resolvers.pagination import DEFAULT_PAGE
 
@@ -258,17 +259,11 @@ def size_lists(roots: list[type]) -> None:
                 )
             inner, is_list = _unwrap(member.type)
             if is_list and not (definition.name.endswith("Connection") and member.name in ("edges", "nodes")):
-                name = f"{definition.name}.{member.name if member.graphql_name is None else member.graphql_name}"
-                size = LIST_SIZES.get(_camel_key(name), DEFAULT_LIST_SIZE)
+                name = f"{definition.name}.{member.graphql_name or to_camel_case(member.python_name)}"
+                size = LIST_SIZES.get(name, DEFAULT_LIST_SIZE)
                 member.directives.append(ListSize(assumed_size=size, require_one_slicing_argument=False))
             if isinstance(inner, type):
                 pending.append(inner)
-
-
-def _camel_key(name: str) -> str:
-    owner, field = name.split(".")
-    head, *rest = field.split("_")
-    return f"{owner}.{head}{''.join(p.title() for p in rest)}"
 
 
 def _unwrap(type_: Any) -> tuple[Any, bool]:

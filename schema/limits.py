@@ -26,10 +26,10 @@ from resolvers.context import Context
 from resolvers.limits import Spend
 
 from .cost import Measure, TooLarge, measure
-from .errors import INTERNAL, TOO_MANY_TOKENS
+from .errors import INTERNAL
 from .permissions import Forbidden
 
-__all__ = ["CODES", "Limits"]
+__all__ = ["Limits"]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 RATE_LIMITED = "RATE_LIMITED"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 FORBIDDEN = Forbidden.code
-CODES = (QUERY_TOO_DEEP, TOO_MANY_ALIASES, TOO_MANY_TOKENS, QUERY_TOO_COMPLEX, RATE_LIMITED, INTROSPECTION_DISABLED)
 
 
 class Limits(SchemaExtension):

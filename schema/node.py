@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from strawberry import Info
 from strawberry.relay import GlobalID
+from strawberry.utils.str_converters import to_camel_case
 
 from db.model import Table
 from resolvers import relations as rel
@@ -41,7 +42,7 @@ def keyed_by(table: Table, column: str) -> Callable[[C], C]:
             return [next(found) if k is not None else None for k in valid]
         return await rel.lookup_many(info, table, column, keys)
 
-    key_name = _camel(column)
+    key_name = to_camel_case(column)
 
     async def resolve_reference(cls: type, info: Info, **representation: Any) -> Any:
         if key_name in representation:
@@ -71,8 +72,3 @@ def keyed_by(table: Table, column: str) -> Callable[[C], C]:
         return cls
 
     return attach
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
