@@ -125,6 +125,7 @@ def context_for(request: Request, response: Response | None) -> Context:
         viewer=request.state.viewer,
         limits=state.settings.limits,
         budget=state.budget,
+        execution=state.settings.execution,
         from_router=request.state.from_router,
         router_verified=request.state.router_verified,
     )

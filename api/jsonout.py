@@ -1,17 +1,19 @@
-"""JSON as the service writes it: compact UTF-8, Chinese left readable."""
+"""JSON as the service writes it: compact UTF-8, Chinese left readable, compiled data as is."""
 
 from __future__ import annotations
 
 import json
 
+import orjson
+
 __all__ = ["dumps"]
 
 
 def dumps(data: object) -> bytes:
-    """Compact UTF-8, as PostgreSQL's JSON prints; escaped ASCII when a string holds a lone
-    surrogate (a client may send ``"\\ud800"`` and see it quoted back), which UTF-8 cannot carry."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """Compact UTF-8, as PostgreSQL's JSON prints; ``orjson.Fragment`` (the compiled path's
+    JSON text) goes in unparsed. Escaped ASCII when a string holds a lone surrogate (a client
+    may send ``"\\ud800"`` and see it quoted back), which UTF-8 cannot carry."""
     try:
-        return text.encode()
-    except UnicodeEncodeError:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:
         return json.dumps(data, separators=(",", ":")).encode()

@@ -18,6 +18,7 @@ from db.pool import open_database
 from resolvers.context import Context
 from resolvers.documents import broken_documents, check_document
 from schema import schema
+from schema.compiled import plain_data
 
 from .budget import InProcessBudget
 from .saved_queries import coerce_parameter, declared_variables
@@ -119,12 +120,12 @@ async def _run(dsn: str, args: argparse.Namespace) -> int:
         print(json.dumps([e.formatted for e in result.errors], ensure_ascii=False, indent=2), file=sys.stderr)
     if args.format == "csv" and not result.errors:
         try:
-            sys.stdout.write(to_csv(result.data))
+            sys.stdout.write(to_csv(plain_data(result.data)))
         except NoList as exc:
             print(exc, file=sys.stderr)
             return 1
     else:
-        print(json.dumps({"data": result.data}, ensure_ascii=False, indent=2))
+        print(json.dumps({"data": plain_data(result.data)}, ensure_ascii=False, indent=2))
     return 1 if result.errors else 0
 
 

@@ -29,6 +29,7 @@ from starlette.responses import Response
 
 from db import saved
 from schema import schema
+from schema.compiled import plain_data
 
 from .admission import Refused, admit, context_for, refusal
 from .jsonout import dumps
@@ -74,7 +75,7 @@ async def run_saved_query(request: Request) -> Response:
     status = response.status_code if response.status_code != 200 else (200 if "data" in body else 400)
     if _wants_csv(request) and status == 200 and not result.errors:
         try:
-            content, media_type = to_csv(result.data).encode(), f"{CSV}; charset=utf-8"
+            content, media_type = to_csv(plain_data(result.data)).encode(), f"{CSV}; charset=utf-8"
             headers["Content-Disposition"] = f'attachment; filename="{operation.name}.csv"'
         except NoList as exc:
             return refusal(request, Refused(400, "NOT_A_LIST", str(exc)))

@@ -35,6 +35,10 @@ class Settings:
     redis_url: str | None = None
     router_secret: str | None = None
     trusted_documents_only: bool = False
+    execution: str = "compiled"
+    """``compiled``: queries the compiler knows run as one SQL statement; ``dataloader``: none
+    do; ``verify``: both run, the generic path's answer is sent and the compiled one checked
+    against it byte for byte (a mismatch is logged and flagged in ``X-Liaison-Execution``)."""
     """Only saved operations run on /graphql (by hash or name); any other document is refused."""
     """When set, ``_entities`` and ``_service`` answer only requests whose X-Router-Secret holds it."""
     """Where rate-limit budgets are kept when several processes serve; None: in-process."""
@@ -55,7 +59,15 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             router_secret=env.get("LIAISON_ROUTER_SECRET") or None,
             trusted_documents_only=_flag(env.get("LIAISON_TRUSTED_DOCUMENTS_ONLY", "0")),
+            execution=_execution(env.get("LIAISON_EXECUTION", "compiled")),
         )
+
+
+def _execution(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("compiled", "dataloader", "verify"):
+        raise ValueError(f"LIAISON_EXECUTION: {value!r} is not compiled, dataloader or verify")
+    return value
 
 
 def _flag(value: str) -> bool:

@@ -18,7 +18,16 @@ from enum import StrEnum
 from .model import CASE, CROSS_STORE_RETURN, Table
 from .sql import Params, Predicate
 
-__all__ = ["ANONYMOUS", "SCOPED_ROLES", "Role", "Viewer", "row_predicates", "scope_problem", "select_list"]
+__all__ = [
+    "ANONYMOUS",
+    "SCOPED_ROLES",
+    "Role",
+    "Viewer",
+    "column_sql",
+    "row_predicates",
+    "scope_problem",
+    "select_list",
+]
 
 
 class Role(StrEnum):
@@ -112,23 +121,26 @@ def _masked_phone(column: str) -> str:
 _PERSONAL = {"consumer_name": _masked_name, "consumer_phone": _masked_phone}
 
 
+def column_sql(table: Table, column: str, viewer: Viewer, params: Params) -> str:
+    """``column`` of ``table`` over alias ``t``, as ``viewer`` may read it: the value, its mask, or NULL."""
+    mask = _PERSONAL.get(column) if table is CASE else None
+    if mask is None:
+        return f't."{column}"'
+    if viewer.role in (Role.ANONYMOUS, Role.PARTNER):
+        return "NULL::text"
+    if viewer.role is Role.CASE_OFFICER:
+        scope = (viewer.district_codes, viewer.region_codes)
+        in_scope = Predicate(_CASE_IN_SCOPE, scope, ("text[]", "text[]")).render(params)
+        return f"CASE WHEN {in_scope} THEN t.{column} ELSE {mask('t.' + column)} END"
+    return mask("t." + column)
+
+
 def select_list(table: Table, viewer: Viewer, params: Params) -> str:
     """``table``'s columns over alias ``t``, each confidential one as ``viewer`` may read it."""
     if table is not CASE:
         return table.select_list()
-    in_scope = None
-    if viewer.role is Role.CASE_OFFICER:  # one set of parameters for both columns
-        scope = (viewer.district_codes, viewer.region_codes)
-        in_scope = Predicate(_CASE_IN_SCOPE, scope, ("text[]", "text[]")).render(params)
     columns = []
     for column in table.columns:
-        mask = _PERSONAL.get(column)
-        if mask is None:
-            columns.append(f't."{column}"')
-        elif viewer.role in (Role.ANONYMOUS, Role.PARTNER):
-            columns.append(f"NULL::text AS {column}")
-        elif in_scope is not None:
-            columns.append(f"CASE WHEN {in_scope} THEN t.{column} ELSE {mask('t.' + column)} END AS {column}")
-        else:
-            columns.append(f"{mask('t.' + column)} AS {column}")
+        value = column_sql(table, column, viewer, params)
+        columns.append(value if value == f't."{column}"' else f"{value} AS {column}")
     return ", ".join(columns)

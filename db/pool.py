@@ -73,6 +73,16 @@ class Database:
             self.pool.terminate()
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset round trip (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL).
+
+    Measured here as one extra round trip per statement (shared/notes/performance.md). The
+    service never changes session state: settings come at connect, advisory locks are
+    transaction-scoped, no LISTEN, no cursors; an open transaction is still rolled back
+    by asyncpg before this runs.
+    """
+
+
 async def open_database(dsn: str, *, max_size: int, timeout: float, statement_timeout: float | None = None) -> Database:
     """``min_size=0``: the pool starts, and health checks answer, while PostgreSQL is away.
 
@@ -90,5 +100,6 @@ async def open_database(dsn: str, *, max_size: int, timeout: float, statement_ti
             timeout=timeout,  # connecting
             max_inactive_connection_lifetime=60,
             server_settings=settings,
+            reset=_keep_session,
         )
     return Database(pool, timeout)

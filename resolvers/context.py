@@ -29,6 +29,8 @@ class Context:
     viewer: Viewer
     limits: Limits
     budget: Budget
+    execution: str = "compiled"
+    """``LIAISON_EXECUTION``: compiled, dataloader, or verify (both, compared)."""
     from_router: bool = True
     """The request carries the federation router's shared secret, or none is configured."""
     router_verified: bool = False

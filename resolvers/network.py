@@ -5,16 +5,14 @@ from __future__ import annotations
 from strawberry import Info
 
 from db import model, regions
-from db.records import District, Region
+from db.records import Region
 
 from .context import Context
+from .relations import AllRows, compiled
 
-__all__ = ["all_regions", "region_districts"]
+__all__ = ["all_regions"]
 
 
+@compiled(AllRows(model.REGION))
 async def all_regions(info: Info[Context, None]) -> list[Region]:
     return await regions.all_regions(info.context.db)
-
-
-async def region_districts(root: Region, info: Info[Context, None]) -> list[District]:
-    return await info.context.loaders.many(model.DISTRICT, "region_code").load(root.code)

@@ -12,10 +12,12 @@ from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.compiler import Compiler
 from resolvers.errors import BadUserInput
 
 from .caches import DocumentCache
 from .case import Case
+from .compiled import CompiledExecution
 from .contact_point import ContactPoint, StarAward
 from .cost import size_lists
 from .cross_store_return import CrossStoreReturn
@@ -96,8 +98,10 @@ schema = Schema(
         lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
         # ftv1 traces only for requests with `apollo-federation-include-trace: ftv1`.
         RouterTracing,
+        CompiledExecution,  # last: after Limits has checked and charged the operation
     ],
 )
+CompiledExecution.compiler = Compiler(schema)
 
 ENTITY_NAMES = frozenset(t.name for t in schema._schema.get_type("_Entity").types)  # type: ignore[union-attr]
 """The federation entities, as the schema's ``_Entity`` union lists them."""

@@ -11,7 +11,7 @@ from strawberry import Info, relay
 
 from db import model
 from resolvers import relations as rel
-from resolvers.cases import case_page
+from resolvers.listings import CASES_AT_POINT
 
 from .connection import Connection
 from .enums import FIVE_INTO, HonourKind, HostKind, MembershipLevel, OrderDirection, ProgrammeCode, Stars
@@ -83,10 +83,14 @@ class ContactPoint(relay.Node):
     )
 
     @strawberry.field(description="True for the five-into (五进) kinds of host: malls, scenic areas, schools, ...")
+    @rel.compiled(rel.Computed("host_kind", tuple(sorted(FIVE_INTO))))
     def is_five_into(self) -> bool:
         return self.host_kind in FIVE_INTO  # type: ignore[comparison-overlap]
 
     @strawberry.field(description="Its current rating: the award of the latest batch it was rated in, if any.")
+    @rel.compiled(
+        rel.Relation(model.STAR_AWARD, "id", "id", via=(model.CURRENT_RATING, "contact_point_id", "id", "award_id"))
+    )
     async def current_rating(self, info: Info) -> StarAward | None:
         current = await rel.lookup(info, model.CURRENT_RATING, "contact_point_id", self.id)  # type: ignore[attr-defined]
         return None if current is None else await rel.lookup(info, model.STAR_AWARD, "id", current.award_id)
@@ -95,6 +99,7 @@ class ContactPoint(relay.Node):
         description="Cases handled here; latest first unless `orderBy` says otherwise. Not public: null with a FORBIDDEN error for the anonymous role.",
         extensions=allowed(CASE_READERS, "cases"),
     )
+    @rel.compiled(CASES_AT_POINT)
     async def cases(
         self,
         info: Info,
@@ -105,16 +110,7 @@ class ContactPoint(relay.Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[CaseRef] | None:
-        return await case_page(  # type: ignore[return-value]
-            info,
-            filter,
-            order_by,
-            first,
-            after,
-            last,
-            before,
-            contact_point_id=self.id,  # type: ignore[attr-defined]
-        )
+        return await CASES_AT_POINT.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
 
 @strawberry.input(description="Conditions on contact points; all given conditions must hold.")

@@ -9,8 +9,7 @@ from strawberry import Info, relay
 
 from db import model
 from resolvers import relations as rel
-from resolvers.cases import case_page
-from resolvers.roots import cross_store_return_page
+from resolvers.listings import CASES_AGAINST, RETURNS_OF_ENTERPRISE
 
 from .connection import Connection
 from .node import keyed_by
@@ -60,6 +59,7 @@ class Enterprise(relay.Node):
         description="Cases against it; latest first unless `orderBy` says otherwise. Not public: null with a FORBIDDEN error for the anonymous role.",
         extensions=allowed(CASE_READERS, "cases"),
     )
+    @rel.compiled(CASES_AGAINST)
     async def cases(
         self,
         info: Info,
@@ -70,22 +70,14 @@ class Enterprise(relay.Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[CaseRef] | None:
-        return await case_page(  # type: ignore[return-value]
-            info,
-            filter,
-            order_by,
-            first,
-            after,
-            last,
-            before,
-            respondent_id=self.id,  # type: ignore[attr-defined]
-        )
+        return await CASES_AGAINST.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Yangtze Delta returns under its commitment; latest first unless `orderBy` says otherwise."
         " Not public: null with a FORBIDDEN error for the anonymous role.",
         extensions=allowed(CASE_READERS, "cross-store returns"),
     )
+    @rel.compiled(RETURNS_OF_ENTERPRISE)
     async def cross_store_returns(
         self,
         info: Info,
@@ -96,16 +88,7 @@ class Enterprise(relay.Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[ReturnRef] | None:
-        return await cross_store_return_page(  # type: ignore[return-value]
-            info,
-            filter,
-            order_by,
-            enterprise_id=self.id,
-            first=first,
-            after=after,
-            last=last,
-            before=before,  # type: ignore[attr-defined]
-        )
+        return await RETURNS_OF_ENTERPRISE.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
 
 @strawberry.type(description="A brand of an enterprise.")

@@ -9,7 +9,7 @@ from strawberry import Info, relay
 
 from db import model
 from resolvers import relations as rel
-from resolvers.contact_points import contact_point_page
+from resolvers.listings import CONTACT_POINTS_IN_DISTRICT
 from resolvers.stats import Scope
 
 from .connection import Connection
@@ -65,6 +65,7 @@ class District(relay.Node):
         return Scope("district", self.code)  # type: ignore[return-value]
 
     @strawberry.field(description="Its contact points; by code unless `orderBy` says otherwise.")
+    @rel.compiled(CONTACT_POINTS_IN_DISTRICT)
     async def contact_points(
         self,
         info: Info,
@@ -75,4 +76,4 @@ class District(relay.Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[ContactPointRef]:
-        return await contact_point_page(info, filter, order_by, first, after, last, before, district_code=self.code)  # type: ignore[return-value]
+        return await CONTACT_POINTS_IN_DISTRICT.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]

@@ -65,6 +65,7 @@ def keyed_by(table: Table, column: str) -> Callable[[C], C]:
         return isinstance(obj, table.row)
 
     def attach(cls: C) -> C:
+        cls.node_source = (table, column)  # type: ignore[attr-defined]  # read by the operation compiler
         cls.resolve_id = classmethod(resolve_id)  # type: ignore[attr-defined]
         cls.resolve_nodes = classmethod(resolve_nodes)  # type: ignore[attr-defined]
         cls.is_type_of = classmethod(is_type_of)  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from strawberry import Info, relay
 
 from db import model
 from resolvers import relations as rel
+from resolvers.listings import MEMBERS
 
 from .connection import Connection
 from .enums import MembershipLevel, OdrClass, ProgrammeCode
@@ -42,6 +43,7 @@ class Programme(relay.Node):
     )
 
     @strawberry.field(description="Its memberships, latest start first.")
+    @rel.compiled(MEMBERS)
     async def members(
         self,
         info: Info,
@@ -50,17 +52,7 @@ class Programme(relay.Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Membership]:
-        return await rel.page(  # type: ignore[return-value]
-            info,
-            model.MEMBERSHIP,
-            parent="programme_code",
-            key=self.code,
-            descending=True,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+        return await MEMBERS.resolve(info, self, None, None, first, after, last, before)  # type: ignore[return-value]
 
 
 @strawberry.type(description="A contact point's or an enterprise's membership of a programme, over a period.")

@@ -9,10 +9,8 @@ from strawberry import Info, relay
 
 from db import model
 from resolvers import relations as rel
-from resolvers.cases import case_page
-from resolvers.contact_points import contact_point_page
+from resolvers.listings import CASES, CONTACT_POINTS, CROSS_STORE_RETURNS, ENTERPRISES
 from resolvers.network import all_regions
-from resolvers.roots import cross_store_return_page, enterprise_page
 from resolvers.stats import Scope
 
 from .case import Case, CaseFilter, CaseOrder
@@ -68,18 +66,22 @@ class Query:
         return Scope("network", "network")  # type: ignore[return-value]
 
     @strawberry.field(description="A region by administrative code, e.g. `310000`; null if unknown.")
+    @rel.compiled(rel.Lookup(model.REGION, "code", "code"))
     async def region(self, info: Info, code: str) -> Region | None:
         return await rel.lookup(info, model.REGION, "code", code)  # type: ignore[no-any-return]
 
     @strawberry.field(description="A district or city by administrative code, e.g. `310115`; null if unknown.")
+    @rel.compiled(rel.Lookup(model.DISTRICT, "code", "code"))
     async def district(self, info: Info, code: str) -> District | None:
         return await rel.lookup(info, model.DISTRICT, "code", code)  # type: ignore[no-any-return]
 
     @strawberry.field(description="A contact point by code, e.g. `CP310115-00001`; null if unknown.")
+    @rel.compiled(rel.Lookup(model.CONTACT_POINT, "code", "code"))
     async def contact_point(self, info: Info, code: str) -> ContactPoint | None:
         return await rel.lookup(info, model.CONTACT_POINT, "code", code)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Contact points network-wide; by code unless `orderBy` says otherwise.")
+    @rel.compiled(CONTACT_POINTS)
     async def contact_points(
         self,
         info: Info,
@@ -90,13 +92,15 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[ContactPoint]:
-        return await contact_point_page(info, filter, order_by, first, after, last, before)  # type: ignore[return-value]
+        return await CONTACT_POINTS.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
     @strawberry.field(description="An enterprise by unified social credit code; null if unknown.")
+    @rel.compiled(rel.Lookup(model.ENTERPRISE, "credit_code", "credit_code"))
     async def enterprise(self, info: Info, credit_code: str) -> Enterprise | None:
         return await rel.lookup(info, model.ENTERPRISE, "credit_code", credit_code)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Enterprises; by credit code unless `orderBy` says otherwise.")
+    @rel.compiled(ENTERPRISES)
     async def enterprises(
         self,
         info: Info,
@@ -107,9 +111,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Enterprise]:
-        return await enterprise_page(  # type: ignore[return-value]
-            info, filter, order_by, first=first, after=after, last=last, before=before
-        )
+        return await ENTERPRISES.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
     @strawberry.field(description="The programmes, by code.")
     async def programmes(self, info: Info) -> list[Programme]:
@@ -121,6 +123,7 @@ class Query:
         " Not public: null with a FORBIDDEN error for the anonymous role.",
         extensions=allowed(CASE_READERS, "cases"),
     )
+    @rel.compiled(rel.Lookup(model.CASE, "number", "number"))
     async def case_(self, info: Info, number: str) -> Case | None:
         return await rel.lookup(info, model.CASE, "number", number)  # type: ignore[no-any-return]
 
@@ -129,6 +132,7 @@ class Query:
         " otherwise. Not public: null with a FORBIDDEN error for the anonymous role.",
         extensions=allowed(CASE_READERS, "cases"),
     )
+    @rel.compiled(CASES)
     async def cases(
         self,
         info: Info,
@@ -139,13 +143,14 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Case] | None:
-        return await case_page(info, filter, order_by, first, after, last, before)  # type: ignore[return-value]
+        return await CASES.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Yangtze Delta cross-store returns (a partner's: those with a store in its region); latest"
         " first unless `orderBy` says otherwise. Not public: null with a FORBIDDEN error for the anonymous role.",
         extensions=allowed(CASE_READERS, "cross-store returns"),
     )
+    @rel.compiled(CROSS_STORE_RETURNS)
     async def cross_store_returns(
         self,
         info: Info,
@@ -156,6 +161,4 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[CrossStoreReturn] | None:
-        return await cross_store_return_page(  # type: ignore[return-value]
-            info, filter, order_by, first=first, after=after, last=last, before=before
-        )
+        return await CROSS_STORE_RETURNS.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]

@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from schema.compiled import HEADER
 
 _counter = itertools.count()
 
@@ -86,9 +87,17 @@ def service(dsn: str, role: str | None = "internal", **env: str) -> Iterator[Tes
     Its requests carry a token for ``role`` (internal: every row, consumers' data
     masked) unless a request says otherwise; ``role=None`` calls anonymously.
     """
-    settings = Settings.from_env({"DATABASE_URL": dsn, "LIAISON_DB_TIMEOUT": "5", **JWT_ENV, **env})
+    settings = Settings.from_env(
+        {"DATABASE_URL": dsn, "LIAISON_DB_TIMEOUT": "5", "LIAISON_EXECUTION": "verify", **JWT_ENV, **env}
+    )
     with TestClient(create_app(settings), headers=bearer(role) if role else None) as client:
+        client.event_hooks = {"response": [_same_on_both_paths]}
         yield client
+
+
+def _same_on_both_paths(response: httpx2.Response) -> None:
+    """In verify mode every compiled answer is checked against the generic path's."""
+    assert response.headers.get(HEADER) != "mismatch", "the compiled path answered otherwise: see the log"
 
 
 def gql(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 
-import pytest
 from starlette.testclient import TestClient
 
-from db.volume import add_volume
-
-from .support import create_database, data, drop_database, service, unique_name
+from .support import data, service
 
 SHANGHAI = ["310101", "310104", "310105", "310106", "310107", "310109", "310110", "310112",
             "310113", "310114", "310115", "310116", "310117", "310118", "310120", "310151"]  # fmt: skip
@@ -31,18 +27,6 @@ def statements(client: TestClient, query: str, **variables: object) -> tuple[int
     before = db.statements
     found = data(client, query, **variables)
     return db.statements - before, found
-
-
-@pytest.fixture(scope="module")
-async def volume_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
-    """The demo plus 30,000 more cases: three-quarters as many again."""
-    name = unique_name("liaison_volume")
-    dsn = await create_database(admin_dsn, name, template=template_db)
-    await add_volume(dsn, cases=30_000, returns=500, seed=7)
-    try:
-        yield dsn
-    finally:
-        await drop_database(admin_dsn, name)
 
 
 def test_one_district_or_sixteen_cost_the_same_statements(demo_dsn: str) -> None:

@@ -54,9 +54,13 @@ def test_a_query_error_has_a_code_and_no_internals(client: TestClient) -> None:
     assert "Traceback" not in str(body)
 
 
-def test_districts_of_all_regions_load_in_one_batch(client: TestClient) -> None:
-    db = client.app.state.db  # type: ignore[attr-defined]
-    before = db.statements
-    body = client.post("/graphql", json={"query": REGIONS}).json()
+@pytest.mark.parametrize(("execution", "expected"), [("dataloader", 2), ("compiled", 1)])
+def test_districts_of_all_regions_load_in_one_batch(db_dsn: str, execution: str, expected: int) -> None:
+    """Generic path: one statement for regions, one for all their districts; compiled: one in all."""
+    settings = Settings.from_env({"DATABASE_URL": db_dsn, "LIAISON_EXECUTION": execution})
+    with TestClient(create_app(settings)) as client:
+        db = client.app.state.db  # type: ignore[attr-defined]
+        before = db.statements
+        body = client.post("/graphql", json={"query": REGIONS}).json()
+        assert db.statements - before == expected
     assert len(body["data"]["regions"]) == 4
-    assert db.statements - before == 2, "one statement for regions, one for all their districts"

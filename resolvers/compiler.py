@@ -1,0 +1,321 @@
+"""The operation compiler: a validated query document as a ``db.compiled`` plan, or why not.
+
+It walks the operation as graphql-core's executor would (fragments flattened, ``@skip`` and
+``@include`` applied, aliases as response keys) and reads each field's mapping from the
+schema itself: plain fields are columns of their type's table, relations carry their
+``Relation``/``Listing``/``Lookup`` (``resolvers.relations``, ``resolvers.listings``), which the
+loaders of the generic path follow as well. Arguments are converted by Strawberry and
+validated by the same functions the resolvers call, so a request the generic path would
+refuse is refused here too, and then runs on the generic path, which words the error.
+
+What it does not know (a resolver without a mapping, an abstract type, a field the viewer
+may not read) raises ``NotCompiled``; ``static`` says whether the reason holds for every
+request of the document, so the decision can be kept per document and role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLIncludeDirective,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+)
+from graphql.execution.values import get_argument_values, get_directive_values
+from strawberry.permission import PermissionExtension
+from strawberry.relay import GlobalID
+from strawberry.types.arguments import convert_arguments
+
+from db import compiled as plan
+from db.access import Viewer
+from db.model import Table
+
+from .errors import BadUserInput
+from .listings import Listing
+from .relations import AllRows, Computed, Lookup, Relation
+
+__all__ = ["Compiler", "NotCompiled"]
+
+_FORMS = {"DateTime": "datetime", "Decimal": "decimal"}
+_PLAIN = frozenset({"String", "Boolean", "Int", "Date"})
+
+
+class NotCompiled(Exception):
+    """The operation runs on the generic path; ``static``: for every request of its document."""
+
+    def __init__(self, reason: str, *, static: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.static = static
+
+
+class Compiler:
+    """Plans for one Strawberry schema; ``plan`` is called per request, after validation."""
+
+    def __init__(self, strawberry_schema: Any) -> None:
+        self.strawberry = strawberry_schema
+        self.schema: GraphQLSchema = strawberry_schema._schema
+
+    def plan(
+        self,
+        document: Any,
+        operation: OperationDefinitionNode,
+        variables: Any,
+        viewer: Viewer,
+        max_page: int,
+    ) -> plan.Root:
+        if operation.operation.value != "query":
+            raise NotCompiled(f"a {operation.operation.value} runs on the generic path")
+        walk = _Walk(self, document, variables, viewer, max_page)
+        query = self.schema.query_type
+        assert query is not None
+        return plan.Root(walk.selection(query, None, operation.selection_set))
+
+
+class _Walk:
+    def __init__(self, compiler: Compiler, document: Any, variables: Any, viewer: Viewer, max_page: int) -> None:
+        self.compiler = compiler
+        self.schema = compiler.schema
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.variables = variables
+        self.viewer = viewer
+        self.max_page = max_page
+
+    # -- selections, as the executor collects them
+
+    def collect(self, runtime: GraphQLObjectType, selections: SelectionSetNode) -> dict[str, list[FieldNode]]:
+        found: dict[str, list[FieldNode]] = {}
+        for node in self._fields(runtime, selections, set()):
+            key = node.alias.value if node.alias else node.name.value
+            found.setdefault(key, []).append(node)
+        return found
+
+    def _fields(self, runtime: GraphQLObjectType, selections: SelectionSetNode, seen: set[str]) -> Iterator[FieldNode]:
+        for selection in selections.selections:
+            if not self._included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                yield selection
+            elif isinstance(selection, InlineFragmentNode):
+                if selection.type_condition is None or self._applies(selection.type_condition.name.value, runtime):
+                    yield from self._fields(runtime, selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if name in seen or fragment is None:
+                    continue
+                seen.add(name)
+                if self._applies(fragment.type_condition.name.value, runtime):
+                    yield from self._fields(runtime, fragment.selection_set, seen)
+
+    def _included(self, node: Any) -> bool:
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip is not None and skip.get("if") is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include is not None and include.get("if") is False)
+
+    def _applies(self, condition: str, runtime: GraphQLObjectType) -> bool:
+        if condition == runtime.name:
+            return True
+        abstract = self.schema.get_type(condition)
+        return (
+            abstract is not None
+            and not isinstance(abstract, GraphQLObjectType)
+            and self.schema.is_sub_type(
+                abstract,  # type: ignore[arg-type]
+                runtime,
+            )
+        )
+
+    @staticmethod
+    def _merged(nodes: list[FieldNode]) -> SelectionSetNode:
+        selections = tuple(s for node in nodes if node.selection_set for s in node.selection_set.selections)
+        return SelectionSetNode(selections=selections)
+
+    # -- fields
+
+    def selection(
+        self, parent: GraphQLObjectType, table: Table | None, selections: SelectionSetNode
+    ) -> tuple[Any, ...]:
+        fields = []
+        for key, nodes in self.collect(parent, selections).items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                fields.append(plan.Constant(key, parent.name))
+                continue
+            if name.startswith("__"):
+                raise NotCompiled("introspection runs on the generic path")
+            fields.append(self.field(key, parent, table, name, nodes))
+        return tuple(fields)
+
+    def field(self, key: str, parent: GraphQLObjectType, table: Table | None, name: str, nodes: list[FieldNode]) -> Any:
+        definition = parent.fields[name]
+        strawberry_field = definition.extensions.get("strawberry-definition")
+        where = f"{parent.name}.{name}"
+        if strawberry_field is None:
+            raise NotCompiled(f"{where} is not a Strawberry field")
+        if parent is self.schema.query_type and name in ("node", "nodes"):
+            return self._nodes(key, name, definition, nodes)
+        self._check_access(strawberry_field, where)
+        named = get_named_type(definition.type)
+        source = getattr(parent.extensions["strawberry-definition"].origin, "node_source", None)
+        if name == "id" and source is not None and table is source[0]:
+            return plan.GlobalId(key, parent.name, source[1])
+        resolver = strawberry_field.base_resolver
+        if resolver is None:
+            if table is None or strawberry_field.python_name not in table.columns:
+                raise NotCompiled(f"{where} is not a column of the mapping")
+            return self._scalar(key, strawberry_field.python_name, named, where)
+        spec = getattr(resolver.wrapped_func, "compiled", None)
+        if isinstance(spec, Computed):
+            return plan.InSet(key, spec.column, spec.values)
+        if not isinstance(named, GraphQLObjectType):
+            raise NotCompiled(f"{where} returns an abstract type or a computed value")
+        merged = self._merged(nodes)
+        if isinstance(spec, Relation):
+            link = plan.Link(spec.column, spec.attr) if spec.via is None else plan.Link(spec.column, via=spec.via)
+            return plan.Rows(key, spec.table, link, self.selection(named, spec.table, merged), spec.many)
+        if isinstance(spec, AllRows):
+            return plan.Rows(key, spec.table, None, self.selection(named, spec.table, merged), many=True)
+        arguments = self._arguments(definition, strawberry_field, nodes[0])
+        if isinstance(spec, Lookup):
+            link = plan.Link(spec.column, value=arguments[spec.argument], cast="text")
+            return plan.Rows(key, spec.table, link, self.selection(named, spec.table, merged))
+        if isinstance(spec, Listing):
+            return self._connection(key, spec, named, arguments, merged)
+        raise NotCompiled(f"{where} has no compiled form")
+
+    def _check_access(self, strawberry_field: Any, where: str) -> None:
+        for extension in strawberry_field.extensions:
+            if not isinstance(extension, PermissionExtension):
+                raise NotCompiled(f"{where} has a field extension the compiler does not know")
+            for permission in extension.permissions:
+                roles = getattr(permission, "roles", None)
+                if roles is None or self.viewer.role not in roles:
+                    raise NotCompiled(f"{where} is refused to the {self.viewer.role.value} role")
+
+    def _scalar(self, key: str, column: str, named: Any, where: str) -> plan.Scalar:
+        if isinstance(named, GraphQLEnumType):
+            names = tuple((value.value, name) for name, value in named.values.items())
+            return plan.Scalar(key, column, "enum", names)
+        if named.name in _FORMS:
+            return plan.Scalar(key, column, _FORMS[named.name])
+        if named.name in _PLAIN:
+            return plan.Scalar(key, column)
+        raise NotCompiled(f"{where}: no SQL form for {named.name}")
+
+    def _arguments(self, definition: Any, strawberry_field: Any, node: FieldNode) -> dict[str, Any]:
+        values = get_argument_values(definition, node, self.variables)
+        converter = self.compiler.strawberry
+        return convert_arguments(
+            values, strawberry_field.arguments, converter.schema_converter.scalar_registry, converter.config
+        )
+
+    def _connection(
+        self, key: str, listing: Listing, connection: GraphQLObjectType, args: dict[str, Any], merged: SelectionSetNode
+    ) -> plan.Connection:
+        try:
+            asked = listing.request(
+                args.get("filter"),
+                args.get("order_by"),
+                args.get("first"),
+                args.get("after"),
+                args.get("last"),
+                args.get("before"),
+                self.max_page,
+            )
+        except BadUserInput as refused:
+            raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
+        node_type: Any = get_named_type(connection.fields["nodes"].type)
+        edge_type: Any = get_named_type(connection.fields["edges"].type)
+        page_type: Any = get_named_type(connection.fields["pageInfo"].type)
+        parts: list[tuple[str, Any]] = []
+        node_nodes: list[FieldNode] = []
+        edge_parts: list[tuple[str, Any]] = []
+        for part_key, nodes in self.collect(connection, merged).items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                parts.append((part_key, plan.Constant(part_key, connection.name)))
+            elif name in ("nodes", "totalCount"):
+                parts.append((part_key, name))
+                if name == "nodes":
+                    node_nodes += nodes
+            elif name == "edges":
+                parts.append((part_key, "edges"))
+                if edge_parts:
+                    raise NotCompiled("two differently aliased `edges` of one connection")
+                for edge_key, edge_nodes in self.collect(edge_type, self._merged(nodes)).items():
+                    edge_name = edge_nodes[0].name.value
+                    if edge_name == "__typename":
+                        edge_parts.append((edge_key, plan.Constant(edge_key, edge_type.name)))
+                    else:
+                        edge_parts.append((edge_key, edge_name))
+                        if edge_name == "node":
+                            node_nodes += edge_nodes
+            elif name == "pageInfo":
+                info = []
+                for info_key, info_nodes in self.collect(page_type, self._merged(nodes)).items():
+                    info_name = info_nodes[0].name.value
+                    what = plan.Constant(info_key, page_type.name) if info_name == "__typename" else info_name
+                    info.append((info_key, what))
+                parts.append((part_key, tuple(info)))
+            else:
+                raise NotCompiled(f"{connection.name}.{name} has no compiled form")
+        if len({k for k, what in parts if what == "nodes"}) > 1 or len([e for e in edge_parts if e[1] == "node"]) > 1:
+            raise NotCompiled("aliased copies of a connection's nodes")
+        node_selection = self.selection(node_type, listing.table, self._merged(node_nodes)) if node_nodes else ()
+        link = None if listing.parent is None else plan.Link(listing.parent, listing.attr)
+        return plan.Connection(
+            key,
+            listing.table,
+            link,
+            asked.where,
+            asked.order,
+            asked.order_name,
+            asked.page,
+            tuple(parts),
+            node_selection,
+            tuple(edge_parts),
+        )
+
+    def _nodes(self, key: str, name: str, definition: Any, nodes: list[FieldNode]) -> Any:
+        values = get_argument_values(definition, nodes[0], self.variables)
+        ids = [values["id"]] if name == "node" else list(values["ids"])
+        items = []
+        for raw in ids:
+            try:
+                global_id = raw if isinstance(raw, GlobalID) else GlobalID.from_id(raw)
+            except Exception as exc:  # strawberry raises several kinds for a malformed id
+                raise NotCompiled("a malformed global id", static=False) from exc
+            runtime = self.schema.get_type(global_id.type_name)
+            source = None
+            if isinstance(runtime, GraphQLObjectType):
+                source = getattr(runtime.extensions["strawberry-definition"].origin, "node_source", None)
+            if source is None:
+                raise NotCompiled("a global id of no known node type", static=False)
+            table, column = source
+            node_key: Any = global_id.node_id
+            if column == "id":
+                if not (node_key.isascii() and node_key.isdigit() and len(node_key) < 19):
+                    items.append(None)
+                    continue
+                node_key = int(node_key)
+            link = plan.Link(column, value=node_key, cast="bigint" if column == "id" else "text")
+            items.append(plan.Rows(key, table, link, self.selection(runtime, table, self._merged(nodes))))
+        if name == "node":
+            if items[0] is None:
+                raise NotCompiled("a global id of no row", static=False)
+            return items[0]
+        return plan.Sequence(key, tuple(items))

@@ -1,0 +1,156 @@
+"""Queries served by one SQL statement when the compiler knows them; counted either way.
+
+Runs in ``on_execute`` after ``Limits`` (so depth, cost and budget were checked and
+charged as for any operation): if the request may use the compiled path and the compiler
+has a plan for it, the statement's JSON text becomes the result's ``data`` unparsed
+(``orjson.Fragment``), and graphql-core's executor never runs. Anything else (mutations,
+introspection, ``_entities``, a field without a mapping, a request the generic path would
+answer with an error) runs on the generic path. Each response says which path served it in
+``X-Liaison-Execution``; ``EXECUTIONS`` counts them for ``/metrics``; the first fallback of
+each document and role is logged with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
+from graphql.execution.values import get_variable_values
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import SchemaExtension
+
+from db.compiled import fetch_data
+from db.errors import DatabaseUnavailable, InvalidInput
+from resolvers.compiler import Compiler, NotCompiled
+from resolvers.context import Context
+
+__all__ = ["EXECUTIONS", "HEADER", "CompiledExecution", "fallback_reason", "plain_data"]
+
+log = logging.getLogger(__name__)
+
+HEADER = "X-Liaison-Execution"
+EXECUTIONS: Counter[str] = Counter()
+"""Operations served per path (``compiled``, ``dataloader``) since start, and in verify mode
+how many compiled answers matched (``verified``) or did not (``mismatch``)."""
+
+_STATIC_FALLBACKS: OrderedDict[tuple[str, str | None, str], str] = OrderedDict()
+"""Documents (text, operation, role) the compiler cannot serve, with the reason: asked once."""
+_REMEMBERED = 4096
+_TRACE = "apollo-federation-include-trace"
+
+
+class CompiledExecution(SchemaExtension):
+    compiler: Compiler | None = None
+    """Set once the schema exists (schema.build): the compiler of this schema."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context: Context = execution.context
+        text = None
+        if execution.result is None and execution.graphql_document is not None and isinstance(context, Context):
+            text = await self._compiled(context)
+            if isinstance(text, DatabaseUnavailable):
+                # Not again on the generic path: it would wait for the same fault as long again.
+                # At the first root field, as the generic path reports it.
+                first = operation_keys(execution)[:1]
+                error = GraphQLError(str(text), path=first or None, original_error=text)
+                execution.result = GraphQLExecutionResult(data=None, errors=[error])
+                text = None
+            served = "compiled" if text is not None and context.execution == "compiled" else "dataloader"
+            if served == "compiled":
+                execution.result = GraphQLExecutionResult(data=orjson.Fragment(text))  # type: ignore[arg-type]
+            if not (text is not None and context.execution == "verify"):  # else counted as verified or not
+                EXECUTIONS[served] += 1
+            _tell(context, served)
+        yield
+        if text is not None and context.execution == "verify":
+            self._verify(context, text)
+
+    def _verify(self, context: Context, text: str) -> None:
+        result = self.execution_context.result
+        generic = orjson.dumps(result.data) if result is not None and not result.errors else None
+        if generic == text.encode():
+            EXECUTIONS["verified"] += 1
+            _tell(context, "verified")
+            return
+        EXECUTIONS["mismatch"] += 1
+        _tell(context, "mismatch")
+        log.error(
+            "request %s: the compiled path's data differs from the generic path's\ncompiled: %s\ngeneric:  %s",
+            context.request_id,
+            text[:2000],
+            (generic or b"(errors)")[:2000].decode(errors="replace"),
+        )
+
+    async def _compiled(self, context: Context) -> str | DatabaseUnavailable | None:
+        """The operation's data as JSON text from one statement, or None: the generic path serves it."""
+        execution = self.execution_context
+        compiler = type(self).compiler
+        if compiler is None or context.execution == "dataloader" or context.request.headers.get(_TRACE):
+            return None  # a router asking for a trace wants the per-field timings of the generic path
+        key = (execution.query or "", execution.operation_name, context.viewer.role.value)
+        if key in _STATIC_FALLBACKS:
+            return None
+        operation = get_operation_ast(execution.graphql_document, execution.operation_name)  # type: ignore[arg-type]
+        if operation is None:
+            return None
+        variables = get_variable_values(
+            compiler.schema, operation.variable_definitions or (), execution.variables or {}
+        )
+        if isinstance(variables, list):
+            return None  # the generic path words the variables' errors
+        try:
+            root = compiler.plan(
+                execution.graphql_document, operation, variables, context.viewer, context.limits.max_page_size
+            )
+        except NotCompiled as reason:
+            if reason.static:
+                _remember(key, reason.reason)
+            else:
+                log.debug("request %s on the generic path: %s", context.request_id, reason.reason)
+            return None
+        try:
+            return await fetch_data(context.db, root, context.viewer)
+        except DatabaseUnavailable as fault:
+            return fault
+        except InvalidInput:
+            return None  # a value the database refuses (a NUL): the generic path words the error
+        except Exception:  # a plan the database refuses is our bug: the generic path still answers
+            log.exception("compiled statement failed (request %s); served on the generic path", context.request_id)
+            return None
+
+
+def operation_keys(execution: Any) -> list[str]:
+    operation = get_operation_ast(execution.graphql_document, execution.operation_name)
+    if operation is None:
+        return []
+    return [
+        s.alias.value if s.alias else s.name.value for s in operation.selection_set.selections if hasattr(s, "name")
+    ]
+
+
+def _tell(context: Context, served: str) -> None:
+    if context.response is not None:
+        context.response.headers[HEADER] = served
+
+
+def _remember(key: tuple[str, str | None, str], reason: str) -> None:
+    _STATIC_FALLBACKS[key] = reason
+    while len(_STATIC_FALLBACKS) > _REMEMBERED:
+        _STATIC_FALLBACKS.popitem(last=False)
+    log.info("operation %s for the %s role runs on the generic path: %s", key[1] or "(anonymous)", key[2], reason)
+
+
+def fallback_reason(query: str, operation_name: str | None, role: str) -> str | None:
+    """Why a document stays on the generic path for ``role``, once a request of it was seen."""
+    return _STATIC_FALLBACKS.get((query, operation_name, role))
+
+
+def plain_data(data: Any) -> Any:
+    """``data`` as Python values, for callers that read it (CSV exports) rather than send it."""
+    return orjson.loads(orjson.dumps(data)) if isinstance(data, orjson.Fragment) else data

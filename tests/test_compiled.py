@@ -1,0 +1,142 @@
+"""The compiled path: one statement per query it knows, the generic path's answer to the byte.
+
+Every other test runs its service in verify mode (tests/support.py), so each query the
+compiler knows is answered on both paths and compared; these tests pin down which queries
+must compile, what a request costs there, and that a fallback is visible.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from starlette.testclient import TestClient
+
+from schema.compiled import EXECUTIONS, HEADER, fallback_reason
+
+from .support import bearer, service
+
+DASHBOARD = """query Dashboard { regions { code name districts { code name
+  contactPoints(first: 20) { totalCount nodes { code name
+    cases(first: 5) { totalCount nodes { number status openedAt } } } } } } }"""
+
+FIVE_STARS = """query FiveStars { contactPoints(first: 50, filter: {currentStars: [FIVE]}) {
+  totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  edges { cursor node { id code name hostKind isFiveInto district { code name region { code name } } } } } }"""
+
+DETAIL = """query Detail($code: String!) { contactPoint(code: $code) { id code name nameEn address establishedOn
+  usesWecom hasOnlineMediation currentRating { id stars batch awardedOn upgradedFrom { stars batch } }
+  honours { honour awardedOn } starAwards { batch stars } memberships { id level startedOn endedOn programme { code name } }
+  cases(first: 10) { totalCount nodes { id number kind channel category status amountClaimed amountRecovered
+    openedAt closedAt summary consumerName consumerPhone respondent { creditCode name }
+    events { at status actor note } } } } }"""
+
+# Aliases, fragments, @skip/@include, __typename, backwards paging, node and nodes, to-one nulls.
+SHAPES = """query Shapes($skip: Boolean!, $ids: [ID!]!) {
+  __typename
+  first: contactPoints(first: 3, orderBy: {field: NAME, direction: DESC}) { ...Page }
+  back: contactPoints(last: 2, filter: {hostKinds: [SCHOOL, MARKET_MALL]}) {
+    __typename pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+    edges { __typename cursor node { __typename code } } }
+  none: contactPoint(code: "CP000000-00000") { code }
+  nodes(ids: $ids) { __typename id ... on District { code kind } ... on ContactPoint { code } }
+  enterprises(first: 2) { nodes { creditCode name stores { code } brands { name } } }
+  programme: node(id: "UHJvZ3JhbW1lOm9kcg==") { id ... on Programme { code name } }
+  hidden: regions @skip(if: $skip) { code }
+  shown: regions @include(if: true) { c: code n: name }
+}
+fragment Page on ContactPointConnection { totalCount nodes { code name @skip(if: $skip) establishedOn } }"""
+
+
+def ids(*pairs: str) -> list[str]:
+    import base64
+
+    return [base64.b64encode(p.encode()).decode() for p in pairs]
+
+
+def post(
+    client: TestClient, query: str, headers: dict[str, str] | None = None, **variables: object
+) -> tuple[str, int, dict]:
+    db = client.app.state.db  # type: ignore[attr-defined]
+    before = db.statements
+    response = client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return response.headers[HEADER], db.statements - before, body["data"]
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        (DASHBOARD, {}),
+        (FIVE_STARS, {}),
+        (DETAIL, {"code": "CP310115-00001"}),
+        (SHAPES, {"skip": True, "ids": ids("District:310115", "ContactPoint:CP310101-00002", "District:999999")}),
+        (SHAPES, {"skip": False, "ids": []}),
+    ],
+)
+def test_known_queries_cost_one_statement(demo_dsn: str, query: str, variables: dict) -> None:
+    with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
+        served, statements, found = post(client, query, **variables)
+    assert served == "compiled"
+    assert statements == 1
+    assert found, "a compiled answer holds data"
+
+
+@pytest.mark.parametrize("role", ["anonymous", "partner", "internal", "case_officer", "admin"])
+@pytest.mark.parametrize("query", [DASHBOARD, FIVE_STARS, DETAIL, SHAPES])
+def test_both_paths_answer_alike_for_every_role(demo_dsn: str, role: str, query: str) -> None:
+    claims = {"partner": {"regions": ["320000"]}, "case_officer": {"districts": ["310115"]}}.get(role, {})
+    headers = None if role == "anonymous" else bearer(role, **claims)
+    variables = {"code": "CP310115-00001", "skip": False, "ids": ids("Case:C310115-2020-000001")}
+    with service(demo_dsn, role=None) as client:
+        response = client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    assert response.status_code == 200, response.text
+    # Anonymous callers and partners may not read consumers' data: that query falls back.
+    expected = "dataloader" if query is DETAIL and role in ("anonymous", "partner") else "verified"
+    if query is DASHBOARD and role == "anonymous":
+        expected = "dataloader"  # cases are refused to it
+    assert response.headers[HEADER] == expected
+
+
+@pytest.mark.parametrize("query", [DASHBOARD, FIVE_STARS, DETAIL])
+def test_one_statement_whatever_the_data_size(demo_dsn: str, volume_dsn: str, query: str) -> None:
+    counts = []
+    for dsn in (demo_dsn, volume_dsn):
+        with service(dsn, LIAISON_EXECUTION="compiled") as client:
+            served, statements, _ = post(client, query, code="CP310115-00001")
+            counts.append((served, statements))
+    assert counts == [("compiled", 1), ("compiled", 1)]
+
+
+def test_a_query_the_compiler_does_not_know_falls_back_visibly(demo_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+    query = 'query Figures { region(code: "310000") { stats { contactPoints { total } } } }'
+    before = EXECUTIONS["dataloader"]
+    with caplog.at_level(logging.INFO, logger="schema.compiled"), service(demo_dsn) as client:
+        for _ in range(2):
+            served, _, found = post(client, query)
+            assert served == "dataloader"
+    assert found["region"]["stats"]["contactPoints"]["total"] > 0
+    assert EXECUTIONS["dataloader"] - before == 2
+    assert fallback_reason(query, "Figures", "internal") == "Region.stats has no compiled form"
+    lines = [r.getMessage() for r in caplog.records if r.name == "schema.compiled"]
+    assert lines == [
+        "operation Figures for the internal role runs on the generic path: Region.stats has no compiled form"
+    ]
+
+
+def test_refused_arguments_are_worded_by_the_generic_path(demo_dsn: str) -> None:
+    with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
+        response = client.post("/graphql", json={"query": "{ contactPoints(first: 1000) { totalCount } }"})
+        again = client.post("/graphql", json={"query": "{ contactPoints(first: 10) { totalCount } }"})
+    assert response.headers[HEADER] == "dataloader"
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert again.headers[HEADER] == "compiled"
+
+
+def test_mutations_and_introspection_stay_on_the_generic_path(demo_dsn: str) -> None:
+    with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
+        response = client.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})
+    assert response.headers[HEADER] == "dataloader"
+    assert response.json()["data"] == {"__schema": {"queryType": {"name": "Query"}}}
