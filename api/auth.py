@@ -11,6 +11,7 @@ import datetime
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,27 @@ async def _key_viewer(credential: str, db: Database) -> Viewer:
     return key.viewer
 
 
+_VERIFIED: OrderedDict[tuple[str, JwtSettings], tuple[Viewer, float, float]] = OrderedDict()
+"""Tokens already verified, with their viewer and validity (nbf, exp): a dashboard sends the
+same token with every request, and checking its signature cost more than a compiled query."""
+_VERIFIED_KEPT = 4096
+
+
 def _token_viewer(token: str, settings: JwtSettings) -> Viewer:
+    known = _VERIFIED.get((token, settings))
+    if known is not None:
+        viewer, not_before, expires = known
+        if not_before - settings.leeway <= time.time() < expires + settings.leeway:  # as jwt.decode holds them
+            return viewer
+        del _VERIFIED[(token, settings)]  # and decode again, which words why it no longer holds
+    viewer, not_before, expires = _verify(token, settings)
+    _VERIFIED[(token, settings)] = (viewer, not_before, expires)
+    if len(_VERIFIED) > _VERIFIED_KEPT:
+        _VERIFIED.popitem(last=False)
+    return viewer
+
+
+def _verify(token: str, settings: JwtSettings) -> tuple[Viewer, float, float]:
     keys = settings.keys
     if not keys:
         raise Unauthenticated("Bearer tokens are not accepted by this service; use an API key.")
@@ -129,7 +150,7 @@ def _token_viewer(token: str, settings: JwtSettings) -> Viewer:
         raise Unauthenticated("This token is not valid yet.") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("This token is not valid.") from exc
-    return _claims_viewer(claims)
+    return _claims_viewer(claims), float(claims.get("nbf", float("-inf"))), float(claims["exp"])
 
 
 def _codes(value: object) -> tuple[str, ...]:

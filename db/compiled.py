@@ -349,8 +349,8 @@ def render(root: Root, viewer: Viewer) -> tuple[str, list[Any]]:
     return f"SELECT {body}::text", renderer.params.values
 
 
-async def fetch_data(db: Executor, root: Root, viewer: Viewer) -> str:
-    """The response's ``data`` as JSON text, from one statement."""
-    sql, values = render(root, viewer)
+async def fetch_data(db: Executor, statement: tuple[str, list[Any]]) -> str:
+    """The response's ``data`` as JSON text: one statement, one round trip."""
+    sql, values = statement
     rows = await db.fetch(sql, *values)
     return rows[0][0]  # type: ignore[no-any-return]

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import orjson
 from graphql.error import GraphQLError
 from strawberry.extensions import ParserCache
 
-__all__ = ["DocumentCache"]
+__all__ = ["VARIABLES_CACHED_BYTES", "DocumentCache", "variables_key"]
+
+VARIABLES_CACHED_BYTES = 4096
+"""Requests whose variables are larger than this are measured and planned afresh, not kept."""
+
+
+def variables_key(variables: dict[str, Any] | None) -> bytes | None:
+    """A request's variables as a cache key, or None when they should not be one (too large,
+    nested deeper than orjson goes, or holding a lone surrogate)."""
+    try:
+        key = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return None
+    return key if len(key) <= VARIABLES_CACHED_BYTES else None
 
 
 class DocumentCache(ParserCache):

@@ -24,10 +24,12 @@ from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from db.compiled import fetch_data
+from db.compiled import fetch_data, render
 from db.errors import DatabaseUnavailable, InvalidInput
 from resolvers.compiler import Compiler, NotCompiled
 from resolvers.context import Context
+
+from .caches import variables_key
 
 __all__ = ["EXECUTIONS", "HEADER", "CompiledExecution", "fallback_reason", "plain_data"]
 
@@ -40,6 +42,8 @@ how many compiled answers matched (``verified``) or did not (``mismatch``)."""
 
 _STATIC_FALLBACKS: OrderedDict[tuple[str, str | None, str], str] = OrderedDict()
 """Documents (text, operation, role) the compiler cannot serve, with the reason: asked once."""
+_STATEMENTS: OrderedDict[tuple[Any, ...], tuple[str, list[Any]]] = OrderedDict()
+"""Rendered statements by document, operation, viewer's role and scope, and variables (LRU)."""
 _REMEMBERED = 4096
 _TRACE = "apollo-federation-include-trace"
 
@@ -89,33 +93,14 @@ class CompiledExecution(SchemaExtension):
 
     async def _compiled(self, context: Context) -> str | DatabaseUnavailable | None:
         """The operation's data as JSON text from one statement, or None: the generic path serves it."""
-        execution = self.execution_context
         compiler = type(self).compiler
         if compiler is None or context.execution == "dataloader" or context.request.headers.get(_TRACE):
             return None  # a router asking for a trace wants the per-field timings of the generic path
-        key = (execution.query or "", execution.operation_name, context.viewer.role.value)
-        if key in _STATIC_FALLBACKS:
-            return None
-        operation = get_operation_ast(execution.graphql_document, execution.operation_name)  # type: ignore[arg-type]
-        if operation is None:
-            return None
-        variables = get_variable_values(
-            compiler.schema, operation.variable_definitions or (), execution.variables or {}
-        )
-        if isinstance(variables, list):
-            return None  # the generic path words the variables' errors
-        try:
-            root = compiler.plan(
-                execution.graphql_document, operation, variables, context.viewer, context.limits.max_page_size
-            )
-        except NotCompiled as reason:
-            if reason.static:
-                _remember(key, reason.reason)
-            else:
-                log.debug("request %s on the generic path: %s", context.request_id, reason.reason)
+        statement = self._statement(compiler, context)
+        if statement is None:
             return None
         try:
-            return await fetch_data(context.db, root, context.viewer)
+            return await fetch_data(context.db, statement)
         except DatabaseUnavailable as fault:
             return fault
         except InvalidInput:
@@ -123,6 +108,40 @@ class CompiledExecution(SchemaExtension):
         except Exception:  # a plan the database refuses is our bug: the generic path still answers
             log.exception("compiled statement failed (request %s); served on the generic path", context.request_id)
             return None
+
+    def _statement(self, compiler: Compiler, context: Context) -> tuple[str, list[Any]] | None:
+        """This request's SQL and parameters, rendered once per document, viewer and variables."""
+        execution = self.execution_context
+        viewer = context.viewer
+        key = (execution.query or "", execution.operation_name, viewer.role.value)
+        if key in _STATIC_FALLBACKS:
+            return None
+        variables = variables_key(execution.variables)
+        cache_key = (*key, viewer.region_codes, viewer.district_codes, variables, context.limits.max_page_size)
+        statement = _STATEMENTS.get(cache_key) if variables is not None else None
+        if statement is not None:
+            _STATEMENTS.move_to_end(cache_key)
+            return statement
+        operation = get_operation_ast(execution.graphql_document, execution.operation_name)  # type: ignore[arg-type]
+        if operation is None:
+            return None
+        coerced = get_variable_values(compiler.schema, operation.variable_definitions or (), execution.variables or {})
+        if isinstance(coerced, list):
+            return None  # the generic path words the variables' errors
+        try:
+            root = compiler.plan(execution.graphql_document, operation, coerced, viewer, context.limits.max_page_size)
+        except NotCompiled as reason:
+            if reason.static:
+                _remember(key, reason.reason)
+            else:
+                log.debug("request %s on the generic path: %s", context.request_id, reason.reason)
+            return None
+        statement = render(root, viewer)
+        if variables is not None:
+            _STATEMENTS[cache_key] = statement
+            if len(_STATEMENTS) > _REMEMBERED:
+                _STATEMENTS.popitem(last=False)
+        return statement
 
 
 def operation_keys(execution: Any) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from db.access import Role
 from resolvers.context import Context
 from resolvers.limits import Spend
 
+from .caches import variables_key
 from .cost import Measure, TooLarge, measure
 from .errors import INTERNAL
 from .permissions import Forbidden
@@ -39,6 +41,11 @@ QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 RATE_LIMITED = "RATE_LIMITED"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 FORBIDDEN = Forbidden.code
+
+
+_MEASURED: OrderedDict[tuple[Any, ...], Measure] = OrderedDict()
+"""Measures by document, operation and variables: the same walk gives the same figures."""
+_MEASURED_KEPT = 4096
 
 
 class Limits(SchemaExtension):
@@ -66,19 +73,28 @@ class Limits(SchemaExtension):
     async def _check(self, context: Context) -> GraphQLError | None:
         execution = self.execution_context
         limits = context.limits
-        operation = get_operation_ast(execution.graphql_document, execution.operation_name)
-        if operation is None:
-            return None  # graphql-core reports the missing operation
-        graphql_schema = self.execution_context.schema._schema
-        variables = get_variable_values(graphql_schema, operation.variable_definitions or (), execution.variables or {})
-        if isinstance(variables, list):
-            return None  # wrong variables: execution refuses them with graphql-core's errors
-        try:
-            found = measure(
-                graphql_schema, execution.graphql_document, operation, variables.coerced, min(20, limits.max_page_size)
+        default_page = min(20, limits.max_page_size)
+        raw = variables_key(execution.variables)
+        key = (execution.query, execution.operation_name, raw, default_page)
+        found = _MEASURED.get(key) if raw is not None else None
+        if found is None:
+            operation = get_operation_ast(execution.graphql_document, execution.operation_name)
+            if operation is None:
+                return None  # graphql-core reports the missing operation
+            graphql_schema = self.execution_context.schema._schema
+            variables = get_variable_values(
+                graphql_schema, operation.variable_definitions or (), execution.variables or {}
             )
-        except TooLarge:
-            return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
+            if isinstance(variables, list):
+                return None  # wrong variables: execution refuses them with graphql-core's errors
+            try:
+                found = measure(graphql_schema, execution.graphql_document, operation, variables.coerced, default_page)
+            except TooLarge:
+                return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
+            if raw is not None:
+                _MEASURED[key] = found
+                if len(_MEASURED) > _MEASURED_KEPT:
+                    _MEASURED.popitem(last=False)
         self.measured = found
         if found.federation and not context.from_router:
             return _refuse(FORBIDDEN, "`_entities` and `_service` answer only the federation router.")

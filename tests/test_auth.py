@@ -87,6 +87,17 @@ def test_clock_skew_is_tolerated_within_the_leeway(client: TestClient) -> None:
     assert call(client, hs256(claims(nbf=now + 30))) == (401, ["UNAUTHENTICATED"])
 
 
+def test_a_token_verified_once_still_expires(demo_dsn: str) -> None:
+    """Verified tokens are remembered, and still refused once expired or before nbf."""
+    with service(demo_dsn, role=None, LIAISON_JWT_LEEWAY="0") as client:
+        now = time.time()
+        soon = hs256(claims(exp=int(now) + 2))
+        assert call(client, soon) == (200, [])
+        assert call(client, soon) == (200, [])
+        time.sleep(max(int(now) + 2 - time.time(), 0) + 0.1)
+        assert call(client, soon) == (401, ["UNAUTHENTICATED"])
+
+
 @pytest.mark.parametrize(
     "payload",
     [
