@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -68,8 +69,10 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
             body += chunk
             if len(body) > limit:
                 raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
+        request.state.graphql_request = None
         if graphql and parse_content_type(request.headers.get("content-type", ""))[0] == JSON:
-            body = bytearray(_checked_graphql_body(bytes(body)))
+            checked, request.state.graphql_request = _checked_graphql_body(bytes(body))
+            body = bytearray(checked)
         request._body = bytes(body)  # what Request.body() returns from now on
     secret = settings.router_secret
     given = request.headers.get(ROUTER_SECRET_HEADER, "")
@@ -89,10 +92,11 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
 _FIELDS = {"query": str, "operationName": str, "variables": dict, "extensions": dict, "documentId": str}
 
 
-def _checked_graphql_body(body: bytes) -> bytes:
+def _checked_graphql_body(body: bytes) -> tuple[bytes, Any]:
     """A POSTed GraphQL request as Strawberry can take it: a JSON object, or an array of
     them (a batch), whose fields have their types; ``documentId`` (GraphQL over HTTP's
-    persisted documents) becomes the hash Apollo's clients send, so one path serves both."""
+    persisted documents) becomes the hash Apollo's clients send, so one path serves both.
+    Returned with the parsed request, which the compiled fast lane reads."""
     try:
         data = json.loads(body.decode())
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -112,7 +116,7 @@ def _checked_graphql_body(body: bytes) -> bytes:
             persisted = {"version": 1, "sha256Hash": document_id.removeprefix("sha256:")}
             item["extensions"] = {**(item.get("extensions") or {}), "persistedQuery": persisted}
         changed |= document_id is not None
-    return json.dumps(data).encode() if changed else body
+    return (json.dumps(data).encode() if changed else body), data
 
 
 def context_for(request: Request, response: Response | None) -> Context:

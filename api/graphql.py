@@ -43,6 +43,7 @@ from resolvers.context import Context
 from resolvers.limits import Limits
 
 from .admission import HTTP_CODES, Refused, admit, context_for, refusal
+from .fast_lane import serve_known
 from .jsonout import dumps
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
 from .results import is_request_error
@@ -94,7 +95,8 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             await admit(request, self.limits)
             async with asyncio.timeout(limits.request_timeout):
-                return await super().run(request, context, root_value)
+                known = await serve_known(request)
+                return known if known is not None else await super().run(request, context, root_value)
         except Refused as refused:
             return refusal(request, refused)
         except asyncio.CancelledError:

@@ -349,8 +349,7 @@ def render(root: Root, viewer: Viewer) -> tuple[str, list[Any]]:
     return f"SELECT {body}::text", renderer.params.values
 
 
-async def fetch_data(db: Executor, statement: tuple[str, list[Any]]) -> str:
+async def fetch_data(db: Executor, sql: str, values: list[Any]) -> str:
     """The response's ``data`` as JSON text: one statement, one round trip."""
-    sql, values = statement
     rows = await db.fetch(sql, *values)
     return rows[0][0]  # type: ignore[no-any-return]

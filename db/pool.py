@@ -91,7 +91,12 @@ async def open_database(dsn: str, *, max_size: int, timeout: float, statement_ti
     """
     # jit off: a compiled operation's statement is large enough for the planner to JIT it,
     # which cost 0.6 s of compilation for a 16 ms dashboard query here; OLTP never gains.
-    settings = {"application_name": "liaison-graph", "timezone": "UTC", "jit": "off"}
+    settings = {
+        "application_name": "liaison-graph",
+        "timezone": "UTC",
+        "jit": "off",
+        "plan_cache_mode": "force_generic_plan",
+    }
     if statement_timeout is not None:
         settings["statement_timeout"] = str(int(statement_timeout * 1000))
     with translate_errors():

@@ -7,7 +7,6 @@ import logging
 import strawberry
 from graphql.error import GraphQLError
 from strawberry import Info
-from strawberry.extensions import ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -15,7 +14,7 @@ from strawberry.types import ExecutionContext
 from resolvers.compiler import Compiler
 from resolvers.errors import BadUserInput
 
-from .caches import DocumentCache
+from .caches import DocumentCache, TextValidationCache
 from .case import Case
 from .compiled import CompiledExecution
 from .contact_point import ContactPoint, StarAward
@@ -95,7 +94,7 @@ schema = Schema(
         ClientErrors,
         Limits,  # before DocumentCache: it sets the token cap the parse obeys
         lambda: DocumentCache(maxsize=DOCUMENTS_CACHED),
-        lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
+        lambda: TextValidationCache(maxsize=DOCUMENTS_CACHED),
         # ftv1 traces only for requests with `apollo-federation-include-trace: ftv1`.
         RouterTracing,
         CompiledExecution,  # last: after Limits has checked and charged the operation

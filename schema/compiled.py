@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -31,7 +31,16 @@ from resolvers.context import Context
 
 from .caches import variables_key
 
-__all__ = ["EXECUTIONS", "HEADER", "CompiledExecution", "fallback_reason", "plain_data"]
+__all__ = [
+    "EXECUTIONS",
+    "HEADER",
+    "CompiledExecution",
+    "Statement",
+    "fallback_reason",
+    "fault_error",
+    "plain_data",
+    "statement_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +51,16 @@ how many compiled answers matched (``verified``) or did not (``mismatch``)."""
 
 _STATIC_FALLBACKS: OrderedDict[tuple[str, str | None, str], str] = OrderedDict()
 """Documents (text, operation, role) the compiler cannot serve, with the reason: asked once."""
-_STATEMENTS: OrderedDict[tuple[Any, ...], tuple[str, list[Any]]] = OrderedDict()
+
+
+class Statement(NamedTuple):
+    sql: str
+    values: list[Any]
+    first_key: str | None
+    """The operation's first response key: where a database fault is reported, as the generic path does."""
+
+
+_STATEMENTS: OrderedDict[tuple[Any, ...], Statement] = OrderedDict()
 """Rendered statements by document, operation, viewer's role and scope, and variables (LRU)."""
 _REMEMBERED = 4096
 _TRACE = "apollo-federation-include-trace"
@@ -51,6 +69,7 @@ _TRACE = "apollo-federation-include-trace"
 class CompiledExecution(SchemaExtension):
     compiler: Compiler | None = None
     """Set once the schema exists (schema.build): the compiler of this schema."""
+    first_key: str | None = None
 
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
@@ -60,10 +79,8 @@ class CompiledExecution(SchemaExtension):
             text = await self._compiled(context)
             if isinstance(text, DatabaseUnavailable):
                 # Not again on the generic path: it would wait for the same fault as long again.
-                # At the first root field, as the generic path reports it.
-                first = operation_keys(execution)[:1]
-                error = GraphQLError(str(text), path=first or None, original_error=text)
-                execution.result = GraphQLExecutionResult(data=None, errors=[error])
+                path = [self.first_key] if self.first_key else []
+                execution.result = GraphQLExecutionResult(data=None, errors=[fault_error(text, path)])
                 text = None
             served = "compiled" if text is not None and context.execution == "compiled" else "dataloader"
             if served == "compiled":
@@ -99,8 +116,9 @@ class CompiledExecution(SchemaExtension):
         statement = self._statement(compiler, context)
         if statement is None:
             return None
+        self.first_key = statement.first_key
         try:
-            return await fetch_data(context.db, statement)
+            return await fetch_data(context.db, statement.sql, statement.values)
         except DatabaseUnavailable as fault:
             return fault
         except InvalidInput:
@@ -109,7 +127,7 @@ class CompiledExecution(SchemaExtension):
             log.exception("compiled statement failed (request %s); served on the generic path", context.request_id)
             return None
 
-    def _statement(self, compiler: Compiler, context: Context) -> tuple[str, list[Any]] | None:
+    def _statement(self, compiler: Compiler, context: Context) -> Statement | None:
         """This request's SQL and parameters, rendered once per document, viewer and variables."""
         execution = self.execution_context
         viewer = context.viewer
@@ -136,7 +154,8 @@ class CompiledExecution(SchemaExtension):
             else:
                 log.debug("request %s on the generic path: %s", context.request_id, reason.reason)
             return None
-        statement = render(root, viewer)
+        sql, values = render(root, viewer)
+        statement = Statement(sql, values, root.selection[0].key if root.selection else None)
         if variables is not None:
             _STATEMENTS[cache_key] = statement
             if len(_STATEMENTS) > _REMEMBERED:
@@ -144,13 +163,17 @@ class CompiledExecution(SchemaExtension):
         return statement
 
 
-def operation_keys(execution: Any) -> list[str]:
-    operation = get_operation_ast(execution.graphql_document, execution.operation_name)
-    if operation is None:
-        return []
-    return [
-        s.alias.value if s.alias else s.name.value for s in operation.selection_set.selections if hasattr(s, "name")
-    ]
+def statement_for(
+    query: str, operation_name: str | None, viewer: Any, variables: bytes, max_page: int
+) -> Statement | None:
+    """The statement an earlier request of this document, viewer and variables was served by, if kept."""
+    key = (query, operation_name, viewer.role.value, viewer.region_codes, viewer.district_codes, variables, max_page)
+    return _STATEMENTS.get(key)
+
+
+def fault_error(fault: DatabaseUnavailable, path: list[str]) -> GraphQLError:
+    """A database fault at the first root field, as the generic path reports it."""
+    return GraphQLError(str(fault), path=path or None, original_error=fault, extensions={"code": fault.code})
 
 
 def _tell(context: Context, served: str) -> None:

@@ -31,7 +31,7 @@ from .cost import Measure, TooLarge, measure
 from .errors import INTERNAL
 from .permissions import Forbidden
 
-__all__ = ["Limits"]
+__all__ = ["Limits", "admit_operation", "cost_extension", "measured"]
 
 log = logging.getLogger(__name__)
 
@@ -96,57 +96,73 @@ class Limits(SchemaExtension):
                 if len(_MEASURED) > _MEASURED_KEPT:
                     _MEASURED.popitem(last=False)
         self.measured = found
-        if found.federation and not context.from_router:
-            return _refuse(FORBIDDEN, "`_entities` and `_service` answer only the federation router.")
-        context.introspection_fields += found.introspection_fields
-        if context.introspection_fields > 1:
-            return _refuse(QUERY_TOO_COMPLEX, "One `__schema` or `__type` per request: introspection is costly.")
-        introspects = found.introspection or (found.service_sdl and not context.router_verified)
-        if introspects and context.viewer.role is Role.ANONYMOUS and not limits.anonymous_introspection:
-            return _refuse(INTROSPECTION_DISABLED, "Introspection needs a credential on this service.")
-        if found.depth > limits.max_depth:
-            return _refuse(QUERY_TOO_DEEP, f"The operation is {found.depth} fields deep; at most {limits.max_depth}.")
-        if found.aliases > limits.max_aliases:
-            return _refuse(
-                TOO_MANY_ALIASES, f"The operation has {found.aliases} aliases; at most {limits.max_aliases}."
-            )
-        if found.points > limits.max_cost:
-            return _refuse(
-                QUERY_TOO_COMPLEX,
-                f"The operation could cost {found.points:,} points; at most {limits.max_cost:,}. "
-                "Ask for smaller pages (`first`/`last`) or fewer nested lists.",
-            )
-        who = context.viewer.credential or f"ip:{context.request.client.host if context.request.client else '-'}"
-        self.spend = spend = await context.budget.charge(who, max(found.points, 1))
-        if context.response is not None:
-            headers = context.response.headers
-            headers["X-RateLimit-Limit"] = str(spend.limit)
-            headers["X-RateLimit-Remaining"] = str(spend.remaining)
-            headers["X-RateLimit-Used"] = str(spend.used)
-            headers["X-RateLimit-Reset"] = str(spend.reset_at)
-        if not spend.allowed:
-            if context.response is not None:
-                context.response.status_code = 429
-                context.response.headers["Retry-After"] = str(max(spend.reset_at - int(time.time()), 1))
-            return _refuse(
-                RATE_LIMITED,
-                f"This operation costs {max(found.points, 1):,} points and {spend.remaining:,} remain "
-                f"in this window; it resets at {spend.reset_at} (epoch seconds).",
-            )
-        return None
+        error, self.spend = await admit_operation(found, context)
+        return error
 
     def get_results(self) -> dict[str, Any]:
         if self.measured is None:
             return {}
-        limits = self.execution_context.context.limits
-        cost: dict[str, Any] = {"requestedQueryCost": self.measured.points, "maximumAvailable": limits.max_cost}
-        if self.spend is not None:
-            cost["budget"] = {
-                "limit": self.spend.limit,
-                "remaining": self.spend.remaining,
-                "resetAt": self.spend.reset_at,
-            }
-        return {"cost": cost}
+        return cost_extension(self.measured, self.execution_context.context.limits, self.spend)
+
+
+def measured(query: str, operation_name: str | None, variables: bytes, limits: Any) -> Measure | None:
+    """The measure an earlier request of this document and these variables got, if kept."""
+    return _MEASURED.get((query, operation_name, variables, min(20, limits.max_page_size)))
+
+
+async def admit_operation(found: Measure, context: Context) -> tuple[GraphQLError | None, Spend | None]:
+    """Hold a measured operation to the limits and charge it to its caller's budget.
+
+    The refusal, if any, and what was charged; the budget's figures go into the response's
+    ``X-RateLimit-*`` headers (and a 429 with ``Retry-After`` when it is spent).
+    """
+    limits = context.limits
+    if found.federation and not context.from_router:
+        return _refuse(FORBIDDEN, "`_entities` and `_service` answer only the federation router."), None
+    context.introspection_fields += found.introspection_fields
+    if context.introspection_fields > 1:
+        return _refuse(QUERY_TOO_COMPLEX, "One `__schema` or `__type` per request: introspection is costly."), None
+    introspects = found.introspection or (found.service_sdl and not context.router_verified)
+    if introspects and context.viewer.role is Role.ANONYMOUS and not limits.anonymous_introspection:
+        return _refuse(INTROSPECTION_DISABLED, "Introspection needs a credential on this service."), None
+    if found.depth > limits.max_depth:
+        message = f"The operation is {found.depth} fields deep; at most {limits.max_depth}."
+        return _refuse(QUERY_TOO_DEEP, message), None
+    if found.aliases > limits.max_aliases:
+        message = f"The operation has {found.aliases} aliases; at most {limits.max_aliases}."
+        return _refuse(TOO_MANY_ALIASES, message), None
+    if found.points > limits.max_cost:
+        message = (
+            f"The operation could cost {found.points:,} points; at most {limits.max_cost:,}. "
+            "Ask for smaller pages (`first`/`last`) or fewer nested lists."
+        )
+        return _refuse(QUERY_TOO_COMPLEX, message), None
+    who = context.viewer.credential or f"ip:{context.request.client.host if context.request.client else '-'}"
+    spend = await context.budget.charge(who, max(found.points, 1))
+    if context.response is not None:
+        headers = context.response.headers
+        headers["X-RateLimit-Limit"] = str(spend.limit)
+        headers["X-RateLimit-Remaining"] = str(spend.remaining)
+        headers["X-RateLimit-Used"] = str(spend.used)
+        headers["X-RateLimit-Reset"] = str(spend.reset_at)
+    if not spend.allowed:
+        if context.response is not None:
+            context.response.status_code = 429
+            context.response.headers["Retry-After"] = str(max(spend.reset_at - int(time.time()), 1))
+        message = (
+            f"This operation costs {max(found.points, 1):,} points and {spend.remaining:,} remain "
+            f"in this window; it resets at {spend.reset_at} (epoch seconds)."
+        )
+        return _refuse(RATE_LIMITED, message), spend
+    return None, spend
+
+
+def cost_extension(found: Measure, limits: Any, spend: Spend | None) -> dict[str, Any]:
+    """``extensions.cost`` of a response, as GitHub's API reports a query's cost."""
+    cost: dict[str, Any] = {"requestedQueryCost": found.points, "maximumAvailable": limits.max_cost}
+    if spend is not None:
+        cost["budget"] = {"limit": spend.limit, "remaining": spend.remaining, "resetAt": spend.reset_at}
+    return {"cost": cost}
 
 
 def _refuse(code: str, message: str) -> GraphQLError:

@@ -140,3 +140,35 @@ def test_mutations_and_introspection_stay_on_the_generic_path(demo_dsn: str) -> 
         response = client.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})
     assert response.headers[HEADER] == "dataloader"
     assert response.json()["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+
+
+def test_a_known_request_skips_the_pipeline_and_answers_the_same(
+    demo_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api import fast_lane, graphql
+
+    served: list[bool] = []
+
+    async def spy(request: object) -> object:
+        response = await fast_lane.serve_known(request)  # type: ignore[arg-type]
+        served.append(response is not None)
+        return response
+
+    monkeypatch.setattr(graphql, "serve_known", spy)
+    body = {"query": DETAIL, "variables": {"code": "CP310101-00003"}, "operationName": "Detail"}
+    accept = {"Accept": "application/graphql-response+json", "X-Request-ID": "same-request"}
+    with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
+        answers = [client.post("/graphql", json=body, headers=accept) for _ in range(3)]
+    assert served == [False, True, True]
+    first, *known = answers
+    for answer in known:
+        assert answer.status_code == first.status_code == 200
+        assert answer.headers.keys() == first.headers.keys()
+        for name in ("content-type", "x-request-id", HEADER, "x-ratelimit-limit"):
+            assert answer.headers[name] == first.headers[name]
+        a, b = answer.json(), first.json()
+        assert a["extensions"]["cost"]["budget"]["remaining"] < b["extensions"]["cost"]["budget"]["remaining"]
+        for doc in (a, b):
+            del doc["extensions"]["cost"]["budget"]["remaining"]
+        assert a == b
+        assert answer.content.startswith(b'{"data":{"contactPoint":{"id":')

@@ -1,0 +1,73 @@
+"""The compiled fast lane: a request the service has already served compiled, served again
+without Strawberry's pipeline.
+
+A POSTed query whose text, operation, viewer and variables match a statement the compiled
+path rendered before is known to parse, validate and compile; its measure is kept too. So
+it needs only what the pipeline would still do for it: the limits and the budget charge
+(``schema.limits.admit_operation``, the same function), the one statement, and the same
+response: ``data`` as PostgreSQL wrote it, ``extensions.cost``, the same headers. Anything
+else (a first request, a batch, a persisted query, a refusal, a fault) goes through the
+pipeline, which words errors as it always does.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from db.compiled import fetch_data
+from db.errors import DatabaseUnavailable, InvalidInput
+from schema.caches import variables_key
+from schema.compiled import EXECUTIONS, HEADER, fault_error, statement_for
+from schema.limits import admit_operation, cost_extension, measured
+
+from .admission import context_for
+from .media import response_media_type
+
+__all__ = ["serve_known"]
+
+_FIELDS = frozenset({"query", "operationName", "variables", "extensions"})
+
+
+async def serve_known(request: Request) -> Response | None:
+    """The response to an admitted request the compiled path knows, or None."""
+    payload = getattr(request.state, "graphql_request", None)
+    settings = request.app.state.settings
+    if not isinstance(payload, dict) or settings.execution != "compiled" or settings.trusted_documents_only:
+        return None
+    query, operation_name = payload.get("query"), payload.get("operationName")
+    if not isinstance(query, str) or payload.get("extensions") or not _FIELDS.issuperset(payload):
+        return None
+    viewer = request.state.viewer
+    media_type = response_media_type(request.headers.get("accept"))
+    variables = variables_key(payload.get("variables"))
+    if viewer.trusted_only or media_type is None or variables is None:
+        return None
+    limits = settings.limits
+    statement = statement_for(query, operation_name, viewer, variables, limits.max_page_size)
+    found = measured(query, operation_name, variables, limits) if statement is not None else None
+    if statement is None or found is None:
+        return None
+    headers = Response()
+    del headers.headers["content-length"]
+    context = context_for(request, headers)
+    refused, spend = await admit_operation(found, context)
+    if refused is not None:
+        return None  # refused before anything was charged: the pipeline refuses it again, in its words
+    extensions = orjson.dumps(cost_extension(found, limits, spend))
+    try:
+        text = await fetch_data(context.db, statement.sql, statement.values)
+    except InvalidInput:
+        return None
+    except DatabaseUnavailable as fault:  # answered at once: the pipeline would wait for it again
+        error = fault_error(fault, [statement.first_key] if statement.first_key else [])
+        body = b'{"data":null,"errors":[' + orjson.dumps(error.formatted) + b'],"extensions":' + extensions + b"}"
+    else:
+        body = b'{"data":' + text.encode() + b',"extensions":' + extensions + b"}"
+    EXECUTIONS["compiled"] += 1
+    response = Response(body, status_code=200)
+    response.headers.raw.extend(headers.headers.raw)
+    response.headers["content-type"] = f"{media_type}; charset=utf-8"
+    response.headers[HEADER] = "compiled"
+    return response
