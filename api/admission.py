@@ -10,6 +10,7 @@ import hmac
 import json
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.http.parse_content_type import parse_content_type
@@ -98,9 +99,12 @@ def _checked_graphql_body(body: bytes) -> tuple[bytes, Any]:
     persisted documents) becomes the hash Apollo's clients send, so one path serves both.
     Returned with the parsed request, which the compiled fast lane reads."""
     try:
-        data = json.loads(body.decode())
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise Refused(400, "BAD_REQUEST", "The body must be JSON, in UTF-8.") from exc
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:  # orjson refuses what json takes: lone surrogates, huge integers
+        try:
+            data = json.loads(body.decode())
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise Refused(400, "BAD_REQUEST", "The body must be JSON, in UTF-8.") from exc
     items = data if isinstance(data, list) else [data]
     if not items:
         raise Refused(400, "BAD_REQUEST", "A batch holds at least one operation.")

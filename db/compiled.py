@@ -25,16 +25,20 @@ from .access import Viewer, column_sql, row_predicates
 from .model import Table
 from .pool import Executor
 from .sql import Order, Page, Params, Predicate, all_of
+from .stats import TALLY, Tally
 
 __all__ = [
     "Connection",
     "Constant",
+    "Counted",
     "GlobalId",
     "InSet",
     "Link",
+    "Nested",
     "Root",
     "Rows",
     "Scalar",
+    "Scoped",
     "Sequence",
     "fetch_data",
     "render",
@@ -142,6 +146,35 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class Scoped:
+    """Statistics of a scope (``network``, ``region``, ``district``): an object whose tallies
+    count over the rows of the scope keyed by the parent's ``attr`` (none for the network)."""
+
+    key: str
+    scope: str
+    attr: str | None
+    selection: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Nested:
+    """An object of figures over the enclosing scope, with no row of its own."""
+
+    key: str
+    selection: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A tally of the enclosing scope: a number, or (``selection``) its groups as objects."""
+
+    key: str
+    tally: Tally
+    selection: tuple[Any, ...] | None = None
+    period: tuple[Any, Any] = (None, None)
+
+
+@dataclass(frozen=True)
 class Root:
     selection: tuple[Any, ...]
     typename: str = "Query"
@@ -152,6 +185,8 @@ class _Renderer:
     viewer: Viewer
     params: Params = field(default_factory=Params)
     aliases: int = 0
+    scope: tuple[str, str | None] = ("network", None)
+    """The statistics scope being rendered and the SQL of its key."""
 
     def alias(self) -> str:
         self.aliases += 1
@@ -181,7 +216,43 @@ class _Renderer:
             return f"array_to_json(ARRAY[{items}]::json[])"
         if isinstance(f, Connection):
             return self.connection(f)
+        if isinstance(f, Scoped):
+            return self.scoped(f)
+        if isinstance(f, Nested):
+            return self.object(None, f.selection)
+        if isinstance(f, Counted):
+            return self.counted(f)
         raise TypeError(f"no SQL for {f!r}")
+
+    def scoped(self, f: Scoped) -> str:
+        outer = self.scope
+        if f.attr is None:
+            self.scope = (f.scope, None)
+            try:
+                return self.object(None, f.selection)
+            finally:
+                self.scope = outer
+        k = self.alias()
+        self.scope = (f.scope, f"{k}.key")
+        try:
+            columns = ", ".join(f"{self.field(None, c)} AS {_key(c.key)}" for c in f.selection)
+        finally:
+            self.scope = outer
+        return f"(SELECT row_to_json(_) FROM (SELECT {columns} FROM (SELECT t.{f.attr} AS key) {k}) _)"
+
+    def counted(self, f: Counted) -> str:
+        tally = f.tally
+        source = tally.source(*self.scope, self.params, f.period)
+        if f.selection is None:
+            value = f"(SELECT {tally.measure} {source})"
+            return python_float(value) if tally.form == "float" else value
+        groups = ", ".join(f"{sql} AS {column}" for column, sql in tally.by)
+        rows = f"SELECT {groups}, {tally.measure} AS count {source} GROUP BY {', '.join(sql for _, sql in tally.by)}"
+        inner = (
+            f"SELECT {self.object(TALLY, f.selection)} AS j, row_number() OVER (ORDER BY {tally.order}) AS o"
+            f" FROM ({rows}) t"
+        )
+        return f"(SELECT coalesce(array_to_json(array_agg(s.j ORDER BY s.o)), '[]') FROM ({inner}) s)"
 
     def scalar(self, table: Table, f: Scalar) -> str:
         value = column_sql(table, f.column, self.viewer, self.params)
@@ -231,13 +302,13 @@ class _Renderer:
         order = f.order or f.table.order
         prefix, where = self.source(f.table, f.link)
         if not f.many:
-            inner = f"SELECT * FROM {f.table.sql_name} t WHERE {where} ORDER BY {order} LIMIT 1"
+            # The loaders take the first row in the table's order; a unique key has one row.
+            ordered = "" if f.link is not None and f.link.column in f.table.unique else f" ORDER BY {order}"
+            inner = f"SELECT * FROM {f.table.sql_name} t WHERE {where}{ordered} LIMIT 1"
             return f"(SELECT {self.object(f.table, f.selection)} FROM {prefix}({inner}) t)"
-        inner = (
-            f"SELECT {self.object(f.table, f.selection)} AS j, row_number() OVER (ORDER BY {order}) AS o"
-            f" FROM {f.table.sql_name} t WHERE {where}"
-        )
-        return f"(SELECT coalesce(array_to_json(array_agg(s.j ORDER BY s.o)), '[]') FROM {prefix}({inner}) s)"
+        rows = f"(SELECT * FROM {f.table.sql_name} t WHERE {where}) t"
+        aggregate = f"array_agg({self.object(f.table, f.selection)} ORDER BY {order})"
+        return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM {prefix}{rows})"
 
     def connection(self, f: Connection) -> str:
         page, order = f.page, f.order
@@ -317,6 +388,15 @@ class _Renderer:
             value = self.params.add(what.value, "text") if isinstance(what, Constant) else values[what]
             columns.append(f"{value} AS {_key(key)}")
         return f"(SELECT row_to_json(_) FROM (SELECT {', '.join(columns)}) _)"
+
+
+def python_float(value: str) -> str:
+    """A float8 as JSON the way Python writes a float: PostgreSQL's shortest digits, and
+    ``.0`` on whole numbers (PostgreSQL writes ``3``, Python ``3.0``)."""
+    return (
+        f"(SELECT CASE WHEN v = trunc(v) AND abs(v) < 1e15 THEN (trunc(v)::numeric::text || '.0')::json"
+        f" ELSE v::text::json END FROM (SELECT {value} AS v) f)"
+    )
 
 
 def _cast(value: Any) -> str:

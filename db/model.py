@@ -25,6 +25,8 @@ class Table:
     """The default order of small lists of these rows, over alias ``t``."""
     sorts: tuple[tuple[str, str], ...] = ()
     """Columns a connection may sort by, with their SQL types; the first is the default."""
+    unique: tuple[str, ...] = ("id",)
+    """Columns that identify a row (primary key or UNIQUE): a lookup by one needs no order."""
 
     @functools.cached_property
     def record(self) -> Any:
@@ -53,31 +55,39 @@ class Table:
         return ", ".join(f'{alias}."{c}"' for c in self.columns)
 
 
-REGION = Table("region", r.Region, "t.code")
-DISTRICT = Table("district", r.District, "t.code")
+REGION = Table("region", r.Region, "t.code", unique=("code",))
+DISTRICT = Table("district", r.District, "t.code", unique=("code",))
 CONTACT_POINT = Table(
     "contact_point",
     r.ContactPoint,
     "t.code",
     (("code", "text"), ("name", "text"), ("established_on", "date")),
+    ("id", "code"),
 )
 HONOUR = Table("contact_point_honour", r.Honour, "t.awarded_on, t.honour")
 STAR_AWARD = Table("star_award", r.StarAward, "t.batch, t.id")
-CURRENT_RATING = Table("contact_point_current_rating", r.CurrentRating, "t.contact_point_id")
-ENTERPRISE = Table("enterprise", r.Enterprise, "t.credit_code", (("credit_code", "text"), ("name", "text")))
+CURRENT_RATING = Table(
+    "contact_point_current_rating", r.CurrentRating, "t.contact_point_id", unique=("contact_point_id",)
+)
+ENTERPRISE = Table(
+    "enterprise", r.Enterprise, "t.credit_code", (("credit_code", "text"), ("name", "text")), ("id", "credit_code")
+)
 BRAND = Table("brand", r.Brand, "t.name, t.id")
-STORE = Table("store", r.Store, "t.code", (("code", "text"), ("name", "text")))
-PROGRAMME = Table("programme", r.Programme, "t.code")
+STORE = Table("store", r.Store, "t.code", (("code", "text"), ("name", "text")), ("id", "code"))
+PROGRAMME = Table("programme", r.Programme, "t.code", unique=("code",))
 MEMBERSHIP = Table(
     "programme_membership", r.Membership, "t.programme_code, t.started_on, t.id", (("started_on", "date"),)
 )
-CASE = Table("case", r.Case, "t.opened_at DESC, t.id DESC", (("opened_at", "timestamptz"), ("number", "text")))
+CASE = Table(
+    "case", r.Case, "t.opened_at DESC, t.id DESC", (("opened_at", "timestamptz"), ("number", "text")), ("id", "number")
+)
 CASE_EVENT = Table("case_event", r.CaseEvent, "t.at, t.id")
 CROSS_STORE_RETURN = Table(
     "cross_store_return",
     r.CrossStoreReturn,
     "t.returned_on DESC, t.id DESC",
     (("returned_on", "date"), ("code", "text")),
+    ("id", "code"),
 )
 
 TABLES = {t.name: t for t in globals().values() if isinstance(t, Table)}

@@ -12,15 +12,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+from .model import Table
 from .pool import Executor
+from .sql import Params
 
 __all__ = [
+    "MEDIAN_DAYS_TO_CLOSE",
     "NETWORK",
+    "TALLY",
     "AwardStats",
     "CaseStats",
     "PointStats",
+    "Tally",
     "award_stats",
     "case_stats",
     "membership_stats",
@@ -155,21 +160,27 @@ SELECT {_scope(scope)} AS key, m.programme_code, m.level, count(*)
     return [found[key] for key in keys]
 
 
+MEDIAN_DAYS_TO_CLOSE = (
+    "round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.closed_at - c.opened_at) / 86400)"
+    " FILTER (WHERE c.closed_at IS NOT NULL))::numeric, 2)::float8"
+)
+"""Median days to close, rounded to 2 places in SQL (half away from zero), the same on both paths."""
+OPENED_ON = "::date::timestamp AT TIME ZONE 'Asia/Shanghai'"
+"""A day as the instant it starts in Shanghai: periods of case statistics are Shanghai days."""
+
+
 async def case_stats(
     db: Executor, scope: str, keys: Sequence[str], opened_from: date | None, opened_before: date | None
 ) -> list[CaseStats]:
     """Cases opened in [from, before) (Shanghai dates) at the scope's contact points."""
     params: list[Any] = _args(scope, keys)
-    period = _period(
-        params, "c.opened_at", opened_from, opened_before, "::date::timestamp AT TIME ZONE 'Asia/Shanghai'"
-    )
+    period = _period(params, "c.opened_at", opened_from, opened_before, OPENED_ON)
     sql = f"""
 SELECT {_scope(scope)} AS key, GROUPING(c.status, c.kind, c.channel, c.category),
        c.status, c.kind, c.channel, c.category, count(*),
        count(*) FILTER (WHERE c.channel = 'online_mediation' AND c.status = 'settled'),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.closed_at - c.opened_at) / 86400)
-           FILTER (WHERE c.closed_at IS NOT NULL),
-       coalesce(sum(c.amount_claimed), 0), coalesce(sum(c.amount_recovered), 0)
+       {MEDIAN_DAYS_TO_CLOSE},
+       coalesce(sum(c.amount_claimed), 0.00), coalesce(sum(c.amount_recovered), 0.00)
   FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id JOIN district d ON d.code = p.district_code
  WHERE {" AND ".join([_where_keys(scope), *period])}
  GROUP BY {_sets(scope, "c.status", "c.kind", "c.channel", "c.category", "")}"""
@@ -189,7 +200,7 @@ SELECT {_scope(scope)} AS key, GROUPING(c.status, c.kind, c.channel, c.category)
             stats.by_category[category] = count
         else:
             stats.total, stats.settled_online_mediations = count, online
-            stats.median_days_to_close = None if median is None else round(median, 2)
+            stats.median_days_to_close = median
             stats.amount_claimed, stats.amount_recovered = claimed, recovered
     for stats in found.values():
         stats.settled = stats.by_status.get("settled", 0)
@@ -222,3 +233,70 @@ SELECT {touches}, bd.region_code, rd.region_code, count(*)
     for key, bought_in, returned_in, count in await db.fetch(sql, *params):
         found[key][(bought_in, returned_in)] = count
     return [found[key] for key in keys]
+
+
+# --- the same figures as parts of a compiled statement (db.compiled) ---------------------------
+
+
+class TallyRow(NamedTuple):
+    """The columns a grouped tally's rows have (each tally fills those it groups by)."""
+
+    key: Any
+    count: int
+    batch: int
+    stars: int
+    level: str | None
+
+
+TALLY = Table("tally", TallyRow, "t.key")
+"""Grouped tally rows as a table of the mapping: the compiler reads their fields as its columns."""
+
+_TALLIED = {
+    "points": "contact_point p JOIN district d ON d.code = p.district_code",
+    "rated_points": (
+        "contact_point p JOIN district d ON d.code = p.district_code"
+        " JOIN contact_point_current_rating r ON r.contact_point_id = p.id"
+    ),
+    "memberships": (
+        "programme_membership m LEFT JOIN contact_point p ON p.id = m.contact_point_id"
+        " LEFT JOIN enterprise e ON e.id = m.enterprise_id"
+        " JOIN district d ON d.code = coalesce(p.district_code, e.district_code)"
+    ),
+    "cases": ('"case" c JOIN contact_point p ON p.id = c.contact_point_id JOIN district d ON d.code = p.district_code'),
+    "awards": (
+        "star_award a JOIN contact_point p ON p.id = a.contact_point_id JOIN district d ON d.code = p.district_code"
+    ),
+}
+_IN_SCOPE = {"network": "true", "region": "d.region_code = {}", "district": "d.code = {}"}
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A figure of a scope as SQL: ``measure`` over the ``rows`` of the scope meeting ``where``
+    (with ``values`` as its parameters); with ``by``, one row per group, in ``order``.
+
+    Each matches the statistic of the generic path above (``point_stats``, ``award_stats``).
+    """
+
+    rows: str
+    measure: str = "count(*)"
+    where: str = "true"
+    values: tuple[Any, ...] = ()
+    cast: str = "text[]"
+    by: tuple[tuple[str, str], ...] = ()
+    """(column of ``TallyRow``, SQL) per group column."""
+    order: str = 't.key::text COLLATE "C"'
+    """The generic path's order: ``str`` of the key, compared by code point."""
+    form: str = "plain"
+    """``float``: the measure is a float8, written as Python writes a float."""
+    dated: str | None = None
+    """The column a period bounds (days, as ``OPENED_ON`` makes them instants)."""
+
+    def source(self, scope: str, key: str | None, params: Params, period: tuple[Any, Any] = (None, None)) -> str:
+        """``FROM ... WHERE ...`` of the tallied rows of the scope whose key is the SQL ``key``,
+        within ``period`` (from, before) where the tally is dated."""
+        values = [params.add(list(v), self.cast) for v in self.values]
+        conditions = [_IN_SCOPE[scope].format(key), self.where.format(*values)]
+        if self.dated is not None:
+            conditions += _period(params.values, self.dated, *period, OPENED_ON)
+        return f"FROM {_TALLIED[self.rows]} WHERE {' AND '.join(conditions)}"

@@ -40,10 +40,12 @@ from strawberry.types.arguments import convert_arguments
 from db import compiled as plan
 from db.access import Viewer
 from db.model import Table
+from db.stats import TALLY, Tally
 
 from .errors import BadUserInput
 from .listings import Listing
-from .relations import AllRows, Computed, Lookup, Relation
+from .relations import AllRows, Computed, Lookup, Relation, Statistics, Tallies
+from .stats import period_bounds
 
 __all__ = ["Compiler", "NotCompiled"]
 
@@ -187,6 +189,19 @@ class _Walk:
         if isinstance(spec, Relation):
             link = plan.Link(spec.column, spec.attr) if spec.via is None else plan.Link(spec.column, via=spec.via)
             return plan.Rows(key, spec.table, link, self.selection(named, spec.table, merged), spec.many)
+        if isinstance(spec, Statistics):
+            return plan.Scoped(key, spec.scope, spec.attr, self.selection(named, None, merged))
+        if isinstance(spec, Tallies):
+            period: tuple[Any, Any] = (None, None)
+            if spec.period is not None:
+                asked = self._arguments(definition, strawberry_field, nodes[0]).get(spec.period)
+                try:
+                    period = period_bounds(self.viewer, asked)
+                except BadUserInput as refused:
+                    raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
+            return plan.Nested(key, self._tallies(named, spec, merged, period))
+        if isinstance(spec, Tally):
+            return plan.Counted(key, spec, self.selection(named, TALLY, merged))
         if isinstance(spec, AllRows):
             return plan.Rows(key, spec.table, None, self.selection(named, spec.table, merged), many=True)
         arguments = self._arguments(definition, strawberry_field, nodes[0])
@@ -196,6 +211,27 @@ class _Walk:
         if isinstance(spec, Listing):
             return self._connection(key, spec, named, arguments, merged)
         raise NotCompiled(f"{where} has no compiled form")
+
+    def _tallies(
+        self, figures: GraphQLObjectType, spec: Tallies, merged: SelectionSetNode, period: tuple[Any, Any]
+    ) -> tuple[Any, ...]:
+        fields: list[Any] = []
+        for key, nodes in self.collect(figures, merged).items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                fields.append(plan.Constant(key, figures.name))
+                continue
+            definition = figures.fields[name]
+            tally = spec.tallies.get(definition.extensions["strawberry-definition"].python_name)
+            if tally is None:
+                raise NotCompiled(f"{figures.name}.{name} has no compiled form")
+            groups: Any = get_named_type(definition.type)
+            if not tally.by:
+                fields.append(plan.Counted(key, tally, period=period))
+            else:
+                selection = self.selection(groups, TALLY, self._merged(nodes))
+                fields.append(plan.Counted(key, tally, selection, period))
+        return tuple(fields)
 
     def _check_access(self, strawberry_field: Any, where: str) -> None:
         for extension in strawberry_field.extensions:

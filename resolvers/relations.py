@@ -18,7 +18,19 @@ from db.model import Table
 
 from .context import Context
 
-__all__ = ["AllRows", "Computed", "Lookup", "Relation", "compiled", "lookup", "lookup_many", "to_many", "to_one"]
+__all__ = [
+    "AllRows",
+    "Computed",
+    "Lookup",
+    "Relation",
+    "Statistics",
+    "Tallies",
+    "compiled",
+    "lookup",
+    "lookup_many",
+    "to_many",
+    "to_one",
+]
 
 Resolver = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +63,24 @@ class AllRows:
     """A root field: every row of ``table``, in its order."""
 
     table: Table
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Statistics of a scope: the network (``attr`` None), or the region or district whose
+    code is the parent's ``attr``."""
+
+    scope: str
+    attr: str | None = None
+
+
+@dataclass(frozen=True)
+class Tallies:
+    """An object of figures of the enclosing scope: its fields' ``db.stats.Tally`` by name."""
+
+    tallies: dict[str, Any]
+    period: str | None = None
+    """The field's argument bounding dated tallies (``Period``), if it takes one."""
 
 
 @dataclass(frozen=True)

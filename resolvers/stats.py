@@ -9,7 +9,7 @@ from typing import Any
 from strawberry import Info
 
 from db import stats
-from db.access import Role
+from db.access import Role, Viewer
 
 from .context import Context
 from .errors import BadUserInput, check_range
@@ -49,11 +49,16 @@ day's figures of a small district can single out one case."""
 
 
 def _period(info: Info[Context, None], period: Any) -> tuple[datetime.date | None, datetime.date | None]:
+    return period_bounds(info.context.viewer, period)
+
+
+def period_bounds(viewer: Viewer, period: Any) -> tuple[datetime.date | None, datetime.date | None]:
+    """A ``Period`` input as (from, before), held to the rules for ``viewer``; both paths call it."""
     if period is None:
         return None, None
     start, before = period.from_, period.before
     check_range(start, before, "period.from", "period.before")
-    if info.context.viewer.role is Role.ANONYMOUS and (
+    if viewer.role is Role.ANONYMOUS and (
         start is None or before is None or (before - start).days < PUBLIC_PERIOD_DAYS
     ):
         raise BadUserInput(

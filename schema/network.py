@@ -43,6 +43,7 @@ class Region(relay.Node):
     )
 
     @strawberry.field(description="Statistics of its districts' contact points, cases and returns.")
+    @rel.compiled(rel.Statistics("region", "code"))
     def stats(self) -> Stats:
         return Scope("region", self.code)  # type: ignore[return-value]
 
@@ -61,6 +62,7 @@ class District(relay.Node):
     )
 
     @strawberry.field(description="Statistics of its contact points, cases and returns.")
+    @rel.compiled(rel.Statistics("district", "code"))
     def stats(self) -> Stats:
         return Scope("district", self.code)  # type: ignore[return-value]
 

@@ -62,6 +62,7 @@ class Query:
     )
 
     @strawberry.field(description="Statistics of the whole network: Shanghai and the partner provinces.")
+    @rel.compiled(rel.Statistics("network"))
     def network_stats(self) -> Stats:
         return Scope("network", "network")  # type: ignore[return-value]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Info
 
 from db import model
+from db.stats import MEDIAN_DAYS_TO_CLOSE, Tally
 from resolvers import relations as rel
 from resolvers import stats as st
 
@@ -158,21 +159,75 @@ class CaseStats:
         return st.counts(self.by_category)  # type: ignore[attr-defined, return-value]
 
 
+# What the compiled path counts for each figure: the same as db.stats' statements.
+POINT_TALLIES = rel.Tallies(
+    {
+        "total": Tally("points"),
+        "five_into": Tally("points", where="p.host_kind = ANY({})", values=(tuple(sorted(FIVE_INTO)),)),
+        "by_host_kind": Tally("points", by=(("key", "p.host_kind"),)),
+        "by_current_stars": Tally("rated_points", by=(("key", "r.stars"),)),
+    }
+)
+AWARD_TALLIES = rel.Tallies(
+    {
+        "total": Tally("awards"),
+        "upgrades": Tally("awards", where="a.upgraded_from_id IS NOT NULL"),
+        "distinct_rated_points": Tally("awards", measure="count(DISTINCT a.contact_point_id)"),
+        "by_batch": Tally("awards", by=(("batch", "a.batch"), ("stars", "a.stars")), order="t.batch, t.stars"),
+    }
+)
+
+
+def _cases(**figure: Any) -> Tally:
+    return Tally("cases", dated="c.opened_at", **figure)
+
+
+CASE_TALLIES = rel.Tallies(
+    {
+        "total": _cases(),
+        "settled_online_mediations": _cases(where="c.channel = 'online_mediation' AND c.status = 'settled'"),
+        "settlement_rate": _cases(
+            measure="(count(*) FILTER (WHERE c.status = 'settled'))::float8"
+            " / nullif(count(*) FILTER (WHERE c.status IN ('settled', 'not_settled')), 0)",
+            form="float",
+        ),
+        "median_days_to_close": _cases(measure=MEDIAN_DAYS_TO_CLOSE, form="float"),
+        "amount_claimed": _cases(measure="coalesce(sum(c.amount_claimed), 0.00)::text"),
+        "amount_recovered": _cases(measure="coalesce(sum(c.amount_recovered), 0.00)::text"),
+        "by_status": _cases(by=(("key", "c.status"),)),
+        "by_kind": _cases(by=(("key", "c.kind"),)),
+        "by_channel": _cases(by=(("key", "c.channel"),)),
+        "by_category": _cases(by=(("key", "c.category"),)),
+    },
+    period="period",
+)
+MEMBERSHIP_TALLY = Tally(
+    "memberships",
+    by=(("key", "m.programme_code"), ("level", "m.level")),
+    # The generic path sorts by str((programme, level)): levels by code point, None last.
+    order='t.key COLLATE "C", t.level IS NULL, t.level COLLATE "C"',
+)
+
+
 @strawberry.type(description="Statistics of the network, a region or a district.")
 class Stats:
     @strawberry.field(description="Contact points by host kind and current rating.")
+    @rel.compiled(POINT_TALLIES)
     async def contact_points(self, info: Info) -> ContactPointStats:
         return await st.point_stats(info, self)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Star awards by batch, upgrades and distinct rated points.")
+    @rel.compiled(AWARD_TALLIES)
     async def star_awards(self, info: Info) -> StarAwardStats:
         return await st.award_stats(info, self)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Programme memberships of contact points and enterprises, by programme and level.")
+    @rel.compiled(MEMBERSHIP_TALLY)
     async def memberships(self, info: Info) -> list[MembershipCount]:
         return await st.membership_counts(info, self)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Cases opened in the period (all time if none).")
+    @rel.compiled(CASE_TALLIES)
     async def cases(self, info: Info, period: Period | None = None) -> CaseStats:
         return await st.case_stats(info, self, period)  # type: ignore[arg-type, return-value]
 
