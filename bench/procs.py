@@ -1,0 +1,101 @@
+"""What processes cost, from /proc: CPU seconds of a process tree, peak RSS, idleness.
+
+A tree's CPU is its root's own and reaped children's time (utime, stime, cutime, cstime)
+plus the live descendants' own: backends that exit during a run are counted by the
+postmaster's cutime once reaped, so nothing falls through between two readings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+__all__ = ["cpu_seconds", "descendants", "peak_rss_mb", "reset_peak_rss", "wait_idle"]
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()  # fields from 3 (state) on
+
+
+def _parents() -> dict[int, int]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields is not None:
+                found[int(entry)] = int(fields[1])
+    return found
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every live process below it."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in _parents().items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def cpu_seconds(root: int | None) -> float:
+    """User + system CPU of ``root``'s tree so far (0 when there is none)."""
+    if root is None:
+        return 0.0
+    total = 0.0
+    for pid in descendants(root):
+        fields = _stat(pid)
+        if fields is None:
+            continue
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        if pid == root:
+            ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped children
+        total += ticks / TICK
+    return total
+
+
+def reset_peak_rss(root: int) -> None:
+    """Start VmHWM again from the current RSS (Linux ≥ 4.0; needs to own the processes)."""
+    for pid in descendants(root):
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_rss_mb(root: int) -> float:
+    """Sum of VmHWM over the tree, in MiB (workers each hold their own heap)."""
+    total = 0
+    for pid in descendants(root):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def wait_idle(roots: list[int | None], *, quiet: float = 0.05, step: float = 0.25, limit: float = 180.0) -> float:
+    """Wait until the trees use less than ``quiet`` of a core for two steps; seconds waited.
+
+    After a load run a server may still be working through requests the load generator
+    gave up on; the next run must not pay for them.
+    """
+    started = time.monotonic()
+    calm = 0
+    before = sum(cpu_seconds(r) for r in roots)
+    while time.monotonic() - started < limit and calm < 2:
+        time.sleep(step)
+        now = sum(cpu_seconds(r) for r in roots)
+        calm = calm + 1 if now - before < quiet * step else 0
+        before = now
+    return time.monotonic() - started
