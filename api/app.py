@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from db import saved
@@ -16,6 +16,7 @@ from db.errors import DatabaseUnavailable
 from db.pool import Database, open_database
 from resolvers.documents import broken_documents
 from schema import schema
+from schema.compiled import EXECUTIONS, PATHS
 
 from .budget import open_budget
 from .cors import cors_middleware
@@ -33,6 +34,19 @@ log = logging.getLogger(__name__)
 async def healthz(request: Request) -> JSONResponse:
     """The process is alive; says nothing of the database."""
     return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    """Prometheus text: operations by the path that served them, statements sent, since start."""
+    lines = [
+        "# HELP liaison_operations_total GraphQL operations by execution path (verified, mismatch: verify mode).",
+        "# TYPE liaison_operations_total counter",
+        *(f'liaison_operations_total{{path="{path}"}} {EXECUTIONS[path]}' for path in PATHS),
+        "# HELP liaison_statements_total SQL statements sent to PostgreSQL.",
+        "# TYPE liaison_statements_total counter",
+        f"liaison_statements_total {request.app.state.db.statements}",
+    ]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
 async def readyz(request: Request) -> JSONResponse:
@@ -87,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/queries/{name}", run_saved_query, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
         middleware=cors_middleware(settings.cors_origins),
         lifespan=lifespan,

@@ -34,6 +34,7 @@ from .caches import variables_key
 __all__ = [
     "EXECUTIONS",
     "HEADER",
+    "PATHS",
     "CompiledExecution",
     "Statement",
     "fallback_reason",
@@ -45,6 +46,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HEADER = "X-Liaison-Execution"
+PATHS = ("compiled", "dataloader", "verified", "mismatch")
 EXECUTIONS: Counter[str] = Counter()
 """Operations served per path (``compiled``, ``dataloader``) since start, and in verify mode
 how many compiled answers matched (``verified``) or did not (``mismatch``)."""
