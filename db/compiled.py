@@ -284,9 +284,11 @@ class _Renderer:
                 if row_predicates(hop, self.viewer):
                     raise ValueError(f"{hop.name} has row access rules: not a table to pass through")
                 k = self.alias()
+                if hop_column not in hop.unique:
+                    raise ValueError(f"{hop.name}.{hop_column} names more than one row: not a key to pass through")
                 prefix = (
-                    f"(SELECT h.{pick} AS key FROM {hop.sql_name} h WHERE h.{hop_column} = t.{parent_attr}"
-                    f" ORDER BY {hop.order.replace('t.', 'h.')} LIMIT 1) {k} CROSS JOIN LATERAL "
+                    f"(SELECT h.{pick} AS key FROM {hop.sql_name} h WHERE h.{hop_column} = t.{parent_attr}) {k}"
+                    " CROSS JOIN LATERAL "
                 )
                 conditions.append(f"t.{link.column} = {k}.key")
             elif link.attr is not None:

@@ -316,3 +316,33 @@ def test_cost_counts_variable_defaults_and_every_spelling_of_an_int(demo_dsn: st
         assert cost_of(client, query, n=30.0) == 30
         body = post(client, {"query": query.replace("= 50", "= 70")})[1]
         assert codes(body) == ["QUERY_TOO_COMPLEX"]
+
+
+def test_executions_beyond_the_bulkhead_wait_their_turn(demo_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from strawberry.asgi import GraphQL
+
+    running, peak = 0, 0
+    execute = GraphQL.run
+
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            await asyncio.sleep(0.05)
+            return await execute(self, *args, **kwargs)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(GraphQL, "run", counted)
+    with (
+        service(demo_dsn, LIAISON_MAX_CONCURRENT_EXECUTIONS="2", LIAISON_EXECUTION="dataloader") as client,
+        ThreadPoolExecutor(6) as pool,
+    ):
+        statuses = list(
+            pool.map(lambda _: client.post("/graphql", json={"query": "{ regions { code } }"}).status_code, range(6))
+        )
+    assert statuses == [200] * 6
+    assert peak == 2
