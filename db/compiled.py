@@ -171,7 +171,6 @@ class Counted:
     key: str
     tally: Tally
     selection: tuple[Any, ...] | None = None
-    period: tuple[Any, Any] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -242,10 +241,9 @@ class _Renderer:
 
     def counted(self, f: Counted) -> str:
         tally = f.tally
-        source = tally.source(*self.scope, self.params, f.period)
+        source = tally.source(*self.scope, self.params)
         if f.selection is None:
-            value = f"(SELECT {tally.measure} {source})"
-            return python_float(value) if tally.form == "float" else value
+            return f"(SELECT {tally.measure} {source})"
         groups = ", ".join(f"{sql} AS {column}" for column, sql in tally.by)
         rows = f"SELECT {groups}, {tally.measure} AS count {source} GROUP BY {', '.join(sql for _, sql in tally.by)}"
         inner = (
@@ -390,15 +388,6 @@ class _Renderer:
             value = self.params.add(what.value, "text") if isinstance(what, Constant) else values[what]
             columns.append(f"{value} AS {_key(key)}")
         return f"(SELECT row_to_json(_) FROM (SELECT {', '.join(columns)}) _)"
-
-
-def python_float(value: str) -> str:
-    """A float8 as JSON the way Python writes a float: PostgreSQL's shortest digits, and
-    ``.0`` on whole numbers (PostgreSQL writes ``3``, Python ``3.0``)."""
-    return (
-        f"(SELECT CASE WHEN v = trunc(v) AND abs(v) < 1e15 THEN (trunc(v)::numeric::text || '.0')::json"
-        f" ELSE v::text::json END FROM (SELECT {value} AS v) f)"
-    )
 
 
 def _cast(value: Any) -> str:

@@ -19,7 +19,6 @@ from .pool import Executor
 from .sql import Params
 
 __all__ = [
-    "MEDIAN_DAYS_TO_CLOSE",
     "NETWORK",
     "TALLY",
     "AwardStats",
@@ -252,22 +251,19 @@ TALLY = Table("tally", TallyRow, "t.key")
 """Grouped tally rows as a table of the mapping: the compiler reads their fields as its columns."""
 
 _TALLIED = {
-    "points": "contact_point p JOIN district d ON d.code = p.district_code",
+    # rows: (FROM without the district, the district each row belongs to)
+    "points": ("contact_point p", "p.district_code"),
     "rated_points": (
-        "contact_point p JOIN district d ON d.code = p.district_code"
-        " JOIN contact_point_current_rating r ON r.contact_point_id = p.id"
+        "contact_point p JOIN contact_point_current_rating r ON r.contact_point_id = p.id",
+        "p.district_code",
     ),
     "memberships": (
         "programme_membership m LEFT JOIN contact_point p ON p.id = m.contact_point_id"
-        " LEFT JOIN enterprise e ON e.id = m.enterprise_id"
-        " JOIN district d ON d.code = coalesce(p.district_code, e.district_code)"
+        " LEFT JOIN enterprise e ON e.id = m.enterprise_id",
+        "coalesce(p.district_code, e.district_code)",
     ),
-    "cases": ('"case" c JOIN contact_point p ON p.id = c.contact_point_id JOIN district d ON d.code = p.district_code'),
-    "awards": (
-        "star_award a JOIN contact_point p ON p.id = a.contact_point_id JOIN district d ON d.code = p.district_code"
-    ),
+    "awards": ("star_award a JOIN contact_point p ON p.id = a.contact_point_id", "p.district_code"),
 }
-_IN_SCOPE = {"network": "true", "region": "d.region_code = {}", "district": "d.code = {}"}
 
 
 @dataclass(frozen=True)
@@ -287,16 +283,15 @@ class Tally:
     """(column of ``TallyRow``, SQL) per group column."""
     order: str = 't.key::text COLLATE "C"'
     """The generic path's order: ``str`` of the key, compared by code point."""
-    form: str = "plain"
-    """``float``: the measure is a float8, written as Python writes a float."""
-    dated: str | None = None
-    """The column a period bounds (days, as ``OPENED_ON`` makes them instants)."""
 
-    def source(self, scope: str, key: str | None, params: Params, period: tuple[Any, Any] = (None, None)) -> str:
-        """``FROM ... WHERE ...`` of the tallied rows of the scope whose key is the SQL ``key``,
-        within ``period`` (from, before) where the tally is dated."""
+    def source(self, scope: str, key: str | None, params: Params) -> str:
+        """``FROM ... WHERE ...`` of the tallied rows of the scope whose key is the SQL ``key``."""
+        rows, district = _TALLIED[self.rows]
         values = [params.add(list(v), self.cast) for v in self.values]
-        conditions = [_IN_SCOPE[scope].format(key), self.where.format(*values)]
-        if self.dated is not None:
-            conditions += _period(params.values, self.dated, *period, OPENED_ON)
-        return f"FROM {_TALLIED[self.rows]} WHERE {' AND '.join(conditions)}"
+        conditions = [self.where.format(*values)]
+        if scope == "district":  # no join: the district column is on the rows (and indexed)
+            conditions.append(f"{district} = {key}")
+        elif scope == "region":
+            rows += f" JOIN district d ON d.code = {district}"
+            conditions.append(f"d.region_code = {key}")
+        return f"FROM {rows} WHERE {' AND '.join(conditions)}"

@@ -45,7 +45,6 @@ from db.stats import TALLY, Tally
 from .errors import BadUserInput
 from .listings import Listing
 from .relations import AllRows, Computed, Lookup, Relation, Statistics, Tallies
-from .stats import period_bounds
 
 __all__ = ["Compiler", "NotCompiled"]
 
@@ -192,14 +191,7 @@ class _Walk:
         if isinstance(spec, Statistics):
             return plan.Scoped(key, spec.scope, spec.attr, self.selection(named, None, merged))
         if isinstance(spec, Tallies):
-            period: tuple[Any, Any] = (None, None)
-            if spec.period is not None:
-                asked = self._arguments(definition, strawberry_field, nodes[0]).get(spec.period)
-                try:
-                    period = period_bounds(self.viewer, asked)
-                except BadUserInput as refused:
-                    raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
-            return plan.Nested(key, self._tallies(named, spec, merged, period))
+            return plan.Nested(key, self._tallies(named, spec, merged))
         if isinstance(spec, Tally):
             return plan.Counted(key, spec, self.selection(named, TALLY, merged))
         if isinstance(spec, AllRows):
@@ -212,9 +204,7 @@ class _Walk:
             return self._connection(key, spec, named, arguments, merged)
         raise NotCompiled(f"{where} has no compiled form")
 
-    def _tallies(
-        self, figures: GraphQLObjectType, spec: Tallies, merged: SelectionSetNode, period: tuple[Any, Any]
-    ) -> tuple[Any, ...]:
+    def _tallies(self, figures: GraphQLObjectType, spec: Tallies, merged: SelectionSetNode) -> tuple[Any, ...]:
         fields: list[Any] = []
         for key, nodes in self.collect(figures, merged).items():
             name = nodes[0].name.value
@@ -227,10 +217,9 @@ class _Walk:
                 raise NotCompiled(f"{figures.name}.{name} has no compiled form")
             groups: Any = get_named_type(definition.type)
             if not tally.by:
-                fields.append(plan.Counted(key, tally, period=period))
+                fields.append(plan.Counted(key, tally))
             else:
-                selection = self.selection(groups, TALLY, self._merged(nodes))
-                fields.append(plan.Counted(key, tally, selection, period))
+                fields.append(plan.Counted(key, tally, self.selection(groups, TALLY, self._merged(nodes))))
         return tuple(fields)
 
     def _check_access(self, strawberry_field: Any, where: str) -> None:

@@ -79,8 +79,6 @@ class Tallies:
     """An object of figures of the enclosing scope: its fields' ``db.stats.Tally`` by name."""
 
     tallies: dict[str, Any]
-    period: str | None = None
-    """The field's argument bounding dated tallies (``Period``), if it takes one."""
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import Info
 
 from db import model
-from db.stats import MEDIAN_DAYS_TO_CLOSE, Tally
+from db.stats import Tally
 from resolvers import relations as rel
 from resolvers import stats as st
 
@@ -178,29 +178,6 @@ AWARD_TALLIES = rel.Tallies(
 )
 
 
-def _cases(**figure: Any) -> Tally:
-    return Tally("cases", dated="c.opened_at", **figure)
-
-
-CASE_TALLIES = rel.Tallies(
-    {
-        "total": _cases(),
-        "settled_online_mediations": _cases(where="c.channel = 'online_mediation' AND c.status = 'settled'"),
-        "settlement_rate": _cases(
-            measure="(count(*) FILTER (WHERE c.status = 'settled'))::float8"
-            " / nullif(count(*) FILTER (WHERE c.status IN ('settled', 'not_settled')), 0)",
-            form="float",
-        ),
-        "median_days_to_close": _cases(measure=MEDIAN_DAYS_TO_CLOSE, form="float"),
-        "amount_claimed": _cases(measure="coalesce(sum(c.amount_claimed), 0.00)::text"),
-        "amount_recovered": _cases(measure="coalesce(sum(c.amount_recovered), 0.00)::text"),
-        "by_status": _cases(by=(("key", "c.status"),)),
-        "by_kind": _cases(by=(("key", "c.kind"),)),
-        "by_channel": _cases(by=(("key", "c.channel"),)),
-        "by_category": _cases(by=(("key", "c.category"),)),
-    },
-    period="period",
-)
 MEMBERSHIP_TALLY = Tally(
     "memberships",
     by=(("key", "m.programme_code"), ("level", "m.level")),
@@ -227,7 +204,6 @@ class Stats:
         return await st.membership_counts(info, self)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Cases opened in the period (all time if none).")
-    @rel.compiled(CASE_TALLIES)
     async def cases(self, info: Info, period: Period | None = None) -> CaseStats:
         return await st.case_stats(info, self, period)  # type: ignore[arg-type, return-value]
 

@@ -35,10 +35,7 @@ STATS = """query Stats { networkStats { memberships { programme level count } co
   starAwards { total upgrades distinctRatedPoints byBatch { __typename batch stars count } } }
   region(code: "310000") { stats { __typename contactPoints { total byCurrentStars { stars count } } }
     districts { code stats { contactPoints { total fiveInto byHostKind { hostKind count } }
-      cases(period: {from: "2020-01-01", before: "2020-03-01"}) { total settledOnlineMediations settlementRate
-        medianDaysToClose amountClaimed amountRecovered byStatus { status count } byChannel { channel count } } } } }
-  empty: district(code: "310115") { stats { cases(period: {from: "2031-01-01", before: "2031-03-01"}) {
-    total settlementRate medianDaysToClose amountClaimed byKind { kind count } } } } }"""
+      starAwards { upgrades byBatch { stars count } } memberships { programme count } } } } }"""
 
 # Aliases, fragments, @skip/@include, __typename, backwards paging, node and nodes, to-one nulls.
 SHAPES = """query Shapes($skip: Boolean!, $ids: [ID!]!) {
