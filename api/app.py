@@ -12,11 +12,12 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from db import saved
+from db.access import Role, Viewer
 from db.errors import DatabaseUnavailable
 from db.pool import Database, open_database
 from resolvers.documents import broken_documents
 from schema import schema
-from schema.compiled import EXECUTIONS, PATHS
+from schema.compiled import EXECUTIONS, PATHS, compile_ahead
 
 from .budget import open_budget
 from .cors import cors_middleware
@@ -58,8 +59,9 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def _report_broken_saved_queries(db: Database) -> None:
-    """A schema change must not break a tool silently: say at start-up which saved queries it broke."""
+async def _prepare_saved_queries(db: Database, max_page: int) -> None:
+    """A schema change must not break a tool silently: say at start-up which saved queries it
+    broke. Compile the others ahead for internal tools (those that need no variable values)."""
     try:
         active = await saved.active_operations(db)
     except DatabaseUnavailable:
@@ -69,6 +71,12 @@ async def _report_broken_saved_queries(db: Database) -> None:
         log.warning("saved query %s no longer validates against the schema: %s", label, "; ".join(errors))
     if active:
         log.info("%d of %d saved query versions validate", len(active) - len(broken), len(active))
+    failed = {label for label, _ in broken}
+    internal = Viewer(Role.INTERNAL)
+    for operation in active:
+        if operation.label not in failed:
+            outcome = compile_ahead(operation.document, operation.operation_name, internal, max_page)
+            log.info("saved query %s: %s", operation.label, outcome)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -85,7 +93,7 @@ def create_app(settings: Settings) -> Starlette:
             dsn, max_size=settings.pool_size, timeout=settings.db_timeout, statement_timeout=limits.request_timeout
         )
         app.state.documents = Documents(settings.trusted_documents_only)
-        await _report_broken_saved_queries(app.state.db)
+        await _prepare_saved_queries(app.state.db, limits.max_page_size)
         app.state.budget = open_budget(settings.redis_url, limits.budget_points, limits.budget_window)
         try:
             yield

@@ -19,11 +19,12 @@ from typing import Any, NamedTuple
 
 import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError
+from graphql import GraphQLError, NonNullTypeNode, parse
 from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
+from db.access import Viewer
 from db.compiled import fetch_data, render
 from db.errors import DatabaseUnavailable, InvalidInput
 from resolvers.compiler import Compiler, NotCompiled
@@ -37,6 +38,7 @@ __all__ = [
     "PATHS",
     "CompiledExecution",
     "Statement",
+    "compile_ahead",
     "fallback_reason",
     "fault_error",
     "plain_data",
@@ -163,6 +165,33 @@ class CompiledExecution(SchemaExtension):
             if len(_STATEMENTS) > _REMEMBERED:
                 _STATEMENTS.popitem(last=False)
         return statement
+
+
+def compile_ahead(query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
+    """Plan and render a stored document before its first request, for ``viewer``'s role and
+    scope, when it needs no variable values; say what became of it (for the start-up log)."""
+    compiler = CompiledExecution.compiler
+    assert compiler is not None
+    document = parse(query)
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation.value != "query":
+        return "runs on the generic path: not a query"
+    required = [d for d in operation.variable_definitions or () if isinstance(d.type, NonNullTypeNode)]
+    if any(d.default_value is None for d in required):
+        return "compiles on its first request: it takes variables"
+    coerced = get_variable_values(compiler.schema, operation.variable_definitions or (), {})
+    if isinstance(coerced, list):
+        return "compiles on its first request: it takes variables"
+    try:
+        root = compiler.plan(document, operation, coerced, viewer, max_page)
+    except NotCompiled as reason:
+        if reason.static:
+            _remember((query, operation_name, viewer.role.value), reason.reason)
+        return f"runs on the generic path: {reason.reason}"
+    sql, values = render(root, viewer)
+    key = (query, operation_name, viewer.role.value, viewer.region_codes, viewer.district_codes)
+    _STATEMENTS[(*key, variables_key({}), max_page)] = Statement(sql, values, root.selection[0].key)
+    return "compiled ahead"
 
 
 def statement_for(

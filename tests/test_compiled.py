@@ -8,6 +8,7 @@ must compile, what a request costs there, and that a fallback is visible.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -198,3 +199,31 @@ def test_metrics_count_operations_by_path(demo_dsn: str) -> None:
     assert count(after.text, "compiled") - count(before, "compiled") == 1
     assert count(after.text, "dataloader") - count(before, "dataloader") == 1
     assert "liaison_statements_total " in after.text
+
+
+async def test_saved_queries_are_compiled_ahead_at_start_up(db_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+    import asyncpg
+
+    from db import saved
+    from db.access import Role, Viewer
+    from schema.caches import variables_key
+    from schema.compiled import statement_for
+
+    document = (Path(__file__).parent.parent / "examples" / "queries" / "FiveStarDirectory.graphql").read_text()
+    taking = "query PointsOf($district: String!) { district(code: $district) { code name } }"
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        await saved.save(conn, "FiveStarDirectory", document, "FiveStarDirectory", "tests")
+        await saved.save(conn, "PointsOf", taking, "PointsOf", "tests")
+    finally:
+        await conn.close()
+    internal, empty = Viewer(Role.INTERNAL), variables_key({})
+    assert empty is not None
+    with caplog.at_level(logging.INFO, logger="api.app"), service(db_dsn) as client:
+        assert statement_for(document, "FiveStarDirectory", internal, empty, 100) is not None
+        assert statement_for(taking, "PointsOf", internal, empty, 100) is None
+        response = client.get("/queries/FiveStarDirectory")
+    assert response.status_code == 200 and response.headers[HEADER] == "verified"
+    lines = {r.getMessage() for r in caplog.records if r.name == "api.app"}
+    assert "saved query FiveStarDirectory v1: compiled ahead" in lines
+    assert "saved query PointsOf v1: compiles on its first request: it takes variables" in lines
