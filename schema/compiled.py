@@ -139,10 +139,9 @@ class CompiledExecution(SchemaExtension):
         if key in _STATIC_FALLBACKS:
             return None
         variables = variables_key(execution.variables)
-        cache_key = (*key, viewer.region_codes, viewer.district_codes, variables, context.limits.max_page_size)
-        statement = _STATEMENTS.get(cache_key) if variables is not None else None
+        max_page = context.limits.max_page_size
+        statement = statement_for(*key[:2], viewer, variables, max_page) if variables is not None else None
         if statement is not None:
-            _STATEMENTS.move_to_end(cache_key)
             return statement
         operation = get_operation_ast(execution.graphql_document, execution.operation_name)  # type: ignore[arg-type]
         if operation is None:
@@ -158,13 +157,7 @@ class CompiledExecution(SchemaExtension):
             else:
                 log.debug("request %s on the generic path: %s", context.request_id, reason.reason)
             return None
-        sql, values = render(root, viewer)
-        statement = Statement(sql, values, root.selection[0].key if root.selection else None)
-        if variables is not None:
-            _STATEMENTS[cache_key] = statement
-            if len(_STATEMENTS) > _REMEMBERED:
-                _STATEMENTS.popitem(last=False)
-        return statement
+        return _rendered(root, viewer, key[0], key[1], variables, max_page)
 
 
 def compile_ahead(query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
@@ -188,18 +181,38 @@ def compile_ahead(query: str, operation_name: str | None, viewer: Viewer, max_pa
         if reason.static:
             _remember((query, operation_name, viewer.role.value), reason.reason)
         return f"runs on the generic path: {reason.reason}"
-    sql, values = render(root, viewer)
-    key = (query, operation_name, viewer.role.value, viewer.region_codes, viewer.district_codes)
-    _STATEMENTS[(*key, variables_key({}), max_page)] = Statement(sql, values, root.selection[0].key)
+    _rendered(root, viewer, query, operation_name, variables_key({}), max_page)
     return "compiled ahead"
+
+
+def _statement_key(
+    query: str, operation_name: str | None, viewer: Viewer, variables: bytes | None, max_page: int
+) -> tuple[Any, ...]:
+    return (query, operation_name, viewer.role.value, viewer.region_codes, viewer.district_codes, variables, max_page)
+
+
+def _rendered(
+    root: Any, viewer: Viewer, query: str, operation_name: str | None, variables: bytes | None, max_page: int
+) -> Statement:
+    """Render ``root`` and keep it for the next request of the same key (unless its variables are not one)."""
+    sql, values = render(root, viewer)
+    statement = Statement(sql, values, root.selection[0].key if root.selection else None)
+    if variables is not None:
+        _STATEMENTS[_statement_key(query, operation_name, viewer, variables, max_page)] = statement
+        if len(_STATEMENTS) > _REMEMBERED:
+            _STATEMENTS.popitem(last=False)
+    return statement
 
 
 def statement_for(
     query: str, operation_name: str | None, viewer: Any, variables: bytes, max_page: int
 ) -> Statement | None:
     """The statement an earlier request of this document, viewer and variables was served by, if kept."""
-    key = (query, operation_name, viewer.role.value, viewer.region_codes, viewer.district_codes, variables, max_page)
-    return _STATEMENTS.get(key)
+    key = _statement_key(query, operation_name, viewer, variables, max_page)
+    statement = _STATEMENTS.get(key)
+    if statement is not None:
+        _STATEMENTS.move_to_end(key)
+    return statement
 
 
 def fault_error(fault: DatabaseUnavailable, path: list[str]) -> GraphQLError:

@@ -73,9 +73,8 @@ class Limits(SchemaExtension):
     async def _check(self, context: Context) -> GraphQLError | None:
         execution = self.execution_context
         limits = context.limits
-        default_page = min(20, limits.max_page_size)
         raw = variables_key(execution.variables)
-        key = (execution.query, execution.operation_name, raw, default_page)
+        key = _measure_key(execution.query, execution.operation_name, raw, limits)
         found = _MEASURED.get(key) if raw is not None else None
         if found is None:
             operation = get_operation_ast(execution.graphql_document, execution.operation_name)
@@ -88,7 +87,7 @@ class Limits(SchemaExtension):
             if isinstance(variables, list):
                 return None  # wrong variables: execution refuses them with graphql-core's errors
             try:
-                found = measure(graphql_schema, execution.graphql_document, operation, variables.coerced, default_page)
+                found = measure(graphql_schema, execution.graphql_document, operation, variables.coerced, key[-1])
             except TooLarge:
                 return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
             if raw is not None:
@@ -107,7 +106,14 @@ class Limits(SchemaExtension):
 
 def measured(query: str, operation_name: str | None, variables: bytes, limits: Any) -> Measure | None:
     """The measure an earlier request of this document and these variables got, if kept."""
-    return _MEASURED.get((query, operation_name, variables, min(20, limits.max_page_size)))
+    return _MEASURED.get(_measure_key(query, operation_name, variables, limits))
+
+
+def _measure_key(
+    query: str | None, operation_name: str | None, variables: bytes | None, limits: Any
+) -> tuple[Any, ...]:
+    """What a measure depends on; last, the page size assumed where a connection names none."""
+    return (query, operation_name, variables, min(20, limits.max_page_size))
 
 
 async def admit_operation(found: Measure, context: Context) -> tuple[GraphQLError | None, Spend | None]:
