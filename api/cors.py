@@ -8,8 +8,37 @@ from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
-__all__ = ["cors_middleware"]
+__all__ = ["ALLOWED_HEADERS", "EXPOSED_HEADERS", "cors_middleware"]
+
+ALLOWED_HEADERS = (
+    "Authorization",  # an API key or a bearer token: no cookies, so no allow-credentials
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "traceparent",  # W3C trace context
+    "tracestate",
+    "apollographql-client-name",  # what Apollo's and urql's clients add
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "X-Apollo-Operation-Name",
+)
+"""Request headers a page may send besides the CORS-safelisted ones."""
+
+EXPOSED_HEADERS = (
+    "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Used",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "ETag",
+    "X-Liaison-Execution",
+    "X-Query-Cost",
+    "X-Saved-Query-Version",
+)
+"""Response headers a page may read: the request id to quote, the budget, caching, the path."""
 
 
 class _CORSMiddleware(CORSMiddleware):
@@ -20,9 +49,28 @@ class _CORSMiddleware(CORSMiddleware):
             return PlainTextResponse("Disallowed CORS origin", status_code=400, headers={"Vary": "Origin"})
         return super().preflight_response(request_headers)
 
+    async def simple_response(self, scope: Scope, receive: Receive, send: Send, request_headers: Headers) -> None:
+        # Starlette sends Access-Control-Expose-Headers to any origin; only ours get CORS headers.
+        origin = request_headers.get("origin")
+        if origin is None or not self.is_allowed_origin(origin):
+            await self.app(scope, receive, send)
+            return
+        await super().simple_response(scope, receive, send, request_headers)
+
 
 def cors_middleware(origins: Sequence[str]) -> list[Middleware]:
-    """What lets pages on ``origins`` call the API (GET and POST of JSON); nothing when there are none."""
+    """What lets pages on ``origins`` call the API (GET and POST of JSON, with a credential);
+    nothing when there are none. Browsers keep a preflight for ``max_age`` seconds (Chromium
+    caps it at 7,200)."""
     if not origins:
         return []
-    return [Middleware(_CORSMiddleware, allow_origins=origins, allow_methods=("GET", "POST"), max_age=600)]
+    return [
+        Middleware(
+            _CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=("GET", "POST"),
+            allow_headers=ALLOWED_HEADERS,
+            expose_headers=EXPOSED_HEADERS,
+            max_age=7200,
+        )
+    ]

@@ -201,6 +201,33 @@ def test_cors_for_an_allowed_origin(client: TestClient) -> None:
     assert "Origin" in response.headers["vary"]
 
 
+def test_cors_lets_a_page_send_a_credential_and_read_the_headers(client: TestClient) -> None:
+    """A dashboard calls with a key or token and an idempotency key, and reads the request
+    id, the budget and the execution path back; the preflight is cached by the browser."""
+    asked = "authorization, content-type, idempotency-key, x-request-id, traceparent"
+    response = client.options(
+        "/graphql",
+        headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": asked},
+    )
+    assert response.status_code == 200, response.text
+    allowed = {h.strip() for h in response.headers["access-control-allow-headers"].lower().split(",")}
+    assert set(asked.split(", ")) <= allowed
+    assert int(response.headers["access-control-max-age"]) >= 600
+
+    response = client.post("/graphql", json={"query": REGIONS}, headers={"Origin": ORIGIN})
+    exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
+    assert {
+        "x-request-id",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-used",
+        "x-ratelimit-reset",
+        "retry-after",
+        "etag",
+        "x-liaison-execution",
+    } <= exposed
+
+
 def test_no_cors_for_another_origin(client: TestClient) -> None:
     response = preflight(client, "https://evil.example")
     assert response.status_code == 400
