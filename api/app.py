@@ -23,6 +23,7 @@ from .budget import open_budget
 from .cors import cors_middleware
 from .documents import Documents
 from .graphql import GraphQLApp
+from .ide import graphiql_assets
 from .saved_queries import run_saved_query
 from .settings import Settings
 from .startup import prepare_database
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            graphiql_assets(),
         ],
         middleware=cors_middleware(settings.cors_origins),
         lifespan=lifespan,

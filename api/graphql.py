@@ -44,6 +44,7 @@ from resolvers.limits import Limits
 
 from .admission import HTTP_CODES, Refused, admit, context_for, refusal
 from .fast_lane import serve_known
+from .ide import graphiql_page
 from .jsonout import dumps
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
 from .results import is_request_error
@@ -66,6 +67,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         return context_for(request, response if isinstance(response, Response) else None)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql_page()
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET with only a persisted query's hash is a query, not a browser asking for GraphiQL.
