@@ -24,6 +24,7 @@ from .cors import cors_middleware
 from .documents import Documents
 from .graphql import GraphQLApp
 from .ide import graphiql_assets
+from .openapi import serve_openapi
 from .saved_queries import run_saved_query
 from .settings import Settings
 from .startup import prepare_database
@@ -107,6 +108,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)),
+            Route("/queries/openapi.json", serve_openapi),
             Route("/queries/{name}", run_saved_query, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

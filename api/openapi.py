@@ -1,0 +1,292 @@
+"""``GET /queries/openapi.json``: the saved queries as a REST API, in OpenAPI 3.1.
+
+Generated from what is saved, so it is never stale: one path per saved query (its latest
+version not deprecated), its variables as typed query parameters (GET) or a JSON body
+(POST), and the JSON schema of its ``data``, derived from the query's selection. REST
+tooling (client generators, API gateways, Postman) reads it as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+    type_from_ast,
+)
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from db import saved
+from db.errors import DatabaseUnavailable
+from schema import schema
+
+from .admission import Refused, refusal
+
+__all__ = ["openapi_document", "serve_openapi"]
+
+_SCALARS: dict[str, dict[str, Any]] = {
+    "String": {"type": "string"},
+    "ID": {"type": "string"},
+    "Int": {"type": "integer", "format": "int32"},
+    "Float": {"type": "number"},
+    "Boolean": {"type": "boolean"},
+    "Date": {"type": "string", "format": "date"},
+    "DateTime": {"type": "string", "format": "date-time"},
+    "Decimal": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "A decimal number as a string."},
+}
+
+_ERROR = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["message", "extensions"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "extensions": {
+                        "type": "object",
+                        "required": ["code"],
+                        "properties": {"code": {"type": "string", "description": "Stable; see the README."}},
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+async def serve_openapi(request: Request) -> Response:
+    try:
+        operations = await saved.active_operations(request.app.state.db)
+    except DatabaseUnavailable as exc:
+        return refusal(request, Refused(503, exc.code, str(exc), {"Retry-After": "5"}))
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse(openapi_document(schema._schema, operations, base))
+
+
+def openapi_document(graphql_schema: GraphQLSchema, operations: list[saved.SavedOperation], server: str) -> dict:
+    """The OpenAPI 3.1 document of these saved operations (the latest version of each name)."""
+    latest = {operation.name: operation for operation in operations}  # ordered by name, version
+    builder = _Builder(graphql_schema)
+    paths = {f"/queries/{name}": builder.path_item(operation) for name, operation in sorted(latest.items())}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "liaison-graph saved queries",
+            "version": "1",
+            "description": "Saved GraphQL queries run by name (README: Saved queries). Variables go as query"
+            " parameters or a JSON body; `format=csv` or `Accept: text/csv` gives the list in the answer as CSV.",
+        },
+        "servers": [{"url": server}],
+        "components": {
+            "schemas": builder.components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API key or JWT."}},
+        },
+        "security": [{}, {"bearer": []}],
+        "paths": paths,
+    }
+
+
+_ANSWERS = (
+    ("400", "A variable is missing or of the wrong type."),
+    ("401", "The credential is not valid."),
+    ("404", "No such saved query or version."),
+    ("429", "The caller's budget is spent."),
+    ("503", "The database is unavailable or the service overloaded; retry after `Retry-After`."),
+)
+
+
+class _Builder:
+    """Walks saved documents against the schema; named input types collect in ``components``."""
+
+    def __init__(self, graphql_schema: GraphQLSchema) -> None:
+        self.schema = graphql_schema
+        self.components: dict[str, Any] = {"Error": _ERROR}
+
+    def path_item(self, operation: saved.SavedOperation) -> dict[str, Any]:
+        document = parse(operation.document)
+        definition = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        root = self.schema.query_type
+        assert root is not None
+        data = self.selection(root, definition.selection_set, fragments)
+        parameters, properties, required = [], {}, []
+        for node in definition.variable_definitions or ():
+            name, type_ = node.variable.name.value, type_from_ast(self.schema, node.type)  # type: ignore[arg-type]
+            schema_ = properties[name] = self.input(type_)
+            if isinstance(type_, GraphQLNonNull) and node.default_value is None:
+                required.append(name)
+            parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
+            if isinstance(_named(type_), GraphQLInputObjectType):
+                parameter["content"] = {"application/json": {"schema": schema_}}  # JSON text in the parameter
+            else:
+                parameter["schema"] = schema_  # a list: repeat the parameter
+            parameters.append(parameter)
+        body = {"type": "object", "properties": properties, "additionalProperties": False}
+        if required:
+            body["required"] = required
+        version = {
+            "name": "version",
+            "in": "query",
+            "required": False,
+            "description": f"A version to pin (the latest is {operation.version}).",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+        fmt = {
+            "name": "format",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["json", "csv"]},
+        }
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        answers: dict[str, Any] = {
+            "200": {
+                "description": "The GraphQL response: `data`, and `errors` for fields that failed.",
+                "headers": {
+                    "ETag": {"schema": {"type": "string"}},
+                    "X-Saved-Query-Version": {"schema": {"type": "integer"}},
+                },
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"data": data, "errors": _ERROR["properties"]["errors"]},
+                        }
+                    },
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            },
+            "304": {"description": "Not modified since the `ETag` given in `If-None-Match`."},
+            **{status: {"description": text, "content": error} for status, text in _ANSWERS},
+        }
+        summary = operation.description or f"The saved query {operation.name}."
+        operation_id = operation.name[0].lower() + operation.name[1:]
+        return {
+            "get": {
+                "operationId": operation_id,
+                "summary": summary,
+                "parameters": [*parameters, version, fmt],
+                "responses": answers,
+            },
+            "post": {
+                "operationId": operation_id + "Post",
+                "summary": summary,
+                "parameters": [version, fmt],
+                "requestBody": {"required": bool(required), "content": {"application/json": {"schema": body}}},
+                "responses": answers,
+            },
+        }
+
+    def input(self, type_: Any) -> dict[str, Any]:
+        """A variable's JSON schema; input objects and enums become named components."""
+        nullable = not isinstance(type_, GraphQLNonNull)
+        if not nullable:
+            type_ = type_.of_type
+        if isinstance(type_, GraphQLList):
+            return _nullable({"type": "array", "items": self.input(type_.of_type)}, nullable)
+        if isinstance(type_, GraphQLEnumType | GraphQLInputObjectType):
+            if type_.name not in self.components:
+                self.components[type_.name] = {}  # placeholder: an input object may refer to itself
+                self.components[type_.name] = self._named_input(type_)
+            return _nullable({"$ref": f"#/components/schemas/{type_.name}"}, nullable)
+        return _nullable(dict(_SCALARS.get(type_.name, {})), nullable)
+
+    def _named_input(self, type_: GraphQLEnumType | GraphQLInputObjectType) -> dict[str, Any]:
+        if isinstance(type_, GraphQLEnumType):
+            return {"type": "string", "enum": list(type_.values), "description": type_.description or ""}
+        fields = type_.fields
+        schema_: dict[str, Any] = {
+            "type": "object",
+            "properties": {name: self.input(field.type) for name, field in fields.items()},
+            "additionalProperties": False,
+        }
+        required = [n for n, f in fields.items() if isinstance(f.type, GraphQLNonNull) and f.default_value is None]
+        if required:
+            schema_["required"] = required
+        if type_.description:
+            schema_["description"] = type_.description
+        return schema_
+
+    def output(self, type_: Any, selection: SelectionSetNode | None, fragments: dict[str, Any]) -> dict[str, Any]:
+        nullable = not isinstance(type_, GraphQLNonNull)
+        if not nullable:
+            type_ = type_.of_type
+        if isinstance(type_, GraphQLList):
+            found: dict[str, Any] = {"type": "array", "items": self.output(type_.of_type, selection, fragments)}
+        elif isinstance(type_, GraphQLEnumType):
+            found = {"type": "string", "enum": list(type_.values)}
+        elif isinstance(type_, GraphQLScalarType):
+            found = dict(_SCALARS.get(type_.name, {}))
+        else:
+            assert selection is not None
+            found = self.selection(type_, selection, fragments)
+        return _nullable(found, nullable)
+
+    def selection(
+        self,
+        parent: GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType,
+        selection: SelectionSetNode,
+        fragments: dict[str, FragmentDefinitionNode],
+        conditional: bool = False,
+    ) -> dict[str, Any]:
+        """An object's JSON schema from the fields selected on it: fragments merged in, and
+        fields under another type's condition, or under @skip/@include, optional."""
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for node in selection.selections:
+            if isinstance(node, FieldNode):
+                key = node.alias.value if node.alias else node.name.value
+                if node.name.value == "__typename":
+                    properties[key] = {"type": "string"}
+                else:
+                    field = parent.fields[node.name.value]  # type: ignore[union-attr]
+                    properties[key] = self.output(field.type, node.selection_set, fragments)
+                if not conditional and not node.directives:
+                    required.append(key)
+                continue
+            fragment: FragmentDefinitionNode | InlineFragmentNode = (
+                fragments[node.name.value] if isinstance(node, FragmentSpreadNode) else node  # type: ignore[assignment]
+            )
+            condition = fragment.type_condition
+            same = condition is None or condition.name.value == parent.name
+            target = parent if same else self.schema.get_type(condition.name.value)  # type: ignore[union-attr]
+            inner = self.selection(target, fragment.selection_set, fragments, conditional or not same)  # type: ignore[arg-type]
+            properties.update(inner["properties"])
+            required.extend(k for k in inner.get("required", ()) if k not in required)
+        result: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            result["required"] = required
+        return result
+
+
+def _named(type_: Any) -> Any:
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    return type_
+
+
+def _nullable(schema_: dict[str, Any], nullable: bool) -> dict[str, Any]:
+    if not nullable:
+        return schema_
+    if "type" in schema_:
+        return {**schema_, "type": [schema_["type"], "null"]}
+    return {"anyOf": [schema_, {"type": "null"}]}
