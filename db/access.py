@@ -24,6 +24,7 @@ __all__ = [
     "Role",
     "Viewer",
     "column_sql",
+    "reads_every_row",
     "row_predicates",
     "scope_problem",
     "select_list",
@@ -107,6 +108,12 @@ def row_predicates(table: Table, viewer: Viewer) -> tuple[Predicate, ...]:
     if table is CASE:
         return (Predicate(_CASE_IN_REGION, (regions, regions), ("text[]", "text[]")),)
     return (Predicate(_STORE_IN_REGION, (regions,), ("text[]",)),)
+
+
+def reads_every_row(table: Table, viewer: Viewer) -> bool:
+    """Whether ``viewer`` sees every row of ``table``: figures over rows it may not all read
+    are held to the public minimum period (``resolvers.stats``), whatever the role."""
+    return not row_predicates(table, viewer)
 
 
 def _masked_name(column: str) -> str:
