@@ -7,7 +7,7 @@ expression the viewer is entitled to: the value, its mask, or NULL.
 
 Masks (documented in the README): a name keeps its first character and one star, whatever
 its length (``张三``, ``张三丰`` → ``张*``), a mobile number its first three and last four
-digits (``13812341234`` → ``138****1234``).
+digits (``13812341234`` → ``138****1234``). A missing name or number stays NULL.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ __all__ = [
     "Role",
     "Viewer",
     "column_sql",
+    "reads_every_row",
     "row_predicates",
     "scope_problem",
     "select_list",
@@ -109,12 +110,20 @@ def row_predicates(table: Table, viewer: Viewer) -> tuple[Predicate, ...]:
     return (Predicate(_STORE_IN_REGION, (regions,), ("text[]",)),)
 
 
+def reads_every_row(table: Table, viewer: Viewer) -> bool:
+    """Whether ``viewer`` sees every row of ``table``: figures over rows it may not all read
+    are held to the public minimum period (``resolvers.stats``), whatever the role."""
+    return not row_predicates(table, viewer)
+
+
 def _masked_name(column: str) -> str:
     # One star whatever the length, so the mask does not tell it; a one-character name, all star.
-    return f"CASE WHEN char_length({column}) > 1 THEN left({column}, 1) || '*' ELSE '*' END"
+    # No name stays NULL: a star there would pass for a one-character name.
+    return f"CASE WHEN char_length({column}) > 1 THEN left({column}, 1) || '*' WHEN {column} IS NOT NULL THEN '*' END"
 
 
 def _masked_phone(column: str) -> str:
+    # NULL when there is no number: || gives NULL with a NULL operand.
     return f"left({column}, 3) || '****' || right({column}, 4)"
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from strawberry import Info
 
 from db import stats
-from db.access import Role, Viewer
+from db.access import Viewer, reads_every_row
+from db.model import CASE, CROSS_STORE_RETURN, Table
 
 from .context import Context
 from .errors import BadUserInput, check_range
@@ -44,26 +45,26 @@ def counts(by: dict[Any, int]) -> list[Count]:
 
 
 PUBLIC_PERIOD_DAYS = 28
-"""The shortest period of case or return statistics for callers who may not read cases: a
-day's figures of a small district can single out one case."""
+"""The shortest period of case or return statistics for callers who may not read every case
+or return: a day's figures of a small district can single out one case."""
 
 
-def _period(info: Info[Context, None], period: Any) -> tuple[datetime.date | None, datetime.date | None]:
-    return period_bounds(info.context.viewer, period)
+def period_bounds(viewer: Viewer, period: Any, counted: Table) -> tuple[datetime.date | None, datetime.date | None]:
+    """A ``Period`` input as (from, before), held to the rules for ``viewer`` counting ``counted``.
 
-
-def period_bounds(viewer: Viewer, period: Any) -> tuple[datetime.date | None, datetime.date | None]:
-    """A ``Period`` input as (from, before), held to the rules for ``viewer``; both paths call it."""
+    Case and return figures have no compiled form, so the compiler leaves them to the
+    generic path; a compiled form must call this as well, so both refuse alike.
+    """
     if period is None:
         return None, None
     start, before = period.from_, period.before
     check_range(start, before, "period.from", "period.before")
-    if viewer.role is Role.ANONYMOUS and (
+    if not reads_every_row(counted, viewer) and (
         start is None or before is None or (before - start).days < PUBLIC_PERIOD_DAYS
     ):
         raise BadUserInput(
-            f"Without a credential, statistics take a period with both `from` and `before`, at least "
-            f"{PUBLIC_PERIOD_DAYS} days apart (or no period)."
+            f"Statistics of cases or returns you may not all read take a period with both `from` and `before`,"
+            f" at least {PUBLIC_PERIOD_DAYS} days apart (or no period): a day's figures can single out a case."
         )
     return start, before
 
@@ -82,11 +83,11 @@ async def membership_counts(info: Info[Context, None], scope: Scope) -> list[Cou
 
 
 async def case_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.CaseStats:
-    start, before = _period(info, period)
+    start, before = period_bounds(info.context.viewer, period, CASE)
     return await info.context.loaders.scoped(stats.case_stats, scope.kind, start, before).load(scope.key)  # type: ignore[no-any-return]
 
 
 async def return_flows(info: Info[Context, None], scope: Scope, period: Any) -> list[Flow]:
-    start, before = _period(info, period)
+    start, before = period_bounds(info.context.viewer, period, CROSS_STORE_RETURN)
     found = await info.context.loaders.scoped(stats.return_flows, scope.kind, start, before).load(scope.key)
     return [Flow(bought, returned, count) for (bought, returned), count in sorted(found.items())]
