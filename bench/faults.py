@@ -27,27 +27,36 @@ Scenarios (by name on the command line; all by default):
   /queries/FaultStatistics, while /readyz is polled: the database is healthy throughout.
 - ``slow``: connections that send their headers, or their body, a byte at a time, while
   normal clients run /graphql; does the server close the slow ones, and are the others served?
-- ``memory``: ``bench/memory_probe.py``'s ``run(base_url, pid, count, size)`` (distinct
-  large documents); reported as not run when that module is missing.
+- ``memory``: ``bench/memory_probe.py``'s ``run(base_url, pid, count, size)``: distinct
+  documents of 95,000 characters from one anonymous client (2,000 of them; the issue's
+  probe was 6,000: ``--probe-count 6000``, about five minutes more), under the service's
+  default budget and cost limit. Reported as not run, with no figures, when that module
+  is missing.
 
 What each figure means:
 
-- requests sent: requests the script started (normal clients, slow connections, probes'
-  own requests are not counted).
+- requests sent: by the scenario's clients, slow connections included (memory: as the
+  probe reports them). The script's own checks of /readyz and recovery are not counted.
 - answers: per endpoint, ``<status> <code>``, the code being ``extensions.code`` of the
   first error in a JSON body; ``200 ok`` is an answer without errors; ``uncoded`` a body
   with no code or not JSON. Connection failures are not answers: ``reset`` (closed or reset
   while waiting), ``refused`` (no connection), ``timeout`` (the client's 30 s ran out);
   for slow connections also ``held open`` (the server still held it at the end).
 - uncoded 5xx: answers with a status of 500 or more and no code. Must be 0.
+  (A reset often follows one: the server closes the connection after a plain 500, and the
+  next request sent on it, to whichever endpoint, fails.)
 - 5xx without X-Request-ID: such answers the caller cannot quote to an operator.
 - recovery: seconds from the end of the fault (SIGCONT; SIGKILL; the new start after
-  SIGTERM; the end of the load otherwise) to the first 200 on /readyz, and to the first
+  SIGTERM, whose bound is 20 s as it includes a start; the end of the load otherwise) to the first 200 on /readyz, and to the first
   good GraphQL answer (200, data, no errors); ``never`` when the bound ran out first.
 - RSS: the service process's resident memory (VmRSS, MiB; not its PostgreSQL) just before
   the fault and after recovery (after a restart: the new process's).
-- notes: what else a scenario saw (exit code and seconds to exit after SIGTERM, restarts
-  needed, whether the killed postmaster was left a zombie, /readyz during saturation ...).
+- notes: what else a scenario saw: after a kill, whether the service restarted the
+  postmaster, whether the dead one was left a zombie, how many starts of the service it
+  then took (and their exit codes) and whether the dead server's socket directory was
+  left in /tmp; after SIGTERM, requests in flight, the exit code and seconds to exit;
+  under saturation, one run alone, each round's seconds and /readyz's answers meanwhile;
+  beside slow connections, the normal clients' p50/p99 before and during.
 
 A scenario fails when it has an uncoded 5xx, or the service did not recover within its
 bound; ``slow`` also when a slow connection is still held when its 20 s end (the header
@@ -654,14 +663,30 @@ async def memory(bench: Bench, report: Report, service: Service) -> None:
         found = await found
     report.rss_after_mb = rss_mb(service.pid)
     report.notes["probe"] = found
-    report.notes["documents x bytes"] = f"{bench.plan.probe_count} x {bench.plan.probe_size}"
-    report.sent = int(found.get("requests", found.get("sent", 0)))
-    answers = found.get("answers", {})
-    report.answers["probe"] = Counter({str(k): int(v) for k, v in answers.items() if isinstance(v, int)})
-    report.uncoded_5xx = int(found.get("uncoded_5xx", 0))
+    report.notes["documents x characters"] = f"{bench.plan.probe_count} x {bench.plan.probe_size}"
+    missing = [key for key in ("requests", "answers", "uncoded_5xx") if key not in found]
+    if missing:  # never a figure the probe did not give
+        report.failures.append(f"the probe's answer lacks {', '.join(missing)}")
+        return
+    report.sent = int(found["requests"])
+    report.answers["/graphql (probe)"] = _probe_answers(found["answers"])
+    report.uncoded_5xx = int(found["uncoded_5xx"])
     report.recovery = await recover(service.base, bench.good, time.monotonic(), bench.plan.recovery_bound)
     if report.rss_after_mb is not None and report.rss_after_mb > MEMORY_BOUND_MB:
         report.failures.append(f"RSS {report.rss_after_mb:.0f} MB after the probe, above {MEMORY_BOUND_MB:.0f} MB")
+
+
+def _probe_answers(answers: dict[str, dict[str, int]]) -> Counter[str]:
+    """The probe's ``{status: {code: n}}`` (``-``: no code; status 0: the connection failed,
+    by exception) in this script's labels."""
+    found: Counter[str] = Counter()
+    for status, by_code in answers.items():
+        for code, n in by_code.items():
+            if status == "0":
+                found["refused" if code == "ConnectError" else "timeout" if "Timeout" in code else "reset"] += n
+            else:
+                found[f"{status} {'uncoded' if code in ('-', None) else code}"] += n
+    return found
 
 
 Scenario = Callable[[Bench, Report, Service], Awaitable[None]]
@@ -680,6 +705,8 @@ def _service_env(name: str, plan: Plan) -> dict[str, str]:
         return {"LIAISON_SHUTDOWN_GRACE": str(plan.grace), "LIAISON_REQUEST_TIMEOUT": "60", "LIAISON_DB_TIMEOUT": "60"}
     if name == "saturated":
         return {"LIAISON_POOL_SIZE": str(plan.pool_size)}
+    if name == "memory":  # the service's own budget and cost limit, as an anonymous client meets them
+        return {"LIAISON_BUDGET_POINTS": "1000000", "LIAISON_MAX_COST": "20000"}
     return {}
 
 
