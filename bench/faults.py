@@ -201,11 +201,11 @@ class Tally:
         self.answer(endpoint, response.status_code, _code(response.content), "x-request-id" in response.headers)
 
     def answer(self, endpoint: str, status: int, code: str | None, request_id: bool) -> None:
-        if status >= 500 and code is None:
+        if status >= 500 and code in (None, "ok"):
             self.report.uncoded_5xx += 1
         if status >= 500 and not request_id:
             self.report.no_request_id_5xx += 1
-        self.count(endpoint, f"{status} {code or ('ok' if status < 300 else 'uncoded')}")
+        self.count(endpoint, f"{status} {code or 'uncoded'}")
 
     def failure(self, endpoint: str, exc: BaseException) -> None:
         if isinstance(exc, httpx2.ConnectError | ConnectionRefusedError):
@@ -217,8 +217,11 @@ class Tally:
 
 
 def _code(body: bytes) -> str | None:
+    """The first error's ``extensions.code``; ``ok`` for JSON without errors; None otherwise."""
     try:
         found = json.loads(body)
+        if isinstance(found, dict) and "errors" not in found:
+            return "ok"
         return str(found["errors"][0]["extensions"]["code"])
     except (ValueError, KeyError, IndexError, TypeError):
         return None
@@ -455,10 +458,12 @@ async def killed(bench: Bench, report: Report, service: Service) -> None:
     if not report.recovery["recovered"]:
         service.stop()
         exits = []
-        while (code := service.start()) is not None and len(exits) < 2:
+        for _ in range(3):
+            if (code := service.start()) is None:
+                break
             exits.append(code)
-        report.notes["service starts needed after the bound"] = len(exits) + (code is None)
-        report.notes["exit codes of failed starts"] = exits + ([code] if code is not None else [])
+        report.notes["starts of the service tried after the bound"] = len(exits) + (code is None)
+        report.notes["exit codes of failed starts"] = exits
         if code is None:
             report.notes["restarted service: first good answer (s)"] = (
                 await recover(service.base, bench.good, time.monotonic(), bench.plan.recovery_bound)
@@ -486,6 +491,8 @@ async def sigterm(bench: Bench, report: Report, service: Service) -> None:
                 await asyncio.to_thread(service.peer.process.wait, bench.plan.grace + 15)
             code = service.peer.process.poll()
             report.notes["exit code"] = code
+            if code is None:
+                report.failures.append(f"still running {bench.plan.grace + 15:g} s after SIGTERM")
             report.notes["seconds to exit after SIGTERM"] = round(time.monotonic() - signalled, 2)
             report.notes["grace (s)"] = bench.plan.grace
             await asyncio.sleep(0.5)
