@@ -645,7 +645,7 @@ async def slow(bench: Bench, report: Report, service: Service) -> None:
             f"{held_open} of {len(outcomes)} slow connections still held after {plan.slow_seconds:g} s"
         )
     report.notes["slow connections"] = plan.slow_clients
-    report.notes["slow connections held for the whole run (s)"] = plan.slow_seconds
+    report.notes["seconds they dribbled at most"] = plan.slow_seconds
     report.notes["seconds until the server closed a slow one (median)"] = (
         round(statistics.median(closed), 2) if closed else None
     )
