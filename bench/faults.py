@@ -428,9 +428,9 @@ async def frozen(bench: Bench, report: Report, service: Service) -> None:
         await asyncio.sleep(bench.plan.warm)
         report.rss_before_mb = rss_mb(service.pid)
         pids = descendants(service.postmaster()[0])
-        for pid in pids:  # nothing answers and nothing refuses: only the service's bounds end a wait
-            os.kill(pid, signal.SIGSTOP)
         try:
+            for pid in pids:  # nothing answers and nothing refuses: only the service's bounds end a wait
+                os.kill(pid, signal.SIGSTOP)
             await asyncio.sleep(bench.plan.freeze)
         finally:
             for pid in pids:
@@ -452,9 +452,8 @@ async def killed(bench: Bench, report: Report, service: Service) -> None:
         report.recovery = await recover(service.base, bench.good, time.monotonic(), bench.plan.recovery_bound)
     report.rss_after_mb = rss_mb(service.pid)
     report.notes["killed postmaster left a zombie"] = state(postmaster) == "Z"
-    report.notes["restarted by the service"] = (
-        (service.postmaster()[0] != postmaster) if report.recovery["recovered"] else False
-    )
+    with contextlib.suppress(OSError, ValueError, IndexError):  # no postmaster.pid, or half written
+        report.notes["postmaster restarted by the service"] = service.postmaster()[0] != postmaster
     if not report.recovery["recovered"]:
         service.stop()
         exits = []
