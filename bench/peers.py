@@ -23,7 +23,19 @@ from pathlib import Path
 
 from .queries import Request
 
-__all__ = ["Peer", "Response", "node_binary", "send", "start_ours", "start_postgraphile", "stop"]
+__all__ = [
+    "Peer",
+    "Response",
+    "clean_env",
+    "free_port",
+    "node_binary",
+    "send",
+    "spawn",
+    "start_ours",
+    "start_postgraphile",
+    "stop",
+    "wait_ready",
+]
 
 ROOT = Path(__file__).absolute().parent.parent
 BENCH = ROOT / "bench"
@@ -93,7 +105,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _clean_env() -> dict[str, str]:
+def clean_env() -> dict[str, str]:
     """The environment without any setting of the service's that could change what it does."""
     return {
         k: v
@@ -102,7 +114,7 @@ def _clean_env() -> dict[str, str]:
     }
 
 
-def _spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], Path]:
+def spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], Path]:
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"{name}.log"
     with log_path.open("wb") as out:
@@ -112,7 +124,7 @@ def _spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> tuple[
     return process, log_path
 
 
-def _wait_ready(peer: Peer, probe: Request, timeout: float = 120) -> None:
+def wait_ready(peer: Peer, probe: Request, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if peer.process.poll() is not None:
@@ -130,7 +142,7 @@ def start_ours(name: str, dsn: str, execution: str, workers: int = 1) -> Peer:
     """Our service over ``dsn``; ``workers`` > 1 runs uvicorn's supervisor over bench/asgi.py's factory."""
     port = free_port()
     env = {
-        **_clean_env(),
+        **clean_env(),
         **LIMITS,
         "DATABASE_URL": dsn,
         "LIAISON_DEMO_DATA": "0",
@@ -143,9 +155,9 @@ def start_ours(name: str, dsn: str, execution: str, workers: int = 1) -> Peer:
     else:
         argv = [str(VENV / "uvicorn"), "--factory", "bench.asgi:app", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", str(workers), "--timeout-graceful-shutdown", "10"]  # fmt: skip
-    process, log_path = _spawn(name, argv, env, ROOT)
+    process, log_path = spawn(name, argv, env, ROOT)
     peer = Peer(name, "ours", port, process, log_path, workers)
-    _wait_ready(peer, Request("GET", "/readyz"))
+    wait_ready(peer, Request("GET", "/readyz"))
     return peer
 
 
@@ -169,16 +181,16 @@ def start_postgraphile(dsn: str) -> Peer:
     npm_ci()
     port = free_port()
     env = {
-        **_clean_env(),
+        **clean_env(),
         "DATABASE_URL": _with_application_name(dsn, "postgraphile"),
         "PORT": str(port),
         "NODE_ENV": "production",
         "GRAPHILE_ENV": "production",
     }
-    process, log_path = _spawn("postgraphile", [str(node_binary()), "server.mjs"], env, PGL)
+    process, log_path = spawn("postgraphile", [str(node_binary()), "server.mjs"], env, PGL)
     peer = Peer("postgraphile", "postgraphile", port, process, log_path)
     body = json.dumps({"query": "{ __typename }"}).encode()
-    _wait_ready(peer, Request("POST", "/graphql", body, {"content-type": "application/json"}))
+    wait_ready(peer, Request("POST", "/graphql", body, {"content-type": "application/json"}))
     return peer
 
 

@@ -133,11 +133,12 @@ def liaison(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def bench_token() -> str:
-    """An internal role's bearer token for this run, from the single sign-on of ``JWT_ENV``."""
+def bench_token(role: str = "internal", sub: str = "bench/perf.py") -> str:
+    """A bearer token for ``role`` (internal: every row, consumers masked) for this run, from
+    the single sign-on of ``JWT_ENV``."""
     now = int(time.time())
-    claims = {"iss": JWT_ENV["LIAISON_JWT_ISSUER"], "aud": JWT_ENV["LIAISON_JWT_AUDIENCE"], "sub": "bench/perf.py"}
-    claims |= {"iat": now, "exp": now + 6 * 3600, "role": "internal"}
+    claims = {"iss": JWT_ENV["LIAISON_JWT_ISSUER"], "aud": JWT_ENV["LIAISON_JWT_AUDIENCE"], "sub": sub}
+    claims |= {"iat": now, "exp": now + 6 * 3600, "role": role}
     return jwt.encode(claims, JWT_ENV["LIAISON_JWT_SECRET"], algorithm="HS256")
 
 

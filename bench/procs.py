@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "descendants", "peak_rss_mb", "reset_peak_rss", "wait_idle"]
+__all__ = ["cpu_seconds", "descendants", "peak_rss_mb", "reset_peak_rss", "rss_mb", "state", "wait_idle"]
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -82,6 +82,23 @@ def peak_rss_mb(root: int) -> float:
         except OSError:
             continue
     return total / 1024
+
+
+def rss_mb(pid: int) -> float | None:
+    """One process's resident memory now (VmRSS), in MiB; None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def state(pid: int) -> str | None:
+    """The process's state letter (R, S, T stopped, Z zombie ...); None when it is gone."""
+    fields = _stat(pid)
+    return fields[0] if fields is not None else None
 
 
 def wait_idle(roots: list[int | None], *, quiet: float = 0.05, step: float = 0.25, limit: float = 180.0) -> float:
