@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -44,13 +43,12 @@ from resolvers.limits import Limits
 
 from .admission import HTTP_CODES, Refused, admit, context_for, refusal
 from .fast_lane import serve_known
+from .faults import answering_faults
 from .jsonout import dumps
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
 from .results import is_request_error
 
 __all__ = ["GraphQLApp"]
-
-log = logging.getLogger(__name__)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -94,10 +92,9 @@ class GraphQLApp(GraphQL[Context, None]):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         # A 405 must say what is allowed (RFC 9110); Strawberry's answer to an HTTPException
         # has no headers, and its refusal of a mutation by GET is a 400.
-        limits = self.limits
         try:
             await admit(request, self.limits)
-            async with asyncio.timeout(limits.request_timeout):
+            async with answering_faults(request, self.limits.request_timeout):
                 known = await serve_known(request)
                 if known is not None:
                     return known
@@ -105,22 +102,6 @@ class GraphQLApp(GraphQL[Context, None]):
                     return await super().run(request, context, root_value)
         except Refused as refused:
             return refusal(request, refused)
-        except asyncio.CancelledError:
-            # uvicorn cancels what is still running when SIGTERM's grace period ends: the
-            # client gets an answer saying so, not the 500 of an unhandled cancellation.
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            log.warning("request cancelled: the service is shutting down")
-            return refusal(
-                request, Refused(503, "SHUTTING_DOWN", "The service is restarting; try again.", {"Retry-After": "1"})
-            )
-        except TimeoutError:
-            log.warning(
-                "request %s cancelled after %ss", request.headers.get("x-request-id", "-"), limits.request_timeout
-            )
-            message = f"The request took longer than {limits.request_timeout:g}s and was cancelled; ask for less."
-            return refusal(request, Refused(503, "REQUEST_TIMEOUT", message))
         except HTTPException as exc:
             cause = exc.__cause__
             status, headers = exc.status_code, {}

@@ -9,7 +9,6 @@ Responses carry an ``ETag``; ``If-None-Match`` with it answers 304.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
@@ -32,6 +31,7 @@ from schema import schema
 from schema.compiled import plain_data
 
 from .admission import Refused, admit, context_for, refusal
+from .faults import answering_faults
 from .jsonout import dumps
 from .results import is_request_error
 from .tables import NoList, to_csv
@@ -46,10 +46,10 @@ async def run_saved_query(request: Request) -> Response:
     limits = request.app.state.settings.limits
     try:
         await admit(request, limits, graphql=False)
-        operation = await _operation(request)
-        variables = await _variables(request, operation)
-        response = Response()
-        async with asyncio.timeout(limits.request_timeout):
+        async with answering_faults(request, limits.request_timeout):
+            operation = await _operation(request)
+            variables = await _variables(request, operation)
+            response = Response()
             result = await schema.execute(
                 operation.document,
                 variable_values=variables,
@@ -58,8 +58,6 @@ async def run_saved_query(request: Request) -> Response:
             )
     except Refused as refused:
         return refusal(request, refused)
-    except TimeoutError:
-        return refusal(request, Refused(503, "REQUEST_TIMEOUT", "The query took too long and was cancelled."))
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [error.formatted for error in result.errors]
