@@ -50,12 +50,13 @@ async def run_saved_query(request: Request) -> Response:
             operation = await _operation(request)
             variables = await _variables(request, operation)
             response = Response()
-            result = await schema.execute(
-                operation.document,
-                variable_values=variables,
-                context_value=context_for(request, response),
-                operation_name=operation.operation_name,
-            )
+            async with request.app.state.executions:
+                result = await schema.execute(
+                    operation.document,
+                    variable_values=variables,
+                    context_value=context_for(request, response),
+                    operation_name=operation.operation_name,
+                )
     except Refused as refused:
         return refusal(request, refused)
     body: dict[str, Any] = {}

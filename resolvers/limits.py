@@ -35,8 +35,9 @@ class Limits:
     """Seconds a request may run; its SQL is cancelled with it (``statement_timeout``)."""
     anonymous_introspection: bool = True
     max_concurrent_executions: int = 8
-    """Requests a process runs through Strawberry's pipeline at once; the rest queue (within
-    their timeout). The compiled fast lane does not count: it holds no object graph."""
+    """Requests a process runs through Strawberry's pipeline at once, on /graphql and
+    /queries/{name} alike; the rest queue (within their timeout). The compiled fast lane
+    does not count: it holds no object graph."""
     shutdown_grace: float = 10.0
     """Seconds in-flight requests get to finish after SIGTERM before they are cancelled."""
 
