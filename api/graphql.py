@@ -10,6 +10,9 @@ wrong type, a missing ``query``). Added here, as graphql-http's audits ask
 - a request error (the document does not parse or validate, the variables do not coerce:
   nothing was executed) has no ``data`` entry, and under
   ``application/graphql-response+json`` answers 400; ``application/json`` keeps 200;
+- under ``application/graphql-response+json``, a response with no data only because the
+  database is away or busy (``api.faults.outage``) answers 503 with ``Retry-After``, so a
+  load balancer counting 5xx sees the outage; ``application/json`` keeps 200;
 - 415 for a POST body that is not ``application/json``, 405 with ``Allow`` for a mutation
   by GET and for methods other than GET and POST.
 
@@ -42,7 +45,7 @@ from resolvers.limits import Limits
 
 from .admission import HTTP_CODES, Refused, admit, context_for, refusal
 from .fast_lane import serve_known
-from .faults import answering_faults
+from .faults import answering_faults, graphql_outage
 from .jsonout import dumps
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
 from .results import is_request_error
@@ -138,11 +141,12 @@ class GraphQLApp(GraphQL[Context, None]):
         response = super().create_response(response_data, sub_response)
         media_type = sub_response.media_type or JSON
         response.headers["content-type"] = f"{media_type}; charset=utf-8"
-        if (
-            media_type == GRAPHQL_RESPONSE
-            and isinstance(response_data, dict)
-            and "data" not in response_data
-            and response.status_code == 200
-        ):
+        if response.status_code != 200:
+            return response
+        retry = graphql_outage(media_type, response_data)
+        if retry is not None:  # no data, because of a fault: a load balancer must see it
+            response.status_code = 503
+            response.headers.update(retry)
+        elif media_type == GRAPHQL_RESPONSE and isinstance(response_data, dict) and "data" not in response_data:
             response.status_code = 400  # a request error: see process_result
         return response

@@ -31,7 +31,7 @@ from schema import schema
 from schema.compiled import plain_data
 
 from .admission import Refused, admit, context_for, refusal
-from .faults import answering_faults
+from .faults import answering_faults, outage
 from .jsonout import dumps
 from .results import is_request_error
 from .tables import NoList, to_csv
@@ -72,6 +72,10 @@ async def run_saved_query(request: Request) -> Response:
     if cost is not None:
         headers["X-Query-Cost"] = str(cost)
     status = response.status_code if response.status_code != 200 else (200 if "data" in body else 400)
+    retry = outage(body)
+    if retry is not None:  # no data, because of a fault: not a GraphQL-over-HTTP endpoint, so a 503
+        status = 503
+        headers.update(retry)
     if _wants_csv(request) and status == 200 and not result.errors:
         try:
             content, media_type = to_csv(plain_data(result.data)).encode(), f"{CSV}; charset=utf-8"
