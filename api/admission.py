@@ -6,6 +6,7 @@ and router secret, and refuse in the same shape: a GraphQL-style JSON body with 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from typing import Any
@@ -89,11 +90,7 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
+        body = await _read_body(request, limits)
         request.state.graphql_request = None
         if graphql and parse_content_type(request.headers.get("content-type", ""))[0] == JSON:
             checked, request.state.graphql_request = _checked_graphql_body(bytes(body))
@@ -112,6 +109,23 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
         raise Refused(401, exc.code, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
     except DatabaseUnavailable as fault:
         raise unavailable(fault) from fault
+
+
+async def _read_body(request: Request, limits: Limits) -> bytearray:
+    """The body, within ``LIAISON_MAX_BODY_BYTES`` and ``LIAISON_BODY_TIMEOUT``: a client
+    sending it slowly holds a connection and a task, and the request's own timeout starts
+    only once it is in."""
+    limit, body = limits.max_body_bytes, bytearray()
+    try:
+        async with asyncio.timeout(limits.body_timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
+    except TimeoutError:
+        message = f"The request body did not arrive within {limits.body_timeout:g}s; send it at once."
+        raise Refused(408, "BODY_TIMEOUT", message, {"Connection": "close"}) from None
+    return body
 
 
 _FIELDS = {"query": str, "operationName": str, "variables": dict, "extensions": dict, "documentId": str}
