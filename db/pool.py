@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from .errors import UNAVAILABLE_ERRORS, PoolSaturated, translate_errors
+from .errors import UNAVAILABLE_ERRORS, DatabaseUnavailable, PoolSaturated, translate_errors
 
 __all__ = ["Database", "Executor", "open_database"]
 
@@ -31,8 +31,9 @@ class Database:
     ``DatabaseUnavailable``; when it is back, the pool reconnects on demand. A turn at one
     of the pool's connections is waited for apart from connecting: a semaphore sized to the
     pool is taken before ``pool.acquire``, so a turn that does not come within ``timeout``
-    means every connection is busy (``PoolSaturated``, SERVICE_OVERLOADED), while a turn
-    that comes finds a free holder at once, and a timeout after it is the database's.
+    means every connection is busy (``PoolSaturated``, SERVICE_OVERLOADED; unless the
+    database's own fault kept them busy, see ``_turn``), while a turn that comes finds a
+    free holder at once, and a timeout after it is the database's.
     """
 
     def __init__(
@@ -43,28 +44,50 @@ class Database:
         self.statements = 0
         """Statements sent since start: what tests and metrics read to see batching work."""
         self._turns = asyncio.Semaphore(pool.get_max_size())
+        self._holders: dict[object, float] = {}
+        """When each turn now held by a single statement was taken."""
+        self._faulted_at = float("-inf")
+        """When a statement last failed with ``DatabaseUnavailable``."""
         self._connect = connect
         self._probe: asyncpg.Connection | None = None
         self._probing = asyncio.Lock()
 
     @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """A turn at one of the pool's connections, or ``PoolSaturated`` after ``timeout``."""
+    async def _turn(self, bounded: bool) -> AsyncIterator[None]:
+        """A turn at one of the pool's connections, or after ``timeout``: ``PoolSaturated``,
+        unless the database's own fault kept the turns, which the wait then reports.
+
+        Its fault when a ``bounded`` holder (one statement, within ``timeout``) from before
+        the wait still holds: its statement has run out its bound; or when one failed
+        during the wait (it releases after failing)."""
+        loop = asyncio.get_running_loop()
+        waited_from = loop.time()
         try:
             async with asyncio.timeout(self.timeout):
                 await self._turns.acquire()
         except TimeoutError as exc:
+            stuck = any(since <= waited_from for since in self._holders.values())
+            if stuck or self._faulted_at >= waited_from:
+                raise DatabaseUnavailable() from exc
             raise PoolSaturated() from exc
+        turn = object()
+        if bounded:
+            self._holders[turn] = loop.time()
         try:
             yield
+        except DatabaseUnavailable as fault:
+            if not isinstance(fault, PoolSaturated):  # a turn nested in this one, not the database
+                self._faulted_at = loop.time()
+            raise
         finally:
+            self._holders.pop(turn, None)
             self._turns.release()
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         # One deadline for acquire, query and release, from the turn on. Not asyncio.timeout
         # around pool.fetch: a cancelled query's release would then wait unbounded for the
         # connection's reset; asyncpg terminates a connection whose release times out.
-        async with self._turn():
+        async with self._turn(bounded=True):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.timeout
             self.statements += 1
@@ -81,7 +104,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """One connection for statements that must share a transaction; acquiring is bounded."""
-        async with self._turn():
+        async with self._turn(bounded=False):
             with translate_errors():
                 async with self.pool.acquire(timeout=self.timeout) as conn:
                     self.statements += 1
