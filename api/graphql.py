@@ -16,10 +16,12 @@ wrong type, a missing ``query``). Added here, as graphql-http's audits ask
 - 415 for a POST body that is not ``application/json``, 405 with ``Allow`` for a mutation
   by GET and for methods other than GET and POST.
 
-And before any of it, the request is admitted (``_admit``): its body within
-``LIAISON_MAX_BODY_BYTES`` (413), its credential valid (401), a batch within
-``LIAISON_MAX_OPERATIONS``; it then runs within ``LIAISON_REQUEST_TIMEOUT``. Every refusal
-at the HTTP level is a GraphQL-shaped JSON body with a ``code``, like every other error.
+And before any of it, the request is admitted (``admission.admit``): its body within
+``LIAISON_MAX_BODY_BYTES`` (413) and ``LIAISON_BODY_TIMEOUT`` (408), its credential valid
+(401), a batch within ``LIAISON_MAX_OPERATIONS``; it then runs within
+``LIAISON_REQUEST_TIMEOUT`` and the bulkhead (``api.faults``, ``app.state.executions``).
+Every refusal at the HTTP level is a GraphQL-shaped JSON body with a ``code``, like every
+other error.
 """
 
 from __future__ import annotations
