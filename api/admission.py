@@ -6,6 +6,7 @@ and router secret, and refuse in the same shape: a GraphQL-style JSON body with 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from typing import Any
@@ -16,14 +17,23 @@ from starlette.responses import Response
 from strawberry.http.parse_content_type import parse_content_type
 
 from db.errors import DatabaseUnavailable
-from resolvers.context import Context
+from resolvers.context import REQUEST_ID, Context, request_id
 from resolvers.limits import Limits
 
 from .auth import Unauthenticated, authenticate
 from .jsonout import dumps
 from .media import JSON, response_media_type
 
-__all__ = ["HTTP_CODES", "ROUTER_SECRET_HEADER", "Refused", "admit", "context_for", "refusal"]
+__all__ = [
+    "HTTP_CODES",
+    "RETRY_AFTER",
+    "ROUTER_SECRET_HEADER",
+    "Refused",
+    "admit",
+    "context_for",
+    "refusal",
+    "unavailable",
+]
 
 ROUTER_SECRET_HEADER = "X-Router-Secret"  # noqa: S105 (a header name)
 """The header a federation router sends with the secret both sides share (LIAISON_ROUTER_SECRET)."""
@@ -37,6 +47,10 @@ HTTP_CODES = {
 }
 
 
+RETRY_AFTER = {"DATABASE_UNAVAILABLE": "5", "SERVICE_OVERLOADED": "1", "SHUTTING_DOWN": "1"}
+"""Seconds (``Retry-After``) to wait after each code that means: no answer now, try again."""
+
+
 class Refused(Exception):
     """A request refused before GraphQL sees it: an HTTP status and a stable code."""
 
@@ -45,13 +59,24 @@ class Refused(Exception):
         self.status, self.code, self.headers = status, code, headers or {}
 
 
+def unavailable(fault: DatabaseUnavailable) -> Refused:
+    """A database fault as the HTTP layer answers it: 503, its code, when to retry."""
+    return Refused(503, fault.code, str(fault), {"Retry-After": RETRY_AFTER[fault.code]})
+
+
 def refusal(request: Request, refused: Refused) -> Response:
+    """The refusal's JSON answer, with the request's id; in the error too when the fault is
+    the server's (5xx), as for an internal error, so that a report can quote it."""
     media_type = response_media_type(request.headers.get("accept")) or JSON
-    body = {"errors": [{"message": str(refused), "extensions": {"code": refused.code}}]}
+    extensions = {"code": refused.code}
+    identifier = request_id(request)
+    if refused.status >= 500:
+        extensions["requestId"] = identifier
+    body = {"errors": [{"message": str(refused), "extensions": extensions}]}
     return Response(
         dumps(body),
         status_code=refused.status,
-        headers=refused.headers,
+        headers={**refused.headers, REQUEST_ID: identifier},
         media_type=f"{media_type}; charset=utf-8",
     )
 
@@ -65,11 +90,7 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
+        body = await _read_body(request, limits)
         request.state.graphql_request = None
         if graphql and parse_content_type(request.headers.get("content-type", ""))[0] == JSON:
             checked, request.state.graphql_request = _checked_graphql_body(bytes(body))
@@ -86,8 +107,25 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
         )
     except Unauthenticated as exc:
         raise Refused(401, exc.code, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
-    except DatabaseUnavailable as exc:
-        raise Refused(503, exc.code, str(exc), {"Retry-After": "5"}) from exc
+    except DatabaseUnavailable as fault:
+        raise unavailable(fault) from fault
+
+
+async def _read_body(request: Request, limits: Limits) -> bytearray:
+    """The body, within ``LIAISON_MAX_BODY_BYTES`` and ``LIAISON_BODY_TIMEOUT``: a client
+    sending it slowly holds a connection and a task, and the request's own timeout starts
+    only once it is in."""
+    limit, body = limits.max_body_bytes, bytearray()
+    try:
+        async with asyncio.timeout(limits.body_timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
+    except TimeoutError:
+        message = f"The request body did not arrive within {limits.body_timeout:g}s; send it at once."
+        raise Refused(408, "BODY_TIMEOUT", message, {"Connection": "close"}) from None
+    return body
 
 
 _FIELDS = {"query": str, "operationName": str, "variables": dict, "extensions": dict, "documentId": str}

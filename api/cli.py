@@ -56,6 +56,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
+    from .connections import http_protocol
 
     # uvicorn shuts down gracefully on SIGTERM, restores this handler and re-raises the
     # signal: raising SystemExit here lets the embedded database stop after it, cleanly.
@@ -66,12 +67,14 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         log.info("serving on http://%s:%s/graphql", settings.host, settings.port)
         # After SIGTERM: no new connections; requests in flight get the grace period, then
         # are cancelled (their SQL with them), so a runaway query cannot keep us alive.
+        # The protocol bounds the time to send headers and the connections held.
         uvicorn.run(
             app,
             host=settings.host,
             port=settings.port,
             log_level="info",
             timeout_graceful_shutdown=settings.limits.shutdown_grace,
+            http=http_protocol(settings.limits),
         )
 
 

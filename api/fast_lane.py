@@ -23,6 +23,7 @@ from schema.compiled import EXECUTIONS, HEADER, fault_error, statement_for
 from schema.limits import admit_operation, cost_extension, measured
 
 from .admission import context_for
+from .faults import graphql_outage
 from .media import response_media_type
 
 __all__ = ["serve_known"]
@@ -61,13 +62,16 @@ async def serve_known(request: Request) -> Response | None:
     except InvalidInput:
         return None
     except DatabaseUnavailable as fault:  # answered at once: the pipeline would wait for it again
-        error = fault_error(fault, [statement.first_key] if statement.first_key else [])
-        body = b'{"data":null,"errors":[' + orjson.dumps(error.formatted) + b'],"extensions":' + extensions + b"}"
+        error = fault_error(fault, [statement.first_key] if statement.first_key else []).formatted
+        body = b'{"data":null,"errors":[' + orjson.dumps(error) + b'],"extensions":' + extensions + b"}"
+        retry = graphql_outage(media_type, {"data": None, "errors": [error]})
     else:
         body = b'{"data":' + text.encode() + b',"extensions":' + extensions + b"}"
+        retry = None
     EXECUTIONS["compiled"] += 1
-    response = Response(body, status_code=200)
+    response = Response(body, status_code=200 if retry is None else 503)
     response.headers.raw.extend(headers.headers.raw)
+    response.headers.update(retry or {})
     response.headers["content-type"] = f"{media_type}; charset=utf-8"
     response.headers[HEADER] = "compiled"
     return response

@@ -10,20 +10,23 @@ wrong type, a missing ``query``). Added here, as graphql-http's audits ask
 - a request error (the document does not parse or validate, the variables do not coerce:
   nothing was executed) has no ``data`` entry, and under
   ``application/graphql-response+json`` answers 400; ``application/json`` keeps 200;
+- under ``application/graphql-response+json``, a response with no data only because the
+  database is away or busy (``api.faults.outage``) answers 503 with ``Retry-After``, so a
+  load balancer counting 5xx sees the outage; ``application/json`` keeps 200;
 - 415 for a POST body that is not ``application/json``, 405 with ``Allow`` for a mutation
   by GET and for methods other than GET and POST.
 
-And before any of it, the request is admitted (``_admit``): its body within
-``LIAISON_MAX_BODY_BYTES`` (413), its credential valid (401), a batch within
-``LIAISON_MAX_OPERATIONS``; it then runs within ``LIAISON_REQUEST_TIMEOUT``. Every refusal
-at the HTTP level is a GraphQL-shaped JSON body with a ``code``, like every other error.
+And before any of it, the request is admitted (``admission.admit``): its body within
+``LIAISON_MAX_BODY_BYTES`` (413) and ``LIAISON_BODY_TIMEOUT`` (408), its credential valid
+(401), a batch within ``LIAISON_MAX_OPERATIONS``; it then runs within
+``LIAISON_REQUEST_TIMEOUT`` and the bulkhead (``api.faults``, ``app.state.executions``).
+Every refusal at the HTTP level is a GraphQL-shaped JSON body with a ``code``, like every
+other error.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import logging
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -44,6 +47,7 @@ from resolvers.limits import Limits
 
 from .admission import HTTP_CODES, Refused, admit, context_for, refusal
 from .fast_lane import serve_known
+from .faults import answering_faults, graphql_outage
 from .ide import graphiql_page
 from .jsonout import dumps
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
@@ -51,16 +55,11 @@ from .results import is_request_error
 
 __all__ = ["GraphQLApp"]
 
-log = logging.getLogger(__name__)
-
 
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, schema: Any, *, limits: Limits, **options: Any) -> None:
         super().__init__(schema, **options)
         self.limits = limits
-        # A bulkhead: on 2 cores, more executions at once only interleave, while each holds
-        # its whole result graph; measured here, 64 at once took a worker past 480 MB.
-        self.executions = asyncio.Semaphore(limits.max_concurrent_executions)
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return dumps(data)
@@ -99,33 +98,16 @@ class GraphQLApp(GraphQL[Context, None]):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         # A 405 must say what is allowed (RFC 9110); Strawberry's answer to an HTTPException
         # has no headers, and its refusal of a mutation by GET is a 400.
-        limits = self.limits
         try:
             await admit(request, self.limits)
-            async with asyncio.timeout(limits.request_timeout):
+            async with answering_faults(request, self.limits.request_timeout):
                 known = await serve_known(request)
                 if known is not None:
                     return known
-                async with self.executions:
+                async with request.app.state.executions:
                     return await super().run(request, context, root_value)
         except Refused as refused:
             return refusal(request, refused)
-        except asyncio.CancelledError:
-            # uvicorn cancels what is still running when SIGTERM's grace period ends: the
-            # client gets an answer saying so, not the 500 of an unhandled cancellation.
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            log.warning("request cancelled: the service is shutting down")
-            return refusal(
-                request, Refused(503, "SHUTTING_DOWN", "The service is restarting; try again.", {"Retry-After": "1"})
-            )
-        except TimeoutError:
-            log.warning(
-                "request %s cancelled after %ss", request.headers.get("x-request-id", "-"), limits.request_timeout
-            )
-            message = f"The request took longer than {limits.request_timeout:g}s and was cancelled; ask for less."
-            return refusal(request, Refused(503, "REQUEST_TIMEOUT", message))
         except HTTPException as exc:
             cause = exc.__cause__
             status, headers = exc.status_code, {}
@@ -166,11 +148,12 @@ class GraphQLApp(GraphQL[Context, None]):
         response = super().create_response(response_data, sub_response)
         media_type = sub_response.media_type or JSON
         response.headers["content-type"] = f"{media_type}; charset=utf-8"
-        if (
-            media_type == GRAPHQL_RESPONSE
-            and isinstance(response_data, dict)
-            and "data" not in response_data
-            and response.status_code == 200
-        ):
+        if response.status_code != 200:
+            return response
+        retry = graphql_outage(media_type, response_data)
+        if retry is not None:  # no data, because of a fault: a load balancer must see it
+            response.status_code = 503
+            response.headers.update(retry)
+        elif media_type == GRAPHQL_RESPONSE and isinstance(response_data, dict) and "data" not in response_data:
             response.status_code = 400  # a request error: see process_result
         return response

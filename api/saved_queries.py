@@ -9,7 +9,6 @@ Responses carry an ``ETag``; ``If-None-Match`` with it answers 304.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
@@ -32,6 +31,7 @@ from schema import schema
 from schema.compiled import plain_data
 
 from .admission import Refused, admit, context_for, refusal
+from .faults import answering_faults, outage
 from .jsonout import dumps
 from .results import is_request_error
 from .tables import NoList, to_csv
@@ -46,20 +46,19 @@ async def run_saved_query(request: Request) -> Response:
     limits = request.app.state.settings.limits
     try:
         await admit(request, limits, graphql=False)
-        operation = await _operation(request)
-        variables = await _variables(request, operation)
-        response = Response()
-        async with asyncio.timeout(limits.request_timeout):
-            result = await schema.execute(
-                operation.document,
-                variable_values=variables,
-                context_value=context_for(request, response),
-                operation_name=operation.operation_name,
-            )
+        async with answering_faults(request, limits.request_timeout):
+            operation = await _operation(request)
+            variables = await _variables(request, operation)
+            response = Response()
+            async with request.app.state.executions:
+                result = await schema.execute(
+                    operation.document,
+                    variable_values=variables,
+                    context_value=context_for(request, response),
+                    operation_name=operation.operation_name,
+                )
     except Refused as refused:
         return refusal(request, refused)
-    except TimeoutError:
-        return refusal(request, Refused(503, "REQUEST_TIMEOUT", "The query took too long and was cancelled."))
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [error.formatted for error in result.errors]
@@ -73,6 +72,10 @@ async def run_saved_query(request: Request) -> Response:
     if cost is not None:
         headers["X-Query-Cost"] = str(cost)
     status = response.status_code if response.status_code != 200 else (200 if "data" in body else 400)
+    retry = outage(body)
+    if retry is not None:  # no data, because of a fault: not a GraphQL-over-HTTP endpoint, so a 503
+        status = 503
+        headers.update(retry)
     if _wants_csv(request) and status == 200 and not result.errors:
         try:
             content, media_type = to_csv(plain_data(result.data)).encode(), f"{CSV}; charset=utf-8"

@@ -24,7 +24,8 @@ class Settings:
     host: str
     port: int
     db_timeout: float
-    """Seconds any database wait may take before a request fails with DATABASE_UNAVAILABLE."""
+    """Seconds any database wait may take before a request fails with DATABASE_UNAVAILABLE;
+    waiting for a free pool connection has a bound of its own, as long (SERVICE_OVERLOADED)."""
     pool_size: int
     load_demo: bool
     """Load the demo data into an empty database at start-up."""

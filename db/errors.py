@@ -8,7 +8,14 @@ from collections.abc import Iterator
 
 import asyncpg
 
-__all__ = ["UNAVAILABLE_ERRORS", "DatabaseUnavailable", "InvalidInput", "MigrationError", "translate_errors"]
+__all__ = [
+    "UNAVAILABLE_ERRORS",
+    "DatabaseUnavailable",
+    "InvalidInput",
+    "MigrationError",
+    "PoolSaturated",
+    "translate_errors",
+]
 
 
 class DatabaseUnavailable(Exception):
@@ -18,6 +25,18 @@ class DatabaseUnavailable(Exception):
 
     def __init__(self, message: str = "The database is unavailable; try again in a few seconds.") -> None:
         super().__init__(message)
+
+
+class PoolSaturated(DatabaseUnavailable):
+    """Every pool connection stayed in use, on a database that answers, for the whole bound.
+
+    A kind of ``DatabaseUnavailable`` (this request gets no database either) with its own
+    code, so that clients and operators see load, not an outage."""
+
+    code = "SERVICE_OVERLOADED"
+
+    def __init__(self) -> None:
+        super().__init__("The service is busy: every database connection is in use. Try again in a moment.")
 
 
 class InvalidInput(Exception):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import asyncpg
 
-from .errors import UNAVAILABLE_ERRORS, translate_errors
+from .errors import UNAVAILABLE_ERRORS, DatabaseUnavailable, PoolSaturated, translate_errors
 
 __all__ = ["Database", "Executor", "open_database"]
 
@@ -27,45 +28,107 @@ class Database:
     """A pool plus the bound (seconds) that acquiring, connecting and querying obey.
 
     When PostgreSQL is away every call fails within ``timeout`` with
-    ``DatabaseUnavailable``; when it is back, the pool reconnects on demand.
+    ``DatabaseUnavailable``; when it is back, the pool reconnects on demand. A turn at one
+    of the pool's connections is waited for apart from connecting: a semaphore sized to the
+    pool is taken before ``pool.acquire``, so a turn that does not come within ``timeout``
+    means every connection is busy (``PoolSaturated``, SERVICE_OVERLOADED; unless the
+    database's own fault kept them busy, see ``_turn``), while a turn that comes finds a
+    free holder at once, and a timeout after it is the database's.
     """
 
-    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, timeout: float, connect: Callable[[], Awaitable[asyncpg.Connection]]
+    ) -> None:
         self.pool = pool
         self.timeout = timeout
         self.statements = 0
         """Statements sent since start: what tests and metrics read to see batching work."""
+        self._turns = asyncio.Semaphore(pool.get_max_size())
+        self._holders: dict[object, float] = {}
+        """When each turn now held by a single statement was taken."""
+        self._faulted_at = float("-inf")
+        """When a statement last failed with ``DatabaseUnavailable``."""
+        self._connect = connect
+        self._probe: asyncpg.Connection | None = None
+        self._probing = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, bounded: bool) -> AsyncIterator[None]:
+        """A turn at one of the pool's connections, or after ``timeout``: ``PoolSaturated``,
+        unless the database's own fault kept the turns, which the wait then reports.
+
+        Its fault when a ``bounded`` holder (one statement, within ``timeout``) from before
+        the wait still holds: its statement has run out its bound; or when one failed
+        during the wait (it releases after failing)."""
+        loop = asyncio.get_running_loop()
+        waited_from = loop.time()
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._turns.acquire()
+        except TimeoutError as exc:
+            stuck = any(since <= waited_from for since in self._holders.values())
+            if stuck or self._faulted_at >= waited_from:
+                raise DatabaseUnavailable() from exc
+            raise PoolSaturated() from exc
+        turn = object()
+        if bounded:
+            self._holders[turn] = loop.time()
+        try:
+            yield
+        except DatabaseUnavailable as fault:
+            if not isinstance(fault, PoolSaturated):  # a turn nested in this one, not the database
+                self._faulted_at = loop.time()
+            raise
+        finally:
+            self._holders.pop(turn, None)
+            self._turns.release()
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        # One deadline for acquire, query and release. Not asyncio.timeout around
-        # pool.fetch: a cancelled query's release would then wait unbounded for the
+        # One deadline for acquire, query and release, from the turn on. Not asyncio.timeout
+        # around pool.fetch: a cancelled query's release would then wait unbounded for the
         # connection's reset; asyncpg terminates a connection whose release times out.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        self.statements += 1
-        with translate_errors():
-            conn = await self.pool.acquire(timeout=self.timeout)
-            try:
-                return await conn.fetch(query, *args, timeout=max(deadline - loop.time(), 0.01))
-            except UNAVAILABLE_ERRORS:
-                conn.terminate()  # its state is unknown now: never hand it out again
-                raise
-            finally:
-                await self.pool.release(conn, timeout=max(deadline - loop.time(), _RELEASE_AT_LEAST))
+        async with self._turn(bounded=True):
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.timeout
+            self.statements += 1
+            with translate_errors():
+                conn = await self.pool.acquire(timeout=self.timeout)
+                try:
+                    return await conn.fetch(query, *args, timeout=max(deadline - loop.time(), 0.01))
+                except UNAVAILABLE_ERRORS:
+                    conn.terminate()  # its state is unknown now: never hand it out again
+                    raise
+                finally:
+                    await self.pool.release(conn, timeout=max(deadline - loop.time(), _RELEASE_AT_LEAST))
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """One connection for statements that must share a transaction; acquiring is bounded."""
-        with translate_errors():
-            async with self.pool.acquire(timeout=self.timeout) as conn:
-                self.statements += 1
-                yield conn
+        async with self._turn(bounded=False):
+            with translate_errors():
+                async with self.pool.acquire(timeout=self.timeout) as conn:
+                    self.statements += 1
+                    yield conn
 
     async def ping(self) -> None:
-        """Raise ``DatabaseUnavailable`` unless the database answers in time."""
-        await self.fetch("SELECT 1")
+        """Raise ``DatabaseUnavailable`` unless the database answers in time.
+
+        On a connection of its own, outside the pool: a pool busy with slow work is load,
+        not a database that is down, and a health check must not queue behind it."""
+        with translate_errors():
+            async with asyncio.timeout(self.timeout), self._probing:
+                if self._probe is None or self._probe.is_closed():
+                    self._probe = await self._connect()
+                try:
+                    await self._probe.fetchval("SELECT 1")
+                except BaseException:
+                    self._probe.terminate()  # cancelled or failed midway: its state is unknown
+                    self._probe = None
+                    raise
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.terminate()
         try:
             async with asyncio.timeout(self.timeout):
                 await self.pool.close()
@@ -109,4 +172,4 @@ async def open_database(dsn: str, *, max_size: int, timeout: float, statement_ti
             server_settings=settings,
             reset=_keep_session,
         )
-    return Database(pool, timeout)
+    return Database(pool, timeout, functools.partial(asyncpg.connect, dsn, timeout=timeout, server_settings=settings))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
@@ -15,10 +15,21 @@ from db.pool import Database
 from .limits import Budget, Limits
 from .loaders import Loaders
 
-__all__ = ["REQUEST_ID", "Context"]
+__all__ = ["REQUEST_ID", "Context", "request_id"]
 
 
 REQUEST_ID = "X-Request-ID"
+
+
+def request_id(connection: HTTPConnection) -> str:
+    """The caller's X-Request-ID when it sends a sane one, else a new one: the same for the
+    whole request, so a refusal before or after GraphQL runs names the id the context echoes."""
+    known = getattr(connection.state, "request_id", None)
+    if known is None:
+        given = connection.headers.get(REQUEST_ID, "")
+        known = given if 0 < len(given) <= 64 and given.isascii() and given.isprintable() else uuid.uuid4().hex
+        connection.state.request_id = known
+    return known  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -41,14 +52,11 @@ class Context:
     """Fields already refused in this request: each is logged once, not per parent."""
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
-    """The caller's X-Request-ID when it sends a sane one, else a new one; echoed back."""
+    """See ``request_id``; echoed back."""
 
     def __post_init__(self) -> None:
         # Per request: a loader shared between requests would leak data between viewers.
         self.loaders = Loaders(self.db, self.viewer)
-        given = self.request.headers.get(REQUEST_ID, "")
-        self.request_id = (
-            given if 0 < len(given) <= 64 and given.isascii() and given.isprintable() else uuid.uuid4().hex
-        )
+        self.request_id = request_id(self.request)
         if self.response is not None:
             self.response.headers[REQUEST_ID] = self.request_id

@@ -35,10 +35,17 @@ class Limits:
     """Seconds a request may run; its SQL is cancelled with it (``statement_timeout``)."""
     anonymous_introspection: bool = True
     max_concurrent_executions: int = 8
-    """Requests a process runs through Strawberry's pipeline at once; the rest queue (within
-    their timeout). The compiled fast lane does not count: it holds no object graph."""
+    """Requests a process runs through Strawberry's pipeline at once, on /graphql and
+    /queries/{name} alike; the rest queue (within their timeout). The compiled fast lane
+    does not count: it holds no object graph."""
     shutdown_grace: float = 10.0
     """Seconds in-flight requests get to finish after SIGTERM before they are cancelled."""
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a request's headers (408 HEADERS_TIMEOUT)."""
+    body_timeout: float = 10.0
+    """Seconds a request may take to send its body, once its headers are in (408 BODY_TIMEOUT)."""
+    max_connections: int = 500
+    """Connections a process holds at once; a request on one more is refused (503 TOO_MANY_CONNECTIONS)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:

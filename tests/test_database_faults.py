@@ -6,11 +6,13 @@ crashes and freezes it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -89,15 +91,34 @@ def server_processes(postmaster: int) -> list[int]:
     return [postmaster, *children]
 
 
-def test_frozen_database_fails_within_the_bound_and_recovers(server: EmbeddedPostgres, client: TestClient) -> None:
-    assert_serving(client)
+@contextlib.contextmanager
+def frozen(server: EmbeddedPostgres) -> Iterator[None]:
+    """The server stopped (SIGSTOP): nothing answers, nothing refuses: only the bound ends a wait."""
     assert server.pid is not None
-    frozen = server_processes(server.pid)
-    for pid in frozen:  # nothing answers, nothing refuses: only the bound ends the wait
+    processes = server_processes(server.pid)
+    for pid in processes:
         os.kill(pid, signal.SIGSTOP)
     try:
-        assert_unavailable(client)
+        yield
     finally:
-        for pid in frozen:
+        for pid in processes:
             os.kill(pid, signal.SIGCONT)
+
+
+def test_frozen_database_fails_within_the_bound_and_recovers(server: EmbeddedPostgres, client: TestClient) -> None:
     assert_serving(client)
+    with frozen(server):
+        assert_unavailable(client)
+    assert_serving(client)
+
+
+def test_a_frozen_database_under_load_is_an_outage_not_overload(server: EmbeddedPostgres) -> None:
+    """More requests than connections: those that wait for a connection held by a statement
+    the frozen database never answers report the database, not a busy service."""
+    env = {"DATABASE_URL": server.dsn, "LIAISON_DB_TIMEOUT": str(BOUND), "LIAISON_POOL_SIZE": "1"}
+    with TestClient(create_app(Settings.from_env(env))) as client:
+        assert_serving(client)
+        with frozen(server), ThreadPoolExecutor(3) as pool:
+            bodies = list(pool.map(lambda _: client.post("/graphql", json=QUERY).json(), range(3)))
+        assert [[e["extensions"]["code"] for e in body["errors"]] for body in bodies] == [["DATABASE_UNAVAILABLE"]] * 3
+        assert_serving(client)

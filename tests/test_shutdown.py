@@ -4,7 +4,7 @@ Orchestrators send SIGTERM and wait a fixed time before SIGKILL. The service mus
 accepting, give in-flight requests ``LIAISON_SHUTDOWN_GRACE`` seconds, then cancel them
 (their SQL with them) and exit cleanly, leaving no session behind in PostgreSQL. The slow
 request here is slow for real: a lock held on ``region`` by another session blocks its
-SELECT inside PostgreSQL, and the request and database timeouts are set far beyond the
+SELECT inside PostgreSQL (on /graphql, and on /queries/{name} after its lookup), and the request and database timeouts are set far beyond the
 grace, so only the grace period can end it.
 """
 
@@ -23,6 +23,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx2
+import pytest
+
+from db import saved
 
 from .support import LIAISON, free_port
 
@@ -110,12 +113,14 @@ async def service_backends(conn: asyncpg.Connection, wait_event_type: str | None
     )
 
 
-async def test_sigterm_ends_a_stuck_request_within_the_grace_period(db_dsn: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("endpoint", ["/graphql", "/queries/RegionNames"])
+async def test_sigterm_ends_a_stuck_request_within_the_grace_period(db_dsn: str, tmp_path: Path, endpoint: str) -> None:
     env = {"LIAISON_SHUTDOWN_GRACE": str(GRACE), "LIAISON_REQUEST_TIMEOUT": "120", "LIAISON_DB_TIMEOUT": "120"}
     locker = await asyncpg.connect(db_dsn)
     observer = await asyncpg.connect(db_dsn)
     lock = locker.transaction()
     try:
+        await saved.save(locker, "RegionNames", f"query RegionNames {REGIONS}", "RegionNames", "tests")
         async with serve(db_dsn, tmp_path, **env) as served:
             await lock.start()
             await locker.execute("LOCK TABLE region IN ACCESS EXCLUSIVE MODE")
@@ -124,7 +129,8 @@ async def test_sigterm_ends_a_stuck_request_within_the_grace_period(db_dsn: str,
 
             def slow_request() -> None:
                 try:
-                    response = httpx2.post(served.base + "/graphql", json={"query": REGIONS}, timeout=60)
+                    body = {"query": REGIONS} if endpoint == "/graphql" else {}  # /queries: its variables
+                    response = httpx2.post(served.base + endpoint, json=body, timeout=60)
                     outcome["response"] = (response.status_code, response.text[:300])
                 except httpx2.TransportError as exc:
                     outcome["error"] = repr(exc)
