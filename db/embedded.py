@@ -251,6 +251,10 @@ class EmbeddedPostgres:
                     "max_connections=200",
                     "-c",
                     "fsync=on",
+                    # After a crash, one syncfs() instead of an fsync per file before
+                    # recovery: measured here, a restart in 0.1-0.2 s instead of 1.5-2.6 s.
+                    "-c",
+                    "recovery_init_sync_method=syncfs",
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
