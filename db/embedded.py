@@ -113,12 +113,12 @@ class EmbeddedPostgres:
                 self._remove_stale_locks()
                 self._spawn()
             else:
-                log.info("attaching to the embedded PostgreSQL already running in %s", self.data_dir)
+                log.info("attaching to the embedded PostgreSQL (PID %d) running in %s", pid, self.data_dir)
             self._wait_ready(deadline, pid)
         if self._process is None:
             self._socket_dir = self._running_socket_dir()
         else:
-            log.info("embedded PostgreSQL ready in %s", self.data_dir)
+            log.info("embedded PostgreSQL (PID %d) ready in %s", self._process.pid, self.data_dir)
         return self.dsn
 
     def stop(self, timeout: float = 15.0) -> None:

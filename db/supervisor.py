@@ -73,7 +73,8 @@ class Supervisor:
                 if time.monotonic() - up_since >= self.steady:
                     delay = self.first_delay
             status = self.server.reap()  # a child of ours: no zombie, whose PID would block the start
-            log.warning("embedded PostgreSQL is down (exit status %s); starting it in %.1fs", status, delay)
+            how = "" if status is None else f" (exit status {status})"
+            log.warning("embedded PostgreSQL is down%s; starting it in %.1fs", how, delay)
             if not self._sleep(delay):
                 return
             delay = min(delay * 2, self.max_delay)
@@ -81,8 +82,8 @@ class Supervisor:
                 self.server.start()
             except (EmbeddedPostgresError, OSError) as exc:
                 log.error("embedded PostgreSQL did not start: %s", exc)
-            else:
-                log.info("embedded PostgreSQL is back (PID %s)", self.server.pid)
+            except Exception:  # a watcher that dies leaves the service without a database for good
+                log.exception("embedded PostgreSQL did not start")
 
     def _wait_for_exit(self, pid: int) -> bool:
         """Block until ``pid`` exits (True) or ``stop()`` is called (False)."""
@@ -90,6 +91,8 @@ class Supervisor:
             pidfd = os.pidfd_open(pid)
         except ProcessLookupError:
             return True
+        except OSError:  # no pidfd before Linux 5.3: look every 0.2 s
+            return self._poll_for_exit(pid)
         try:
             if self.server.pid != pid:  # it exited, and the PID went to another process, before we opened it
                 return True
@@ -99,6 +102,16 @@ class Supervisor:
         finally:
             self._watching = None
             os.close(pidfd)
+
+    def _poll_for_exit(self, pid: int) -> bool:
+        self._watching = pid
+        try:
+            while self.server.pid == pid:
+                if not self._sleep(0.2):
+                    return False
+            return True
+        finally:
+            self._watching = None
 
     def _sleep(self, seconds: float) -> bool:
         """Wait ``seconds`` unless ``stop()`` is called first (then False)."""

@@ -94,6 +94,16 @@ def test_a_killed_postmaster_comes_back_without_restarting_the_service(data_dir:
     assert postgres_pids(data_dir) == [] and not socket_dir.exists()
 
 
+def test_a_killed_service_takes_a_restarted_database_down(data_dir: Path) -> None:
+    service = Service(data_dir)
+    killed, _ = postmaster_file(data_dir)
+    os.kill(killed, signal.SIGKILL)
+    wait_until(service.ready, 30, "the service did not get its database back")
+    assert postgres_pids(data_dir) == [postmaster_file(data_dir)[0]] != [killed]
+    service.stop(signal.SIGKILL)  # the new postmaster is a child of the supervisor's thread
+    wait_until(lambda: postgres_pids(data_dir) == [], 15, "SIGKILL left the restarted postgres behind")
+
+
 async def test_a_second_process_attaches_and_leaves_the_server_running(data_dir: Path) -> None:
     first = EmbeddedPostgres(data_dir)
     first.start()
