@@ -110,6 +110,7 @@ class EmbeddedPostgres:
         with self.exclusive(timeout):
             pid = self._running_pid()
             if pid is None:
+                self._remove_dead_socket_dir()
                 self._remove_stale_locks()
                 self._spawn()
             else:
@@ -303,6 +304,20 @@ class EmbeddedPostgres:
         """
         pid = self._pid_in_file()
         return pid if pid is not None and _is_postmaster(pid, self.data_dir) else None
+
+    def _remove_dead_socket_dir(self) -> None:
+        """The socket directory of a server killed with its service, named in the
+        postmaster.pid it left; never ours, never one this code did not make."""
+        assert self._user is not None
+        try:
+            path = Path((self.data_dir / "postmaster.pid").read_text().splitlines()[4].strip())
+            info = path.lstat()
+        except (OSError, IndexError):
+            return
+        ours = path.name.startswith("liaison-pg-") and path.parent == Path(tempfile.gettempdir())
+        if ours and path != self._socket_dir and stat.S_ISDIR(info.st_mode) and info.st_uid == self._user.pw_uid:
+            log.info("removing %s, the socket directory of a server that is gone", path)
+            shutil.rmtree(path, ignore_errors=True)
 
     def _remove_stale_locks(self) -> None:
         """PostgreSQL removes a dead server's lock files itself, but refuses to start while

@@ -95,8 +95,8 @@ def test_a_stale_postmaster_pid_is_not_a_running_server(data_dir: Path, kind: st
     first.start()
     pid_file = data_dir / "postmaster.pid"
     rest = pid_file.read_text().split("\n", 1)[1]
-    first.kill()  # a crash: the next start must recover, so "ready" comes late
-    first.stop()
+    first.kill()  # a crash of server and service: the next start must recover, so "ready" comes late
+    dead_socket_dir = socket_dir(first.dsn)
     with stale_holder(kind) as stale:
         pid_file.write_text(f"{stale}\n{rest}")  # what a SIGKILL leaves: still "ready"
         os.chown(pid_file, data_dir.stat().st_uid, data_dir.stat().st_gid)
@@ -106,6 +106,7 @@ def test_a_stale_postmaster_pid_is_not_a_running_server(data_dir: Path, kind: st
         try:
             assert server.owned and server.pid not in (None, stale)
             assert answers(dsn)
+            assert not dead_socket_dir.exists()
         finally:
             server.stop()
     assert postgres_pids(data_dir) == []
