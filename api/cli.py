@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 
 from db.embedded import EmbeddedPostgres
+from db.supervisor import Supervisor
 
 from .settings import Settings
 
@@ -23,8 +24,12 @@ log = logging.getLogger("liaison")
 
 
 @contextlib.contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The DSN to use: ``DATABASE_URL`` as given, or an embedded server for the duration."""
+def database(settings: Settings, *, supervised: bool = False) -> Iterator[str]:
+    """The DSN to use: ``DATABASE_URL`` as given, or an embedded server for the duration.
+
+    ``supervised``: a long-running command starts the embedded server again if it dies.
+    ``DATABASE_URL``'s server is someone else's to restart; the pool waits for it.
+    """
     if settings.database_url is not None:
         yield settings.database_url
         return
@@ -32,7 +37,8 @@ def database(settings: Settings) -> Iterator[str]:
     dsn = server.start()
     log.info("embedded PostgreSQL in %s (set DATABASE_URL to use your own server)", settings.data_dir)
     try:
-        yield dsn
+        with Supervisor(server) if supervised else contextlib.nullcontext():
+            yield dsn
     finally:
         server.stop()
 
@@ -61,7 +67,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     # uvicorn shuts down gracefully on SIGTERM, restores this handler and re-raises the
     # signal: raising SystemExit here lets the embedded database stop after it, cleanly.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with database(settings) as dsn:
+    with database(settings, supervised=True) as dsn:
         app = create_app(dataclasses.replace(settings, database_url=dsn))
         _tune_gc()
         log.info("serving on http://%s:%s/graphql", settings.host, settings.port)

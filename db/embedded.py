@@ -10,11 +10,14 @@ Here the postmaster is a child of this process, in its own session (a terminal's
 reaches the service, which then stops the database after in-flight requests), and it gets
 SIGINT (fast shutdown) from the kernel if this process dies for any reason, SIGKILL
 included. It listens on a Unix socket only, in a 0700 directory owned by the server's user.
+A ``Supervisor`` (db/supervisor.py) starts it again if it dies while the service runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import hashlib
 import importlib.util
 import logging
@@ -22,9 +25,11 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,37 +97,48 @@ class EmbeddedPostgres:
     def start(self, timeout: float = 30.0) -> str:
         """Start (or attach to) the server and return its DSN.
 
-        Call it from the main thread: the kernel's parent-death signal follows the thread
-        that forked the server.
+        The postmaster gets SIGINT when the thread that forked it ends: call this from the
+        main thread, or from one that lives as long as the server (a ``Supervisor``'s).
+        Starting again after a crash listens in the same socket directory, so the DSN holds.
         """
         self._user = _server_user()
         self._bin = _binaries_for(self._user)
         self._check_parent()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
-        if self._running_pid() is not None:
-            log.info("attaching to the embedded PostgreSQL already running in %s", self.data_dir)
-            self._wait_ready(timeout)
+        deadline = time.monotonic() + timeout
+        with self.exclusive(timeout):
+            pid = self._running_pid()
+            if pid is None:
+                self._remove_dead_socket_dir()
+                self._remove_stale_locks()
+                self._spawn()
+            else:
+                log.info("attaching to the embedded PostgreSQL (PID %d) running in %s", pid, self.data_dir)
+            self._wait_ready(deadline, pid)
+        if self._process is None:
             self._socket_dir = self._running_socket_dir()
-            return self.dsn
-        self._spawn()
-        self._wait_ready(timeout)
-        log.info("embedded PostgreSQL ready in %s", self.data_dir)
+        else:
+            log.info("embedded PostgreSQL (PID %d) ready in %s", self._process.pid, self.data_dir)
         return self.dsn
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Fast shutdown of a server this process started; attached servers are left alone."""
+        """Fast shutdown of a server this process started; attached servers are left alone.
+
+        The socket directory goes too once no server listens there, after a crash as well.
+        """
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("embedded PostgreSQL did not stop in %ss; killing it", timeout)
-            process.kill()
-            process.wait()
-        self._remove_socket_dir()
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("embedded PostgreSQL did not stop in %ss; killing it", timeout)
+                process.kill()
+                process.wait()
+        if self._socket_dir is not None and self._running_pid() is None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
 
     def kill(self) -> None:
         """Stop the server abruptly (SIGKILL to the postmaster), as a crash would; for tests."""
@@ -130,6 +146,32 @@ class EmbeddedPostgres:
             self._process.kill()
             self._process.wait()
         self._process = None  # the socket directory stays: start() again listens where it did
+
+    def reap(self) -> int | None:
+        """Collect the server this process started once it has exited (no zombie); its exit status."""
+        status = None if self._process is None else self._process.poll()
+        if status is not None:
+            self._process = None
+        return status
+
+    @contextlib.contextmanager
+    def exclusive(self, timeout: float = 30.0) -> Iterator[None]:
+        """Hold the data directory against starts by other processes (and threads): two
+        that find the server dead must not both start one; the second attaches."""
+        fd = os.open(self.data_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise EmbeddedPostgresError(f"{self.data_dir} stayed locked by another start") from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     # -- internals ---------------------------------------------------------------
 
@@ -191,11 +233,7 @@ class EmbeddedPostgres:
 
     def _spawn(self) -> None:
         assert self._bin is not None
-        # A fresh, randomly named 0700 directory for the socket: a predictable name in /tmp
-        # could be planted beforehand (a symlink, or a lock file that blocks the start).
-        if self._socket_dir is None:
-            self._socket_dir = Path(tempfile.mkdtemp(prefix="liaison-pg-"))
-            self._own(self._socket_dir)
+        self._prepare_socket_dir()
         logfile = self.data_dir / "server.log"
         with open(logfile, "ab") as out:
             if os.geteuid() == 0:
@@ -205,7 +243,7 @@ class EmbeddedPostgres:
                 [
                     str(self._bin / "postgres"),
                     "-D",
-                    str(self.data_dir),
+                    str(self.data_dir.absolute()),
                     "-c",
                     "listen_addresses=",
                     "-c",
@@ -214,6 +252,10 @@ class EmbeddedPostgres:
                     "max_connections=200",
                     "-c",
                     "fsync=on",
+                    # After a crash, one syncfs() instead of an fsync per file before
+                    # recovery: measured here, a restart in 0.1-0.2 s instead of 1.5-2.6 s.
+                    "-c",
+                    "recovery_init_sync_method=syncfs",
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -225,50 +267,121 @@ class EmbeddedPostgres:
                 **self._as_server(),
             )
 
+    def _prepare_socket_dir(self) -> None:
+        """A fresh, randomly named 0700 directory for the socket: a predictable name in /tmp
+        could be planted beforehand (a symlink, or a lock file that blocks the start). After
+        a crash the same one again, made anew if a stop removed it, but only as our own."""
+        assert self._user is not None
+        if self._socket_dir is None:
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="liaison-pg-"))
+            self._own(self._socket_dir)
+            return
+        try:
+            self._socket_dir.mkdir(mode=0o700)
+            self._own(self._socket_dir)
+        except FileExistsError:
+            info = self._socket_dir.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != self._user.pw_uid or info.st_mode & 0o077:
+                raise EmbeddedPostgresError(f"{self._socket_dir} is no longer the server's private directory") from None
+
     def _running_socket_dir(self) -> Path:
         """Where the running server listens: line 5 of its postmaster.pid."""
         lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
         return Path(lines[4].strip())
 
-    def _remove_socket_dir(self) -> None:
-        if self._socket_dir is not None:
-            shutil.rmtree(self._socket_dir, ignore_errors=True)
-            self._socket_dir = None
-
-    def _running_pid(self) -> int | None:
-        """The postmaster's PID if a live server owns this data directory."""
+    def _pid_in_file(self) -> int | None:
         try:
-            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
         except (FileNotFoundError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return pid
 
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def _running_pid(self) -> int | None:
+        """The postmaster's PID if a live server owns this data directory.
+
+        A killed server's postmaster.pid stays behind, still saying "ready", and its PID
+        may since name a zombie or any other program: only a live postmaster of this
+        directory counts.
+        """
+        pid = self._pid_in_file()
+        return pid if pid is not None and _is_postmaster(pid, self.data_dir) else None
+
+    def _remove_dead_socket_dir(self) -> None:
+        """The socket directory of a server killed with its service, named in the
+        postmaster.pid it left; never ours, never one this code did not make."""
+        assert self._user is not None
+        try:
+            path = Path((self.data_dir / "postmaster.pid").read_text().splitlines()[4].strip())
+            info = path.lstat()
+        except (OSError, IndexError):
+            return
+        ours = path.name.startswith("liaison-pg-") and path.parent == Path(tempfile.gettempdir())
+        if ours and path != self._socket_dir and stat.S_ISDIR(info.st_mode) and info.st_uid == self._user.pw_uid:
+            log.info("removing %s, the socket directory of a server that is gone", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _remove_stale_locks(self) -> None:
+        """PostgreSQL removes a dead server's lock files itself, but refuses to start while
+        the PID in one names a live process: a zombie, or a program that took the PID over."""
+        locks = [self.data_dir / "postmaster.pid"]
+        if self._socket_dir is not None:
+            locks += self._socket_dir.glob(".s.PGSQL.*.lock")
+        for lock in locks:
+            try:
+                stale = int(lock.read_text().split("\n", 1)[0])
+            except (FileNotFoundError, ValueError):
+                continue
+            if Path(f"/proc/{stale}").exists() and not _is_postmaster(stale, self.data_dir):
+                log.warning("removing %s: its server (PID %d) is gone", lock, stale)
+                lock.unlink(missing_ok=True)
+
+    def _wait_ready(self, deadline: float, pid: int | None) -> None:
+        """Wait until postmaster.pid says ``pid`` (or the child just spawned) is ready.
+
+        Should another process's server have taken the directory first, attach to it.
+        """
         pidfile = self.data_dir / "postmaster.pid"
         while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise EmbeddedPostgresError("PostgreSQL exited at start-up: " + self._log_tail())
+            if pid is None and self._process is not None and self._process.poll() is not None:
+                self._process = None
+                pid = self._running_pid()
+                if pid is None:
+                    raise EmbeddedPostgresError("PostgreSQL exited at start-up: " + self._log_tail())
+                log.info("another process started the embedded PostgreSQL first; attaching to it")
+            expected = pid if pid is not None else self._process.pid  # type: ignore[union-attr]
+            if pid is not None and not _is_postmaster(pid, self.data_dir):
+                raise EmbeddedPostgresError(f"PostgreSQL (PID {pid}) exited before it was ready")
             try:
                 lines = pidfile.read_text().splitlines()
             except FileNotFoundError:
                 lines = []
-            if len(lines) >= 8 and lines[7].strip() == "ready":
+            if len(lines) >= 8 and lines[0].strip() == str(expected) and lines[7].strip() == "ready":
                 return
             time.sleep(0.05)
-        raise EmbeddedPostgresError(f"PostgreSQL not ready after {timeout}s: " + self._log_tail())
+        raise EmbeddedPostgresError("PostgreSQL not ready in time: " + self._log_tail())
 
     def _log_tail(self) -> str:
         try:
             return (self.data_dir / "server.log").read_text(errors="replace")[-2000:]
         except OSError:
             return "(no server log)"
+
+
+def _is_postmaster(pid: int, data_dir: Path) -> bool:
+    """Whether ``pid`` is alive (a zombie is not) and a ``postgres -D data_dir``."""
+    proc = Path("/proc") / str(pid)
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        argv = [os.fsdecode(arg) for arg in (proc / "cmdline").read_bytes().split(b"\0")]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    except PermissionError:  # /proc hides other users' processes: it may be one, do not touch it
+        return True
+    if state in ("Z", "X") or Path(argv[0]).name != "postgres" or "-D" not in argv[:-1]:
+        return False
+    try:
+        return os.path.samefile(argv[argv.index("-D") + 1], data_dir)
+    except OSError:
+        return False
 
 
 def _c_locale_env() -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
 from db.volume import add_volume
 
-from .support import create_database, drop_database, unique_name
+from .support import create_database, drop_database, postgres_pids, unique_name
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +91,17 @@ async def volume_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
         yield dsn
     finally:
         await drop_database(admin_dsn, name)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data directory for an embedded server of the test's own; no server outlives the test."""
+    directory = Path(tempfile.mkdtemp(prefix="liaison-cli-"))
+    directory.chmod(0o711)
+    yield directory / "pg"
+    for pid in postgres_pids(directory / "pg"):
+        os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

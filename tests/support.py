@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -175,3 +175,39 @@ def live_service(dsn: str, log_dir: Path, **env: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def postgres_pids(data_dir: Path) -> list[int]:
+    """Live (not zombie) postmasters of ``data_dir`` (its backends rename themselves, so are not listed)."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and cmdline[0].endswith(b"/postgres") and str(data_dir).encode() in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``predicate`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def postmaster_file(data_dir: Path) -> tuple[int, Path]:
+    """The PID and socket directory a server wrote in its ``postmaster.pid``."""
+    lines = (data_dir / "postmaster.pid").read_text().splitlines()
+    return int(lines[0]), Path(lines[4])
+
+
+def is_zombie(pid: int) -> bool:
+    """Whether ``pid`` exited and nobody reaped it."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False

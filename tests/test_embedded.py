@@ -4,57 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx2
-import pytest
 
 from db.embedded import EmbeddedPostgres
 
-LIAISON = Path(sys.executable).with_name("liaison")
+from .support import LIAISON, free_port, is_zombie, postgres_pids, postmaster_file, wait_until
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def postgres_pids(data_dir: Path) -> list[int]:
-    """Live (not zombie) postgres processes serving ``data_dir``."""
-    pids = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and cmdline[0].endswith(b"/postgres") and str(data_dir).encode() in cmdline:
-            pids.append(int(proc.name))
-    return pids
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="liaison-cli-"))
-    directory.chmod(0o711)
-    yield directory / "pg"
-    for pid in postgres_pids(directory / "pg"):
-        os.kill(pid, signal.SIGKILL)
+QUERY = {"query": "{ regions { code districts { code } } }"}
 
 
 class Service:
@@ -78,8 +38,14 @@ class Service:
             return False
 
     def regions(self) -> list[dict]:
-        body = httpx2.post(self.url + "/graphql", json={"query": "{ regions { code districts { code } } }"}).json()
+        body = httpx2.post(self.url + "/graphql", json=QUERY).json()
         return body["data"]["regions"]
+
+    def answer(self) -> tuple[int, list[str]]:
+        """A query's HTTP status and error codes (none when it was served)."""
+        response = httpx2.post(self.url + "/graphql", json=QUERY)
+        body = response.json()
+        return response.status_code, [e["extensions"]["code"] for e in body.get("errors", [])]
 
     def stop(self, sig: signal.Signals) -> int:
         self.process.send_signal(sig)
@@ -104,6 +70,38 @@ def test_a_killed_service_takes_its_database_down(data_dir: Path) -> None:
     assert postgres_pids(data_dir)
     service.stop(signal.SIGKILL)
     wait_until(lambda: postgres_pids(data_dir) == [], 15, "SIGKILL left a postgres behind")
+
+
+def test_a_killed_postmaster_comes_back_without_restarting_the_service(data_dir: Path) -> None:
+    service = Service(data_dir)
+    killed, socket_dir = postmaster_file(data_dir)
+    os.kill(killed, signal.SIGKILL)
+    answers = []
+
+    def recovered() -> bool:
+        answers.append(service.answer())
+        return service.ready()
+
+    wait_until(recovered, 30, "the service did not get its database back")
+    assert {code for _, codes in answers for code in codes} <= {"DATABASE_UNAVAILABLE"}, answers
+    assert {status for status, _ in answers} == {200}, answers
+    assert not is_zombie(killed), "the killed postmaster was not reaped"
+    for _ in range(20):  # no stale pooled connection fails a request after recovery
+        assert service.answer() == (200, [])
+    assert postgres_pids(data_dir) == [postmaster_file(data_dir)[0]] != [killed]
+    assert postmaster_file(data_dir)[1] == socket_dir, "the pool's DSN names the first socket directory"
+    assert service.stop(signal.SIGTERM) == 0
+    assert postgres_pids(data_dir) == [] and not socket_dir.exists()
+
+
+def test_a_killed_service_takes_a_restarted_database_down(data_dir: Path) -> None:
+    service = Service(data_dir)
+    killed, _ = postmaster_file(data_dir)
+    os.kill(killed, signal.SIGKILL)
+    wait_until(service.ready, 30, "the service did not get its database back")
+    assert postgres_pids(data_dir) == [postmaster_file(data_dir)[0]] != [killed]
+    service.stop(signal.SIGKILL)  # the new postmaster is a child of the supervisor's thread
+    wait_until(lambda: postgres_pids(data_dir) == [], 15, "SIGKILL left the restarted postgres behind")
 
 
 async def test_a_second_process_attaches_and_leaves_the_server_running(data_dir: Path) -> None:
