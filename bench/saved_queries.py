@@ -354,9 +354,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(dsn: str) -> Iterator[tuple[str, int]]:
+def server(dsn: str, settings: dict[str, str] = SERVER_ENV) -> Iterator[tuple[str, int]]:
+    """``liaison serve`` over ``dsn`` with ``settings`` on a free port: its base URL and pid."""
     port = free_port()
-    env = {**os.environ, **SERVER_ENV, "DATABASE_URL": dsn, "HOST": "127.0.0.1", "PORT": str(port)}
+    env = {**os.environ, **settings, "DATABASE_URL": dsn, "HOST": "127.0.0.1", "PORT": str(port)}
     with tempfile.NamedTemporaryFile("w+", prefix="bench_saved_serve_", suffix=".log", delete=False) as log:
         process = subprocess.Popen([LIAISON, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
