@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import collections
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,14 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def run(base_url: str, pid: int, count: int, size: int, clients: int = 4) -> dict[str, Any]:
+def run(base_url: str, pid: int, count: int, size: int, clients: int = 4, first: int | None = None) -> dict[str, Any]:
     """Post ``count`` distinct documents of ``size`` characters to ``base_url`` anonymously
-    and read the RSS of ``pid`` before and after (after a second's pause)."""
+    and read the RSS of ``pid`` before and after (after a second's pause). Documents are
+    numbered from ``first``, by default a random number, so that each run's are new."""
+    first = secrets.randbelow(10**9) * 10**5 if first is None else first
     before = rss_mb(pid)
     started = time.monotonic()
-    answers, budget = asyncio.run(_send(base_url, count, size, clients))
+    answers, budget = asyncio.run(_send(base_url, range(first, first + count), size, clients))
     seconds = time.monotonic() - started
     time.sleep(1)
     by_status: dict[str, dict[str, int]] = {}
@@ -80,10 +83,10 @@ def run(base_url: str, pid: int, count: int, size: int, clients: int = 4) -> dic
     }
 
 
-async def _send(base_url: str, count: int, size: int, clients: int) -> tuple[collections.Counter, int | None]:
+async def _send(base_url: str, indexes: range, size: int, clients: int) -> tuple[collections.Counter, int | None]:
     answers: collections.Counter[tuple[int, str | None]] = collections.Counter()
     remaining: list[int] = []
-    pending = iter(range(count))
+    pending = iter(indexes)
 
     async def client(http: httpx2.AsyncClient) -> None:
         for index in pending:
