@@ -65,8 +65,8 @@ PARSE_POINTS_PER_100_TOKENS = 1
 """What parsing and validating a document the process has not kept costs in budget points:
 one per KB of text (graphql-core's lexer reads it character by character: about 0.1 ms a
 KB) plus one per 100 tokens (each becomes nodes to build and validate: 10 to 20 µs a token
-here, more where fields overlap). A 95 KB document of long aliases costs 97 points, a
-dashboard's document 2; a document kept from an earlier request costs nothing to parse."""
+here, more where fields overlap). A 95 KB document of 50 long aliases costs 97 to 100
+points, a dashboard's document 2; a document kept from an earlier request costs nothing to parse."""
 
 
 def _budget(mib: float) -> int:
@@ -95,7 +95,10 @@ def _digest(parts: tuple[Any, ...]) -> bytes:
     in where one part ends (``("ab", "c")`` and ``("a", "bc")``, ``None`` and ``"None"``)."""
     h = hashlib.sha256()
     for part in parts:
-        data = part if isinstance(part, bytes) else part.encode() if isinstance(part, str) else repr(part).encode()
+        if isinstance(part, str):
+            data = part.encode("utf-8", "surrogatepass")  # JSON bodies may hold lone surrogates
+        else:
+            data = part if isinstance(part, bytes) else repr(part).encode()
         h.update(type(part).__name__.encode() + b":" + len(data).to_bytes(8, "little"))
         h.update(data)
     return h.digest()

@@ -45,6 +45,8 @@ def test_parts_of_a_key_do_not_run_into_each_other() -> None:
     cache.put(2, 0, None)
     assert cache.get("a", "bc") is None and cache.get("None") is None
     assert cache.get("ab", "c") == 1 and cache.get(None) == 2
+    cache.put(3, 0, "\ud800")  # a lone surrogate, as a JSON body may hold
+    assert cache.get("\ud800") == 3
 
 
 @pytest.mark.parametrize(
