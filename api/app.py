@@ -78,7 +78,7 @@ async def _prepare_saved_queries(db: Database, max_page: int) -> None:
     internal = Viewer(Role.INTERNAL)
     for operation in active:
         if operation.label not in failed:
-            outcome = compile_ahead(operation.document, operation.operation_name, internal, max_page)
+            outcome = compile_ahead(schema.caches, operation.document, operation.operation_name, internal, max_page)
             log.info("saved query %s: %s", operation.label, outcome)
 
 

@@ -2,7 +2,8 @@
 
 - Apollo's automatic persisted queries: ``extensions.persistedQuery.sha256Hash`` alone runs
   a document registered before (``PERSISTED_QUERY_NOT_FOUND`` asks the client to send it
-  once with its text); text plus a matching hash registers it in this process.
+  once with its text); text plus a matching hash registers it in this process, within
+  ``REGISTERED_BUDGET`` bytes of texts.
 - Trusted documents: the hash of a saved operation (or ``documentId``, ``sha256:<hex>``)
   runs that operation's document.
 - Trusted-only mode (``LIAISON_TRUSTED_DOCUMENTS_ONLY``, or a credential marked so): only
@@ -13,27 +14,31 @@
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+import sys
 from typing import Any
 
 from graphql import GraphQLError
 
 from db import saved
 from db.pool import Database
+from schema.caches import BoundedCache
 
-__all__ = ["NOT_FOUND", "TRUSTED_REQUIRED", "Documents"]
+__all__ = ["NOT_FOUND", "REGISTERED_BUDGET", "TRUSTED_REQUIRED", "Documents"]
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 TRUSTED_REQUIRED = "TRUSTED_DOCUMENT_REQUIRED"
 _HASH = re.compile(r"[0-9a-f]{64}")
 
+REGISTERED_BUDGET = 4 * 2**20
+"""Bytes of APQ texts kept per process: a frontend registers its few documents of a few KB
+each; strangers' registrations (up to the body limit each) cannot hold more than this."""
+
 
 class Documents:
-    def __init__(self, trusted_only: bool, registered_max: int = 2000) -> None:
+    def __init__(self, trusted_only: bool, registered_budget: int = REGISTERED_BUDGET) -> None:
         self.trusted_only = trusted_only
-        self.registered_max = registered_max
-        self._registered: OrderedDict[str, str] = OrderedDict()
-        """APQ registrations, per process and bounded (least recently used go first)."""
+        self.registered: BoundedCache[str] = BoundedCache(registered_budget)
+        """APQ registrations by hash, per process (least recently used go first)."""
         self._saved: dict[str, str] = {}
         """Saved documents by hash: immutable, so never stale."""
 
@@ -66,22 +71,14 @@ class Documents:
             if await self.saved_text(db, sha) is None:
                 if trusted_only:
                     return _error(TRUSTED_REQUIRED, "Only saved operations run here; this document is not one.")
-                self._register(sha, query)
+                self.registered.put(query, sys.getsizeof(query), sha)
             return query
         text = await self.saved_text(db, sha)
         if text is None and not trusted_only:
-            text = self._registered.get(sha)
-            if text is not None:
-                self._registered.move_to_end(sha)
+            text = self.registered.get(sha)
         if text is None:
             return _error(NOT_FOUND, "PersistedQueryNotFound")
         return text
-
-    def _register(self, sha: str, query: str) -> None:
-        self._registered[sha] = query
-        self._registered.move_to_end(sha)
-        while len(self._registered) > self.registered_max:
-            self._registered.popitem(last=False)
 
 
 def _error(code: str, message: str) -> GraphQLError:

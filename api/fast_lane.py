@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from db.compiled import fetch_data
 from db.errors import DatabaseUnavailable, InvalidInput
+from schema import schema
 from schema.caches import variables_key
 from schema.compiled import EXECUTIONS, HEADER, fault_error, statement_for
 from schema.limits import admit_operation, cost_extension, measured
@@ -46,8 +47,9 @@ async def serve_known(request: Request) -> Response | None:
     if viewer.trusted_only or media_type is None or variables is None:
         return None
     limits = settings.limits
-    statement = statement_for(query, operation_name, viewer, variables, limits.max_page_size)
-    found = measured(query, operation_name, variables, limits) if statement is not None else None
+    caches = schema.caches
+    statement = statement_for(caches, query, operation_name, viewer, variables, limits.max_page_size)
+    found = measured(caches, query, operation_name, variables, limits) if statement is not None else None
     if statement is None or found is None:
         return None
     headers = Response()

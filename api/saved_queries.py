@@ -9,9 +9,9 @@ Responses carry an ``ETag``; ``If-None-Match`` with it answers 304.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
+import sys
 from typing import Any
 
 from graphql import (
@@ -127,14 +127,18 @@ async def _variables(request: Request, operation: saved.SavedOperation) -> dict[
     return variables
 
 
-@functools.lru_cache(maxsize=256)
 def declared_variables(document: str) -> dict[str, Any]:
-    """The operation's variables and their types; saved documents are immutable, so cached."""
-    operation = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))
-    return {
-        v.variable.name.value: type_from_ast(schema._schema, v.type)  # type: ignore[arg-type]
-        for v in operation.variable_definitions or ()
-    }
+    """The operation's variables and their types; saved documents are immutable, so kept."""
+    declared = schema.caches.declarations.get(document)
+    if declared is None:
+        operation = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))
+        declared = {
+            v.variable.name.value: type_from_ast(schema._schema, v.type)  # type: ignore[arg-type]
+            for v in operation.variable_definitions or ()
+        }
+        # The types are the schema's; a name, its slot and a list or non-null wrapper each.
+        schema.caches.declarations.put(declared, sys.getsizeof(declared) + 300 * len(declared), document)
+    return declared
 
 
 def coerce_parameter(values: list[str], type_: Any, name: str) -> Any:

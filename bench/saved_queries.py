@@ -12,7 +12,7 @@ rotate which way goes first, each way runs N sequential requests on one keep-ali
 connection and N requests from C concurrent clients; the tables give the median over the
 rounds of requests per second, p50 and p99 latency. Beside them, in this process: what
 parsing and validating each document costs, and what the service's caches and lookups
-cost instead (schema/caches.py, strawberry's ValidationCache, db/saved.py).
+cost instead (schema/caches.py, db/saved.py).
 
     .venv/bin/python bench/saved_queries.py      # a fresh database on the machine's PostgreSQL
     DATABASE_URL=postgresql://… .venv/bin/python bench/saved_queries.py --requests 300 --clients 16 --rounds 3
@@ -246,18 +246,16 @@ def per_call(fn: Callable[[], object], number: int, repeat: int = 7) -> float:
 
 def parse_validate_costs() -> list[tuple[str, dict[str, float]]]:
     import graphql
-    from strawberry.extensions.parser_cache import _get_parse_cache
-    from strawberry.extensions.validation_cache import _get_validate_cache
     from strawberry.schema.schema import validate_document
 
     from api.saved_queries import declared_variables
     from schema import schema
-    from schema.build import DOCUMENTS_CACHED
+    from schema.caches import parse_document
 
     gql = schema._schema
     rules = tuple(graphql.specified_rules)  # what strawberry's execution context passes
-    cached_parse = _get_parse_cache(DOCUMENTS_CACHED)  # the service's very caches (module level)
-    cached_validate = _get_validate_cache(DOCUMENTS_CACHED)
+    caches = schema.caches  # the service's very caches (schema.caches.DocumentCaches)
+    validation_key = (id(schema), tuple(id(rule) for rule in rules))
     hash_pattern = re.compile(r"[0-9a-f]{64}")
     found = []
     for name, _, _ in QUERIES:
@@ -266,8 +264,11 @@ def parse_validate_costs() -> list[tuple[str, dict[str, float]]]:
         saved_by_hash = {sha: text}
         document = graphql.parse(text)
         assert not graphql.validate(gql, document), name
-        document = cached_parse(text, max_tokens=5000)
-        cached_validate(gql, document, rules)
+        parsed = parse_document(text, 5000)
+        caches.parsed.put(parsed, parsed.size, text, 5000)
+        caches.validated.put(
+            validate_document(gql, parsed.document, rules), 0, validation_key[0], text, validation_key[1]
+        )
         found.append(
             (
                 name,
@@ -275,8 +276,10 @@ def parse_validate_costs() -> list[tuple[str, dict[str, float]]]:
                     "parse": per_call(lambda t=text: graphql.parse(t), 300),
                     "validate": per_call(lambda d=document: graphql.validate(gql, d), 300),
                     "validate, strawberry's rules": per_call(lambda d=document: validate_document(gql, d, rules), 300),
-                    "parse cache hit": per_call(lambda t=text: cached_parse(t, max_tokens=5000), 20000),
-                    "validation cache hit": per_call(lambda d=document: cached_validate(gql, d, rules), 3000),
+                    "parse cache hit": per_call(lambda t=text: caches.parsed.get(t, 5000), 20000),
+                    "validation cache hit": per_call(
+                        lambda t=text: caches.validated.get(validation_key[0], t, validation_key[1]), 20000
+                    ),
                     "hash check + saved lookup": per_call(
                         lambda s=sha, saved=saved_by_hash: hash_pattern.fullmatch(s) and saved.get(s), 20000
                     ),
@@ -354,9 +357,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(dsn: str) -> Iterator[tuple[str, int]]:
+def server(dsn: str, settings: dict[str, str] = SERVER_ENV) -> Iterator[tuple[str, int]]:
+    """``liaison serve`` over ``dsn`` with ``settings`` on a free port: its base URL and pid."""
     port = free_port()
-    env = {**os.environ, **SERVER_ENV, "DATABASE_URL": dsn, "HOST": "127.0.0.1", "PORT": str(port)}
+    env = {**os.environ, **settings, "DATABASE_URL": dsn, "HOST": "127.0.0.1", "PORT": str(port)}
     with tempfile.NamedTemporaryFile("w+", prefix="bench_saved_serve_", suffix=".log", delete=False) as log:
         process = subprocess.Popen([LIAISON, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     base = f"http://127.0.0.1:{port}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
@@ -14,7 +15,7 @@ from strawberry.types import ExecutionContext
 from resolvers.compiler import Compiler
 from resolvers.errors import BadUserInput
 
-from .caches import DocumentCache, TextValidationCache
+from .caches import DocumentCache, DocumentCaches, TextValidationCache
 from .case import Case
 from .compiled import CompiledExecution
 from .contact_point import ContactPoint, StarAward
@@ -47,11 +48,15 @@ NODE_TYPES = [
     Store,
 ]
 
-DOCUMENTS_CACHED = 1024
-"""Distinct documents whose parse and validation are kept (LRU): frontends send few."""
-
 
 class Schema(strawberry.federation.Schema):
+    caches: DocumentCaches
+    """What documents parse, validate, measure and compile to, kept between requests."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.caches = DocumentCaches()
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Not Strawberry's traceback per error: a client's mistake is not the server's.
 
@@ -86,15 +91,15 @@ schema = Schema(
     # first with @cost and @listSize for a router's demand control.
     federation_version="2.9",
     types=NODE_TYPES,
-    # Factories: a fresh extension per request; the caches live at module level.
+    # Factories: a fresh extension per request; the caches live on the schema (``caches``).
     # Batches (a JSON array of operations) are allowed; api.graphql holds them to the
     # setting LIAISON_MAX_OPERATIONS, below this ceiling.
     config=StrawberryConfig(batching_config={"max_operations": 1000}),
     extensions=[
         ClientErrors,
         Limits,  # before DocumentCache: it sets the token cap the parse obeys
-        lambda: DocumentCache(maxsize=DOCUMENTS_CACHED),
-        lambda: TextValidationCache(maxsize=DOCUMENTS_CACHED),
+        DocumentCache,
+        TextValidationCache,
         # ftv1 traces only for requests with `apollo-federation-include-trace: ftv1`.
         RouterTracing,
         CompiledExecution,  # last: after Limits has checked and charged the operation

@@ -13,7 +13,7 @@ each document and role is logged with its reason.
 from __future__ import annotations
 
 import logging
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
@@ -30,7 +30,7 @@ from db.errors import DatabaseUnavailable, InvalidInput
 from resolvers.compiler import Compiler, NotCompiled
 from resolvers.context import Context
 
-from .caches import variables_key
+from .caches import DocumentCaches, caches_of, plain_size, variables_key
 
 __all__ = [
     "EXECUTIONS",
@@ -53,9 +53,6 @@ EXECUTIONS: Counter[str] = Counter()
 """Operations served per path (``compiled``, ``dataloader``) since start, and in verify mode
 how many compiled answers matched (``verified``) or did not (``mismatch``)."""
 
-_STATIC_FALLBACKS: OrderedDict[tuple[str, str | None, str], str] = OrderedDict()
-"""Documents (text, operation, role) the compiler cannot serve, with the reason: asked once."""
-
 
 class Statement(NamedTuple):
     sql: str
@@ -64,9 +61,6 @@ class Statement(NamedTuple):
     """The operation's first response key: where a database fault is reported, as the generic path does."""
 
 
-_STATEMENTS: OrderedDict[tuple[Any, ...], Statement] = OrderedDict()
-"""Rendered statements by document, operation, viewer's role and scope, and variables (LRU)."""
-_REMEMBERED = 4096
 _TRACE = "apollo-federation-include-trace"
 
 
@@ -134,13 +128,14 @@ class CompiledExecution(SchemaExtension):
     def _statement(self, compiler: Compiler, context: Context) -> Statement | None:
         """This request's SQL and parameters, rendered once per document, viewer and variables."""
         execution = self.execution_context
+        caches = caches_of(execution)
         viewer = context.viewer
         key = (execution.query or "", execution.operation_name, viewer.role.value)
-        if key in _STATIC_FALLBACKS:
+        if key in caches.fallbacks:  # documents the compiler cannot serve: asked once
             return None
         variables = variables_key(execution.variables)
         max_page = context.limits.max_page_size
-        statement = statement_for(*key[:2], viewer, variables, max_page) if variables is not None else None
+        statement = statement_for(caches, *key[:2], viewer, variables, max_page) if variables is not None else None
         if statement is not None:
             return statement
         operation = get_operation_ast(execution.graphql_document, execution.operation_name)  # type: ignore[arg-type]
@@ -153,14 +148,14 @@ class CompiledExecution(SchemaExtension):
             root = compiler.plan(execution.graphql_document, operation, coerced, viewer, context.limits.max_page_size)
         except NotCompiled as reason:
             if reason.static:
-                _remember(key, reason.reason)
+                _remember(caches, key, reason.reason)
             else:
                 log.debug("request %s on the generic path: %s", context.request_id, reason.reason)
             return None
-        return _rendered(root, viewer, key[0], key[1], variables, max_page)
+        return _rendered(caches, root, viewer, key[0], key[1], variables, max_page)
 
 
-def compile_ahead(query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
+def compile_ahead(caches: DocumentCaches, query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
     """Plan and render a stored document before its first request, for ``viewer``'s role and
     scope, when it needs no variable values; say what became of it (for the start-up log)."""
     compiler = CompiledExecution.compiler
@@ -179,9 +174,9 @@ def compile_ahead(query: str, operation_name: str | None, viewer: Viewer, max_pa
         root = compiler.plan(document, operation, coerced, viewer, max_page)
     except NotCompiled as reason:
         if reason.static:
-            _remember((query, operation_name, viewer.role.value), reason.reason)
+            _remember(caches, (query, operation_name, viewer.role.value), reason.reason)
         return f"runs on the generic path: {reason.reason}"
-    _rendered(root, viewer, query, operation_name, variables_key({}), max_page)
+    _rendered(caches, root, viewer, query, operation_name, variables_key({}), max_page)
     return "compiled ahead"
 
 
@@ -192,27 +187,28 @@ def _statement_key(
 
 
 def _rendered(
-    root: Any, viewer: Viewer, query: str, operation_name: str | None, variables: bytes | None, max_page: int
+    caches: DocumentCaches,
+    root: Any,
+    viewer: Viewer,
+    query: str,
+    operation_name: str | None,
+    variables: bytes | None,
+    max_page: int,
 ) -> Statement:
     """Render ``root`` and keep it for the next request of the same key (unless its variables are not one)."""
     sql, values = render(root, viewer)
     statement = Statement(sql, values, root.selection[0].key if root.selection else None)
     if variables is not None:
-        _STATEMENTS[_statement_key(query, operation_name, viewer, variables, max_page)] = statement
-        if len(_STATEMENTS) > _REMEMBERED:
-            _STATEMENTS.popitem(last=False)
+        key = _statement_key(query, operation_name, viewer, variables, max_page)
+        caches.statements.put(statement, plain_size(statement), *key)
     return statement
 
 
 def statement_for(
-    query: str, operation_name: str | None, viewer: Any, variables: bytes, max_page: int
+    caches: DocumentCaches, query: str, operation_name: str | None, viewer: Any, variables: bytes, max_page: int
 ) -> Statement | None:
     """The statement an earlier request of this document, viewer and variables was served by, if kept."""
-    key = _statement_key(query, operation_name, viewer, variables, max_page)
-    statement = _STATEMENTS.get(key)
-    if statement is not None:
-        _STATEMENTS.move_to_end(key)
-    return statement
+    return caches.statements.get(*_statement_key(query, operation_name, viewer, variables, max_page))  # type: ignore[no-any-return]
 
 
 def fault_error(fault: DatabaseUnavailable, path: list[str]) -> GraphQLError:
@@ -225,16 +221,14 @@ def _tell(context: Context, served: str) -> None:
         context.response.headers[HEADER] = served
 
 
-def _remember(key: tuple[str, str | None, str], reason: str) -> None:
-    _STATIC_FALLBACKS[key] = reason
-    while len(_STATIC_FALLBACKS) > _REMEMBERED:
-        _STATIC_FALLBACKS.popitem(last=False)
+def _remember(caches: DocumentCaches, key: tuple[str, str | None, str], reason: str) -> None:
+    caches.fallbacks.put(reason, plain_size(reason), *key)
     log.info("operation %s for the %s role runs on the generic path: %s", key[1] or "(anonymous)", key[2], reason)
 
 
-def fallback_reason(query: str, operation_name: str | None, role: str) -> str | None:
+def fallback_reason(caches: DocumentCaches, query: str, operation_name: str | None, role: str) -> str | None:
     """Why a document stays on the generic path for ``role``, once a request of it was seen."""
-    return _STATIC_FALLBACKS.get((query, operation_name, role))
+    return caches.fallbacks.get(query, operation_name, role)
 
 
 def plain_data(data: Any) -> Any:

@@ -5,14 +5,16 @@ validation, one walk of the operation (``schema.cost``) gives its depth, aliases
 introspection use and cost in points; each over its limit refuses the operation with its
 own code. An operation within limits is charged its points against its caller's budget
 per window, and the response says what it cost and what remains, in ``extensions.cost``
-and in ``X-RateLimit-*`` headers as GitHub's API does.
+and in ``X-RateLimit-*`` headers as GitHub's API does. A document the process had not
+parsed before adds what parsing and validating it cost (``schema.caches.document_points``,
+``documentCost`` in ``extensions.cost``), charged once, with its first admitted operation:
+distinct documents are not free to send.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -26,7 +28,7 @@ from db.access import Role
 from resolvers.context import Context
 from resolvers.limits import Spend
 
-from .caches import variables_key
+from .caches import DocumentCaches, caches_of, plain_size, variables_key
 from .cost import Measure, TooLarge, measure
 from .errors import INTERNAL
 from .permissions import Forbidden
@@ -43,14 +45,10 @@ INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 FORBIDDEN = Forbidden.code
 
 
-_MEASURED: OrderedDict[tuple[Any, ...], Measure] = OrderedDict()
-"""Measures by document, operation and variables: the same walk gives the same figures."""
-_MEASURED_KEPT = 4096
-
-
 class Limits(SchemaExtension):
     measured: Measure | None = None
     spend: Spend | None = None
+    document_points: int = 0
 
     def on_parse(self) -> Iterator[None]:
         context: Context = self.execution_context.context
@@ -73,9 +71,10 @@ class Limits(SchemaExtension):
     async def _check(self, context: Context) -> GraphQLError | None:
         execution = self.execution_context
         limits = context.limits
+        caches = caches_of(execution)
         raw = variables_key(execution.variables)
         key = _measure_key(execution.query, execution.operation_name, raw, limits)
-        found = _MEASURED.get(key) if raw is not None else None
+        found = caches.measured.get(*key) if raw is not None else None
         if found is None:
             operation = get_operation_ast(execution.graphql_document, execution.operation_name)
             if operation is None:
@@ -90,23 +89,29 @@ class Limits(SchemaExtension):
                 found = measure(graphql_schema, execution.graphql_document, operation, variables.coerced, key[-1])
             except TooLarge:
                 return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
-            if raw is not None:
-                _MEASURED[key] = found
-                if len(_MEASURED) > _MEASURED_KEPT:
-                    _MEASURED.popitem(last=False)
+            if raw is not None:  # measures are kept by document, operation and variables
+                caches.measured.put(found, plain_size(found), *key)
         self.measured = found
-        error, self.spend = await admit_operation(found, context)
+        parsed = caches.parsed.get(execution.query, execution.parse_options.get("max_tokens"))
+        if parsed is not None:  # taken before the charge's await: a concurrent request of it is not charged too
+            self.document_points, parsed.points_due = parsed.points_due, 0
+        error, self.spend = await admit_operation(found, context, self.document_points)
+        if parsed is not None and (self.spend is None or not self.spend.allowed):
+            parsed.points_due, self.document_points = self.document_points, 0  # not charged: the next run pays
         return error
 
     def get_results(self) -> dict[str, Any]:
         if self.measured is None:
             return {}
-        return cost_extension(self.measured, self.execution_context.context.limits, self.spend)
+        limits = self.execution_context.context.limits
+        return cost_extension(self.measured, limits, self.spend, self.document_points)
 
 
-def measured(query: str, operation_name: str | None, variables: bytes, limits: Any) -> Measure | None:
+def measured(
+    caches: DocumentCaches, query: str, operation_name: str | None, variables: bytes, limits: Any
+) -> Measure | None:
     """The measure an earlier request of this document and these variables got, if kept."""
-    return _MEASURED.get(_measure_key(query, operation_name, variables, limits))
+    return caches.measured.get(*_measure_key(query, operation_name, variables, limits))
 
 
 def _measure_key(
@@ -116,8 +121,11 @@ def _measure_key(
     return (query, operation_name, variables, min(20, limits.max_page_size))
 
 
-async def admit_operation(found: Measure, context: Context) -> tuple[GraphQLError | None, Spend | None]:
-    """Hold a measured operation to the limits and charge it to its caller's budget.
+async def admit_operation(
+    found: Measure, context: Context, document_points: int = 0
+) -> tuple[GraphQLError | None, Spend | None]:
+    """Hold a measured operation to the limits and charge it to its caller's budget, with
+    ``document_points`` for parsing its document when that was new to the process.
 
     The refusal, if any, and what was charged; the budget's figures go into the response's
     ``X-RateLimit-*`` headers (and a 429 with ``Retry-After`` when it is spent).
@@ -144,7 +152,8 @@ async def admit_operation(found: Measure, context: Context) -> tuple[GraphQLErro
         )
         return _refuse(QUERY_TOO_COMPLEX, message), None
     who = context.viewer.credential or f"ip:{context.request.client.host if context.request.client else '-'}"
-    spend = await context.budget.charge(who, max(found.points, 1))
+    points = max(found.points, 1) + document_points
+    spend = await context.budget.charge(who, points)
     if context.response is not None:
         headers = context.response.headers
         headers["X-RateLimit-Limit"] = str(spend.limit)
@@ -156,16 +165,22 @@ async def admit_operation(found: Measure, context: Context) -> tuple[GraphQLErro
             context.response.status_code = 429
             context.response.headers["Retry-After"] = str(max(spend.reset_at - int(time.time()), 1))
         message = (
-            f"This operation costs {max(found.points, 1):,} points and {spend.remaining:,} remain "
+            f"This operation costs {points:,} points and {spend.remaining:,} remain "
             f"in this window; it resets at {spend.reset_at} (epoch seconds)."
         )
         return _refuse(RATE_LIMITED, message), spend
     return None, spend
 
 
-def cost_extension(found: Measure, limits: Any, spend: Spend | None) -> dict[str, Any]:
-    """``extensions.cost`` of a response, as GitHub's API reports a query's cost."""
-    cost: dict[str, Any] = {"requestedQueryCost": found.points, "maximumAvailable": limits.max_cost}
+def cost_extension(found: Measure, limits: Any, spend: Spend | None, document_points: int = 0) -> dict[str, Any]:
+    """``extensions.cost`` of a response, as GitHub's API reports a query's cost; besides,
+    ``documentCost``: the points charged for parsing and validating a document new to the
+    process (one per KB of text and one per 100 tokens), 0 once it is kept."""
+    cost: dict[str, Any] = {
+        "requestedQueryCost": found.points,
+        "documentCost": document_points,
+        "maximumAvailable": limits.max_cost,
+    }
     if spend is not None:
         cost["budget"] = {"limit": spend.limit, "remaining": spend.remaining, "resetAt": spend.reset_at}
     return {"cost": cost}

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from schema import schema
 from schema.compiled import EXECUTIONS, HEADER, fallback_reason
 
 from .support import bearer, service
@@ -128,7 +129,7 @@ def test_a_query_the_compiler_does_not_know_falls_back_visibly(demo_dsn: str, ca
     assert len(found["programmes"]) > 3
     assert EXECUTIONS["dataloader"] - before == 2
     reason = "Query.programmes has no compiled form"
-    assert fallback_reason(query, "Figures", "internal") == reason
+    assert fallback_reason(schema.caches, query, "Figures", "internal") == reason
     lines = [r.getMessage() for r in caplog.records if r.name == "schema.compiled"]
     assert lines == [f"operation Figures for the internal role runs on the generic path: {reason}"]
 
@@ -220,8 +221,8 @@ async def test_saved_queries_are_compiled_ahead_at_start_up(db_dsn: str, caplog:
     internal, empty = Viewer(Role.INTERNAL), variables_key({})
     assert empty is not None
     with caplog.at_level(logging.INFO, logger="api.app"), service(db_dsn) as client:
-        assert statement_for(document, "FiveStarDirectory", internal, empty, 100) is not None
-        assert statement_for(taking, "PointsOf", internal, empty, 100) is None
+        assert statement_for(schema.caches, document, "FiveStarDirectory", internal, empty, 100) is not None
+        assert statement_for(schema.caches, taking, "PointsOf", internal, empty, 100) is None
         response = client.get("/queries/FiveStarDirectory")
     assert response.status_code == 200 and response.headers[HEADER] == "verified"
     lines = {r.getMessage() for r in caplog.records if r.name == "api.app"}

@@ -148,6 +148,7 @@ def test_fragment_bombs_are_refused_before_they_expand(demo_dsn: str) -> None:
 
 def test_a_budget_is_spent_and_refused_with_rate_limit_headers(demo_dsn: str) -> None:
     with service(demo_dsn, role=None, LIAISON_BUDGET_POINTS="50") as client:
+        paid_parse(client.post)
         headers = bearer("internal", sub=f"budget-{uuid.uuid4()}")
         for used in (20, 40):
             response = client.post("/graphql", json={"query": COSTLY, "variables": {"n": 10}}, headers=headers)
@@ -169,6 +170,14 @@ def test_a_budget_is_spent_and_refused_with_rate_limit_headers(demo_dsn: str) ->
         assert client.post("/graphql", json={"query": "{ __typename }"}, headers=bearer("internal")).status_code == 200
 
 
+def paid_parse(post: Any) -> None:
+    """Have another caller pay for parsing COSTLY (each process charges a new document's parse
+    to its first admitted operation), so that the budget's figures below are the operations'."""
+    headers = bearer("internal", sub=f"parse-{uuid.uuid4()}")
+    response = post("/graphql", json={"query": COSTLY, "variables": {"n": 1}}, headers=headers)
+    assert response.status_code == 200
+
+
 def redis_url() -> str:
     with socket.socket() as probe:
         probe.settimeout(0.5)
@@ -186,11 +195,13 @@ def test_a_budget_spent_in_one_process_is_seen_by_another(demo_dsn: str, tmp_pat
     headers = bearer("internal", sub=f"shared-{uuid.uuid4()}")
     env = {"REDIS_URL": url, "LIAISON_BUDGET_POINTS": "50"}
     with service(demo_dsn, role=None, **env) as client:
+        paid_parse(client.post)
         response = client.post("/graphql", json={"query": COSTLY, "variables": {"n": 20}}, headers=headers)
         assert response.headers["x-ratelimit-remaining"] == "10"
     with live_service(demo_dsn, tmp_path, **env) as base:
         import httpx2
 
+        paid_parse(lambda path, **kw: httpx2.post(base + path, **kw))
         response = httpx2.post(base + "/graphql", json={"query": COSTLY, "variables": {"n": 10}}, headers=headers)
         assert response.status_code == 429 and response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         response = httpx2.post(base + "/graphql", json={"query": COSTLY, "variables": {"n": 5}}, headers=headers)
