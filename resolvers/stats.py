@@ -58,11 +58,11 @@ def period_bounds(viewer: Viewer, period: Any) -> tuple[datetime.date | None, da
         return None, None
     start, before = period.from_, period.before
     check_range(start, before, "period.from", "period.before")
-    if viewer.role is Role.ANONYMOUS and (
+    if viewer.role in (Role.ANONYMOUS, Role.CONTACT_POINT) and (
         start is None or before is None or (before - start).days < PUBLIC_PERIOD_DAYS
     ):
         raise BadUserInput(
-            f"Without a credential, statistics take a period with both `from` and `before`, at least "
+            f"Without a credential that reads every case, statistics take a period with both `from` and `before`, at least "
             f"{PUBLIC_PERIOD_DAYS} days apart (or no period)."
         )
     return start, before

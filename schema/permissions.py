@@ -15,14 +15,17 @@ from strawberry.permission import BasePermission, PermissionExtension
 
 from db.access import Role
 
-__all__ = ["CASE_READERS", "CONSUMER_READERS", "Forbidden", "allowed"]
+__all__ = ["CASE_READERS", "CONSUMER_READERS", "RETURN_READERS", "Forbidden", "allowed"]
 
 log = logging.getLogger(__name__)
 
-CASE_READERS = frozenset({Role.PARTNER, Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN})
-"""Who may read cases and cross-store returns (partners: those of their region)."""
-CONSUMER_READERS = frozenset({Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN})
-"""Who may ask for consumers' name and phone (masked except for case officers in scope)."""
+RETURN_READERS = frozenset({Role.PARTNER, Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN})
+"""Who may read cross-store returns (partners: those of their region)."""
+CASE_READERS = RETURN_READERS | {Role.CONTACT_POINT}
+"""Who may read cases (partners: those of their region; contact points: their own)."""
+CONSUMER_READERS = frozenset({Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN, Role.CONTACT_POINT})
+"""Who may ask for consumers' name and phone (masked except for case officers in scope and
+a contact point's own cases)."""
 
 
 class Forbidden(Exception):
