@@ -39,6 +39,10 @@ class Limits:
     their timeout). The compiled fast lane does not count: it holds no object graph."""
     shutdown_grace: float = 10.0
     """Seconds in-flight requests get to finish after SIGTERM before they are cancelled."""
+    reopen_days: int = 30
+    """Days after closing within which a case officer may reopen a case."""
+    idempotency_hours: int = 24
+    """Hours an idempotency key keeps its first result; after that the key is free again."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:

@@ -33,10 +33,10 @@ class Forbidden(Exception):
 
 
 class _Allowed(BasePermission):
-    def __init__(self, roles: frozenset[Role], what: str) -> None:
+    def __init__(self, roles: frozenset[Role], what: str, verb: str) -> None:
         self.roles, self.what = roles, what
         names = ", ".join(sorted(r.value for r in roles))
-        self.message = f"Reading {what} needs one of the roles {names}; see the README's access section."
+        self.message = f"{verb} {what} needs one of the roles {names}; see the README's access section."
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
@@ -60,6 +60,6 @@ class _Allowed(BasePermission):
         raise Forbidden(self.message)
 
 
-def allowed(roles: frozenset[Role], what: str) -> list[PermissionExtension]:
-    """Field extensions letting only ``roles`` read the field (``what`` names it in the error)."""
-    return [PermissionExtension([_Allowed(roles, what)], use_directives=False)]
+def allowed(roles: frozenset[Role], what: str, verb: str = "Reading") -> list[PermissionExtension]:
+    """Field extensions letting only ``roles`` use the field (``what`` names it in the error)."""
+    return [PermissionExtension([_Allowed(roles, what, verb)], use_directives=False)]
