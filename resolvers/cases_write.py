@@ -39,6 +39,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 PHONE = re.compile(r"1[3-9][0-9]{9}")
 NAME_LENGTH = (1, 40)
 KEY_LENGTH = 255
+MAX_AMOUNT = Decimal(10) ** 10
+"""Amounts are numeric(12, 2): below ten thousand million yuan, in fen."""
 TEXT_LENGTH = 2000
 """Characters at most in a summary, note or reason."""
 
@@ -111,7 +113,11 @@ def _text_problems(values: dict[str, Any], required: tuple[str, ...] = ()) -> Ca
 
 def _amount_problem(values: dict[str, Any], name: str, camel: str) -> CaseWritten | None:
     amount = values.get(name)
-    if isinstance(amount, Decimal) and (amount < 0 or not amount.is_finite()):
+    if not isinstance(amount, Decimal):
+        return None
+    if not amount.is_finite() or amount >= MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
+        return _refused("INVALID_AMOUNT", camel, f"`{camel}` is yuan with at most two decimals, below {MAX_AMOUNT:,}.")
+    if amount < 0:
         return _refused("NEGATIVE_AMOUNT", camel, f"`{camel}` must be a non-negative amount of yuan.")
     return None
 

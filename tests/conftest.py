@@ -103,6 +103,21 @@ async def volume_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def server() -> Iterator[EmbeddedPostgres]:
+    """An embedded server of the test's own, whatever TEST_DATABASE_URL says: for tests that
+    crash or freeze it."""
+    directory = Path(tempfile.mkdtemp(prefix="liaison-fault-"))
+    directory.chmod(0o711)
+    server = EmbeddedPostgres(directory / "pg")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
 async def empty_dsn(admin_dsn: str) -> AsyncIterator[str]:
     """An empty database: no migrations applied."""
     name = unique_name("liaison_empty")

@@ -141,6 +141,7 @@ def bad_inputs(number: str, version: int, closed: str) -> dict[str, tuple[str, d
         "INVALID_PHONE": ("caseOpen", intake(consumerPhone="12987654321")),
         "INVALID_NAME": ("caseOpen", intake(consumerName="名" * 41)),
         "NEGATIVE_AMOUNT": ("caseOpen", intake(amountClaimed="-1.00")),
+        "INVALID_AMOUNT": ("caseOpen", intake(amountClaimed="10.001")),
         "RECOVERED_WITHOUT_CLAIM": ("caseSettle", {**step, "amountRecovered": "10.00"}),
         "OPENED_IN_FUTURE": ("caseOpen", intake(openedAt="2099-01-01T00:00:00Z")),
         "ILLEGAL_TRANSITION": ("caseSettle", {**step}),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,18 +21,6 @@ from db.embedded import EmbeddedPostgres
 
 BOUND = 2.0  # LIAISON_DB_TIMEOUT for this test
 QUERY = {"query": "{ regions { code districts { code } } }"}
-
-
-@pytest.fixture
-def server() -> Iterator[EmbeddedPostgres]:
-    directory = Path(tempfile.mkdtemp(prefix="liaison-fault-"))
-    directory.chmod(0o711)
-    server = EmbeddedPostgres(directory / "pg")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
