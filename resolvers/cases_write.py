@@ -27,8 +27,10 @@ from .context import Context
 __all__ = [
     "IDEMPOTENCY_HEADER",
     "CaseWritten",
+    "HeaderAmbiguous",
     "KeyInUse",
     "UserError",
+    "case_of",
     "open_case",
     "step_case",
 ]
@@ -52,6 +54,8 @@ class KeyInUse(Exception):
 
 
 class HeaderAmbiguous(Exception):
+    """The Idempotency-Key header cannot say which of several mutations it keys."""
+
     code = "BAD_USER_INPUT"
 
 

@@ -225,6 +225,13 @@ def test_a_retry_with_the_same_key_returns_the_first_result(client: TestClient, 
         headers=header,
     )
     assert batch.status_code == 400 and batch.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    two = "mutation ($i: CaseAddNoteInput!) { a: caseAddNote(input: $i) { event { kind } } b: caseAddNote(input: $i) { event { kind } } }"
+    values = {"number": number, "expectedVersion": 2, "note": "twice"}
+    both = client.post("/graphql", json={"query": two, "variables": {"i": values}}, headers=header).json()
+    assert {e["extensions"]["code"] for e in both["errors"]} == {"BAD_USER_INPUT"} and both["data"] == {
+        "a": None,
+        "b": None,
+    }
 
 
 async def test_a_duplicate_in_flight_is_told_to_retry(client: TestClient, db_dsn: str) -> None:
