@@ -36,28 +36,60 @@ VERSION = "The `version` you read; a case changed since then is refused with STA
 
 @strawberry.enum(description="Why a case write did not happen. Stable: clients may branch on these.")
 class CaseErrorCode(Enum):
-    UNKNOWN_CONTACT_POINT = "UNKNOWN_CONTACT_POINT"
-    UNKNOWN_ENTERPRISE = "UNKNOWN_ENTERPRISE"
-    OUT_OF_SCOPE = "OUT_OF_SCOPE"
-    CASE_NOT_FOUND = "CASE_NOT_FOUND"
-    INVALID_PHONE = "INVALID_PHONE"
-    INVALID_NAME = "INVALID_NAME"
-    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
-    INVALID_AMOUNT = "INVALID_AMOUNT"
-    RECOVERED_WITHOUT_CLAIM = "RECOVERED_WITHOUT_CLAIM"
-    OPENED_IN_FUTURE = "OPENED_IN_FUTURE"
-    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
-    CASE_CLOSED = "CASE_CLOSED"
-    REOPEN_WINDOW_PASSED = "REOPEN_WINDOW_PASSED"
-    STALE_VERSION = "STALE_VERSION"
-    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
-    INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
-    REASON_REQUIRED = "REASON_REQUIRED"
-    NOTE_REQUIRED = "NOTE_REQUIRED"
-    TEXT_TOO_LONG = "TEXT_TOO_LONG"
-    TRANSFER_TARGET = "TRANSFER_TARGET"
-    NOTHING_TO_CORRECT = "NOTHING_TO_CORRECT"
-    INVALID_INPUT = "INVALID_INPUT"
+    UNKNOWN_CONTACT_POINT = strawberry.enum_value(
+        "UNKNOWN_CONTACT_POINT", description="No contact point has this code."
+    )
+    UNKNOWN_ENTERPRISE = strawberry.enum_value(
+        "UNKNOWN_ENTERPRISE", description="No enterprise has this unified social credit code."
+    )
+    OUT_OF_SCOPE = strawberry.enum_value(
+        "OUT_OF_SCOPE", description="The contact point or case lies outside your credential's scope."
+    )
+    CASE_NOT_FOUND = strawberry.enum_value("CASE_NOT_FOUND", description="No case with this number that you may write.")
+    INVALID_PHONE = strawberry.enum_value(
+        "INVALID_PHONE", description="Not a mainland mobile number (11 digits, 13-19)."
+    )
+    INVALID_NAME = strawberry.enum_value("INVALID_NAME", description="A consumer's name has 1 to 40 characters.")
+    NEGATIVE_AMOUNT = strawberry.enum_value("NEGATIVE_AMOUNT", description="Amounts are zero or more.")
+    INVALID_AMOUNT = strawberry.enum_value(
+        "INVALID_AMOUNT", description="An amount has at most two decimals and stays below 10,000,000,000."
+    )
+    RECOVERED_WITHOUT_CLAIM = strawberry.enum_value(
+        "RECOVERED_WITHOUT_CLAIM", description="An amount recovered needs an amount claimed."
+    )
+    OPENED_IN_FUTURE = strawberry.enum_value("OPENED_IN_FUTURE", description="`openedAt` lies in the future.")
+    ILLEGAL_TRANSITION = strawberry.enum_value(
+        "ILLEGAL_TRANSITION", description="The lifecycle does not allow this step from the case's status."
+    )
+    CASE_CLOSED = strawberry.enum_value(
+        "CASE_CLOSED", description="The case is settled, not settled or transferred: only reopening changes it."
+    )
+    REOPEN_WINDOW_PASSED = strawberry.enum_value(
+        "REOPEN_WINDOW_PASSED", description="The case closed longer ago than LIAISON_REOPEN_DAYS."
+    )
+    STALE_VERSION = strawberry.enum_value(
+        "STALE_VERSION", description="The case changed since you read it; `currentVersion` says its version now."
+    )
+    IDEMPOTENCY_KEY_REUSED = strawberry.enum_value(
+        "IDEMPOTENCY_KEY_REUSED", description="This key came before with another input; use a new key."
+    )
+    INVALID_IDEMPOTENCY_KEY = strawberry.enum_value(
+        "INVALID_IDEMPOTENCY_KEY", description="A key has 1 to 255 printable characters."
+    )
+    REASON_REQUIRED = strawberry.enum_value("REASON_REQUIRED", description="This change needs a `reason`.")
+    NOTE_REQUIRED = strawberry.enum_value("NOTE_REQUIRED", description="A note needs text.")
+    TEXT_TOO_LONG = strawberry.enum_value(
+        "TEXT_TOO_LONG", description="A summary, note or reason holds at most 2,000 characters."
+    )
+    TRANSFER_TARGET = strawberry.enum_value(
+        "TRANSFER_TARGET", description="`contactPoint` is given exactly when transferring to a contact point."
+    )
+    NOTHING_TO_CORRECT = strawberry.enum_value(
+        "NOTHING_TO_CORRECT", description="A correction names a kind, category or respondent."
+    )
+    INVALID_INPUT = strawberry.enum_value(
+        "INVALID_INPUT", description="The database refused a value no other code covers."
+    )
 
 
 @strawberry.type(description="Something in the input that kept a case write from happening; nothing was written.")

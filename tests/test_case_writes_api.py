@@ -343,7 +343,7 @@ def test_mutations_cost_ten_points_and_only_by_post(client: TestClient) -> None:
     assert by_get.status_code == 405
 
 
-async def test_writes_show_in_lists_and_statistics(client: TestClient) -> None:
+async def test_writes_show_in_lists_saved_queries_and_statistics(client: TestClient, db_dsn: str) -> None:
     stats = '{ district(code: "310115") { stats { cases { total amountRecovered } } } }'
     as_role(client, Role.INTERNAL)
     before = data(client, stats)["district"]["stats"]["cases"]
@@ -358,6 +358,14 @@ async def test_writes_show_in_lists_and_statistics(client: TestClient) -> None:
         p=[PUDONG_POINT],
     )
     assert listed["cases"]["nodes"] == [{"number": number, "status": "SETTLED", "version": 4}]
+    text = "query PointCases($p: [String!]) { cases(first: 5, filter: {contactPointCodes: $p}) { nodes { number status } } }"
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        await saved.save(conn, "PointCases", text, "PointCases", "tests")
+    finally:
+        await conn.close()
+    csv = client.get("/queries/PointCases", params={"format": "csv", "p": PUDONG_POINT})
+    assert csv.status_code == 200 and f"{number},SETTLED" in csv.text
     as_role(client, Role.INTERNAL)
     after = data(client, stats)["district"]["stats"]["cases"]
     recovered = Decimal(after["amountRecovered"]) - Decimal(before["amountRecovered"])
