@@ -57,6 +57,14 @@ def client(db_dsn: str) -> Iterator[TestClient]:
         yield test_client
 
 
+async def save(dsn: str, name: str, document: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await saved.save(conn, name, document, name, "tests")
+    finally:
+        await conn.close()
+
+
 def codes(result: dict[str, Any]) -> list[str]:
     return [e["code"] for e in result["userErrors"]]
 
@@ -319,11 +327,7 @@ def test_what_each_role_reads_back(client: TestClient) -> None:
 
 async def test_saved_mutations_for_trusted_only_staff(client: TestClient, db_dsn: str) -> None:
     text = "mutation OpenAtDesk($input: CaseOpenInput!) { caseOpen(input: $input) { case { number } userErrors { code } } }"
-    conn = await asyncpg.connect(db_dsn)
-    try:
-        await saved.save(conn, "OpenAtDesk", text, "OpenAtDesk", "tests")
-    finally:
-        await conn.close()
+    await save(db_dsn, "OpenAtDesk", text)
     client.headers.update(bearer("contact_point", trusted_only=True, **STAFF))
     refused = client.post("/graphql", json={"query": document("caseOpen"), "variables": {"input": intake()}})
     assert refused.json()["errors"][0]["extensions"]["code"] == "TRUSTED_DOCUMENT_REQUIRED"
@@ -359,11 +363,7 @@ async def test_writes_show_in_lists_saved_queries_and_statistics(client: TestCli
     )
     assert listed["cases"]["nodes"] == [{"number": number, "status": "SETTLED", "version": 4}]
     text = "query PointCases($p: [String!]) { cases(first: 5, filter: {contactPointCodes: $p}) { nodes { number status } } }"
-    conn = await asyncpg.connect(db_dsn)
-    try:
-        await saved.save(conn, "PointCases", text, "PointCases", "tests")
-    finally:
-        await conn.close()
+    await save(db_dsn, "PointCases", text)
     csv = client.get("/queries/PointCases", params={"format": "csv", "p": PUDONG_POINT})
     assert csv.status_code == 200 and f"{number},SETTLED" in csv.text
     as_role(client, Role.INTERNAL)
