@@ -32,6 +32,7 @@ MAX_LEEWAY = 300.0
 
 _TOUCH_EVERY = 60.0
 _CODE = re.compile(r"[1-9][0-9]{5}")
+_POINT_CODE = re.compile(r"CP[1-9][0-9]{5}-[0-9]{5}")
 
 
 class Unauthenticated(Exception):
@@ -153,27 +154,30 @@ def _verify(token: str, settings: JwtSettings) -> tuple[Viewer, float, float]:
     return _claims_viewer(claims), float(claims.get("nbf", float("-inf"))), float(claims["exp"])
 
 
-def _codes(value: object) -> tuple[str, ...]:
+def _codes(value: object, shape: re.Pattern[str] = _CODE) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         value = [value]
-    if isinstance(value, list) and all(isinstance(v, str) and _CODE.fullmatch(v) for v in value):
+    if isinstance(value, list) and all(isinstance(v, str) and shape.fullmatch(v) for v in value):
         return tuple(value)
+    if shape is _POINT_CODE:
+        raise Unauthenticated("The token's `contactPoints` claim must list contact point codes like CP310115-00001.")
     raise Unauthenticated("The token's `regions` and `districts` claims must be lists of six-digit codes.")
 
 
 def _claims_viewer(claims: Mapping[str, Any]) -> Viewer:
-    """``role``, ``regions`` and ``districts`` claims, held to the same rules as API keys."""
+    """``role``, ``regions``, ``districts`` and ``contactPoints`` claims, held to the same rules as API keys."""
     try:
         role = Role(claims.get("role"))
     except ValueError as exc:
         raise Unauthenticated("The token's `role` claim names no role of this service.") from exc
     regions, districts = _codes(claims.get("regions")), _codes(claims.get("districts"))
-    problem = scope_problem(role, regions, districts)
+    points = _codes(claims.get("contactPoints"), _POINT_CODE)
+    problem = scope_problem(role, regions, districts, points)
     if problem is not None:
-        raise Unauthenticated(f"The token's claims do not hold: {problem} (`regions`, `districts`).")
+        raise Unauthenticated(f"The token's claims do not hold: {problem} (`regions`, `districts`, `contactPoints`).")
     trusted_only = claims.get("trusted_only", False)
     if not isinstance(trusted_only, bool):
         raise Unauthenticated("The token's `trusted_only` claim must be true or false.")
-    return Viewer(role, f"token:{str(claims['sub'])[:64]}", regions, districts, trusted_only)
+    return Viewer(role, f"token:{str(claims['sub'])[:64]}", regions, districts, trusted_only, points)

@@ -143,6 +143,7 @@ def keys(settings: Settings, args: argparse.Namespace) -> None:
                         district_codes=args.district,
                         expires_at=expires,
                         trusted_only=args.trusted_only,
+                        contact_point_codes=args.contact_point,
                     )
                 except credentials.KeyRefused as exc:
                     print(f"liaison key create: {exc}", file=sys.stderr)
@@ -151,7 +152,7 @@ def keys(settings: Settings, args: argparse.Namespace) -> None:
                 print(f"key {key.public_id} ({key.role}) made; the line above is shown only now", file=sys.stderr)
             elif args.action == "list":
                 for key in await credentials.list_keys(conn):
-                    scope = ",".join(key.region_codes + key.district_codes) or "-"
+                    scope = ",".join(key.region_codes + key.district_codes + key.contact_point_codes) or "-"
                     state = "revoked" if key.revoked_at else "expired" if not key.usable(_now()) else "active"
                     used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
                     print(f"{key.public_id}  {key.role:<12} {state:<8} scope={scope}  used={used}  {key.label}")
@@ -202,10 +203,15 @@ def main(argv: list[str] | None = None) -> None:
     key = commands.add_parser("key", help="API keys: create (prints the key once), list, revoke")
     key_actions = key.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = key_actions.add_parser("create", help="make a key and print it (only this once)")
-    create.add_argument("--role", required=True, choices=["partner", "internal", "case_officer", "admin"])
+    create.add_argument(
+        "--role", required=True, choices=["partner", "internal", "case_officer", "admin", "contact_point"]
+    )
     create.add_argument("--label", required=True, help="who or what holds it, e.g. 'Zhejiang federation router'")
     create.add_argument("--region", action="append", default=[], help="region code (partner: exactly one)")
     create.add_argument("--district", action="append", default=[], help="district code (case officer), repeatable")
+    create.add_argument(
+        "--contact-point", action="append", default=[], help="contact point code (contact_point role), repeatable"
+    )
     create.add_argument("--days", type=int, help="expire after this many days (default: never)")
     create.add_argument("--trusted-only", action="store_true", help="run only saved operations (by name or hash)")
     key_actions.add_parser("list", help="all keys, without their secrets")

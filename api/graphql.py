@@ -42,6 +42,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
+from resolvers.cases_write import IDEMPOTENCY_HEADER
 from resolvers.context import Context
 from resolvers.limits import Limits
 
@@ -93,6 +94,11 @@ class GraphQLApp(GraphQL[Context, None]):
         limit = self.limits.max_operations
         if isinstance(data, list) and len(data) > limit:
             raise Refused(400, "TOO_MANY_OPERATIONS", f"A batch holds at most {limit} operations; got {len(data)}.")
+        if isinstance(data, list) and request.headers.get(IDEMPOTENCY_HEADER) is not None:
+            message = (
+                f"The {IDEMPOTENCY_HEADER} header applies to a single operation; put `idempotencyKey` in each input."
+            )
+            raise Refused(400, "BAD_REQUEST", message)
         return data
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:

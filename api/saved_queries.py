@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from db import saved
+from resolvers.documents import is_mutation
 from schema import schema
 from schema.compiled import plain_data
 
@@ -97,6 +98,8 @@ async def _operation(request: Request) -> saved.SavedOperation:
     if operation is None:
         what = f"version {raw} of " if raw else ""
         raise Refused(404, "SAVED_QUERY_NOT_FOUND", f"There is no {what}saved query {name!r} (not deprecated).")
+    if is_mutation(operation.document):
+        raise Refused(400, "BAD_REQUEST", f"{name!r} is a saved mutation: send its hash to POST /graphql.")
     return operation
 
 

@@ -42,20 +42,32 @@ class Role(StrEnum):
     """As internal, and consumers' data in full at the contact points of its scope."""
     ADMIN = "admin"
     """As internal, and managing keys and saved queries."""
+    CONTACT_POINT = "contact_point"
+    """A contact point's staff: its own points' cases in full, otherwise what anonymous reads."""
 
 
 SCOPED_ROLES = frozenset({Role.PARTNER, Role.CASE_OFFICER})
 """Roles whose credentials must name a region or districts."""
 
 
-def scope_problem(role: Role, region_codes: tuple[str, ...], district_codes: tuple[str, ...]) -> str | None:
+def scope_problem(
+    role: Role,
+    region_codes: tuple[str, ...],
+    district_codes: tuple[str, ...],
+    contact_point_codes: tuple[str, ...] = (),
+) -> str | None:
     """Why a credential for ``role`` cannot have this scope, or None if it can.
 
     Partners see their own region, so they name exactly one; case officers read consumers'
-    data where they work, so they name districts or regions; other roles see the network.
+    data where they work, so they name districts or regions; a contact point's staff name
+    their points and nothing else; other roles see the network.
     """
     if role is Role.ANONYMOUS:
         return "the anonymous role needs no credential"
+    if (role is Role.CONTACT_POINT) != bool(contact_point_codes):
+        return "contact points are named by, and only by, the contact_point role"
+    if role is Role.CONTACT_POINT and (region_codes or district_codes):
+        return "a contact point's staff name their points, not regions or districts"
     if role is Role.PARTNER and (len(region_codes) != 1 or district_codes):
         return "a partner names exactly one region and no districts"
     if role is Role.CASE_OFFICER and not (region_codes or district_codes):
@@ -76,6 +88,8 @@ class Viewer:
     district_codes: tuple[str, ...] = ()
     trusted_only: bool = False
     """Only stored documents (saved operations, by name or hash) may run for this viewer."""
+    contact_point_codes: tuple[str, ...] = ()
+    """The contact points a ``contact_point`` viewer works at."""
 
 
 ANONYMOUS = Viewer(Role.ANONYMOUS)
@@ -92,6 +106,7 @@ _CASE_IN_REGION = (
     " OR EXISTS (SELECT 1 FROM enterprise e JOIN district d ON d.code = e.district_code"
     " WHERE e.id = t.respondent_enterprise_id AND d.region_code = ANY({})))"
 )
+_CASE_AT_POINTS = "EXISTS (SELECT 1 FROM contact_point c WHERE c.id = t.contact_point_id AND c.code = ANY({}))"
 _CASE_IN_SCOPE = (
     "EXISTS (SELECT 1 FROM contact_point c JOIN district d ON d.code = c.district_code"
     " WHERE c.id = t.contact_point_id AND (c.district_code = ANY({}) OR d.region_code = ANY({})))"
@@ -102,6 +117,8 @@ def row_predicates(table: Table, viewer: Viewer) -> tuple[Predicate, ...]:
     """The conditions a row of ``table`` must meet for ``viewer`` to see it."""
     if table not in (CASE, CROSS_STORE_RETURN) or viewer.role in (Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN):
         return ()
+    if viewer.role is Role.CONTACT_POINT and table is CASE:
+        return (Predicate(_CASE_AT_POINTS, (tuple(viewer.contact_point_codes),), ("text[]",)),)
     if viewer.role is not Role.PARTNER:
         return _NOTHING
     regions = tuple(viewer.region_codes)
@@ -137,6 +154,8 @@ def column_sql(table: Table, column: str, viewer: Viewer, params: Params) -> str
         return f't."{column}"'
     if viewer.role in (Role.ANONYMOUS, Role.PARTNER):
         return "NULL::text"
+    if viewer.role is Role.CONTACT_POINT:
+        return f't."{column}"'  # its rows are its own points' cases only (row_predicates)
     if viewer.role is Role.CASE_OFFICER:
         scope = (viewer.district_codes, viewer.region_codes)
         in_scope = Predicate(_CASE_IN_SCOPE, scope, ("text[]", "text[]")).render(params)

@@ -23,7 +23,10 @@ __all__ = ["ApiKey", "KeyRefused", "create_key", "find_key", "list_keys", "revok
 PREFIX = "lgk_"
 _SHAPE = re.compile(r"lgk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 
-_COLUMNS = "public_id, role, region_codes, district_codes, label, created_at, expires_at, revoked_at, last_used_at, trusted_only"
+_COLUMNS = (
+    "public_id, role, region_codes, district_codes, label, created_at, expires_at, revoked_at, last_used_at,"
+    " trusted_only, contact_point_codes"
+)
 
 
 class KeyRefused(Exception):
@@ -42,10 +45,18 @@ class ApiKey:
     revoked_at: datetime.datetime | None
     last_used_at: datetime.datetime | None
     trusted_only: bool = False
+    contact_point_codes: tuple[str, ...] = ()
 
     @property
     def viewer(self) -> Viewer:
-        return Viewer(self.role, f"key:{self.public_id}", self.region_codes, self.district_codes, self.trusted_only)
+        return Viewer(
+            self.role,
+            f"key:{self.public_id}",
+            self.region_codes,
+            self.district_codes,
+            self.trusted_only,
+            self.contact_point_codes,
+        )
 
     def usable(self, now: datetime.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
@@ -58,7 +69,7 @@ def _digest(key: str) -> bytes:
 def _key(row: Sequence[object]) -> ApiKey:
     values = list(row)
     values[1] = Role(values[1])
-    values[2], values[3] = tuple(values[2]), tuple(values[3])  # type: ignore[arg-type]
+    values[2], values[3], values[10] = tuple(values[2]), tuple(values[3]), tuple(values[10])  # type: ignore[arg-type]
     return ApiKey(*values)  # type: ignore[arg-type]
 
 
@@ -71,25 +82,28 @@ async def create_key(
     district_codes: Sequence[str] = (),
     expires_at: datetime.datetime | None = None,
     trusted_only: bool = False,
+    contact_point_codes: Sequence[str] = (),
 ) -> tuple[str, ApiKey]:
     """A new key and its record; the key itself is returned this once and never stored."""
-    problem = scope_problem(role, tuple(region_codes), tuple(district_codes))
+    problem = scope_problem(role, tuple(region_codes), tuple(district_codes), tuple(contact_point_codes))
     if problem is not None:
-        raise KeyRefused(f"{problem} (--region, --district)")
+        raise KeyRefused(f"{problem} (--region, --district, --contact-point)")
     known = await db.fetch(
         "SELECT (SELECT array_agg(c) FROM unnest($1::text[]) c WHERE c NOT IN (SELECT code FROM region)),"
-        " (SELECT array_agg(c) FROM unnest($2::text[]) c WHERE c NOT IN (SELECT code FROM district))",
+        " (SELECT array_agg(c) FROM unnest($2::text[]) c WHERE c NOT IN (SELECT code FROM district)),"
+        " (SELECT array_agg(c) FROM unnest($3::text[]) c WHERE c NOT IN (SELECT code FROM contact_point))",
         list(region_codes),
         list(district_codes),
+        list(contact_point_codes),
     )
-    unknown = [*(known[0][0] or ()), *(known[0][1] or ())]
+    unknown = [*(known[0][0] or ()), *(known[0][1] or ()), *(known[0][2] or ())]
     if unknown:
-        raise KeyRefused(f"unknown region or district codes: {', '.join(unknown)}")
+        raise KeyRefused(f"unknown region, district or contact point codes: {', '.join(unknown)}")
     public_id = secrets.token_hex(6)
     key = f"{PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
     rows = await db.fetch(
         "INSERT INTO api_key (public_id, secret_sha256, role, region_codes, district_codes, label, expires_at,"
-        f" trusted_only) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}",
+        f" trusted_only, contact_point_codes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_COLUMNS}",
         public_id,
         _digest(key),
         role.value,
@@ -98,6 +112,7 @@ async def create_key(
         label,
         expires_at,
         trusted_only,
+        list(contact_point_codes),
     )
     return key, _key(rows[0])
 

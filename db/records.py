@@ -145,6 +145,8 @@ class Case(NamedTuple):
     summary: str
     consumer_name: str | None
     consumer_phone: str | None
+    version: int = 1
+    """Raised by one with every change (the database does it): optimistic concurrency."""
 
 
 class CaseEvent(NamedTuple):
@@ -154,6 +156,12 @@ class CaseEvent(NamedTuple):
     status: str
     actor: str
     note: str
+    kind: str = "status_changed"
+    actor_credential: str | None = None
+    actor_role: str | None = None
+    request_id: str | None = None
+    changes: str = "{}"
+    """JSON text: each changed column's ``from`` and ``to``; never the consumer's name or phone."""
 
 
 class CrossStoreReturn(NamedTuple):

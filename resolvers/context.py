@@ -48,6 +48,8 @@ class Context:
     """The request carries the router secret, and one is configured."""
     introspection_fields: int = 0
     """``__schema``/``__type`` fields asked for so far, across a batch's operations."""
+    idempotent_replay: bool = False
+    """A mutation answered with the first result of its idempotency key (``extensions.idempotentReplay``)."""
     denied: set[tuple[str, str]] = field(default_factory=set)
     """Fields already refused in this request: each is logged once, not per parent."""
     loaders: Loaders = field(init=False)

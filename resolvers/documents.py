@@ -1,4 +1,8 @@
-"""Whether a document may be stored: one named query that validates against the schema."""
+"""Whether a document may be stored: one named query or mutation that validates against the schema.
+
+Saved mutations are how trusted-documents-only clients write; they run by hash at POST
+/graphql, never by name at ``/queries/{name}`` (a GET there must not write).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, parse, validate
 
-__all__ = ["Checked", "broken_documents", "check_document"]
+__all__ = ["Checked", "broken_documents", "check_document", "is_mutation"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Checked:
 
 
 def check_document(document: str, schema: GraphQLSchema) -> Checked:
-    """Parse and validate ``document``; it must hold exactly one operation, a named query."""
+    """Parse and validate ``document``; it must hold exactly one operation, a named query or mutation."""
     try:
         parsed = parse(document)
     except GraphQLError as exc:
@@ -34,10 +38,18 @@ def check_document(document: str, schema: GraphQLSchema) -> Checked:
     problems = []
     if name is None:
         problems.append("The operation needs a name: tools run it by that name.")
-    if operation.operation is not OperationType.QUERY:
-        problems.append("Only queries are saved.")
+    if operation.operation is OperationType.SUBSCRIPTION:
+        problems.append("Only queries and mutations are saved.")
     problems += [error.message for error in validate(schema, parsed)]
     return Checked(name, tuple(problems))
+
+
+def is_mutation(document: str) -> bool:
+    """Whether a saved (valid, single-operation) document is a mutation."""
+    return any(
+        isinstance(d, OperationDefinitionNode) and d.operation is OperationType.MUTATION
+        for d in parse(document).definitions
+    )
 
 
 def broken_documents(documents: Iterable[tuple[str, str]], schema: GraphQLSchema) -> list[tuple[str, tuple[str, ...]]]:

@@ -46,6 +46,10 @@ class Limits:
     """Seconds a request may take to send its body, once its headers are in (408 BODY_TIMEOUT)."""
     max_connections: int = 500
     """Connections a process holds at once; a request on one more is refused (503 TOO_MANY_CONNECTIONS)."""
+    reopen_days: int = 30
+    """Days after closing within which a case officer may reopen a case."""
+    idempotency_hours: int = 24
+    """Hours an idempotency key keeps its first result; after that the key is free again."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:

@@ -17,6 +17,7 @@ from resolvers.errors import BadUserInput
 
 from .caches import DocumentCache, DocumentCaches, TextValidationCache
 from .case import Case
+from .case_write import CaseMutations, IdempotentReplay
 from .compiled import CompiledExecution
 from .contact_point import ContactPoint, StarAward
 from .cost import size_lists
@@ -82,11 +83,16 @@ class Schema(strawberry.federation.Schema):
         return [next(resolved) if r is not None else BadUserInput(_REFUSED) for r in valid]  # type: ignore[misc]
 
 
+@strawberry.type(description="Changes: case intake and mediation; saved queries (admins).")
+class Mutation(CaseMutations, SavedOperationMutations):
+    pass
+
+
 size_lists([Query, *NODE_TYPES])
 
 schema = Schema(
     query=Query,
-    mutation=SavedOperationMutations,
+    mutation=Mutation,
     # 2.9: the newest version both composers know (Apollo's and The Guild's), and the
     # first with @cost and @listSize for a router's demand control.
     federation_version="2.9",
@@ -102,6 +108,7 @@ schema = Schema(
         TextValidationCache,
         # ftv1 traces only for requests with `apollo-federation-include-trace: ftv1`.
         RouterTracing,
+        IdempotentReplay,
         CompiledExecution,  # last: after Limits has checked and charged the operation
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,7 +15,7 @@ from strawberry.federation.schema_directives import Tag
 from db import model
 from resolvers import relations as rel
 
-from .enums import CaseCategory, CaseChannel, CaseKind, CaseStatus, OrderDirection
+from .enums import CaseCategory, CaseChannel, CaseEventKind, CaseKind, CaseStatus, OrderDirection
 from .node import keyed_by
 from .permissions import CONSUMER_READERS, allowed
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .contact_point import ContactPoint
     from .enterprise import Enterprise
 
-__all__ = ["Case", "CaseEvent", "CaseFilter", "CaseOrder"]
+__all__ = ["Case", "CaseChange", "CaseEvent", "CaseFilter", "CaseOrder"]
 
 PERSONAL = Tag(name="personal")
 """Consumers' data: a router's contract variant for partners can leave these fields out."""
@@ -31,12 +32,39 @@ ContactPointRef = Annotated["ContactPoint", strawberry.lazy("schema.contact_poin
 EnterpriseRef = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
 
 
-@strawberry.type(description="A change of a case's status, with who made it.")
+@strawberry.type(description="One changed field of a case: its value before and after, as text.")
+class CaseChange:
+    field: str = strawberry.field(description="The column, e.g. `status`, `amount_recovered`, or `transfer`.")
+    before: str | None = strawberry.field(description="The old value, null if there was none.")
+    after: str | None = strawberry.field(description="The new value, null if there is none.")
+
+
+def _text(value: object) -> str | None:
+    """A recorded value as text: strings and numbers as written, objects as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@strawberry.type(description="A change of a case, with who made it. Append-only: events are never changed.")
 class CaseEvent:
     at: datetime.datetime = strawberry.field(description="When (UTC).")
-    status: CaseStatus = strawberry.field(description="The status the case entered.")
-    actor: str = strawberry.field(description="Who changed it: a mediator, a district bureau, the enterprise, ...")
+    status: CaseStatus = strawberry.field(description="The status the case entered (or kept).")
+    actor: str = strawberry.field(description="Who changed it: a mediator, a district bureau, an API credential, ...")
     note: str = strawberry.field(description="What was noted, possibly empty.")
+    kind: CaseEventKind = strawberry.field(description="What happened.")
+    actor_role: str | None = strawberry.field(
+        description="The writer's role, for changes made through the API (`database` for plain SQL)."
+    )
+
+    @strawberry.field(description="The fields changed, old and new values; never the consumer's name or phone.")
+    def changes(self) -> list[CaseChange]:
+        # self is the event row: JSON text. Numbers keep their digits (``100.00``), as text.
+        recorded = json.loads(self.changes, parse_float=str, parse_int=str)  # type: ignore[arg-type]
+        return [
+            CaseChange(field=name, before=_text(change.get("from")), after=_text(change.get("to")))
+            for name, change in sorted(recorded.items())
+        ]
 
 
 @strawberry.federation.type(
@@ -64,6 +92,9 @@ class Case(relay.Node):
     opened_at: datetime.datetime = strawberry.field(description="When it was received (UTC).")
     closed_at: datetime.datetime | None = strawberry.field(description="When it reached a final status (UTC).")
     summary: str = strawberry.field(description="A short description, without personal data.")
+    version: int = strawberry.field(
+        description="Raised by one with every change: send it back as `expectedVersion` when you change the case."
+    )
     consumer_name: str | None = strawberry.field(
         description="The consumer's name, if given. In full only to a case officer, for cases at the contact points"
         " of its scope; masked to its first character (`张*`) for internal and admin roles and for case officers"

@@ -67,9 +67,23 @@ FIELD_WEIGHTS: Mapping[str, int] = {
     "Stats.contactPoints": 50,
     "Stats.starAwards": 50,
     "Stats.memberships": 50,
+    **{
+        f"Mutation.{name}": 10
+        for name in (
+            "caseOpen",
+            "caseAccept",
+            "caseStartMediation",
+            "caseSettle",
+            "caseCloseUnsettled",
+            "caseTransfer",
+            "caseReopen",
+            "caseAddNote",
+            "caseCorrect",
+        )
+    },
 }
 """Points for fields that cost the database more than the objects they return: aggregates
-over every case or return of their scope. A connection's ``totalCount`` weighs
+over every case or return of their scope, and case writes (a transaction each). A connection's ``totalCount`` weighs
 ``COUNT_WEIGHT``. Counted once per occurrence in the document, not per parent: the loaders
 answer all parents of a field in one statement, so each occurrence (an alias, another
 filter or period) is one more statement over the whole table."""

@@ -13,7 +13,7 @@ from resolvers.listings import CASES_AGAINST, RETURNS_OF_ENTERPRISE
 
 from .connection import Connection
 from .node import keyed_by
-from .permissions import CASE_READERS, allowed
+from .permissions import CASE_READERS, RETURN_READERS, allowed
 
 if TYPE_CHECKING:
     from .case import Case, CaseFilter, CaseOrder
@@ -75,7 +75,7 @@ class Enterprise(relay.Node):
     @strawberry.field(
         description="Yangtze Delta returns under its commitment; latest first unless `orderBy` says otherwise."
         " Not public: null with a FORBIDDEN error for the anonymous role.",
-        extensions=allowed(CASE_READERS, "cross-store returns"),
+        extensions=allowed(RETURN_READERS, "cross-store returns"),
     )
     @rel.compiled(RETURNS_OF_ENTERPRISE)
     async def cross_store_returns(

@@ -10,8 +10,10 @@ __all__ = [
     "FIVE_INTO",
     "CaseCategory",
     "CaseChannel",
+    "CaseEventKind",
     "CaseKind",
     "CaseStatus",
+    "CaseTransferTarget",
     "DistrictKind",
     "HonourKind",
     "HostKind",
@@ -129,6 +131,28 @@ class CaseStatus(Enum):
     SETTLED = v("settled", description="Settled (和解成功).")
     NOT_SETTLED = v("not_settled", description="Not settled (和解不成); the consumer may turn to the regulator.")
     TRANSFERRED = v("transferred", description="Transferred to another body.")
+
+
+@strawberry.enum(description="What an event of a case records.")
+class CaseEventKind(Enum):
+    STATUS_CHANGED = v("status_changed", description="A change of status recorded before the API wrote cases.")
+    OPENED = v("opened", description="The case was opened (登记).")
+    ACCEPTED = v("accepted", description="Accepted (受理).")
+    MEDIATION_STARTED = v("mediation_started", description="Mediation began (调解).")
+    SETTLED = v("settled", description="Settled (和解成功).")
+    CLOSED_UNSETTLED = v("closed_unsettled", description="Closed without settlement (和解不成).")
+    TRANSFERRED = v("transferred", description="Transferred to another body (移交).")
+    REOPENED = v("reopened", description="A closed case was reopened.")
+    NOTE_ADDED = v("note_added", description="A note was added.")
+    CORRECTED = v("corrected", description="Kind, category or respondent corrected; the old values are kept.")
+    CHANGED = v("changed", description="Changed outside the API (by SQL), recorded by the database.")
+
+
+@strawberry.enum(description="Where a case is transferred to.")
+class CaseTransferTarget(Enum):
+    PLATFORM_12315 = v("platform_12315", description="The national 12315 platform.")
+    DISTRICT_BUREAU = v("district_bureau", description="The district's market supervision bureau.")
+    CONTACT_POINT = v("contact_point", description="Another contact point, named in `contactPoint`.")
 
 
 @strawberry.enum(description="What the consumer did at the second store.")

@@ -15,14 +15,17 @@ from strawberry.permission import BasePermission, PermissionExtension
 
 from db.access import Role
 
-__all__ = ["CASE_READERS", "CONSUMER_READERS", "Forbidden", "allowed"]
+__all__ = ["CASE_READERS", "CONSUMER_READERS", "RETURN_READERS", "Forbidden", "allowed"]
 
 log = logging.getLogger(__name__)
 
-CASE_READERS = frozenset({Role.PARTNER, Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN})
-"""Who may read cases and cross-store returns (partners: those of their region)."""
-CONSUMER_READERS = frozenset({Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN})
-"""Who may ask for consumers' name and phone (masked except for case officers in scope)."""
+RETURN_READERS = frozenset({Role.PARTNER, Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN})
+"""Who may read cross-store returns (partners: those of their region)."""
+CASE_READERS = RETURN_READERS | {Role.CONTACT_POINT}
+"""Who may read cases (partners: those of their region; contact points: their own)."""
+CONSUMER_READERS = frozenset({Role.INTERNAL, Role.CASE_OFFICER, Role.ADMIN, Role.CONTACT_POINT})
+"""Who may ask for consumers' name and phone (masked except for case officers in scope and
+a contact point's own cases)."""
 
 
 class Forbidden(Exception):
@@ -30,10 +33,10 @@ class Forbidden(Exception):
 
 
 class _Allowed(BasePermission):
-    def __init__(self, roles: frozenset[Role], what: str) -> None:
+    def __init__(self, roles: frozenset[Role], what: str, verb: str) -> None:
         self.roles, self.what = roles, what
         names = ", ".join(sorted(r.value for r in roles))
-        self.message = f"Reading {what} needs one of the roles {names}; see the README's access section."
+        self.message = f"{verb} {what} needs one of the roles {names}; see the README's access section."
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
@@ -57,6 +60,6 @@ class _Allowed(BasePermission):
         raise Forbidden(self.message)
 
 
-def allowed(roles: frozenset[Role], what: str) -> list[PermissionExtension]:
-    """Field extensions letting only ``roles`` read the field (``what`` names it in the error)."""
-    return [PermissionExtension([_Allowed(roles, what)], use_directives=False)]
+def allowed(roles: frozenset[Role], what: str, verb: str = "Reading") -> list[PermissionExtension]:
+    """Field extensions letting only ``roles`` use the field (``what`` names it in the error)."""
+    return [PermissionExtension([_Allowed(roles, what, verb)], use_directives=False)]

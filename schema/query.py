@@ -20,7 +20,7 @@ from .cross_store_return import CrossStoreReturn, CrossStoreReturnFilter, CrossS
 from .enterprise import Enterprise
 from .enums import OdrClass, OrderDirection, ProgrammeCode
 from .network import District, Region
-from .permissions import CASE_READERS, allowed
+from .permissions import CASE_READERS, RETURN_READERS, allowed
 from .programme import Programme
 from .saved_operation import ADMINS, SavedOperation, saved_operations
 from .stats import Stats
@@ -149,7 +149,7 @@ class Query:
     @strawberry.field(
         description="Yangtze Delta cross-store returns (a partner's: those with a store in its region); latest"
         " first unless `orderBy` says otherwise. Not public: null with a FORBIDDEN error for the anonymous role.",
-        extensions=allowed(CASE_READERS, "cross-store returns"),
+        extensions=allowed(RETURN_READERS, "cross-store returns"),
     )
     @rel.compiled(CROSS_STORE_RETURNS)
     async def cross_store_returns(

@@ -61,7 +61,7 @@ class SavedOperationDeprecateInput:
     version: int = strawberry.field(description="The version.")
 
 
-@strawberry.type(description="Changes; for now, managing saved queries (the admin role).")
+@strawberry.type(description="Managing saved queries (the admin role).")
 class SavedOperationMutations:
     @strawberry.mutation(
         description="Save a document as the next version of its name. Admins only.",

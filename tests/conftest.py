@@ -81,6 +81,16 @@ async def db_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
         await drop_database(admin_dsn, name)
 
 
+@pytest.fixture
+async def conn(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to a private copy of the template."""
+    connection = await asyncpg.connect(db_dsn)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
 @pytest.fixture(scope="session")
 async def volume_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
     """The demo plus 30,000 more cases: three-quarters as many again."""
@@ -102,6 +112,21 @@ def data_dir() -> Iterator[Path]:
     for pid in postgres_pids(directory / "pg"):
         os.kill(pid, signal.SIGKILL)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def server() -> Iterator[EmbeddedPostgres]:
+    """An embedded server of the test's own, whatever TEST_DATABASE_URL says: for tests that
+    crash or freeze it."""
+    directory = Path(tempfile.mkdtemp(prefix="liaison-fault-"))
+    directory.chmod(0o711)
+    server = EmbeddedPostgres(directory / "pg")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

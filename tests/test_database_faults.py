@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,18 +23,6 @@ from db.embedded import EmbeddedPostgres
 
 BOUND = 2.0  # LIAISON_DB_TIMEOUT for this test
 QUERY = {"query": "{ regions { code districts { code } } }"}
-
-
-@pytest.fixture
-def server() -> Iterator[EmbeddedPostgres]:
-    directory = Path(tempfile.mkdtemp(prefix="liaison-fault-"))
-    directory.chmod(0o711)
-    server = EmbeddedPostgres(directory / "pg")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,183 @@
+"""Writes against a real `liaison serve`: intake (caseOpen) and a full lifecycle, at c=16 and c=64.
+
+    .venv/bin/python -m bench.writes --dsn postgresql://postgres@127.0.0.1:5432/bench_writes
+
+The database is migrated and given the demo data when empty; its server should run with
+fsync on (the default), since a write's cost is mostly its commit. Each client is one
+keep-alive HTTP/1.1 connection sending a request and waiting for its answer, a few lines
+of asyncio so the load generator costs little of the machine it shares with the service.
+Intake spreads over one contact point per district (a district's number counter is a
+row every intake of that district and year takes in turn). A lifecycle is caseOpen,
+caseAccept, caseStartMediation and caseSettle, each with an idempotency key; its latency
+figures are per request. Every run is bounded in requests and in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from api.startup import prepare_database
+from db.access import Role
+from db.credentials import create_key
+
+from .peers import start_ours, stop
+from .procs import cpu_seconds
+
+POINTS = """SELECT DISTINCT ON (p.district_code) p.code FROM contact_point p
+             JOIN district d ON d.code = p.district_code WHERE d.region_code = '310000' ORDER BY p.district_code, p.code"""
+PAYLOAD = "{ case { number version } userErrors { code } }"
+OPEN = f"mutation ($i: CaseOpenInput!) {{ caseOpen(input: $i) {PAYLOAD} }}"
+STEPS = [
+    ("caseAccept", "CaseStepInput", {}),
+    ("caseStartMediation", "CaseStepInput", {}),
+    ("caseSettle", "CaseSettleInput", {"amountRecovered": "80.00"}),
+]
+
+
+class Client:
+    """One keep-alive connection: POST a JSON body, read the JSON answer."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.port, self.key = port, key
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        data = json.dumps(body).encode()
+        head = (
+            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {self.key}\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + data)
+        headers = (await self.reader.readuntil(b"\r\n\r\n")).decode().lower()
+        length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
+        return json.loads(await self.reader.readexactly(length))  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@dataclass
+class Result:
+    name: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+    service_cpu: float = 0.0
+    """Seconds of CPU the service's processes spent in the run."""
+
+    def line(self) -> str:
+        ordered = sorted(self.latencies)
+        p50 = ordered[len(ordered) // 2] * 1000
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+        return (
+            f"| {self.name} | {self.concurrency} | {self.requests:,} | {self.requests / self.seconds:,.0f} |"
+            f" {p50:.1f} | {p99:.1f} | {self.errors} | {self.service_cpu * 1000 / self.requests:.2f} |"
+        )
+
+
+async def _timed(client: Client, body: dict[str, Any], result: Result) -> dict[str, Any] | None:
+    started = time.perf_counter()
+    answer = await client.post(body)
+    result.latencies.append(time.perf_counter() - started)
+    result.requests += 1
+    field = next(iter((answer.get("data") or {None: None}).values()))
+    if answer.get("errors") or not field or field["userErrors"]:
+        result.errors += 1
+        return None
+    return field  # type: ignore[no-any-return]
+
+
+async def run(port: int, key: str, points: list[str], name: str, concurrency: int, total: int, limit: float) -> Result:
+    result = Result(name, concurrency, 0, 0, 0.0, [])
+    counter = itertools.count()
+    deadline = time.monotonic() + limit
+
+    async def worker(n: int) -> None:
+        client = Client(port, key)
+        try:
+            while time.monotonic() < deadline:
+                i = next(counter)
+                if i >= total:
+                    return
+                intake = {
+                    "contactPoint": points[i % len(points)],
+                    "kind": "COMPLAINT",
+                    "channel": "ON_SITE",
+                    "category": "AFTER_SALES_SERVICE",
+                    "summary": "bench",
+                    "amountClaimed": "100.00",
+                    "idempotencyKey": f"{name}-{concurrency}-{i}",
+                }
+                opened = await _timed(client, {"query": OPEN, "variables": {"i": intake}}, result)
+                if name == "intake" or opened is None:
+                    continue
+                number, version = opened["case"]["number"], opened["case"]["version"]
+                for step, input_type, extra in STEPS:
+                    query = f"mutation ($i: {input_type}!) {{ {step}(input: $i) {PAYLOAD} }}"
+                    retry_key = f"{name}-{concurrency}-{i}-{step}"
+                    values = {"number": number, "expectedVersion": version, "idempotencyKey": retry_key, **extra}
+                    done = await _timed(client, {"query": query, "variables": {"i": values}}, result)
+                    if done is None:
+                        break
+                    version = done["case"]["version"]
+        finally:
+            client.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def _prepare(dsn: str) -> tuple[str, list[str]]:
+    await prepare_database(dsn, demo=True)
+    conn = await asyncpg.connect(dsn)
+    try:
+        points = [r[0] for r in await conn.fetch(POINTS)]
+        key, _ = await create_key(conn, Role.CONTACT_POINT, "bench/writes.py", contact_point_codes=points)
+        fsync = await conn.fetchval("SHOW fsync")
+    finally:
+        await conn.close()
+    print(f"fsync={fsync}, {len(points)} contact points (one per district)")
+    return key, points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dsn", required=True, help="a database to write into (migrated and loaded when empty)")
+    parser.add_argument("--requests", type=int, default=5000, help="intakes per run (lifecycles: a quarter)")
+    parser.add_argument("--seconds", type=float, default=20, help="each run stops after this long at the latest")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the service")
+    args = parser.parse_args()
+    key, points = asyncio.run(_prepare(args.dsn))
+    peer = start_ours("writes", args.dsn, "compiled", workers=args.workers)
+    try:
+        print("| run | c | requests | req/s | p50 ms | p99 ms | errors | service CPU ms/req |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, total in (("intake", args.requests), ("lifecycle", args.requests // 4)):
+            for concurrency in (16, 64):
+                cpu = cpu_seconds(peer.pid)
+                result = asyncio.run(run(peer.port, key, points, name, concurrency, total, args.seconds))
+                result.service_cpu = cpu_seconds(peer.pid) - cpu
+                print(result.line(), flush=True)
+    finally:
+        stop(peer)
+
+
+if __name__ == "__main__":
+    main()

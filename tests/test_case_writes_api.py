@@ -1,0 +1,398 @@
+"""Case intake and mediation through the API: the lifecycle, the codes, the roles, the reads.
+
+Each test writes into its own copy of the demo database; the service runs in verify mode,
+so every read after a write is answered by both execution paths and compared.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+from starlette.testclient import TestClient
+
+from db import saved
+from db.access import Role
+from schema.case_write import CaseErrorCode
+
+from .support import bearer, data, gql, service
+from .writes_support import (
+    HUANGPU_POINT,
+    NAME,
+    OTHER_PUDONG_POINT,
+    PHONE,
+    PUDONG_POINT,
+    counts,
+    document,
+    intake,
+    ok,
+    payload,
+    write,
+)
+
+STAFF = {"contactPoints": [PUDONG_POINT]}
+CLAIMS: dict[Role, dict[str, Any]] = {
+    Role.PARTNER: {"regions": ["330000"]},
+    Role.INTERNAL: {},
+    Role.CASE_OFFICER: {"districts": ["310115"]},
+    Role.ADMIN: {},
+    Role.CONTACT_POINT: STAFF,
+}
+
+
+def as_role(client: TestClient, role: Role | None) -> None:
+    client.headers.pop("Authorization", None)
+    if role is not None and role is not Role.ANONYMOUS:
+        client.headers.update(bearer(role.value, **CLAIMS[role]))
+
+
+@pytest.fixture
+def client(db_dsn: str) -> Iterator[TestClient]:
+    with service(db_dsn, role=None, LIAISON_REOPEN_DAYS="36500") as test_client:
+        as_role(test_client, Role.CONTACT_POINT)
+        yield test_client
+
+
+async def save(dsn: str, name: str, document: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await saved.save(conn, name, document, name, "tests")
+    finally:
+        await conn.close()
+
+
+def codes(result: dict[str, Any]) -> list[str]:
+    return [e["code"] for e in result["userErrors"]]
+
+
+def opened(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    return ok(client, "caseOpen", **intake(**overrides))["case"]  # type: ignore[no-any-return]
+
+
+def test_a_case_is_opened_mediated_and_settled(client: TestClient) -> None:
+    case = opened(client)
+    assert case["number"].startswith("C310115-") and case["status"] == "RECEIVED" and case["version"] == 1
+    assert (case["consumerName"], case["consumerPhone"], case["amountClaimed"]) == (NAME, PHONE, "399.00")
+    number = case["number"]
+    accepted = ok(client, "caseAccept", number=number, expectedVersion=1, note="called the shop")
+    assert accepted["case"]["version"] == 2
+    assert accepted["event"]["kind"] == "ACCEPTED" and accepted["event"]["note"] == "called the shop"
+    ok(client, "caseStartMediation", number=number, expectedVersion=2)
+    ok(client, "caseAddNote", number=number, expectedVersion=3, note="the shop offers a refund")
+    settled = ok(client, "caseSettle", number=number, expectedVersion=4, amountRecovered="399.00")
+    assert settled["case"]["status"] == "SETTLED" and settled["case"]["closedAt"] is not None
+    assert settled["case"]["amountRecovered"] == "399.00" and settled["case"]["version"] == 5
+    assert {"field": "amount_recovered", "before": None, "after": "399.00"} in settled["event"]["changes"]
+    history = data(client, "query ($n: String!) { case(number: $n) { events { kind actorRole } } }", n=number)
+    kinds = [e["kind"] for e in history["case"]["events"]]
+    assert kinds == ["OPENED", "ACCEPTED", "MEDIATION_STARTED", "NOTE_ADDED", "SETTLED"]
+    assert {e["actorRole"] for e in history["case"]["events"]} == {"contact_point"}
+
+
+LIFECYCLE_STEPS = {
+    "caseAccept": ({"received": "accepted"}, {}),
+    "caseStartMediation": ({"accepted": "mediating"}, {}),
+    "caseSettle": ({"mediating": "settled"}, {}),
+    "caseCloseUnsettled": ({"mediating": "not_settled"}, {"reason": "the shop refuses"}),
+    "caseTransfer": (
+        {"received": "transferred", "accepted": "transferred", "mediating": "transferred"},
+        {"to": "PLATFORM_12315", "reason": "beyond mediation"},
+    ),
+    "caseReopen": (
+        {"settled": "mediating", "not_settled": "mediating", "transferred": "accepted"},
+        {"reason": "the consumer came back"},
+    ),
+}
+STATUSES = ("received", "accepted", "mediating", "settled", "not_settled", "transferred")
+CLOSED = {"settled", "not_settled", "transferred"}
+
+
+@pytest.mark.parametrize("mutation", list(LIFECYCLE_STEPS))
+async def test_every_step_from_every_status(db_dsn: str, client: TestClient, mutation: str) -> None:
+    """Legal steps change the status; a step whose target holds is a no-op; the rest are refused."""
+    legal, extra = LIFECYCLE_STEPS[mutation]
+    targets = set(legal.values())
+    as_role(client, Role.ADMIN)
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        for status in STATUSES:
+            number, version = await conn.fetchrow(
+                'SELECT number, version FROM "case" WHERE status = $1 ORDER BY id LIMIT 1', status
+            )
+            result = payload(client, mutation, number=number, expectedVersion=version, **extra)
+            if status in legal:
+                assert codes(result) == [], (status, result)
+                assert result["case"]["status"] == legal[status].upper() and result["case"]["version"] == version + 1
+            elif status in targets:
+                assert codes(result) == [] and result["event"] is None, (status, result)  # a no-op
+                assert result["case"]["version"] == version
+            else:
+                expected = "CASE_CLOSED" if status in CLOSED and mutation != "caseReopen" else "ILLEGAL_TRANSITION"
+                assert codes(result) == [expected], (status, result)
+                assert await conn.fetchval('SELECT version FROM "case" WHERE number = $1', number) == version
+    finally:
+        await conn.close()
+
+
+def bad_inputs(number: str, version: int, closed: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """One refused write per code: the mutation and its input."""
+    step = {"number": number, "expectedVersion": version}
+    return {
+        "UNKNOWN_CONTACT_POINT": ("caseOpen", intake(contactPoint="CP310115-99999")),
+        "UNKNOWN_ENTERPRISE": ("caseOpen", intake(respondent="91310115MA00000000")),
+        "OUT_OF_SCOPE": ("caseOpen", intake(contactPoint=OTHER_PUDONG_POINT)),
+        "CASE_NOT_FOUND": ("caseAccept", {"number": "C310115-2020-999999", "expectedVersion": 1}),
+        "INVALID_PHONE": ("caseOpen", intake(consumerPhone="12987654321")),
+        "INVALID_NAME": ("caseOpen", intake(consumerName="名" * 41)),
+        "NEGATIVE_AMOUNT": ("caseOpen", intake(amountClaimed="-1.00")),
+        "INVALID_AMOUNT": ("caseOpen", intake(amountClaimed="10.001")),
+        "RECOVERED_WITHOUT_CLAIM": ("caseSettle", {**step, "amountRecovered": "10.00"}),
+        "OPENED_IN_FUTURE": ("caseOpen", intake(openedAt="2099-01-01T00:00:00Z")),
+        "ILLEGAL_TRANSITION": ("caseSettle", {**step}),
+        "CASE_CLOSED": ("caseAddNote", {"number": closed, "expectedVersion": 1, "note": "late"}),
+        "STALE_VERSION": ("caseAddNote", {"number": number, "expectedVersion": version + 7, "note": "x"}),
+        "INVALID_IDEMPOTENCY_KEY": ("caseOpen", intake(idempotencyKey="k" * 256)),
+        "NOTE_REQUIRED": ("caseAddNote", {**step, "note": "  "}),
+        "TEXT_TOO_LONG": ("caseOpen", intake(summary="x" * 2001)),
+    }
+
+
+OFFICER_INPUTS = {
+    "REASON_REQUIRED": ("caseCorrect", {"kind": "CONSULTATION", "reason": ""}),
+    "TRANSFER_TARGET": ("caseTransfer", {"to": "CONTACT_POINT", "reason": "closer to the consumer"}),
+    "NOTHING_TO_CORRECT": ("caseCorrect", {"reason": "no reason"}),
+    "REOPEN_WINDOW_PASSED": ("caseReopen", {"reason": "the consumer came back"}),
+}
+
+
+async def test_every_user_error_code_writes_nothing(db_dsn: str) -> None:
+    with service(db_dsn, role=None) as client:
+        as_role(client, Role.CONTACT_POINT)
+        case = ok(client, "caseOpen", **intake(amountClaimed=None, respondent=None))["case"]
+        conn = await asyncpg.connect(db_dsn)
+        closed = await conn.fetchval(
+            'SELECT c.number FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id'
+            " WHERE p.code = $1 AND c.status = 'settled' AND c.version = 1 LIMIT 1",
+            PUDONG_POINT,
+        )
+        old = await conn.fetchval(
+            "SELECT number FROM \"case\" WHERE status = 'settled' AND number LIKE 'C310115-%' ORDER BY closed_at LIMIT 1"
+        )
+        await conn.close()
+        tried = set()
+        before = await counts(db_dsn)
+        for code, (mutation, values) in bad_inputs(case["number"], 1, closed).items():
+            result = payload(client, mutation, **values)
+            assert codes(result) == [code], (code, result)
+            assert result["case"] is None and result["event"] is None
+            assert result["userErrors"][0]["field"][0] == "input"
+            tried.add(code)
+        as_role(client, Role.CASE_OFFICER)
+        for code, (mutation, values) in OFFICER_INPUTS.items():
+            number = old if mutation == "caseReopen" else case["number"]
+            result = payload(client, mutation, number=number, expectedVersion=1, **values)
+            assert codes(result) == [code], (code, result)
+            tried.add(code)
+        assert await counts(db_dsn) == before
+    assert tried == {c.value for c in CaseErrorCode} - {"INVALID_INPUT", "IDEMPOTENCY_KEY_REUSED"}
+
+
+def test_a_stale_version_is_refused_with_the_current_one(client: TestClient) -> None:
+    number = opened(client)["number"]
+    ok(client, "caseAccept", number=number, expectedVersion=1)
+    stale = payload(client, "caseAddNote", number=number, expectedVersion=1, note="seen at version 1")
+    assert stale["userErrors"][0]["code"] == "STALE_VERSION"
+    assert stale["userErrors"][0]["currentVersion"] == 2
+    assert stale["userErrors"][0]["field"] == ["input", "expectedVersion"]
+
+
+def test_a_retry_with_the_same_key_returns_the_first_result(client: TestClient, db_dsn: str) -> None:
+    first = write(client, "caseOpen", **intake(idempotencyKey="intake-42"))
+    again = write(client, "caseOpen", **intake(idempotencyKey="intake-42"))
+    assert "idempotentReplay" not in first["extensions"] and again["extensions"]["idempotentReplay"] is True
+    assert again["data"]["caseOpen"]["case"]["number"] == first["data"]["caseOpen"]["case"]["number"]
+    assert again["data"]["caseOpen"]["event"] == first["data"]["caseOpen"]["event"]
+    reused = payload(client, "caseOpen", **intake(idempotencyKey="intake-42", amountClaimed="1.00"))
+    assert codes(reused) == ["IDEMPOTENCY_KEY_REUSED"] and reused["userErrors"][0]["field"] == [
+        "input",
+        "idempotencyKey",
+    ]
+    number = first["data"]["caseOpen"]["case"]["number"]
+    header = {"Idempotency-Key": "accept-1"}
+    accept = write(client, "caseAccept", headers=header, number=number, expectedVersion=1)
+    replay = write(client, "caseAccept", headers=header, number=number, expectedVersion=1)
+    assert replay["extensions"]["idempotentReplay"] is True
+    assert replay["data"]["caseAccept"]["event"] == accept["data"]["caseAccept"]["event"]
+    batch = client.post(
+        "/graphql",
+        json=[{"query": document("caseAddNote"), "variables": {"input": {"number": number, "expectedVersion": 2}}}] * 2,
+        headers=header,
+    )
+    assert batch.status_code == 400 and batch.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    two = "mutation ($i: CaseAddNoteInput!) { a: caseAddNote(input: $i) { event { kind } } b: caseAddNote(input: $i) { event { kind } } }"
+    values = {"number": number, "expectedVersion": 2, "note": "twice"}
+    both = client.post("/graphql", json={"query": two, "variables": {"i": values}}, headers=header).json()
+    assert {e["extensions"]["code"] for e in both["errors"]} == {"BAD_USER_INPUT"} and both["data"] == {
+        "a": None,
+        "b": None,
+    }
+
+
+async def test_a_duplicate_in_flight_is_told_to_retry(client: TestClient, db_dsn: str) -> None:
+    """Session A holds the key's lock (as a running first request does); B's duplicate is refused at
+    once, retryable, and writes nothing; after A ends, the retry goes through."""
+    holder = await asyncpg.connect(db_dsn)
+    try:
+        await holder.execute(
+            "SELECT pg_advisory_lock(hashtextextended($1 || '/caseOpen/' || $2, 0))", "token:test-user", "dup-1"
+        )
+        before = await counts(db_dsn)
+        body = write(client, "caseOpen", **intake(idempotencyKey="dup-1"))
+        assert body["data"]["caseOpen"] is None
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["IDEMPOTENCY_KEY_IN_USE"]
+        assert await counts(db_dsn) == before
+        await holder.execute("SELECT pg_advisory_unlock_all()")
+    finally:
+        await holder.close()
+    assert ok(client, "caseOpen", **intake(idempotencyKey="dup-1"))["case"]["number"]
+
+
+def test_who_may_write(client: TestClient, db_dsn: str) -> None:
+    for role in (Role.ANONYMOUS, Role.PARTNER, Role.INTERNAL):
+        as_role(client, role)
+        body = write(client, "caseOpen", **intake())
+        assert body["data"] == {"caseOpen": None}
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    as_role(client, Role.CONTACT_POINT)
+    number = opened(client)["number"]
+    for mutation, values in (
+        ("caseTransfer", {"to": "DISTRICT_BUREAU", "reason": "x"}),
+        ("caseReopen", {"reason": "x"}),
+        ("caseCorrect", {"kind": "CONSULTATION", "reason": "x"}),
+    ):
+        body = write(client, mutation, number=number, expectedVersion=1, **values)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], mutation
+    assert codes(payload(client, "caseOpen", **intake(contactPoint=HUANGPU_POINT))) == ["OUT_OF_SCOPE"]
+    as_role(client, Role.CASE_OFFICER)
+    assert codes(payload(client, "caseOpen", **intake(contactPoint=HUANGPU_POINT))) == ["OUT_OF_SCOPE"]
+    assert opened(client, contactPoint=OTHER_PUDONG_POINT)["number"].startswith("C310115-")
+    corrected = ok(client, "caseCorrect", number=number, expectedVersion=1, kind="CONSULTATION", reason="misfiled")
+    assert {"field": "kind", "before": "complaint", "after": "consultation"} in corrected["event"]["changes"]
+    transferred = ok(
+        client,
+        "caseTransfer",
+        number=number,
+        expectedVersion=2,
+        to="CONTACT_POINT",
+        contactPoint=OTHER_PUDONG_POINT,
+        reason="closer to the consumer",
+    )
+    assert transferred["case"]["status"] == "TRANSFERRED"
+    assert codes(payload(client, "caseReopen", number=number, expectedVersion=3, reason="back")) == []
+    as_role(client, Role.ADMIN)
+    assert opened(client, contactPoint=HUANGPU_POINT)["number"].startswith("C310101-")
+
+
+READ = """query ($n: String!) { case(number: $n) { number consumerName consumerPhone version } }"""
+ENTITIES = """query ($r: [_Any!]!) { _entities(representations: $r) { ... on Case { number consumerName version } } }"""
+
+
+def test_what_each_role_reads_back(client: TestClient) -> None:
+    number = opened(client)["number"]
+    masked = (NAME[0] + "*", PHONE[:3] + "****" + PHONE[-4:])
+    expected: dict[Role, Any] = {
+        Role.CONTACT_POINT: (NAME, PHONE),
+        Role.CASE_OFFICER: (NAME, PHONE),
+        Role.ADMIN: masked,
+        Role.INTERNAL: masked,
+        Role.PARTNER: None,
+        Role.ANONYMOUS: "FORBIDDEN",
+    }
+    for role, seen in expected.items():
+        as_role(client, role)
+        body = gql(client, READ, n=number)
+        entity = gql(client, ENTITIES, r=[{"__typename": "Case", "number": number}])
+        if seen == "FORBIDDEN":
+            assert body["data"]["case"] is None and body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            continue
+        assert "errors" not in body and "errors" not in entity, (role, body, entity)
+        case = body["data"]["case"]
+        assert (case if case is None else (case["consumerName"], case["consumerPhone"])) == seen, role
+        assert (entity["data"]["_entities"][0] or {}).get("consumerName") == (seen[0] if seen else None), role
+
+
+async def test_saved_mutations_for_trusted_only_staff(client: TestClient, db_dsn: str) -> None:
+    text = "mutation OpenAtDesk($input: CaseOpenInput!) { caseOpen(input: $input) { case { number } userErrors { code } } }"
+    await save(db_dsn, "OpenAtDesk", text)
+    client.headers.update(bearer("contact_point", trusted_only=True, **STAFF))
+    refused = client.post("/graphql", json={"query": document("caseOpen"), "variables": {"input": intake()}})
+    assert refused.json()["errors"][0]["extensions"]["code"] == "TRUSTED_DOCUMENT_REQUIRED"
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": saved.document_sha256(text)}}
+    by_hash = client.post("/graphql", json={"extensions": extensions, "variables": {"input": intake()}})
+    assert by_hash.json()["data"]["caseOpen"]["case"]["number"].startswith("C310115-")
+    by_name = client.get("/queries/OpenAtDesk")
+    assert by_name.status_code == 400 and by_name.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+def test_mutations_cost_ten_points_and_only_by_post(client: TestClient) -> None:
+    number = opened(client)["number"]
+    query = "mutation ($i: CaseStepInput!) { caseAccept(input: $i) { userErrors { code } } }"
+    body = client.post("/graphql", json={"query": query, "variables": {"i": {"number": number, "expectedVersion": 1}}})
+    assert body.json()["extensions"]["cost"]["requestedQueryCost"] == 10 + 1 + 10  # weight, payload, errors list
+    by_get = client.get("/graphql", params={"query": query})
+    assert by_get.status_code == 405
+
+
+async def test_writes_show_in_lists_saved_queries_and_statistics(client: TestClient, db_dsn: str) -> None:
+    stats = '{ district(code: "310115") { stats { cases { total amountRecovered } } } }'
+    as_role(client, Role.INTERNAL)
+    before = data(client, stats)["district"]["stats"]["cases"]
+    as_role(client, Role.CONTACT_POINT)
+    number = opened(client)["number"]
+    ok(client, "caseAccept", number=number, expectedVersion=1)
+    ok(client, "caseStartMediation", number=number, expectedVersion=2)
+    ok(client, "caseSettle", number=number, expectedVersion=3, amountRecovered="100.00")
+    listed = data(
+        client,
+        "query ($p: [String!]) { cases(first: 1, filter: {contactPointCodes: $p}) { nodes { number status version } } }",
+        p=[PUDONG_POINT],
+    )
+    assert listed["cases"]["nodes"] == [{"number": number, "status": "SETTLED", "version": 4}]
+    text = "query PointCases($p: [String!]) { cases(first: 5, filter: {contactPointCodes: $p}) { nodes { number status } } }"
+    await save(db_dsn, "PointCases", text)
+    csv = client.get("/queries/PointCases", params={"format": "csv", "p": PUDONG_POINT})
+    assert csv.status_code == 200 and f"{number},SETTLED" in csv.text
+    as_role(client, Role.INTERNAL)
+    after = data(client, stats)["district"]["stats"]["cases"]
+    recovered = Decimal(after["amountRecovered"]) - Decimal(before["amountRecovered"])
+    assert (after["total"] - before["total"], recovered) == (1, Decimal("100.00"))
+
+
+async def test_no_personal_data_in_logs_events_or_errors(
+    client: TestClient, db_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    number = opened(client)["number"]
+    bodies = [
+        write(client, "caseOpen", **intake(consumerPhone="1" + PHONE[1:-1])),
+        write(client, "caseOpen", **intake(consumerName=NAME * 11)),
+        write(client, "caseOpen", **intake(contactPoint=HUANGPU_POINT)),
+        write(client, "caseAccept", number=number, expectedVersion=9),
+    ]
+    ok(client, "caseAccept", number=number, expectedVersion=1)
+    as_role(client, Role.INTERNAL)
+    bodies.append(write(client, "caseOpen", **intake()))
+    for secret in (NAME, PHONE, PHONE[1:-1]):
+        assert secret not in caplog.text
+        for body in bodies:
+            assert secret not in str(body.get("errors", "")) and secret not in str(body["data"])
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        events = await conn.fetch("SELECT note, changes::text AS changes FROM case_event ORDER BY id DESC LIMIT 10")
+    finally:
+        await conn.close()
+    assert all(NAME not in e["changes"] + e["note"] and PHONE not in e["changes"] + e["note"] for e in events)
