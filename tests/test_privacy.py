@@ -50,11 +50,14 @@ async def _point_with_every_kind_of_name(conn: asyncpg.Connection) -> str:
         " AND count(*) <= 50 ORDER BY p.code LIMIT 1",
         HUANGPU,
     )
-    await conn.execute(
-        'UPDATE "case" SET consumer_name = \'李\' WHERE id = (SELECT min(c.id) FROM "case" c'
-        " JOIN contact_point p ON p.id = c.contact_point_id WHERE p.code = $1 AND char_length(c.consumer_name) = 3)",
-        code,
-    )
+    # Test data made around the lifecycle guard, which refuses any change to a closed case.
+    async with conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(
+            'UPDATE "case" SET consumer_name = \'李\' WHERE id = (SELECT min(c.id) FROM "case" c'
+            " JOIN contact_point p ON p.id = c.contact_point_id WHERE p.code = $1 AND char_length(c.consumer_name) = 3)",
+            code,
+        )
     return code
 
 
