@@ -160,6 +160,37 @@ def keys(settings: Settings, args: argparse.Namespace) -> None:
     sys.exit(code)
 
 
+def summaries(settings: Settings, args: argparse.Namespace) -> None:
+    """``liaison stats check|rebuild``: the statistics' summaries against the raw rows."""
+    import asyncpg
+
+    from db import summaries as kept
+
+    from .startup import prepare_database
+
+    async def run(dsn: str) -> int:
+        await prepare_database(dsn, demo=False)
+        conn = await asyncpg.connect(dsn)
+        try:
+            if args.action == "check":
+                found = await kept.check(conn)
+                for difference in found:
+                    print(difference)
+                print(f"{len(found)} summary rows differ from the raw rows", file=sys.stderr)
+                return 1 if found else 0
+            repaired = await kept.rebuild(conn)
+            for difference in repaired:
+                print(f"repaired {difference}")
+            print(f"summaries rebuilt from the raw rows; {len(repaired)} rows differed", file=sys.stderr)
+            return 0
+        finally:
+            await conn.close()
+
+    with database(settings) as dsn:
+        code = asyncio.run(run(dsn))
+    sys.exit(code)
+
+
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
@@ -202,6 +233,10 @@ def main(argv: list[str] | None = None) -> None:
     key_actions.add_parser("list", help="all keys, without their secrets")
     revoke = key_actions.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("public_id", help="the 12 hex digits after lgk_")
+    stats = commands.add_parser("stats", help="the summaries behind case statistics: check or rebuild them")
+    stats_actions = stats.add_subparsers(dest="action", required=True, metavar="ACTION")
+    stats_actions.add_parser("check", help="recompute every summary from the raw rows and list differences (exit 1)")
+    stats_actions.add_parser("rebuild", help="replace every summary with what the raw rows give, in one transaction")
     from . import queries_cli
 
     queries_cli.add_parser(commands)
@@ -216,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": migrate,
         "demo": demo,
         "schema": print_schema,
+        "stats": summaries,
         "volume": volume,
     }
     try:

@@ -8,7 +8,10 @@ them from those views in one transaction, with the raw tables locked against wri
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -28,13 +31,23 @@ LOCK_WRITERS = 'LOCK TABLE "case", cross_store_return IN SHARE MODE'
 class Difference:
     table: str
     key: str
-    summary: str | None
-    """The summary row as JSON, or None when it is missing."""
-    from_rows: str | None
-    """The row the raw rows give, as JSON, or None when the summary has a row too many."""
+    summary: dict[str, Any] | None
+    """The summary row's figures, or None when it is missing."""
+    from_rows: dict[str, Any] | None
+    """The figures the raw rows give, or None when the summary has a row too many."""
 
     def __str__(self) -> str:
-        return f"{self.table} {self.key}: summary {self.summary or 'missing'}, raw rows give {self.from_rows or 'none'}"
+        if self.summary is None or self.from_rows is None:
+            found = "missing" if self.summary is None else f"a row too many {self.summary}"
+            return f"{self.table} {self.key}: {found}, the raw rows give {self.from_rows or 'nothing'}"
+        differ = [f"{k} {v} (raw rows: {self.from_rows[k]})" for k, v in self.summary.items() if self.from_rows[k] != v]
+        return f"{self.table} {self.key}: " + ", ".join(differ)
+
+
+def _difference(table: str, key: str, summary: str | None, from_rows: str | None) -> Difference:
+    return Difference(
+        table, key, *(None if row is None else json.loads(row, parse_float=Decimal) for row in (summary, from_rows))
+    )
 
 
 def _differences(table: str, key: tuple[str, ...]) -> str:
@@ -56,7 +69,7 @@ async def check(conn: asyncpg.Connection) -> list[Difference]:
     found = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         for table, key in SUMMARIES.items():
-            found += [Difference(table, *row) for row in await conn.fetch(_differences(table, key))]
+            found += [_difference(table, *row) for row in await conn.fetch(_differences(table, key))]
     return found
 
 

@@ -39,6 +39,8 @@ class Context:
     """``__schema``/``__type`` fields asked for so far, across a batch's operations."""
     denied: set[tuple[str, str]] = field(default_factory=set)
     """Fields already refused in this request: each is logged once, not per parent."""
+    summary_mismatches: list[str] = field(default_factory=list)
+    """In verify mode, statistics whose summaries differed from the raw rows (the raw rows' figures were served)."""
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
     """The caller's X-Request-ID when it sends a sane one, else a new one; echoed back."""
