@@ -11,11 +11,15 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING
 
 from db.embedded import EmbeddedPostgres
 
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = ["main"]
 
@@ -110,84 +114,81 @@ def volume(settings: Settings, args: argparse.Namespace) -> None:
 
 def keys(settings: Settings, args: argparse.Namespace) -> None:
     """``liaison key create|list|revoke``: API keys, whose secret is printed once at creation."""
-    import asyncpg
-
     from db import credentials
     from db.access import Role
 
-    from .startup import prepare_database
+    async def run(conn: asyncpg.Connection) -> int:
+        if args.action == "create":
+            expires = None
+            if args.days is not None:
+                expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=args.days)
+            try:
+                secret, key = await credentials.create_key(
+                    conn,
+                    Role(args.role),
+                    args.label,
+                    region_codes=args.region,
+                    district_codes=args.district,
+                    expires_at=expires,
+                    trusted_only=args.trusted_only,
+                )
+            except credentials.KeyRefused as exc:
+                print(f"liaison key create: {exc}", file=sys.stderr)
+                return 2
+            print(secret)
+            print(f"key {key.public_id} ({key.role}) made; the line above is shown only now", file=sys.stderr)
+        elif args.action == "list":
+            for key in await credentials.list_keys(conn):
+                scope = ",".join(key.region_codes + key.district_codes) or "-"
+                state = "revoked" if key.revoked_at else "expired" if not key.usable(_now()) else "active"
+                used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
+                print(f"{key.public_id}  {key.role:<12} {state:<8} scope={scope}  used={used}  {key.label}")
+        elif not await credentials.revoke_key(conn, args.public_id):
+            print(f"liaison key revoke: no active key {args.public_id}", file=sys.stderr)
+            return 1
+        else:
+            print(f"key {args.public_id} revoked")
+        return 0
 
-    async def run(dsn: str) -> int:
-        await prepare_database(dsn, demo=False)
-        conn = await asyncpg.connect(dsn)
-        try:
-            if args.action == "create":
-                expires = None
-                if args.days is not None:
-                    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=args.days)
-                try:
-                    secret, key = await credentials.create_key(
-                        conn,
-                        Role(args.role),
-                        args.label,
-                        region_codes=args.region,
-                        district_codes=args.district,
-                        expires_at=expires,
-                        trusted_only=args.trusted_only,
-                    )
-                except credentials.KeyRefused as exc:
-                    print(f"liaison key create: {exc}", file=sys.stderr)
-                    return 2
-                print(secret)
-                print(f"key {key.public_id} ({key.role}) made; the line above is shown only now", file=sys.stderr)
-            elif args.action == "list":
-                for key in await credentials.list_keys(conn):
-                    scope = ",".join(key.region_codes + key.district_codes) or "-"
-                    state = "revoked" if key.revoked_at else "expired" if not key.usable(_now()) else "active"
-                    used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
-                    print(f"{key.public_id}  {key.role:<12} {state:<8} scope={scope}  used={used}  {key.label}")
-            elif not await credentials.revoke_key(conn, args.public_id):
-                print(f"liaison key revoke: no active key {args.public_id}", file=sys.stderr)
-                return 1
-            else:
-                print(f"key {args.public_id} revoked")
-            return 0
-        finally:
-            await conn.close()
-
-    with database(settings) as dsn:
-        code = asyncio.run(run(dsn))
-    sys.exit(code)
+    _on_database(settings, run)
 
 
 def summaries(settings: Settings, args: argparse.Namespace) -> None:
     """``liaison stats check|rebuild``: the statistics' summaries against the raw rows."""
-    import asyncpg
-
     from db import summaries as kept
+
+    async def run(conn: asyncpg.Connection) -> int:
+        if args.action == "check":
+            found = await kept.check(conn)
+            for difference in found:
+                print(difference)
+            print(f"{len(found)} summary rows differ from the raw rows", file=sys.stderr)
+            return 1 if found else 0
+        repaired = await kept.rebuild(conn)
+        for difference in repaired:
+            print(f"repaired {difference}")
+        print(f"summaries rebuilt from the raw rows; {len(repaired)} rows differed", file=sys.stderr)
+        return 0
+
+    _on_database(settings, run)
+
+
+def _on_database(settings: Settings, run: Callable[[asyncpg.Connection], Awaitable[int]]) -> None:
+    """Run ``run`` on a connection to the migrated database and exit with its status."""
+    import asyncpg
 
     from .startup import prepare_database
 
-    async def run(dsn: str) -> int:
+    async def connected(dsn: str) -> int:
         await prepare_database(dsn, demo=False)
         conn = await asyncpg.connect(dsn)
         try:
-            if args.action == "check":
-                found = await kept.check(conn)
-                for difference in found:
-                    print(difference)
-                print(f"{len(found)} summary rows differ from the raw rows", file=sys.stderr)
-                return 1 if found else 0
-            repaired = await kept.rebuild(conn)
-            for difference in repaired:
-                print(f"repaired {difference}")
-            print(f"summaries rebuilt from the raw rows; {len(repaired)} rows differed", file=sys.stderr)
-            return 0
+            return await run(conn)
         finally:
             await conn.close()
 
     with database(settings) as dsn:
-        code = asyncio.run(run(dsn))
+        code = asyncio.run(connected(dsn))
     sys.exit(code)
 
 
