@@ -50,7 +50,7 @@ def _difference(table: str, key: str, summary: str | None, from_rows: str | None
     )
 
 
-def _differences(table: str, key: tuple[str, ...]) -> str:
+def _compared(table: str, key: tuple[str, ...]) -> str:
     columns = ", ".join(key)
     return f"""
 SELECT concat_ws(' ', {columns}) AS key,
@@ -69,7 +69,7 @@ async def check(conn: asyncpg.Connection) -> list[Difference]:
     found = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         for table, key in SUMMARIES.items():
-            found += [_difference(table, *row) for row in await conn.fetch(_differences(table, key))]
+            found += [_difference(table, *row) for row in await conn.fetch(_compared(table, key))]
     return found
 
 
@@ -78,9 +78,9 @@ async def rebuild(conn: asyncpg.Connection) -> list[Difference]:
     async with conn.transaction():
         await conn.execute(LOCK_WRITERS)
         repaired = [
-            Difference(table, *row)
+            _difference(table, *row)
             for table, key in SUMMARIES.items()
-            for row in await conn.fetch(_differences(table, key))
+            for row in await conn.fetch(_compared(table, key))
         ]
         for table in SUMMARIES:
             await conn.execute(f"DELETE FROM {table}")

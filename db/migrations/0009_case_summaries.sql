@@ -310,3 +310,42 @@ CREATE TRIGGER case_summaries_truncate AFTER TRUNCATE ON "case"
     FOR EACH STATEMENT EXECUTE FUNCTION case_summaries_truncate();
 CREATE TRIGGER return_summaries_truncate AFTER TRUNCATE ON cross_store_return
     FOR EACH STATEMENT EXECUTE FUNCTION return_summaries_truncate();
+
+-- A contact point or store that moves to another district moves its rows' figures: the
+-- summaries of the districts it left and joined are recomputed from the raw rows (a rare,
+-- administrative write).
+CREATE FUNCTION case_summaries_refresh(districts text[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM case_day_summary WHERE district_code = ANY(districts);
+    INSERT INTO case_day_summary SELECT * FROM case_day_summary_from_rows WHERE district_code = ANY(districts);
+    DELETE FROM case_close_histogram WHERE district_code = ANY(districts);
+    INSERT INTO case_close_histogram SELECT * FROM case_close_histogram_from_rows WHERE district_code = ANY(districts);
+END $$;
+
+CREATE FUNCTION return_summaries_refresh(districts text[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM return_day_summary
+     WHERE purchase_district_code = ANY(districts) OR return_district_code = ANY(districts);
+    INSERT INTO return_day_summary SELECT * FROM return_day_summary_from_rows
+     WHERE purchase_district_code = ANY(districts) OR return_district_code = ANY(districts);
+END $$;
+
+CREATE FUNCTION summaries_follow_district() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    moved text[] := ARRAY(
+        SELECT DISTINCT unnest(ARRAY[o.district_code, n.district_code])
+          FROM old_rows o JOIN new_rows n USING (id) WHERE o.district_code <> n.district_code);
+BEGIN
+    IF moved <> '{}' THEN
+        IF TG_TABLE_NAME = 'contact_point' THEN
+            PERFORM case_summaries_refresh(moved);
+        ELSE
+            PERFORM return_summaries_refresh(moved);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER case_summaries_follow_district AFTER UPDATE ON contact_point
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION summaries_follow_district();
+CREATE TRIGGER return_summaries_follow_district AFTER UPDATE ON store
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION summaries_follow_district();
