@@ -80,6 +80,16 @@ async def db_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
         await drop_database(admin_dsn, name)
 
 
+@pytest.fixture
+async def conn(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to a private copy of the template (``db_dsn``)."""
+    connection = await asyncpg.connect(db_dsn)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
 @pytest.fixture(scope="session")
 async def volume_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
     """The demo plus 30,000 more cases: three-quarters as many again."""

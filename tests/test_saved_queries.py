@@ -8,7 +8,6 @@ import io
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -34,15 +33,6 @@ CASES = """query LatestCases($first: Int = 3) {
 
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-@pytest.fixture
-async def conn(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(db_dsn)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 async def store(conn: asyncpg.Connection, document: str) -> saved.SavedOperation:

@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import os
 import subprocess
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -28,15 +27,6 @@ PERIODS = [
     (None, dt.date(2017, 6, 1)),
     (dt.date(2030, 1, 1), dt.date(2030, 2, 1)),
 ]
-
-
-@pytest.fixture
-async def conn(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(db_dsn)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 async def _scopes(db: asyncpg.Connection) -> list[tuple[str, list[str]]]:
