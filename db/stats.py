@@ -190,7 +190,7 @@ _COUNTED = (
     ("by_category", "category", CATEGORIES),
 )
 """The values counted per case, as the CHECK constraints of ``case`` and the columns of
-``case_day_summary`` (``status_received`` ...) have them."""
+``case_summary`` (``status_received`` ...) have them."""
 
 
 def _finish(found: dict[str, CaseStats], keys: Sequence[str]) -> list[CaseStats]:
@@ -243,33 +243,95 @@ SELECT {_scope(scope)} AS key, GROUPING(c.status, c.kind, c.channel, c.category)
 _SUMMED = ", ".join(f"sum(s.{column}_{value})" for _, column, values in _COUNTED for value in values)
 
 
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def spans(start: date | None, before: date | None) -> list[tuple[str, date | None, date | None]]:
+    """[start, before) as the whole years, whole months and remaining days it covers: (span,
+    first start, start after), None for no bound. The summaries hold a row per span."""
+    years_from = None if start is None else start if (start.month, start.day) == (1, 1) else date(start.year + 1, 1, 1)
+    years_before = None if before is None else date(before.year, 1, 1)
+    if years_from is not None and years_before is not None and years_from >= years_before:
+        return _months(start, before)
+    assert start is None or years_from is not None
+    head = [] if start is None or years_from is None else _months(start, years_from)
+    tail = [] if before is None or years_before is None else _months(years_before, before)
+    return [("year", years_from, years_before), *head, *tail]
+
+
+def _months(start: date | None, before: date | None) -> list[tuple[str, date | None, date | None]]:
+    assert start is not None and before is not None
+    months_from = start if start.day == 1 else _next_month(start)
+    months_before = _month(before)
+    if months_from >= months_before:
+        return [("day", start, before)] if start < before else []
+    found = [("month", months_from, months_before)]
+    if start < months_from:
+        found.append(("day", start, months_from))
+    if months_before < before:
+        found.append(("day", months_before, before))
+    return found
+
+
+def _in_spans(params: list[Any], alias: str, start: date | None, before: date | None) -> str:
+    """The summary rows (``alias``) that add up to [start, before), parameters appended."""
+    found = []
+    for span, first, after in spans(start, before):
+        conditions = [f"{alias}.span = '{span}'", *_period(params, f"{alias}.starts", first, after, "::date")]
+        found.append("(" + " AND ".join(conditions) + ")")
+    return "(" + (" OR ".join(found) or "false") + ")"
+
+
 async def case_stats(
     db: Executor, scope: str, keys: Sequence[str], opened_from: date | None, opened_before: date | None
 ) -> list[CaseStats]:
     """Cases opened in [from, before) (Shanghai dates) at the scope's contact points, read
-    from the summaries per district and day (``db.summaries``): the same figures as
-    ``case_stats_from_rows``, in one statement whatever the period."""
+    from the summaries (``db.summaries``): the same figures as ``case_stats_from_rows``, in
+    one statement that reads a row per district and span (year, month or day).
+
+    The median: whole days to close (width 100) say which days hold the two middle values
+    and how many come before; only those days' hundredths (width 1) are read."""
     params: list[Any] = _args(scope, keys)
-    where = " AND ".join([_where_keys(scope), *_period(params, "s.day", opened_from, opened_before, "::date")])
+    where = f"{_where_keys(scope)} AND {_in_spans(params, 's', opened_from, opened_before)}"
     sql = f"""
-WITH closed AS (
-    SELECT {_scope(scope)} AS key, s.hundredths, sum(s.cases)::bigint AS cases
+WITH days AS (
+    SELECT {_scope(scope)} AS key, s.bucket, sum(s.cases)::bigint AS cases
       FROM case_close_histogram s JOIN district d ON d.code = s.district_code
-     WHERE {where}
+     WHERE s.width = 100 AND {where}
      GROUP BY 1, 2
 ), running AS (
-    SELECT key, hundredths, sum(cases) OVER (PARTITION BY key ORDER BY hundredths)::bigint AS upto,
-           sum(cases) OVER (PARTITION BY key)::bigint AS closed
-      FROM closed
-), median AS (  -- the mean of the two middle values (the same one when the count is odd)
-    SELECT key, round((min(hundredths) FILTER (WHERE upto >= (closed + 1) / 2)
-                       + min(hundredths) FILTER (WHERE upto >= closed / 2 + 1))::numeric / 200, 2)::float8 AS days
-      FROM running GROUP BY key
+    SELECT key, bucket, cases, (sum(cases) OVER (PARTITION BY key ORDER BY bucket))::bigint - cases AS earlier,
+           (sum(cases) OVER (PARTITION BY key))::bigint AS closed
+      FROM days
+), middle AS (  -- the two middle positions (one when the count is odd), each in its day
+    SELECT DISTINCT r.key, r.bucket, r.earlier, m.position
+      FROM running r CROSS JOIN LATERAL (VALUES ((r.closed + 1) / 2), (r.closed / 2 + 1)) m (position)
+     WHERE m.position > r.earlier AND m.position <= r.earlier + r.cases
+), hundredths AS (
+    SELECT m.key, m.position, m.earlier, s.bucket, sum(s.cases)::bigint AS cases
+      FROM middle m JOIN case_close_histogram s
+        ON s.width = 1 AND s.bucket >= m.bucket * 100 AND s.bucket < m.bucket * 100 + 100
+      JOIN district d ON d.code = s.district_code
+     WHERE {_scope(scope)} = m.key AND {where}
+     GROUP BY 1, 2, 3, 4
+), located AS (
+    SELECT key, position, bucket,
+           earlier + sum(cases) OVER (PARTITION BY key, position ORDER BY bucket) AS upto
+      FROM hundredths
+), median AS (
+    SELECT key, round((min(bucket) + max(bucket))::numeric / 200, 2)::float8 AS days
+      FROM (SELECT key, position, min(bucket) AS bucket FROM located WHERE upto >= position GROUP BY 1, 2) m
+     GROUP BY key
 )
 SELECT t.*, m.days
   FROM (SELECT {_scope(scope)} AS key, sum(s.cases), sum(s.settled_online_mediations),
                sum(s.amount_claimed), sum(s.amount_recovered), {_SUMMED}
-          FROM case_day_summary s JOIN district d ON d.code = s.district_code
+          FROM case_summary s JOIN district d ON d.code = s.district_code
          WHERE {where}
          GROUP BY 1) t
   LEFT JOIN median m USING (key)"""
@@ -285,7 +347,8 @@ SELECT t.*, m.days
 
 
 _RETURNED = {
-    # rows: FROM, the districts of the purchase and return stores, the period's column, what counts
+    # rows: FROM, the districts of the purchase and return stores, the period's column (None:
+    # summary spans), what counts
     "rows": (
         "cross_store_return x JOIN store b ON b.id = x.purchase_store_id JOIN store r ON r.id = x.return_store_id",
         "b.district_code",
@@ -294,10 +357,10 @@ _RETURNED = {
         "count(*)",
     ),
     "summary": (
-        "return_day_summary x",
+        "return_summary x",
         "x.purchase_district_code",
         "x.return_district_code",
-        "x.day",
+        None,
         "sum(x.returns)::bigint",
     ),
 }
@@ -308,7 +371,7 @@ async def _return_flows(
 ) -> list[dict[tuple[str, str], int]]:
     rows, bought_in, returned_in, day, measure = _RETURNED[source]
     params: list[Any] = _args(scope, keys)
-    period = _period(params, day, start, before, "::date")
+    period = _period(params, day, start, before, "::date") if day else [_in_spans(params, "x", start, before)]
     if scope == "network":
         touches = "'network' AS key"
         where = "true"
@@ -333,7 +396,7 @@ async def return_flows(
     db: Executor, scope: str, keys: Sequence[str], returned_from: date | None, returned_before: date | None
 ) -> list[dict[tuple[str, str], int]]:
     """(purchase region, return region) -> cross-store returns touching the scope on either
-    end, read from the summary per day and pair of districts (``db.summaries``)."""
+    end, read from the summary per span and pair of districts (``db.summaries``)."""
     return await _return_flows(db, "summary", scope, keys, returned_from, returned_before)
 
 

@@ -18,9 +18,9 @@ import asyncpg
 __all__ = ["SUMMARIES", "Difference", "check", "rebuild"]
 
 SUMMARIES = {
-    "case_day_summary": ("district_code", "day"),
-    "case_close_histogram": ("district_code", "day", "hundredths"),
-    "return_day_summary": ("day", "purchase_district_code", "return_district_code"),
+    "case_summary": ("district_code", "span", "starts"),
+    "case_close_histogram": ("district_code", "span", "starts", "width", "bucket"),
+    "return_summary": ("span", "starts", "purchase_district_code", "return_district_code"),
 }
 """Each summary table and its key columns."""
 

@@ -26,6 +26,9 @@ PERIODS = [
     (dt.date(2020, 9, 27), None),
     (None, dt.date(2017, 6, 1)),
     (dt.date(2030, 1, 1), dt.date(2030, 2, 1)),
+    (dt.date(2018, 11, 17), dt.date(2020, 2, 10)),  # days, months, a whole year, months, days
+    (dt.date(2019, 12, 1), dt.date(2020, 3, 1)),
+    (dt.date(2016, 1, 1), None),
 ]
 
 
@@ -140,40 +143,41 @@ WRITES = [
 
 
 async def test_summaries_follow_every_write(conn: asyncpg.Connection) -> None:
-    before = await conn.fetchval("SELECT sum(cases) FROM case_day_summary")
+    before = await conn.fetchval("SELECT sum(cases) FROM case_summary WHERE span = 'year'")
     await _insert_cases(conn, 500)
-    assert await conn.fetchval("SELECT sum(cases) FROM case_day_summary") == before + 500
+    assert await conn.fetchval("SELECT sum(cases) FROM case_summary WHERE span = 'year'") == before + 500
     assert await summaries.check(conn) == []
     await conn.execute(
         'INSERT INTO "case" (number, kind, channel, category, status, contact_point_id, opened_at)'
         " VALUES ('C310101-2098-000001', 'consultation', 'on_site', 'other', 'received', 1, now())"
     )
     for write in WRITES:
-        changed = await conn.fetchval("SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM case_day_summary t")
+        changed = await conn.fetchval("SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM case_summary t")
         await conn.execute(write)
         assert await summaries.check(conn) == [], write
         if write.startswith('UPDATE "case" SET status'):
             assert changed != await conn.fetchval(
-                "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM case_day_summary t"
+                "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM case_summary t"
             )
     assert await _differing(conn) == []
 
 
 async def test_a_corrupted_summary_is_found_and_rebuilt(db_dsn: str, conn: asyncpg.Connection) -> None:
     await conn.execute(
-        "UPDATE case_day_summary SET status_settled = status_settled + 1"
-        " WHERE (district_code, day) = (SELECT district_code, day FROM case_day_summary ORDER BY 1, 2 LIMIT 1)"
+        "UPDATE case_summary SET status_settled = status_settled + 1 WHERE (district_code, span, starts) ="
+        " ('310101', 'year', '2020-01-01')"
     )
     await conn.execute(
-        "DELETE FROM return_day_summary WHERE (day, purchase_district_code, return_district_code) ="
-        " (SELECT day, purchase_district_code, return_district_code FROM return_day_summary ORDER BY 1, 2, 3 LIMIT 1)"
+        "DELETE FROM return_summary WHERE (span, starts, purchase_district_code, return_district_code) ="
+        " (SELECT span, starts, purchase_district_code, return_district_code FROM return_summary"
+        "   WHERE span = 'day' ORDER BY 2, 3, 4 LIMIT 1)"
     )
-    await conn.execute("INSERT INTO case_close_histogram VALUES ('310101', '2001-01-01', 5, 1)")
+    await conn.execute("INSERT INTO case_close_histogram VALUES ('310101', 'year', '2001-01-01', 1, 5, 1)")
     found = await summaries.check(conn)
     assert [(d.table, d.summary is None, d.from_rows is None) for d in found] == [
-        ("case_day_summary", False, False),
+        ("case_summary", False, False),
         ("case_close_histogram", False, True),
-        ("return_day_summary", True, False),
+        ("return_summary", True, False),
     ]
     assert "status_settled" in str(found[0])
     assert await _differing(conn) != []
@@ -198,9 +202,10 @@ def test_verify_mode_flags_a_corrupted_summary_and_serves_the_raw_figures(db_dsn
     query = "{ networkStats { cases { total byStatus { status count } } } }"
     with service(db_dsn) as client:
         right = data(client, query)
-    corrupt = "UPDATE case_day_summary SET cases = cases + 5, status_settled = status_settled + 5"
     _run_sql(
-        db_dsn, corrupt + " WHERE (district_code, day) = (SELECT district_code, day FROM case_day_summary LIMIT 1)"
+        db_dsn,
+        "UPDATE case_summary SET cases = cases + 5, status_settled = status_settled + 5"
+        " WHERE (district_code, span, starts) = ('310101', 'year', '2019-01-01')",
     )
     with service(db_dsn) as client:
         client.event_hooks = {"response": []}  # this response must say mismatch
@@ -261,7 +266,7 @@ async def test_the_volume_fixture_keeps_its_summaries(volume_dsn: str) -> None:
     try:
         assert await summaries.check(db) == []
         assert await _differing(db) == []
-        assert await db.fetchval("SELECT sum(cases) FROM case_day_summary") == await db.fetchval(
+        assert await db.fetchval("SELECT sum(cases) FROM case_summary WHERE span = 'year'") == await db.fetchval(
             'SELECT count(*) FROM "case"'
         )
     finally:
