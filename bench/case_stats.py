@@ -26,6 +26,7 @@ import asyncio
 import datetime
 import statistics
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 import asyncpg
@@ -150,7 +151,7 @@ async def load_probe(dsn: str, cases: int) -> dict[str, float]:
         await admin.execute(f"CREATE DATABASE {name}")
     finally:
         await admin.close()
-    probe = dsn.rsplit("/", 1)[0] + f"/{name}"
+    probe = urllib.parse.urlsplit(dsn)._replace(path=f"/{name}").geturl()
     found = {}
     try:
         await prepare_database(probe, demo=True)

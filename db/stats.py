@@ -323,7 +323,7 @@ WITH days AS (
     SELECT key, position, bucket,
            earlier + sum(cases) OVER (PARTITION BY key, position ORDER BY bucket) AS upto
       FROM hundredths
-), median AS (
+), median AS MATERIALIZED (  -- once, not once per row of the figures it joins
     SELECT key, round((min(bucket) + max(bucket))::numeric / 200, 2)::float8 AS days
       FROM (SELECT key, position, min(bucket) AS bucket FROM located WHERE upto >= position GROUP BY 1, 2) m
      GROUP BY key
