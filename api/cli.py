@@ -11,12 +11,16 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING
 
 from db.embedded import EmbeddedPostgres
 from db.supervisor import Supervisor
 
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = ["main"]
 
@@ -119,54 +123,82 @@ def volume(settings: Settings, args: argparse.Namespace) -> None:
 
 def keys(settings: Settings, args: argparse.Namespace) -> None:
     """``liaison key create|list|revoke``: API keys, whose secret is printed once at creation."""
-    import asyncpg
-
     from db import credentials
     from db.access import Role
 
+    async def run(conn: asyncpg.Connection) -> int:
+        if args.action == "create":
+            expires = None
+            if args.days is not None:
+                expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=args.days)
+            try:
+                secret, key = await credentials.create_key(
+                    conn,
+                    Role(args.role),
+                    args.label,
+                    region_codes=args.region,
+                    district_codes=args.district,
+                    expires_at=expires,
+                    trusted_only=args.trusted_only,
+                    contact_point_codes=args.contact_point,
+                )
+            except credentials.KeyRefused as exc:
+                print(f"liaison key create: {exc}", file=sys.stderr)
+                return 2
+            print(secret)
+            print(f"key {key.public_id} ({key.role}) made; the line above is shown only now", file=sys.stderr)
+        elif args.action == "list":
+            for key in await credentials.list_keys(conn):
+                scope = ",".join(key.region_codes + key.district_codes + key.contact_point_codes) or "-"
+                state = "revoked" if key.revoked_at else "expired" if not key.usable(_now()) else "active"
+                used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
+                print(f"{key.public_id}  {key.role:<12} {state:<8} scope={scope}  used={used}  {key.label}")
+        elif not await credentials.revoke_key(conn, args.public_id):
+            print(f"liaison key revoke: no active key {args.public_id}", file=sys.stderr)
+            return 1
+        else:
+            print(f"key {args.public_id} revoked")
+        return 0
+
+    _on_database(settings, run)
+
+
+def summaries(settings: Settings, args: argparse.Namespace) -> None:
+    """``liaison stats check|rebuild``: the statistics' summaries against the raw rows."""
+    from db import summaries as kept
+
+    async def run(conn: asyncpg.Connection) -> int:
+        if args.action == "check":
+            found = await kept.check(conn)
+            for difference in found:
+                print(difference)
+            print(f"{len(found)} summary rows differ from the raw rows", file=sys.stderr)
+            return 1 if found else 0
+        repaired = await kept.rebuild(conn)
+        for difference in repaired:
+            print(f"repaired {difference}")
+        print(f"summaries rebuilt from the raw rows; {len(repaired)} rows differed", file=sys.stderr)
+        return 0
+
+    _on_database(settings, run)
+
+
+def _on_database(settings: Settings, run: Callable[[asyncpg.Connection], Awaitable[int]]) -> None:
+    """Run ``run`` on a connection to the migrated database and exit with its status."""
+    import asyncpg
+
     from .startup import prepare_database
 
-    async def run(dsn: str) -> int:
+    async def connected(dsn: str) -> int:
         await prepare_database(dsn, demo=False)
         conn = await asyncpg.connect(dsn)
         try:
-            if args.action == "create":
-                expires = None
-                if args.days is not None:
-                    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=args.days)
-                try:
-                    secret, key = await credentials.create_key(
-                        conn,
-                        Role(args.role),
-                        args.label,
-                        region_codes=args.region,
-                        district_codes=args.district,
-                        expires_at=expires,
-                        trusted_only=args.trusted_only,
-                        contact_point_codes=args.contact_point,
-                    )
-                except credentials.KeyRefused as exc:
-                    print(f"liaison key create: {exc}", file=sys.stderr)
-                    return 2
-                print(secret)
-                print(f"key {key.public_id} ({key.role}) made; the line above is shown only now", file=sys.stderr)
-            elif args.action == "list":
-                for key in await credentials.list_keys(conn):
-                    scope = ",".join(key.region_codes + key.district_codes + key.contact_point_codes) or "-"
-                    state = "revoked" if key.revoked_at else "expired" if not key.usable(_now()) else "active"
-                    used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
-                    print(f"{key.public_id}  {key.role:<12} {state:<8} scope={scope}  used={used}  {key.label}")
-            elif not await credentials.revoke_key(conn, args.public_id):
-                print(f"liaison key revoke: no active key {args.public_id}", file=sys.stderr)
-                return 1
-            else:
-                print(f"key {args.public_id} revoked")
-            return 0
+            return await run(conn)
         finally:
             await conn.close()
 
     with database(settings) as dsn:
-        code = asyncio.run(run(dsn))
+        code = asyncio.run(connected(dsn))
     sys.exit(code)
 
 
@@ -217,6 +249,10 @@ def main(argv: list[str] | None = None) -> None:
     key_actions.add_parser("list", help="all keys, without their secrets")
     revoke = key_actions.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("public_id", help="the 12 hex digits after lgk_")
+    stats = commands.add_parser("stats", help="the summaries behind case statistics: check or rebuild them")
+    stats_actions = stats.add_subparsers(dest="action", required=True, metavar="ACTION")
+    stats_actions.add_parser("check", help="recompute every summary from the raw rows and list differences (exit 1)")
+    stats_actions.add_parser("rebuild", help="replace every summary with what the raw rows give, in one transaction")
     from . import queries_cli
 
     queries_cli.add_parser(commands)
@@ -231,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": migrate,
         "demo": demo,
         "schema": print_schema,
+        "stats": summaries,
         "volume": volume,
     }
     try:

@@ -52,6 +52,8 @@ class Context:
     """A mutation answered with the first result of its idempotency key (``extensions.idempotentReplay``)."""
     denied: set[tuple[str, str]] = field(default_factory=set)
     """Fields already refused in this request: each is logged once, not per parent."""
+    summary_mismatches: list[str] = field(default_factory=list)
+    """In verify mode, statistics whose summaries differed from the raw rows (the raw rows' figures were served)."""
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
     """See ``request_id``; echoed back."""

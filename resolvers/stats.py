@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,8 @@ from .context import Context
 from .errors import BadUserInput, check_range
 
 __all__ = ["Count", "Flow", "Scope", "award_stats", "case_stats", "membership_counts", "point_stats", "return_flows"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +57,9 @@ or return: a day's figures of a small district can single out one case."""
 def period_bounds(viewer: Viewer, period: Any, counted: Table) -> tuple[datetime.date | None, datetime.date | None]:
     """A ``Period`` input as (from, before), held to the rules for ``viewer`` counting ``counted``.
 
-    Case and return figures have no compiled form, so the compiler leaves them to the
-    generic path; a compiled form must call this as well, so both refuse alike.
+    Case and return figures have no compiled form (no ``rel.compiled`` on their fields), so
+    the compiler leaves them to the generic path; a compiled form must call this as well, so
+    both refuse alike.
     """
     if period is None:
         return None, None
@@ -82,12 +88,44 @@ async def membership_counts(info: Info[Context, None], scope: Scope) -> list[Cou
     return [Count(programme, count, level) for (programme, level), count in sorted(found.items(), key=str)]
 
 
+async def _summarised(
+    info: Info[Context, None],
+    summarised: Callable[..., Awaitable[list[Any]]],
+    from_rows: Callable[..., Awaitable[list[Any]]],
+    scope: Scope,
+    *period: datetime.date | None,
+) -> Any:
+    """A statistic read from the summaries; in verify mode also counted from the raw rows and
+    compared (as ``repr``, dictionaries in key order): on a difference the raw rows' figures
+    are served, the request is flagged and the difference logged."""
+    context = info.context
+    found = context.loaders.scoped(summarised, scope.kind, *period).load(scope.key)
+    if context.execution != "verify":
+        return await found
+    summary, reference = await asyncio.gather(
+        found, context.loaders.scoped(from_rows, scope.kind, *period).load(scope.key)
+    )
+    if repr(summary) != repr(reference):
+        context.summary_mismatches.append(summarised.__name__)
+        log.error(
+            "request %s: %s of %s %s over %s from the summaries differs from the raw rows\nsummaries: %r\nraw rows:  %r",
+            context.request_id,
+            summarised.__name__,
+            scope.kind,
+            scope.key,
+            period,
+            summary,
+            reference,
+        )
+    return reference
+
+
 async def case_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.CaseStats:
     start, before = period_bounds(info.context.viewer, period, CASE)
-    return await info.context.loaders.scoped(stats.case_stats, scope.kind, start, before).load(scope.key)  # type: ignore[no-any-return]
+    return await _summarised(info, stats.case_stats, stats.case_stats_from_rows, scope, start, before)  # type: ignore[no-any-return]
 
 
 async def return_flows(info: Info[Context, None], scope: Scope, period: Any) -> list[Flow]:
     start, before = period_bounds(info.context.viewer, period, CROSS_STORE_RETURN)
-    found = await info.context.loaders.scoped(stats.return_flows, scope.kind, start, before).load(scope.key)
+    found = await _summarised(info, stats.return_flows, stats.return_flows_from_rows, scope, start, before)
     return [Flow(bought, returned, count) for (bought, returned), count in sorted(found.items())]

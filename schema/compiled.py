@@ -7,7 +7,8 @@ has a plan for it, the statement's JSON text becomes the result's ``data`` unpar
 introspection, ``_entities``, a field without a mapping, a request the generic path would
 answer with an error) runs on the generic path. Each response says which path served it in
 ``X-Liaison-Execution``; ``EXECUTIONS`` counts them for ``/metrics``; the first fallback of
-each document and role is logged with its reason.
+each document and role is logged with its reason. In verify mode a statistic whose summaries
+differ from the raw rows (``resolvers.stats``) marks its operation ``mismatch`` as well.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ class CompiledExecution(SchemaExtension):
         yield
         if text is not None and context.execution == "verify":
             self._verify(context, text)
+        if isinstance(context, Context) and context.summary_mismatches:  # statistics read from summaries
+            EXECUTIONS["mismatch"] += 1
+            _tell(context, "mismatch")
 
     def _verify(self, context: Context, text: str) -> None:
         result = self.execution_context.result

@@ -138,7 +138,10 @@ class CaseStats:
     settlement_rate: float | None = strawberry.field(
         description="Settled among cases that ended in mediation (settled or not settled; transfers are left out)."
     )
-    median_days_to_close: float | None = strawberry.field(description="Median days from opening to a final status.")
+    median_days_to_close: float | None = strawberry.field(
+        description="Median days from opening to a final status, at the resolution reported: each closed case"
+        " counts its days rounded to hundredths, and the median is rounded to hundredths (halves up)."
+    )
     amount_claimed: decimal.Decimal = strawberry.field(description="Yuan claimed, as a decimal string.")
     amount_recovered: decimal.Decimal = strawberry.field(description="Yuan recovered, as a decimal string.")
 

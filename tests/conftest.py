@@ -83,7 +83,7 @@ async def db_dsn(admin_dsn: str, template_db: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def conn(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection to a private copy of the template."""
+    """A connection to a private copy of the template (``db_dsn``)."""
     connection = await asyncpg.connect(db_dsn)
     try:
         yield connection

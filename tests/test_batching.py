@@ -74,7 +74,8 @@ STATS = """query ($ids: [ID!]!) { nodes(ids: $ids) { ... on District { code stat
 
 
 def test_statistics_of_sixteen_districts_cost_what_one_costs(demo_dsn: str) -> None:
-    with service(demo_dsn) as client:
+    # What serving costs: verify mode would add the raw rows' reference for cases and returns.
+    with service(demo_dsn, LIAISON_EXECUTION="dataloader") as client:
         one, found_one = statements(client, STATS, ids=district_ids(["310115"]))
         all_, found_all = statements(client, STATS, ids=district_ids(SHANGHAI))
     assert found_one["nodes"][0]["stats"]["contactPoints"]["total"] == 1919

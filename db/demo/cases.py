@@ -17,6 +17,7 @@ from decimal import Decimal
 from functools import partial
 
 from ..records import Case, CaseEvent, ContactPoint
+from ..stats import CATEGORIES
 from . import plan
 from .draw import Weighted, day_between, money, office_hours, pick, split
 from .enterprises import Enterprises
@@ -35,14 +36,6 @@ _HOST_WEIGHT = {
     "school": 0.5,
     "barracks": 0.3,
 }
-_CATEGORIES = (
-    "after_sales_service",
-    "product_quality",
-    "prepaid_consumption",
-    "online_purchase_return",
-    "mall_after_sales",
-    "other",
-)
 _CATEGORY_WEIGHTS = {
     "complaint": (24, 22, 14, 14, 12, 14),
     "consultation": (15, 10, 15, 12, 8, 40),
@@ -124,7 +117,7 @@ _CHANNEL = {
     for odr in (False, True)
     for online in (False, True)
 }
-_CATEGORY = {k: Weighted(dict(zip(_CATEGORIES, w, strict=True))) for k, w in _CATEGORY_WEIGHTS.items()}
+_CATEGORY = {k: Weighted(dict(zip(CATEGORIES, w, strict=True))) for k, w in _CATEGORY_WEIGHTS.items()}
 _COMPLAINT_OUTCOME = Weighted(dict(zip(TERMINAL, (70, 21, 9), strict=True)))
 
 
@@ -271,11 +264,11 @@ class _Quotas:
             self.add, online, date(2020, 1, 1), date(2020, 9, 8), kind="complaint", channel="online_mediation"
         )
         half = plan.ONLINE_SETTLED_2020_AFTER_SALES_OR_QUALITY
-        complaints(status="settled", categories=_CATEGORIES[:2], count=half)
-        complaints(status="settled", categories=_CATEGORIES[2:], count=plan.ONLINE_SETTLED_2020 - half)
+        complaints(status="settled", categories=CATEGORIES[:2], count=half)
+        complaints(status="settled", categories=CATEGORIES[2:], count=plan.ONLINE_SETTLED_2020 - half)
         for status, count in plan.ONLINE_UNSETTLED_2020.items():
             if status != "open":
-                complaints(status=status, categories=_CATEGORIES, count=count)
+                complaints(status=status, categories=CATEGORIES, count=count)
                 continue
             for _ in range(count):
                 day = day_between(self.rng, date(2020, 9, 14), plan.CASES_AS_OF.date())
@@ -286,7 +279,7 @@ class _Quotas:
                         online.pick(self.rng, day),
                         "complaint",
                         "online_mediation",
-                        self.rng.choice(_CATEGORIES),
+                        self.rng.choice(CATEGORIES),
                         reached,
                         None,
                     )
@@ -304,7 +297,7 @@ class _Quotas:
                     kind="complaint",
                     channel="odr",
                     status=status,
-                    categories=_CATEGORIES[:4],
+                    categories=CATEGORIES[:4],
                     respondents=companies.jinshan_odr[odr_class],
                     count=count,
                 )

@@ -1,0 +1,274 @@
+"""Case statistics read from summaries, at volume, and what keeping the summaries costs intake.
+
+    .venv/bin/python -m bench.case_stats                               # 100k and 1M cases
+    .venv/bin/python -m bench.case_stats --sizes 100000 1000000 10000000 --out bench/RESULTS.md
+
+Per size (an embedded PostgreSQL per volume in bench/.data/, as bench/perf.py builds it;
+the load time is reported when this run loads it):
+
+1. PostgreSQL's time for Q4c's statistics (the 16 Shanghai districts over 2020) in process,
+   sequentially: from the summaries (``db.stats.case_stats``) and from the raw rows
+   (``case_stats_from_rows``, the computation the API ran before), the two checked equal.
+2. Q4c over HTTP (bench/queries/q4c_case_stats.graphql) against one ``liaison serve``, with
+   wrk at 16 connections after a warm-up: p50, p99 and req/s, against the targets.
+3. Intake: single-row INSERTs of a case, each its own transaction, with the summary
+   triggers and with them disabled, alternating in rounds; the rows are deleted after
+   (with the same triggers), so the summaries stay exact (``stats check`` runs at the end).
+
+``--load-probe N`` also times ``add_volume`` of N cases into a fresh demo database in the
+same cluster, with and without the triggers (the database is dropped after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import statistics
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+import asyncpg
+import httpx2
+
+from api.startup import prepare_database
+from db import stats, summaries
+from db.volume import add_volume
+
+from .benchdb import BenchDatabase, bench_database, returns_for
+from .load import Run, check_wrk, run_wrk
+from .peers import start_ours, stop
+from .perf import bench_token
+from .queries import build_queries
+
+PERIOD = (datetime.date(2020, 1, 1), datetime.date(2021, 1, 1))
+TARGET_P50_MS, TARGET_RPS, INTAKE_MARGIN = 20.0, 200.0, 0.20
+CASE_TRIGGERS = ("case_summaries_insert", "case_summaries_delete")
+RETURN_TRIGGERS = ("return_summaries_insert", "return_summaries_delete")
+INSERT = """
+INSERT INTO "case" (number, kind, channel, category, status, contact_point_id, amount_claimed, opened_at)
+VALUES ($1, 'complaint', 'on_site', 'product_quality', 'received', $2, 120.00, $3)"""
+
+
+@dataclass
+class Measured:
+    size: int
+    cases: int
+    load_seconds: float
+    summary_ms: float
+    raw_ms: float
+    http: dict[str, Run]
+    """By run: one worker at 1 and 16 connections, two workers at 16."""
+    intake_ms: dict[str, float]
+    differences: int
+
+
+async def _districts(conn: asyncpg.Connection) -> list[str]:
+    return [r[0] for r in await conn.fetch("SELECT code FROM district WHERE region_code = '310000' ORDER BY code")]
+
+
+async def _timed(conn: asyncpg.Connection, stat: object, keys: list[str], runs: int) -> tuple[float, list[object]]:
+    times, found = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        found = await stat(conn, "district", keys, *PERIOD)  # type: ignore[operator]
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), found
+
+
+async def sql_times(dsn: str, raw_runs: int) -> tuple[float, float]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        keys = await _districts(conn)
+        summary_ms, from_summaries = await _timed(conn, stats.case_stats, keys, 30)
+        raw_ms, from_rows = await _timed(conn, stats.case_stats_from_rows, keys, raw_runs)
+        if repr(from_summaries) != repr(from_rows):
+            raise SystemExit("the summaries' statistics differ from the raw rows': run `liaison stats check`")
+        return summary_ms, raw_ms
+    finally:
+        await conn.close()
+
+
+def http_runs(db: BenchDatabase, seconds: float) -> dict[str, Run]:
+    q4c = next(q for q in build_queries(bench_token(), []) if q.key == "Q4c")
+    found = {}
+    for workers, concurrency in ((1, 1), (1, 16), (2, 16)):
+        peer = start_ours("ours-compiled", db.dsn, "compiled", workers=workers)
+        try:
+            answer = httpx2.post(peer.url(q4c.ours.path), content=q4c.ours.body, headers=q4c.ours.headers, timeout=300)
+            body = answer.json()
+            if "errors" in body or len(body["data"]["region"]["districts"]) != 16:
+                raise SystemExit(f"Q4c failed: {answer.text[:500]}")
+            run_wrk(peer, q4c.ours, concurrency, 3, db.postmaster_pid)  # warm-up
+            found[f"{workers}w c={concurrency}"] = run_wrk(peer, q4c.ours, concurrency, seconds, db.postmaster_pid)
+        finally:
+            stop(peer)
+    return found
+
+
+async def _set_triggers(conn: asyncpg.Connection, enabled: bool, triggers: tuple[str, ...], table: str) -> None:
+    for trigger in triggers:
+        await conn.execute(f"ALTER TABLE {table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER {trigger}")
+
+
+async def intake(dsn: str, rounds: int, per_round: int) -> dict[str, float]:
+    """Median ms per single-row INSERT (its own transaction) with and without the summary triggers."""
+    conn = await asyncpg.connect(dsn)
+    times: dict[str, list[float]] = {"with summaries": [], "without": []}
+    try:
+        points = [
+            r[0] for r in await conn.fetch("SELECT id FROM contact_point WHERE district_code LIKE '31%' LIMIT 50")
+        ]
+        opened = datetime.datetime(2020, 6, 1, 9, tzinfo=datetime.UTC)
+        serial = 0
+        for turn in range(rounds * 2):
+            mode = ("with summaries", "without")[(turn + turn // 2) % 2]  # alternate, the first rotating
+            enabled = mode == "with summaries"
+            await _set_triggers(conn, enabled, CASE_TRIGGERS, '"case"')
+            try:
+                numbers = []
+                for i in range(per_round):
+                    serial += 1
+                    numbers.append(f"C310101-2099-{serial:07d}")
+                    started = time.perf_counter()
+                    await conn.execute(INSERT, numbers[-1], points[i % len(points)], opened)
+                    times[mode].append((time.perf_counter() - started) * 1000)
+                await conn.execute('DELETE FROM "case" WHERE number = ANY($1::text[])', numbers)
+            finally:
+                await _set_triggers(conn, True, CASE_TRIGGERS, '"case"')
+    finally:
+        await conn.close()
+    return {mode: statistics.median(found) for mode, found in times.items()}
+
+
+async def load_probe(dsn: str, cases: int) -> dict[str, float]:
+    """Seconds to add ``cases`` cases (and a tenth as many returns) with and without the triggers."""
+    admin = await asyncpg.connect(dsn)
+    name = "bench_load_probe"
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    probe = urllib.parse.urlsplit(dsn)._replace(path=f"/{name}").geturl()
+    found = {}
+    try:
+        await prepare_database(probe, demo=True)
+        for mode, seed in (("with summaries", 11), ("without", 12)):
+            conn = await asyncpg.connect(probe)
+            try:
+                await _set_triggers(conn, mode != "without", CASE_TRIGGERS, '"case"')
+                await _set_triggers(conn, mode != "without", RETURN_TRIGGERS, "cross_store_return")
+            finally:
+                await conn.close()
+            started = time.monotonic()
+            await add_volume(probe, cases=cases, returns=returns_for(cases), seed=seed)
+            found[mode] = time.monotonic() - started
+    finally:
+        admin = await asyncpg.connect(dsn)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        finally:
+            await admin.close()
+    return found
+
+
+async def _check(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return len(await summaries.check(conn))
+    finally:
+        await conn.close()
+
+
+def measure(size: int, args: argparse.Namespace) -> Measured:
+    with bench_database(None, size, returns_for(size)) as db:
+        summary_ms, raw_ms = asyncio.run(sql_times(db.dsn, args.raw_runs))
+        print(f"{size:,}: statistics {summary_ms:.1f} ms from summaries, {raw_ms:.0f} ms from rows", flush=True)
+        http = http_runs(db, args.seconds)
+        for name, run in http.items():
+            print(f"{size:,}: Q4c {name} p50 {run.p50_ms:.1f} ms, {run.rps:.0f} req/s", flush=True)
+        intake_ms = asyncio.run(intake(db.dsn, args.intake_rounds, args.intake_rows))
+        print(f"{size:,}: intake {intake_ms}", flush=True)
+        differences = asyncio.run(_check(db.dsn))
+        return Measured(size, db.cases, db.load_seconds, summary_ms, raw_ms, http, intake_ms, differences)
+
+
+def report(found: list[Measured], probe: dict[str, float] | None, probe_cases: int, args: argparse.Namespace) -> str:
+    lines = [
+        f"## Case statistics from summaries (`bench/case_stats.py`), {datetime.date.today().isoformat()}",
+        "",
+        "Q4c (case statistics of the 16 Shanghai districts over 2020) read from the summaries of",
+        "migration 0009 (rows per district and day, month, year); embedded PostgreSQL 18 per volume",
+        "(bench/.data/), `liaison serve` with LIAISON_EXECUTION=compiled (these fields run on the",
+        f"DataLoader path), wrk {args.seconds:.0f} s per run after a 3 s warm-up, one uvicorn worker",
+        "at 1 and 16 connections and two workers at 16. SQL: the loader's statement in process,",
+        f"sequential (median of 30 from summaries, {args.raw_runs} from the raw rows, as the API ran",
+        f"before). Intake: single-row INSERTs of a case, each its own transaction, {args.intake_rounds} rounds",
+        f"of {args.intake_rows} per mode, alternating; median. CPU per request: the service's process tree",
+        "and PostgreSQL's. Targets: p50 ≤ 20 ms and ≥ 200 req/s at c=16; intake within 20 %.",
+        "",
+        "| cases | load (this run) | SQL from summaries | SQL from rows | run | p50 | p99 | req/s"
+        " | service CPU/req | PostgreSQL CPU/req | targets at c=16 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in found:
+        for name, run in m.http.items():
+            met = ""
+            if name.endswith("c=16"):
+                met = (
+                    f"p50 {'met' if run.p50_ms <= TARGET_P50_MS else 'missed'},"
+                    f" req/s {'met' if run.rps >= TARGET_RPS else 'missed'}"
+                )
+            lines.append(
+                f"| {m.cases:,} | {f'{m.load_seconds:.0f} s' if m.load_seconds else 'reused'} | {m.summary_ms:.1f} ms"
+                f" | {m.raw_ms:,.0f} ms | {name} | {run.p50_ms:.1f} ms | {run.p99_ms:.1f} ms | {run.rps:,.0f}"
+                f" | {run.server_cpu_ms:.1f} ms | {run.pg_cpu_ms:.1f} ms | {met} |"
+            )
+    lines += [
+        "",
+        "| cases | intake with summaries | without | ratio | within 20 % | `stats check` after |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in found:
+        ratio = m.intake_ms["with summaries"] / m.intake_ms["without"]
+        lines.append(
+            f"| {m.cases:,} | {m.intake_ms['with summaries']:.2f} ms | {m.intake_ms['without']:.2f} ms | {ratio:.2f}"
+            f" | {'met' if ratio <= 1 + INTAKE_MARGIN else 'missed'} | {m.differences} differences |"
+        )
+    if probe:
+        lines += [
+            "",
+            f"Load probe: `add_volume` of {probe_cases:,} cases and {returns_for(probe_cases):,} returns into a fresh"
+            f" demo database: {probe['with summaries']:.1f} s with the summary triggers,"
+            f" {probe['without']:.1f} s without ({probe['with summaries'] / probe['without']:.2f}×).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--raw-runs", type=int, default=3)
+    parser.add_argument("--intake-rounds", type=int, default=3)
+    parser.add_argument("--intake-rows", type=int, default=300)
+    parser.add_argument("--load-probe", type=int, default=0, help="also time add_volume of N cases with/without")
+    parser.add_argument("--out", help="append the section to this file (bench/RESULTS.md)")
+    args = parser.parse_args()
+    check_wrk()
+    found = [measure(size, args) for size in args.sizes]
+    probe = None
+    if args.load_probe:
+        with bench_database(None, args.sizes[0], returns_for(args.sizes[0])) as db:
+            probe = asyncio.run(load_probe(db.dsn, args.load_probe))
+    text = report(found, probe, args.load_probe, args)
+    print(text)
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as out:
+            out.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
