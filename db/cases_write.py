@@ -139,7 +139,12 @@ SELECT (SELECT count(*) FROM stored) AS stored, {_EVENT_COLUMNS}
   FROM (SELECT 1) one LEFT JOIN event e ON true"""
 """Keep the key's result (an expired key is taken over) and read the event back."""
 
-CURRENT_VERSION = 'SELECT version FROM "case" WHERE id = $1'
+CURRENT_VERSION = """
+SELECT c.version, EXISTS (SELECT 1 FROM idempotency_key k WHERE k.credential = $2 AND k.mutation = $3
+                                 AND k.key = $4 AND k.expires_at > now()) AS key_taken
+  FROM "case" c WHERE c.id = $1"""
+"""The version a failed write met, and whether its key was stored meanwhile: read in a new
+snapshot, since the claim's was taken before its lock was granted."""
 """After a versioned change found no row: the version that beat it (a new snapshot sees it)."""
 
 _REFUSALS = {
@@ -382,7 +387,16 @@ async def step_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, step
                 row["enterprise_id"],
             )
             if changed is None:
-                raise _stale(await conn.fetchval(CURRENT_VERSION, row["id"]))
+                current = await conn.fetchrow(CURRENT_VERSION, row["id"], writer.credential, claim.mutation, claim.key)
+                if current["key_taken"]:
+                    # Our first attempt committed between our snapshot and our lock: not stale,
+                    # a duplicate; the next retry replays it.
+                    raise Refused(
+                        "IDEMPOTENCY_KEY_IN_USE",
+                        "idempotencyKey",
+                        "A request with this idempotency key just finished; retry.",
+                    )
+                raise _stale(current["version"])
             stored = await _store(conn, writer, claim, row["id"])
             return Written(row["id"], _event(stored))
 

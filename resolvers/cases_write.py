@@ -7,6 +7,7 @@ case row: no log line, error message or event ever holds them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -235,7 +236,10 @@ async def step_case(info: Info[Context, None], mutation: str, values: dict[str, 
 
 
 async def case_of(info: Info[Context, None], case_id: int | None) -> Any:
-    """The case of a payload, read as the viewer may read it (masks and all)."""
+    """The case of a payload, read as the viewer may read it (masks and all), after the write."""
     if case_id is None:
         return None
-    return await info.context.loaders.one(CASE, "id").load(case_id)
+    loader = info.context.loaders.one(CASE, "id")
+    with contextlib.suppress(KeyError):  # Strawberry's clear() raises for a key never loaded
+        loader.clear(case_id)  # an earlier field of this operation may have read it before this write
+    return await loader.load(case_id)

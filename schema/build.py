@@ -23,7 +23,7 @@ from .contact_point import ContactPoint, StarAward
 from .cost import size_lists
 from .cross_store_return import CrossStoreReturn
 from .enterprise import Enterprise, Store
-from .errors import ClientErrors
+from .errors import ClientErrors, without_values
 from .limits import Limits
 from .network import District, Region
 from .programme import Membership, Programme
@@ -64,7 +64,7 @@ class Schema(strawberry.federation.Schema):
         ClientErrors logs the unexpected ones, with their traceback and request id.
         """
         for error in errors:
-            log.info("request error: %s", error.message.split("\n", 1)[0])
+            log.info("request error: %s", without_values(error.message.split("\n", 1)[0]))
 
     def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
         """Strawberry's, with each malformed representation a BAD_USER_INPUT at its index.

@@ -396,3 +396,35 @@ async def test_no_personal_data_in_logs_events_or_errors(
     finally:
         await conn.close()
     assert all(NAME not in e["changes"] + e["note"] and PHONE not in e["changes"] + e["note"] for e in events)
+
+
+def test_an_input_that_does_not_coerce_never_echoes_personal_data(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """graphql-core words a variable that does not coerce with the whole value in it: a
+    missing field or an unknown one would put the consumer's name and phone in the log."""
+    caplog.set_level(logging.DEBUG)
+    missing_kind = {k: v for k, v in intake().items() if k != "kind"}
+    bodies = [
+        write(client, "caseOpen", **missing_kind),
+        write(client, "caseOpen", **intake(kind="GRIEVANCE")),
+        write(client, "caseOpen", **intake(unknownField=1)),
+    ]
+    for body in bodies:
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+        assert "input" in body["errors"][0]["message"]  # still says which variable is wrong
+    for secret in (NAME, PHONE):
+        assert secret not in caplog.text
+        assert all(secret not in str(body) for body in bodies)
+
+
+def test_each_payload_of_one_operation_shows_the_case_after_its_own_write(client: TestClient) -> None:
+    number = opened(client)["number"]
+    both = (
+        "mutation ($a: CaseStepInput!, $b: CaseStepInput!) {"
+        " a: caseAccept(input: $a) { case { status version } }"
+        " b: caseStartMediation(input: $b) { case { status version } } }"
+    )
+    result = data(client, both, a={"number": number, "expectedVersion": 1}, b={"number": number, "expectedVersion": 2})
+    assert result["a"]["case"] == {"status": "ACCEPTED", "version": 2}
+    assert result["b"]["case"] == {"status": "MEDIATING", "version": 3}

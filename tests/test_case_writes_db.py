@@ -184,3 +184,44 @@ async def test_concurrent_duplicates_make_one_case(db_dsn: str) -> None:
         await pool.close()
     assert {o for o in outcomes if isinstance(o, str)} <= {"IDEMPOTENCY_KEY_IN_USE"}
     assert len({o for o in outcomes if isinstance(o, int)}) == 1 and keyed == 1
+
+
+async def test_a_retry_whose_first_attempt_commits_during_its_claim_is_told_to_retry(db_dsn: str) -> None:
+    """Permutation: the retry's claim takes its snapshot; the first attempt commits; the
+    retry then gets the key's lock but its snapshot shows neither the key nor the new
+    version. It must not answer STALE_VERSION (the client would write again with a new
+    key): it is told the key is in use, and its next retry replays the first result."""
+    gate, first_conn = await two_sessions(db_dsn)
+    database = await gate.fetchval("SELECT current_database()")
+    # The retry's session stops inside its claim statement, after its snapshot, at a lock the test holds.
+    await gate.execute(
+        "CREATE FUNCTION public.pg_try_advisory_xact_lock(bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$"
+        " BEGIN IF current_setting('application_name') = 'retry' THEN"
+        " PERFORM pg_catalog.pg_advisory_lock_shared(7); PERFORM pg_catalog.pg_advisory_unlock_shared(7); END IF;"
+        " RETURN pg_catalog.pg_try_advisory_xact_lock($1); END $$"
+    )
+    await gate.execute(f'ALTER DATABASE "{database}" SET search_path = public, pg_catalog')
+    retry_conn = await asyncpg.connect(db_dsn, server_settings={"application_name": "retry"})
+    try:
+        number = await a_received_case(first_conn)
+        note = claim("caseAddNote", "K-race", "one note")
+        step = Step(number, 1, note="one note")
+        await gate.execute("SELECT pg_advisory_lock(7)")
+        retry = asyncio.create_task(step_case(retry_conn, STAFF, note, step))
+        await blocked(gate, retry_conn)
+        first = await step_case(first_conn, STAFF, note, step)
+        assert first.event is not None
+        await gate.execute("SELECT pg_advisory_unlock(7)")
+        with pytest.raises(Refused) as refused:
+            await retry
+        assert refused.value.code == "IDEMPOTENCY_KEY_IN_USE"
+        again = await step_case(first_conn, STAFF, note, step)
+        assert again.replayed and again.event == first.event
+        notes = await gate.fetchval(
+            "SELECT count(*) FROM case_event e JOIN \"case\" c ON c.id = e.case_id WHERE c.number = $1 AND e.note = 'one note'",
+            number,
+        )
+        assert notes == 1
+    finally:
+        for conn in (gate, first_conn, retry_conn):
+            await conn.close()
