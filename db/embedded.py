@@ -233,6 +233,12 @@ class EmbeddedPostgres:
 
     def _spawn(self) -> None:
         assert self._bin is not None
+        if self._process is not None:
+            # The crashed server's child, not yet reaped by our supervisor (another process's
+            # noticed first): collect it before its Popen is replaced, or it stays a zombie.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(5)
+            self._process = None
         self._prepare_socket_dir()
         logfile = self.data_dir / "server.log"
         with open(logfile, "ab") as out:
