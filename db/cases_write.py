@@ -114,13 +114,17 @@ UPDATE "case" c SET
     status = coalesce($3::text, c.status),
     closed_at = CASE WHEN $3::text IS NULL THEN c.closed_at
                      WHEN $3::text IN ('settled', 'not_settled', 'transferred') THEN greatest(now(), c.opened_at) END,
-    amount_recovered = CASE WHEN $4::boolean THEN $5::numeric ELSE c.amount_recovered END,
+    amount_recovered = CASE WHEN $4::boolean THEN $5::numeric
+                            WHEN $3::text IS NOT NULL AND $3::text <> 'settled' THEN NULL
+                            ELSE c.amount_recovered END,
     kind = coalesce($6::text, c.kind),
     category = coalesce($7::text, c.category),
     respondent_enterprise_id = CASE WHEN $8::boolean THEN $9::bigint ELSE c.respondent_enterprise_id END
  WHERE c.id = $1 AND c.version = $2
 RETURNING c.version"""
-"""A versioned change: no row back means someone else changed the case first."""
+"""A versioned change: no row back means someone else changed the case first. Leaving
+settled (reopened, closed unsettled, transferred) drops the amount recovered: it was the
+settlement's, and statistics sum it over every status."""
 
 STORE = f"""
 WITH event AS (

@@ -49,7 +49,6 @@ class Database:
         self._faulted_at = float("-inf")
         """When a statement last failed with ``DatabaseUnavailable``."""
         self._connect = connect
-        self._probe: asyncpg.Connection | None = None
         self._probing = asyncio.Lock()
 
     @contextlib.asynccontextmanager
@@ -114,21 +113,18 @@ class Database:
         """Raise ``DatabaseUnavailable`` unless the database answers in time.
 
         On a connection of its own, outside the pool: a pool busy with slow work is load,
-        not a database that is down, and a health check must not queue behind it."""
+        not a database that is down, and a health check must not queue behind it. A new one
+        each time: a backend whose postmaster was killed can still answer on a connection
+        it already had, while the server takes no new ones."""
         with translate_errors():
             async with asyncio.timeout(self.timeout), self._probing:
-                if self._probe is None or self._probe.is_closed():
-                    self._probe = await self._connect()
+                probe = await self._connect()
                 try:
-                    await self._probe.fetchval("SELECT 1")
-                except BaseException:
-                    self._probe.terminate()  # cancelled or failed midway: its state is unknown
-                    self._probe = None
-                    raise
+                    await probe.fetchval("SELECT 1")
+                finally:
+                    probe.terminate()
 
     async def close(self) -> None:
-        if self._probe is not None:
-            self._probe.terminate()
         try:
             async with asyncio.timeout(self.timeout):
                 await self.pool.close()

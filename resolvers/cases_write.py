@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from graphql import FieldNode, FragmentSpreadNode, SelectionSetNode
 from strawberry import Info
 from strawberry.types.unset import UNSET
 
@@ -90,11 +91,30 @@ def _input_hash(mutation: str, values: dict[str, Any]) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
+def _mutations_in(info: Info[Context, None]) -> int:
+    """The operation's root fields with fragments expanded, ``__typename`` aside: what one
+    header key would have to cover (a field under @skip counts too: refused, not guessed)."""
+    fragments = info._raw_info.fragments
+
+    def count(selection_set: SelectionSetNode) -> int:
+        found = 0
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                found += node.name.value != "__typename"
+            elif isinstance(node, FragmentSpreadNode):
+                found += count(fragments[node.name.value].selection_set)
+            else:
+                found += count(node.selection_set)  # type: ignore[attr-defined]
+        return found
+
+    return count(info.operation.selection_set)
+
+
 def _claim(info: Info[Context, None], mutation: str, values: dict[str, Any]) -> w.Claim | CaseWritten:
     key = values.get("idempotency_key")
     if key is None:
         key = info.context.request.headers.get(IDEMPOTENCY_HEADER)
-        if key is not None and len(info.operation.selection_set.selections) > 1:
+        if key is not None and _mutations_in(info) > 1:
             raise HeaderAmbiguous(
                 f"The {IDEMPOTENCY_HEADER} header applies to a request with one mutation; "
                 "give each mutation its own `idempotencyKey` instead."

@@ -428,3 +428,38 @@ def test_each_payload_of_one_operation_shows_the_case_after_its_own_write(client
     result = data(client, both, a={"number": number, "expectedVersion": 1}, b={"number": number, "expectedVersion": 2})
     assert result["a"]["case"] == {"status": "ACCEPTED", "version": 2}
     assert result["b"]["case"] == {"status": "MEDIATING", "version": 3}
+
+
+async def test_the_idempotency_key_header_counts_mutations_inside_fragments(client: TestClient, db_dsn: str) -> None:
+    """A fragment on Mutation hides a second mutation from a count of the top-level
+    selections: both would run under one key, the second replaying the first."""
+    before = await counts(db_dsn)
+    hidden = (
+        "mutation ($a: CaseOpenInput!) { ... on Mutation {"
+        " a: caseOpen(input: $a) { case { number } } b: caseOpen(input: $a) { case { number } } } }"
+    )
+    body = client.post(
+        "/graphql", json={"query": hidden, "variables": {"a": intake()}}, headers={"Idempotency-Key": "frag-1"}
+    ).json()
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
+    assert body["data"] == {"a": None, "b": None}
+    assert await counts(db_dsn) == before
+    named = "mutation ($a: CaseOpenInput!) { __typename caseOpen(input: $a) { case { number } } }"
+    one = client.post(
+        "/graphql", json={"query": named, "variables": {"a": intake()}}, headers={"Idempotency-Key": "frag-2"}
+    ).json()
+    assert "errors" not in one and one["data"]["caseOpen"]["case"]["number"].startswith("C310115-")
+
+
+def test_a_reopened_case_no_longer_counts_what_it_had_recovered(client: TestClient) -> None:
+    """Statistics sum amountRecovered over every status: a settlement undone by reopening
+    must take its amount with it."""
+    number = opened(client)["number"]
+    ok(client, "caseAccept", number=number, expectedVersion=1)
+    ok(client, "caseStartMediation", number=number, expectedVersion=2)
+    ok(client, "caseSettle", number=number, expectedVersion=3, amountRecovered="100.00")
+    as_role(client, Role.CASE_OFFICER)
+    reopened = ok(client, "caseReopen", number=number, expectedVersion=4, reason="the refund never came")
+    assert reopened["case"]["status"] == "MEDIATING" and reopened["case"]["amountRecovered"] is None
+    closed = ok(client, "caseCloseUnsettled", number=number, expectedVersion=5, reason="the shop closed")
+    assert closed["case"]["status"] == "NOT_SETTLED" and closed["case"]["amountRecovered"] is None

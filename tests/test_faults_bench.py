@@ -44,6 +44,7 @@ def test_quick_frozen_database_reports_coded_answers_and_recovery(tmp_path: Path
     uncoded = sum(n for by_answer in answers.values() for a, n in by_answer.items() if a.endswith(" uncoded"))
     assert frozen["uncoded_5xx"] == uncoded
     assert (frozen["uncoded_5xx"] > 0) == any("uncoded 5xx" in f for f in frozen["failures"])
+    assert frozen["uncoded_5xx"] == 0 and done.returncode == 0, done.stdout  # every fault answered with a code
 
     recovery = frozen["recovery"]
     assert recovery["recovered"], recovery
