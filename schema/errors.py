@@ -108,8 +108,8 @@ class ClientErrors(MaskErrors):
                 error.message = str(error.original_error).split("\n", 1)[0]
             elif isinstance(error.original_error, NotImplementedError):
                 error.message = "That id names no type of object this API gives out."
-            elif code == BAD_USER_INPUT:
-                error.message = without_values(error.message)
+            elif code == BAD_USER_INPUT and error.message.startswith("Variable '$"):
+                error.message = without_values(error.message)  # a literal is the document's own text
             error.extensions = {**(error.extensions or {}), "code": code}
             processed.append(error)
         return processed
