@@ -26,6 +26,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    get_named_type,
     parse,
     type_from_ast,
 )
@@ -33,10 +34,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from db import saved
-from db.errors import DatabaseUnavailable
 from schema import schema
 
 from .admission import Refused, refusal
+from .faults import answering_faults
 
 __all__ = ["openapi_document", "serve_openapi"]
 
@@ -76,9 +77,10 @@ _ERROR = {
 
 async def serve_openapi(request: Request) -> Response:
     try:
-        operations = await saved.active_operations(request.app.state.db)
-    except DatabaseUnavailable as exc:
-        return refusal(request, Refused(503, exc.code, str(exc), {"Retry-After": "5"}))
+        async with answering_faults(request, request.app.state.settings.limits.request_timeout):
+            operations = await saved.active_operations(request.app.state.db)
+    except Refused as refused:
+        return refusal(request, refused)
     base = str(request.base_url).rstrip("/")
     return JSONResponse(openapi_document(schema._schema, operations, base))
 
@@ -136,7 +138,7 @@ class _Builder:
             if isinstance(type_, GraphQLNonNull) and node.default_value is None:
                 required.append(name)
             parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
-            if isinstance(_named(type_), GraphQLInputObjectType):
+            if isinstance(get_named_type(type_), GraphQLInputObjectType):
                 parameter["content"] = {"application/json": {"schema": schema_}}  # JSON text in the parameter
             else:
                 parameter["schema"] = schema_  # a list: repeat the parameter
@@ -276,12 +278,6 @@ class _Builder:
         if required:
             result["required"] = required
         return result
-
-
-def _named(type_: Any) -> Any:
-    while isinstance(type_, GraphQLNonNull | GraphQLList):
-        type_ = type_.of_type
-    return type_
 
 
 def _nullable(schema_: dict[str, Any], nullable: bool) -> dict[str, Any]:

@@ -287,9 +287,7 @@ def _claim_args(writer: Writer, claim: Claim, note: str, detail: dict[str, Any] 
 def _replay(row: asyncpg.Record, claim: Claim) -> Written | None:
     """The first result for a key used before with this input; refuse it with another."""
     if not row["claimed"]:
-        raise Refused(
-            "IDEMPOTENCY_KEY_IN_USE", "idempotencyKey", "A request with this idempotency key is still running; retry."
-        )
+        raise _key_in_use("is still running")
     if row["input_sha256"] is None:
         return None
     if bytes(row["input_sha256"]) != claim.input_sha256:
@@ -307,9 +305,7 @@ async def _store(conn: asyncpg.Connection, writer: Writer, claim: Claim, case_id
     )
     if claim.key is not None and not row["stored"]:
         # A duplicate committed between our snapshot and our lock: it is the first result.
-        raise Refused(
-            "IDEMPOTENCY_KEY_IN_USE", "idempotencyKey", "A request with this idempotency key just finished; retry."
-        )
+        raise _key_in_use("just finished")
     return row
 
 
@@ -395,11 +391,7 @@ async def step_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, step
                 if current["key_taken"]:
                     # Our first attempt committed between our snapshot and our lock: not stale,
                     # a duplicate; the next retry replays it.
-                    raise Refused(
-                        "IDEMPOTENCY_KEY_IN_USE",
-                        "idempotencyKey",
-                        "A request with this idempotency key just finished; retry.",
-                    )
+                    raise _key_in_use("just finished")
                 raise _stale(current["version"])
             stored = await _store(conn, writer, claim, row["id"])
             return Written(row["id"], _event(stored))
@@ -445,6 +437,11 @@ def _holds(row: asyncpg.Record, step: Step) -> bool:
         and step.category in (None, row["category"])
         and (not step.sets_respondent or row["enterprise_id"] == row["respondent_enterprise_id"])
     )
+
+
+def _key_in_use(state: str) -> Refused:
+    """A duplicate of a request with this key, which itself is fine: retrying replays it."""
+    return Refused("IDEMPOTENCY_KEY_IN_USE", "idempotencyKey", f"A request with this idempotency key {state}; retry.")
 
 
 def _stale(current: int) -> Refused:
