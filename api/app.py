@@ -24,6 +24,7 @@ from .budget import open_budget
 from .cors import cors_middleware
 from .documents import Documents
 from .graphql import GraphQLApp
+from .housekeeping import purge_keys_forever
 from .ide import graphiql_assets
 from .openapi import serve_openapi
 from .saved_queries import run_saved_query
@@ -98,9 +99,13 @@ def create_app(settings: Settings) -> Starlette:
         app.state.documents = Documents(settings.trusted_documents_only)
         await _prepare_saved_queries(app.state.db, limits.max_page_size)
         app.state.budget = open_budget(settings.redis_url, limits.budget_points, limits.budget_window)
+        purging = asyncio.create_task(purge_keys_forever(app.state.db, limits.key_purge_interval))
         try:
             yield
         finally:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
             await app.state.db.close()
             close = getattr(app.state.budget, "close", None)
             if close is not None:

@@ -8,6 +8,7 @@ client with a broken key learns it at once instead of seeing less data.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
 import re
 import time
@@ -180,4 +181,12 @@ def _claims_viewer(claims: Mapping[str, Any]) -> Viewer:
     trusted_only = claims.get("trusted_only", False)
     if not isinstance(trusted_only, bool):
         raise Unauthenticated("The token's `trusted_only` claim must be true or false.")
-    return Viewer(role, f"token:{str(claims['sub'])[:64]}", regions, districts, trusted_only, points)
+    return Viewer(role, _token_credential(str(claims["sub"])), regions, districts, trusted_only, points)
+
+
+def _token_credential(subject: str) -> str:
+    """A token's credential id: its subject, or a long one's digest. It keys idempotency and
+    budgets, so two subjects must never share one (a prefix would let them)."""
+    if len(subject) <= 64:
+        return f"token:{subject}"
+    return f"token:sha256:{hashlib.sha256(subject.encode()).hexdigest()}"

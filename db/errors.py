@@ -14,6 +14,8 @@ __all__ = [
     "InvalidInput",
     "MigrationError",
     "PoolSaturated",
+    "StatementCancelled",
+    "WriteConflict",
     "translate_errors",
 ]
 
@@ -48,6 +50,30 @@ class InvalidInput(Exception):
         super().__init__("An argument holds a value the database cannot take (a NUL character, a number out of range).")
 
 
+class WriteConflict(Exception):
+    """PostgreSQL rolled the transaction back to break a deadlock or a serialization
+    conflict with another one (SQLSTATE class 40), or a lock it needed was not to be had:
+    nothing was written, and the same request succeeds when retried."""
+
+    code = "WRITE_CONFLICT"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database rolled this write back because of a conflict with another one; nothing was written."
+            " Retry it (with the same idempotency key)."
+        )
+
+
+class StatementCancelled(Exception):
+    """PostgreSQL cancelled a statement: it outlived ``statement_timeout``, or an operator
+    cancelled it. Nothing of it was kept; a retry may succeed."""
+
+    code = "STATEMENT_CANCELLED"
+
+    def __init__(self) -> None:
+        super().__init__("The database cancelled this request's statement (it ran too long); nothing was written.")
+
+
 class MigrationError(Exception):
     """The migrations on disk and those recorded in the database disagree."""
 
@@ -75,7 +101,13 @@ def translate_errors() -> Iterator[None]:
         yield
     except DatabaseUnavailable:
         raise
-    except asyncpg.exceptions.DataError as exc:
+    except (asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError) as exc:
+        # The server's class 22, and the client's own refusal to encode an argument (an
+        # InterfaceError, so before the unavailable ones): the input's fault either way.
         raise InvalidInput() from exc
+    except (asyncpg.exceptions.TransactionRollbackError, asyncpg.exceptions.LockNotAvailableError) as exc:
+        raise WriteConflict() from exc
+    except asyncpg.exceptions.QueryCanceledError as exc:
+        raise StatementCancelled() from exc
     except UNAVAILABLE_ERRORS as exc:
         raise DatabaseUnavailable() from exc

@@ -48,8 +48,13 @@ class Limits:
     """Connections a process holds at once; a request on one more is refused (503 TOO_MANY_CONNECTIONS)."""
     reopen_days: int = 30
     """Days after closing within which a case officer may reopen a case."""
+    backdate_days: int = 90
+    """Days back an intake's ``openedAt`` may lie (a paper form entered late); older history
+    is an import's, not an intake's."""
     idempotency_hours: int = 24
     """Hours an idempotency key keeps its first result; after that the key is free again."""
+    key_purge_interval: float = 600.0
+    """Seconds between two purges of expired idempotency keys."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:
