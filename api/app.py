@@ -104,8 +104,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             purging.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purging
+            await asyncio.gather(purging, return_exceptions=True)  # it ends only by this
             await app.state.db.close()
             close = getattr(app.state.budget, "close", None)
             if close is not None:

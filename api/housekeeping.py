@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 from db.cases_write import purge_expired_keys
 from db.errors import DatabaseUnavailable
@@ -15,15 +16,20 @@ log = logging.getLogger(__name__)
 
 
 async def purge_keys_forever(db: Database, every: float) -> None:
-    """Every ``every`` seconds, delete the expired idempotency keys (Stripe keeps its keys
-    24 hours, then forgets them). Several processes may purge at once: a key is deleted once,
-    and a database away for a while only delays the purge."""
+    """Delete the expired idempotency keys at start and then every ``every`` seconds
+    (Stripe keeps its keys 24 hours, then forgets them). The first purge waits a random
+    part of a second, so processes started together spread out; several purging at once
+    delete each key once. A failed purge is logged and the next one tried: the task never
+    ends before the service does."""
+    await asyncio.sleep(random.uniform(0, min(every, 1.0)))  # noqa: S311 (spreading, not secrecy)
     while True:
-        await asyncio.sleep(every)
         try:
-            async with db.connection() as conn:
-                purged = await purge_expired_keys(conn)
+            purged = await purge_expired_keys(db)
         except DatabaseUnavailable:
-            continue
-        if purged:
-            log.info("purged %d expired idempotency keys", purged)
+            pass  # the database is away: the next purge catches up
+        except Exception:
+            log.exception("purging expired idempotency keys failed; trying again in %gs", every)
+        else:
+            if purged:
+                log.info("purged %d expired idempotency keys", purged)
+        await asyncio.sleep(every)

@@ -28,6 +28,7 @@ import asyncpg
 
 from .access import Role, Viewer
 from .errors import WriteConflict, translate_errors
+from .pool import Database
 from .records import CaseEvent
 
 __all__ = [
@@ -74,16 +75,14 @@ SELECT set_config('liaison.actor', $1, true) IS NOT NULL
   LEFT JOIN case_event e ON e.id = k.event_id
   {{joins}}"""
 
-_STEP_HOLDS = """CASE $13::text
-    WHEN 'reopened' THEN false
-    WHEN 'handed_over' THEN tp.id = c.contact_point_id
-    WHEN 'transferred' THEN c.status = 'transferred' AND coalesce((
-        SELECT e.kind = $13 AND e.changes @> coalesce(nullif($9, '')::jsonb, '{}')
+_STEP_HOLDS = """CASE WHEN $13::text IN ('reopened', 'transferred', 'handed_over') THEN coalesce((
+        SELECT e.kind = $13 AND e.note = $8 AND e.changes @> coalesce(nullif($9, '')::jsonb, '{}')
           FROM case_event e WHERE e.case_id = c.id ORDER BY e.at DESC, e.id DESC LIMIT 1), false)
     ELSE EXISTS (SELECT 1 FROM case_transition t WHERE t.kind = $13 AND t.to_status = c.status) END"""
 """Whether a step's outcome holds already, so that it is a no-op: the status it leads to;
-for a handover, the case being at that point; for a transfer, the case's last event being
-this transfer. Reopening is never one: an open case cannot be reopened."""
+for a reopening, a transfer or a handover, whose resulting status says too little (an open
+case was not reopened; a case at a point was not handed over to it), the case's last event
+being this very step, with the same reason and destination."""
 
 CLAIM_INTAKE = _CLAIM.format(
     target=f"p.id AS point_id, p.district_code, {_writable('p')} AS writable,"
@@ -101,9 +100,11 @@ CLAIM_STEP = _CLAIM.format(
     " c.closed_at > now() - $15::int * interval '1 day' AS reopenable,"
     " (SELECT t.to_status FROM case_transition t WHERE t.from_status = c.status AND t.kind = $13) AS next_status,"
     f" {_STEP_HOLDS} AS step_holds,"
-    f" ent.id AS enterprise_id, tp.id AS target_point_id, {_writable('tp')} AS target_writable",
+    f" ent.id AS enterprise_id, tp.id AS target_point_id, {_writable('tp')} AS target_writable,"
+    f" c.contact_point_id, {_writable('kp')} AS key_point_writable",
     joins='LEFT JOIN "case" c ON c.number = $12 LEFT JOIN contact_point p ON p.id = c.contact_point_id'
-    " LEFT JOIN enterprise ent ON ent.credit_code = $14 LEFT JOIN contact_point tp ON tp.code = $16",
+    " LEFT JOIN enterprise ent ON ent.credit_code = $14 LEFT JOIN contact_point tp ON tp.code = $16"
+    " LEFT JOIN contact_point kp ON kp.id = coalesce(k.contact_point_id, c.contact_point_id)",
 )
 """Claim for a step of a case: $12 number, $13 the step's kind in case_transition, $14 a
 respondent's credit code, $15 the days a closed case may be reopened within, $16 the
@@ -149,25 +150,29 @@ STORE = f"""
 WITH event AS (
     SELECT * FROM case_event WHERE id = nullif(current_setting('liaison.event_id', true), '')::bigint
 ), stored AS (
-    INSERT INTO idempotency_key (credential, mutation, key, input_sha256, case_id, event_id, expires_at)
-    SELECT $1, $2, $3, $4, $5, (SELECT id FROM event), now() + $6::int * interval '1 hour'
+    INSERT INTO idempotency_key (credential, mutation, key, input_sha256, case_id, event_id, expires_at,
+                                 contact_point_id)
+    SELECT $1, $2, $3, $4, $5, (SELECT id FROM event), now() + $6::int * interval '1 hour', $7
      WHERE $3::text IS NOT NULL
     ON CONFLICT (credential, mutation, key) DO UPDATE
        SET input_sha256 = EXCLUDED.input_sha256, case_id = EXCLUDED.case_id, event_id = EXCLUDED.event_id,
-           created_at = now(), expires_at = EXCLUDED.expires_at
+           created_at = now(), expires_at = EXCLUDED.expires_at, contact_point_id = EXCLUDED.contact_point_id
      WHERE idempotency_key.expires_at <= now()
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM stored) AS stored, {_EVENT_COLUMNS}
   FROM (SELECT 1) one LEFT JOIN event e ON true"""
-"""Keep the key's result (an expired key is taken over) and read the event back."""
+"""Keep the key's result (an expired key is taken over) and the point it was written at
+($7: a replay is checked against the scope there), and read the event back."""
 
 RESYNC_COUNTER = """
-UPDATE case_number_counter SET last = greatest(last, (
-    SELECT coalesce(max(substr(number, 14)::int), 0) FROM "case"
-     WHERE number LIKE 'C' || $1 || '-' || $2 || '-%' AND char_length(number) = 19))
+UPDATE case_number_counter SET last = coalesce((
+    SELECT n - 1 FROM generate_series(last + 1, least(last + 10000, 999999)) n
+     WHERE NOT EXISTS (SELECT 1 FROM "case" WHERE number = 'C' || $1 || '-' || $2 || '-' || lpad(n::text, 6, '0'))
+     LIMIT 1), last)
  WHERE district_code = $1 AND year = $2"""
-"""After a collision: the counter past every number of its district and year in use."""
+"""After a collision: the counter just before the first free number, so that the numbers
+taken outside count as issued and no number is skipped."""
 
 CURRENT_VERSION = """
 SELECT c.version, EXISTS (SELECT 1 FROM idempotency_key k WHERE k.credential = $2 AND k.mutation = $3
@@ -330,9 +335,9 @@ def _replay(row: asyncpg.Record, claim: Claim) -> Written | None:
     return Written(row["stored_case_id"], _event(row), replayed=True)
 
 
-async def _store(conn: asyncpg.Connection, writer: Writer, claim: Claim, case_id: int) -> asyncpg.Record:
+async def _store(conn: asyncpg.Connection, writer: Writer, claim: Claim, case_id: int, point_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(
-        STORE, writer.credential, claim.mutation, claim.key, claim.input_sha256, case_id, claim.hours
+        STORE, writer.credential, claim.mutation, claim.key, claim.input_sha256, case_id, claim.hours, point_id
     )
     if claim.key is not None and not row["stored"]:
         # A duplicate committed between our snapshot and our lock: it is the first result.
@@ -417,7 +422,7 @@ async def _open_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, int
                 if exc.constraint_name != "case_number_key":
                     raise
                 raise _NumberTaken(row["district_code"], row["year"]) from None
-            stored = await _store(conn, writer, claim, opened["id"])
+            stored = await _store(conn, writer, claim, opened["id"], row["point_id"])
             return Written(opened["id"], _event(stored))
 
 
@@ -438,13 +443,16 @@ async def step_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, step
                 step.reopen_days,
                 step.handover_to,
             )
-            _check_scope(row, writer, step)
+            if row["input_sha256"] is None or not row["key_point_writable"]:
+                # A replay is in scope where its write was made: the case may have been
+                # handed over since, and the write did happen.
+                _check_scope(row, writer, step)
             replayed = _replay(row, claim)
             if replayed is not None:
                 return replayed
             _check(row, step)
             if _holds(row, step):
-                await _store(conn, writer, claim, row["id"])
+                await _store(conn, writer, claim, row["id"], row["contact_point_id"])
                 return Written(row["id"], None)
             if row["version"] != step.expected_version:
                 raise _stale(row["version"])
@@ -468,7 +476,7 @@ async def step_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, step
                     # a duplicate; the next retry replays it.
                     raise _key_in_use("just finished")
                 raise _stale(current["version"])
-            stored = await _store(conn, writer, claim, row["id"])
+            stored = await _store(conn, writer, claim, row["id"], row["contact_point_id"])
             return Written(row["id"], _event(stored))
 
 
@@ -497,6 +505,12 @@ def _check(row: asyncpg.Record, step: Step) -> None:
         raise Refused("RECOVERED_WITHOUT_CLAIM", "amountRecovered", "No amount was claimed, so none can be recovered.")
     if _holds(row, step):
         return
+    if step.kind == "handed_over" and row["target_point_id"] == row["contact_point_id"]:
+        raise Refused(
+            "CASE_CLOSED" if row["status"] in CLOSED else "ILLEGAL_TRANSITION",
+            "contactPoint",
+            f"Case {step.number} is at {step.handover_to} already.",
+        )
     closed = row["status"] in CLOSED
     if closed and step.kind != "reopened":
         raise Refused("CASE_CLOSED", "number", f"Case {step.number} is {row['status']}; reopen it to change it.")
@@ -557,16 +571,17 @@ DELETE FROM idempotency_key
 """One batch of expired keys: a short statement that holds few locks, however many expired."""
 
 
-async def purge_expired_keys(conn: asyncpg.Connection, batch: int = 1000) -> int:
-    """Delete every expired idempotency key, a batch per statement; how many went.
+async def purge_expired_keys(db: Database, batch: int = 1000) -> int:
+    """Delete every expired idempotency key, a batch per statement and pool turn; how many went.
 
     An expired key already replays nothing (the claim ignores it, the store takes it over):
     this only keeps the table from growing with every write ever made."""
     purged = 0
-    with translate_errors():
-        while True:
-            status = await conn.execute(PURGE_EXPIRED_KEYS, batch)
-            deleted = int(status.split()[-1])
-            purged += deleted
-            if deleted < batch:
-                return purged
+    while True:
+        async with db.connection() as conn:
+            with translate_errors():
+                status = await conn.execute(PURGE_EXPIRED_KEYS, batch)
+        deleted = int(status.split()[-1])
+        purged += deleted
+        if deleted < batch:
+            return purged

@@ -64,14 +64,18 @@ class WriteConflict(Exception):
         )
 
 
-class StatementCancelled(Exception):
+class StatementCancelled(DatabaseUnavailable):
     """PostgreSQL cancelled a statement: it outlived ``statement_timeout``, or an operator
-    cancelled it. Nothing of it was kept; a retry may succeed."""
+    cancelled it. A kind of ``DatabaseUnavailable`` (no answer within the bound, try again),
+    with its own code; nothing the statement would have written was kept."""
 
     code = "STATEMENT_CANCELLED"
 
     def __init__(self) -> None:
-        super().__init__("The database cancelled this request's statement (it ran too long); nothing was written.")
+        super().__init__(
+            "The database cancelled this request's statement: it ran too long, or an operator stopped it."
+            " Nothing it would have written was kept; try again."
+        )
 
 
 class MigrationError(Exception):
@@ -94,6 +98,16 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# Rolled back by PostgreSQL with nothing written, so a retry is safe: a serialization
+# failure, a deadlock, a lock not to be had. (Not all of class 40: 40003 means the outcome
+# is unknown.)
+_CONFLICTS = (
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.LockNotAvailableError,
+)
+
+
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
     """Turn connection-level failures into ``DatabaseUnavailable``; let the rest through."""
@@ -101,11 +115,11 @@ def translate_errors() -> Iterator[None]:
         yield
     except DatabaseUnavailable:
         raise
-    except (asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError) as exc:
-        # The server's class 22, and the client's own refusal to encode an argument (an
-        # InterfaceError, so before the unavailable ones): the input's fault either way.
+    except asyncpg.exceptions.DataError as exc:
+        # The server's class 22, and asyncpg's own refusal to encode an argument (it
+        # raises the same class): the input's fault either way.
         raise InvalidInput() from exc
-    except (asyncpg.exceptions.TransactionRollbackError, asyncpg.exceptions.LockNotAvailableError) as exc:
+    except _CONFLICTS as exc:
         raise WriteConflict() from exc
     except asyncpg.exceptions.QueryCanceledError as exc:
         raise StatementCancelled() from exc

@@ -531,23 +531,23 @@ def test_long_token_subjects_keep_their_own_keys(client: TestClient) -> None:
     assert len(cases) == 2
 
 
-async def test_a_number_taken_outside_the_service_is_skipped(client: TestClient, db_dsn: str) -> None:
+async def test_numbers_taken_outside_the_service_are_skipped_without_a_gap(client: TestClient, db_dsn: str) -> None:
     number = opened(client)["number"]
     district_year, seq = number.rsplit("-", 1)
-    taken = f"{district_year}-{int(seq) + 1:06d}"
     conn = await asyncpg.connect(db_dsn)
     try:
-        await conn.execute(
-            'INSERT INTO "case" (number, kind, channel, category, status, contact_point_id, opened_at, summary)'
-            " SELECT $1, kind, channel, category, 'received', contact_point_id, opened_at, 'by SQL'"
-            ' FROM "case" WHERE number = $2',
-            taken,
-            number,
-        )
+        for step in (1, 2, 4):
+            await conn.execute(
+                'INSERT INTO "case" (number, kind, channel, category, status, contact_point_id, opened_at, summary)'
+                " SELECT $1, kind, channel, category, 'received', contact_point_id, opened_at, 'by SQL'"
+                ' FROM "case" WHERE number = $2',
+                f"{district_year}-{int(seq) + step:06d}",
+                number,
+            )
     finally:
         await conn.close()
-    assert opened(client)["number"] == f"{district_year}-{int(seq) + 2:06d}"
     assert opened(client)["number"] == f"{district_year}-{int(seq) + 3:06d}"
+    assert opened(client)["number"] == f"{district_year}-{int(seq) + 5:06d}"
 
 
 CONFLICTS = {"deadlock": ("40P01", "WRITE_CONFLICT"), "cancelled": ("57014", "STATEMENT_CANCELLED")}
@@ -575,3 +575,38 @@ async def test_database_conflicts_are_retryable_codes(client: TestClient, db_dsn
         assert [e["extensions"]["code"] for e in body["errors"]] == [code], body
     assert await counts(db_dsn) == before
     assert ok(client, "caseAddNote", number=number, expectedVersion=1, note="fine", idempotencyKey="deadlock")
+
+
+def test_a_handover_to_the_point_it_is_at_is_refused(client: TestClient) -> None:
+    number = opened(client)["number"]
+    as_role(client, Role.CASE_OFFICER)
+    here = {"to": "CONTACT_POINT", "contactPoint": PUDONG_POINT, "reason": "stay"}
+    assert codes(payload(client, "caseTransfer", number=number, expectedVersion=1, **here)) == ["ILLEGAL_TRANSITION"]
+    ok(client, "caseTransfer", number=number, expectedVersion=1, to="DISTRICT_BUREAU", reason="big")
+    assert codes(payload(client, "caseTransfer", number=number, expectedVersion=2, **here)) == ["CASE_CLOSED"]
+
+
+def test_a_reopening_retried_without_a_key_is_a_no_op(client: TestClient) -> None:
+    number = opened(client)["number"]
+    ok(client, "caseAccept", number=number, expectedVersion=1)
+    ok(client, "caseStartMediation", number=number, expectedVersion=2)
+    ok(client, "caseCloseUnsettled", number=number, expectedVersion=3, reason="the shop refuses")
+    as_role(client, Role.CASE_OFFICER)
+    assert ok(client, "caseReopen", number=number, expectedVersion=4, reason="new evidence")["case"]["version"] == 5
+    again = ok(client, "caseReopen", number=number, expectedVersion=4, reason="new evidence")
+    assert again["event"] is None and again["case"]["version"] == 5
+
+
+def test_a_write_replays_after_its_case_was_handed_over(client: TestClient) -> None:
+    """The accept committed, its answer was lost, an officer handed the case on: the retry
+    is told what happened, not that nothing was written."""
+    number = opened(client)["number"]
+    first = write(client, "caseAccept", number=number, expectedVersion=1, idempotencyKey="accept-lost")
+    as_role(client, Role.CASE_OFFICER)
+    handover = {"to": "CONTACT_POINT", "contactPoint": OTHER_PUDONG_POINT, "reason": "the shop is there"}
+    ok(client, "caseTransfer", number=number, expectedVersion=2, **handover)
+    as_role(client, Role.CONTACT_POINT)
+    retry = write(client, "caseAccept", number=number, expectedVersion=1, idempotencyKey="accept-lost")
+    assert retry["extensions"]["idempotentReplay"] is True
+    assert retry["data"]["caseAccept"]["event"] == first["data"]["caseAccept"]["event"]
+    assert retry["data"]["caseAccept"]["userErrors"] == []
