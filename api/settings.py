@@ -2,17 +2,18 @@
 
 A setting is a field here (or in ``Limits``, ``JwtSettings``): its type, its default, its
 variable's name as the alias and an attribute docstring that ``liaison --help`` prints.
-A bad value stops the command before anything starts, with one line from ``problem``.
+A group of settings can be a ``FromEnvironment`` model of its own, a field here with its
+defaults as default; it reads the same variables. A bad value stops the command before
+anything starts, with one line from ``problem``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
@@ -57,13 +58,6 @@ class Settings(FromEnvironment):
     """``compiled``: queries the compiler knows run as one SQL statement; ``dataloader``: none
     do; ``verify``: both run, the generic path's answer is sent and the compiled one checked
     against it byte for byte (a mismatch is logged and flagged in ``X-Liaison-Execution``)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nested_read_the_same_variables(cls, values: Any) -> Any:
-        if isinstance(values, Mapping):
-            return {"jwt": values, "limits": values, **values}
-        return values
 
     @field_validator("database_url")
     @classmethod

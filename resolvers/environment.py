@@ -29,10 +29,14 @@ class FromEnvironment(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _blank_is_unset(cls, values: Any) -> Any:
-        if isinstance(values, Mapping):
-            return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
-        return values
+    def _from_variables(cls, values: Any) -> Any:
+        """Blank variables dropped; a nested settings model (``Settings.limits``) reads the
+        same flat mapping: its variables have names of their own, not ``LIMITS__...``."""
+        if not isinstance(values, Mapping):
+            return values
+        present = {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
+        nested = {name: present for name, field in cls.model_fields.items() if _is_settings(field.annotation)}
+        return {**nested, **present}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -43,8 +47,11 @@ class FromEnvironment(BaseModel):
 def variables(model: type[BaseModel]) -> Iterator[tuple[str, FieldInfo]]:
     """Each environment variable a settings model reads, with its field, nested models' too."""
     for field in model.model_fields.values():
-        kind = field.annotation
-        if isinstance(kind, type) and issubclass(kind, FromEnvironment):
-            yield from variables(kind)
+        if _is_settings(field.annotation):
+            yield from variables(field.annotation)  # type: ignore[arg-type]
         elif field.alias is not None:
             yield field.alias, field
+
+
+def _is_settings(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, FromEnvironment)
