@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from db.embedded import EmbeddedPostgres
 from db.supervisor import Supervisor
 
+from .logs import configure_logging
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -83,6 +84,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
             host=settings.host,
             port=settings.port,
             log_level="info",
+            log_config=None,  # uvicorn's lines in the process's format (api.logs)
+            access_log=False,  # api.telemetry writes each request's line, with its id
             timeout_graceful_shutdown=settings.limits.shutdown_grace,
             http=http_protocol(settings.limits),
         )
@@ -258,8 +261,8 @@ def main(argv: list[str] | None = None) -> None:
     queries_cli.add_parser(commands)
     commands.add_parser("schema", help="print the GraphQL schema (SDL); schema.graphql holds the committed copy")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
     handlers = {
         "key": keys,
         "queries": queries,

@@ -12,6 +12,8 @@ from db.embedded import default_data_dir
 from resolvers.limits import Limits
 
 from .auth import JwtSettings
+from .logs import FORMATS
+from .tracing import traces_exporter
 
 __all__ = ["Settings"]
 
@@ -40,6 +42,12 @@ class Settings:
     """``compiled``: queries the compiler knows run as one SQL statement; ``dataloader``: none
     do; ``verify``: both run, the generic path's answer is sent and the compiled one checked
     against it byte for byte (a mismatch is logged and flagged in ``X-Liaison-Execution``)."""
+    log_format: str = "json"
+    """``LIAISON_LOG_FORMAT``: ``json``, one object per line, or ``text`` for people."""
+    metrics_secret: str | None = None
+    """``LIAISON_METRICS_SECRET``: /metrics answers only ``Authorization: Bearer`` it; unset, /metrics is off."""
+    traces_exporter: str | None = None
+    """From the standard ``OTEL_*`` variables (``api.tracing.traces_exporter``): None, tracing off."""
     """Only saved operations run on /graphql (by hash or name); any other document is refused."""
     """When set, ``_entities`` and ``_service`` answer only requests whose X-Router-Secret holds it."""
     """Where rate-limit budgets are kept when several processes serve; None: in-process."""
@@ -61,7 +69,23 @@ class Settings:
             router_secret=env.get("LIAISON_ROUTER_SECRET") or None,
             trusted_documents_only=_flag(env.get("LIAISON_TRUSTED_DOCUMENTS_ONLY", "0")),
             execution=_execution(env.get("LIAISON_EXECUTION", "compiled")),
+            log_format=_log_format(env.get("LIAISON_LOG_FORMAT", "json")),
+            metrics_secret=_metrics_secret(env.get("LIAISON_METRICS_SECRET", "")),
+            traces_exporter=traces_exporter(env),
         )
+
+
+def _log_format(value: str) -> str:
+    value = value.strip().lower()
+    if value not in FORMATS:
+        raise ValueError(f"LIAISON_LOG_FORMAT: {value!r} is not json or text")
+    return value
+
+
+def _metrics_secret(value: str) -> str | None:
+    if value and len(value) < 16:
+        raise ValueError("LIAISON_METRICS_SECRET: at least 16 characters, or unset to turn /metrics off")
+    return value or None
 
 
 def _execution(value: str) -> str:

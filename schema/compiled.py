@@ -75,6 +75,7 @@ class CompiledExecution(SchemaExtension):
         context: Context = execution.context
         text = None
         if execution.result is None and execution.graphql_document is not None and isinstance(context, Context):
+            context.record.started(execution.operation_name, execution.operation_type.value)
             text = await self._compiled(context)
             if isinstance(text, DatabaseUnavailable):
                 # Not again on the generic path: it would wait for the same fault as long again.
@@ -221,6 +222,7 @@ def fault_error(fault: DatabaseUnavailable, path: list[str]) -> GraphQLError:
 
 
 def _tell(context: Context, served: str) -> None:
+    context.record.execution = served
     if context.response is not None:
         context.response.headers[HEADER] = served
 
