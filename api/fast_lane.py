@@ -61,7 +61,8 @@ async def serve_known(request: Request) -> Response | None:
         return None  # refused before anything was charged: the pipeline refuses it again, in its words
     extensions = orjson.dumps(cost_extension(found, limits, spend))
     try:
-        with operation_span(context.tracer, operation_name):
+        with operation_span(context.tracer, operation_name) as span:
+            span.set_attribute("liaison.execution", "fast_lane")
             text = await fetch_data(context.db, statement.sql, statement.values)
     except InvalidInput:
         return None

@@ -22,7 +22,10 @@ def operation_span(tracer: Tracer | None, operation_name: str | None) -> Abstrac
     """The GraphQL operation's span, named as Strawberry names it, and current while it runs,
     so that the SQL statements' spans (the asyncpg instrumentation) are its children."""
     name = f"GraphQL Query: {operation_name}" if operation_name else "GraphQL Query"
-    return (tracer or _NO_TRACER).start_as_current_span(name, kind=SpanKind.SERVER, attributes={"component": "graphql"})
+    attributes = {"component": "graphql"}
+    if operation_name:
+        attributes["graphql.operation.name"] = operation_name
+    return (tracer or _NO_TRACER).start_as_current_span(name, kind=SpanKind.SERVER, attributes=attributes)
 
 
 class OperationTracing(OpenTelemetryExtension):

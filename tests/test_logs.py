@@ -15,10 +15,10 @@ from .support import bearer, live_service
 from .writes_support import NAME, PHONE, PUDONG_POINT, document, intake
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
-STAFF = bearer("contact_point", contactPoints=[PUDONG_POINT])
 
 
 def test_every_line_is_json_and_none_holds_personal_data(db_dsn: str, tmp_path: Path) -> None:
+    staff = bearer("contact_point", contactPoints=[PUDONG_POINT])  # tokens live 5 minutes: made now
     with live_service(db_dsn, tmp_path) as base:
         graphql = f"{base}/graphql"
         query = {"query": "query Regions { regions { code } }", "operationName": "Regions"}
@@ -31,14 +31,14 @@ def test_every_line_is_json_and_none_holds_personal_data(db_dsn: str, tmp_path: 
         opened = httpx2.post(
             graphql,
             json={"query": document("caseOpen"), "variables": {"input": intake()}},
-            headers={"X-Request-ID": "log-open", **STAFF},
+            headers={"X-Request-ID": "log-open", **staff},
         ).json()
         assert opened["data"]["caseOpen"]["userErrors"] == [], opened
         mistyped = {"query": document("caseOpen"), "variables": {"input": intake(consumerPhone=int(PHONE))}}
-        refused = httpx2.post(graphql, json=mistyped, headers={"X-Request-ID": "log-mistyped", **STAFF}).json()
+        refused = httpx2.post(graphql, json=mistyped, headers={"X-Request-ID": "log-mistyped", **staff}).json()
         assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
         inline = document("caseOpen").replace("$input", "$unused") + f" # {NAME}"  # a literal in a comment
-        httpx2.post(graphql, json={"query": inline}, headers={"X-Request-ID": "log-invalid", **STAFF})
+        httpx2.post(graphql, json={"query": inline}, headers={"X-Request-ID": "log-invalid", **staff})
         by_get = {
             "query": "query Point($p: String!) { contactPoint(code: $p) { name } }",
             "variables": json.dumps({"p": PHONE}),

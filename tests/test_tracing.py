@@ -50,6 +50,7 @@ def descendants(spans: list[ReadableSpan], parent: ReadableSpan) -> list[Readabl
 
 @pytest.mark.parametrize("execution", ["dataloader", "compiled"])
 def test_the_span_tree_continues_the_routers_trace(demo_dsn: str, execution: str) -> None:
+    served = []
     with traced(demo_dsn, execution) as (client, exporter):
         for _ in range(2):  # in compiled mode, the second is the fast lane's
             body = {"query": DASHBOARD, "variables": {"code": "310115"}, "operationName": "Dashboard"}
@@ -64,6 +65,8 @@ def test_the_span_tree_continues_the_routers_trace(demo_dsn: str, execution: str
             assert http.attributes["http.target"] == "/graphql"
             (operation,) = children(spans, http)
             assert operation.name == "GraphQL Query: Dashboard"
+            assert operation.attributes["graphql.operation.name"] == "Dashboard"
+            served.append(operation.attributes["liaison.execution"])
             sql = [s for s in descendants(spans, operation) if s.kind is SpanKind.CLIENT]
             assert sql and all(s.attributes["db.system"] == "postgresql" for s in sql)
             assert len(sql) == (1 if execution == "compiled" else 3)  # one per DataLoader batch
@@ -71,7 +74,7 @@ def test_the_span_tree_continues_the_routers_trace(demo_dsn: str, execution: str
             assert {s.context.span_id for s in spans} == {http.context.span_id} | {
                 s.context.span_id for s in descendants(spans, http)
             }
-        assert operation.attributes.get("liaison.execution") in (None, "dataloader")
+    assert served == (["compiled", "fast_lane"] if execution == "compiled" else ["dataloader", "dataloader"])
 
 
 def test_no_span_holds_a_value_sent(db_dsn: str) -> None:
