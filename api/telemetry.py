@@ -112,7 +112,7 @@ def _trace_id(connection: HTTPConnection) -> str | None:
     """The trace this request is part of: the current span's when tracing is on, else the
     caller's ``traceparent``, so that lines still join the router's trace."""
     context = trace.get_current_span().get_span_context()
-    if not context.is_valid:
-        parent = _TRACE_CONTEXT.extract({"traceparent": connection.headers.get("traceparent", "")})
-        context = trace.get_current_span(parent).get_span_context()
+    given = connection.headers.get("traceparent")
+    if not context.is_valid and given:
+        context = trace.get_current_span(_TRACE_CONTEXT.extract({"traceparent": given})).get_span_context()
     return trace.format_trace_id(context.trace_id) if context.is_valid else None
