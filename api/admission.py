@@ -19,6 +19,7 @@ from strawberry.http.parse_content_type import parse_content_type
 from db.errors import DatabaseUnavailable
 from resolvers.context import REQUEST_ID, Context, request_id
 from resolvers.limits import Limits
+from resolvers.record import RequestRecord
 
 from .auth import Unauthenticated, authenticate
 from .jsonout import dumps
@@ -31,6 +32,7 @@ __all__ = [
     "Refused",
     "admit",
     "context_for",
+    "record_of",
     "refusal",
     "unavailable",
 ]
@@ -74,6 +76,7 @@ def refusal(request: Request, refused: Refused) -> Response:
     """The refusal's JSON answer, with the request's id; in the error too when the fault is
     the server's (5xx), as for an internal error, so that a report can quote it."""
     media_type = response_media_type(request.headers.get("accept")) or JSON
+    record_of(request).errors.append(refused.code)
     extensions = {"code": refused.code}
     identifier = request_id(request)
     if refused.status >= 500:
@@ -180,4 +183,14 @@ def context_for(request: Request, response: Response | None) -> Context:
         execution=state.settings.execution,
         from_router=request.state.from_router,
         router_verified=request.state.router_verified,
+        record=record_of(request),
+        tracer=state.telemetry.tracer,
     )
+
+
+def record_of(request: Request) -> RequestRecord:
+    """The request's record (``api.telemetry`` makes one per request; a bare app, one here)."""
+    record = getattr(request.state, "record", None)
+    if record is None:
+        record = request.state.record = RequestRecord()
+    return record  # type: ignore[no-any-return]

@@ -1,4 +1,4 @@
-"""The Starlette application: GraphQL at /graphql, health at /healthz and /readyz, CORS if configured."""
+"""The Starlette application: GraphQL at /graphql, health at /healthz and /readyz, metrics, CORS if configured."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from db import saved
@@ -18,7 +20,7 @@ from db.errors import DatabaseUnavailable
 from db.pool import Database, open_database
 from resolvers.documents import broken_documents
 from schema import schema
-from schema.compiled import EXECUTIONS, PATHS, compile_ahead
+from schema.compiled import compile_ahead
 
 from .budget import open_budget
 from .cors import cors_middleware
@@ -26,10 +28,13 @@ from .documents import Documents
 from .graphql import GraphQLApp
 from .housekeeping import purge_keys_forever
 from .ide import graphiql_assets
+from .metrics import Metrics, serve_metrics
 from .openapi import serve_openapi
 from .saved_queries import run_saved_query
 from .settings import Settings
 from .startup import prepare_database
+from .telemetry import RequestTelemetry, Telemetry
+from .tracing import http_spans, sql_spans, tracer_provider
 
 __all__ = ["create_app"]
 
@@ -41,19 +46,6 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text: operations by the path that served them, statements sent, since start."""
-    lines = [
-        "# HELP liaison_operations_total GraphQL operations by execution path (verified, mismatch: verify mode).",
-        "# TYPE liaison_operations_total counter",
-        *(f'liaison_operations_total{{path="{path}"}} {EXECUTIONS[path]}' for path in PATHS),
-        "# HELP liaison_statements_total SQL statements sent to PostgreSQL.",
-        "# TYPE liaison_statements_total counter",
-        f"liaison_statements_total {request.app.state.db.statements}",
-    ]
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: the database answered within the configured bound."""
     try:
@@ -63,13 +55,15 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def _prepare_saved_queries(db: Database, max_page: int) -> None:
+async def _prepare_saved_queries(db: Database, max_page: int, metrics: Metrics) -> None:
     """A schema change must not break a tool silently: say at start-up which saved queries it
-    broke. Compile the others ahead for internal tools (those that need no variable values)."""
+    broke. Compile the others ahead for internal tools (those that need no variable values).
+    Their names are the operation labels of the metrics."""
     try:
         active = await saved.active_operations(db)
     except DatabaseUnavailable:
         return  # the service starts while the database is away; `liaison queries check` reports later
+    metrics.saved_names.update(o.name for o in active)
     broken = broken_documents([(o.label, o.document) for o in active], schema._schema)
     for label, errors in broken:
         log.warning("saved query %s no longer validates against the schema: %s", label, "; ".join(errors))
@@ -83,11 +77,16 @@ async def _prepare_saved_queries(db: Database, max_page: int) -> None:
             log.info("saved query %s: %s", operation.label, outcome)
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The service over the database at ``settings.database_url`` (which must be set)."""
+def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
+    """The service over the database at ``settings.database_url`` (which must be set).
+
+    ``traces``: a tracer provider to use instead of the one ``settings.traces_exporter``
+    asks for (tests give one that keeps spans in memory)."""
     if settings.database_url is None:
         raise ValueError("create_app needs a database URL; the CLI starts the embedded one")
     dsn = settings.database_url
+    if traces is None and settings.traces_exporter is not None:
+        traces = tracer_provider(settings.traces_exporter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -97,11 +96,12 @@ def create_app(settings: Settings) -> Starlette:
             dsn, max_size=settings.pool_size, timeout=settings.db_timeout, statement_timeout=limits.request_timeout
         )
         app.state.documents = Documents(settings.trusted_documents_only)
-        await _prepare_saved_queries(app.state.db, limits.max_page_size)
+        await _prepare_saved_queries(app.state.db, limits.max_page_size, app.state.telemetry.metrics)
         app.state.budget = open_budget(settings.redis_url, limits.budget_points, limits.budget_window)
         purging = asyncio.create_task(purge_keys_forever(app.state.db, limits.key_purge_interval))
         try:
-            yield
+            with sql_spans(traces):
+                yield
         finally:
             purging.cancel()
             await asyncio.gather(purging, return_exceptions=True)  # it ends only by this
@@ -109,7 +109,13 @@ def create_app(settings: Settings) -> Starlette:
             close = getattr(app.state.budget, "close", None)
             if close is not None:
                 await close()
+            if traces is not None:
+                traces.shutdown()  # sends the spans still batched
 
+    telemetry = Telemetry(Metrics(), traces)
+    middleware = [Middleware(RequestTelemetry, telemetry=telemetry), *cors_middleware(settings.cors_origins)]
+    if traces is not None:
+        middleware.insert(0, http_spans(traces))
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)),
@@ -117,13 +123,15 @@ def create_app(settings: Settings) -> Starlette:
             Route("/queries/{name}", run_saved_query, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            Route("/metrics", serve_metrics),
             graphiql_assets(),
         ],
-        middleware=cors_middleware(settings.cors_origins),
+        middleware=middleware,
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.telemetry = telemetry
+    telemetry.metrics.read_from(app.state)
     # A bulkhead for /graphql and /queries alike: on 2 cores, more executions at once only
     # interleave, while each holds its whole result graph and its pool connections;
     # measured here, 64 at once took a worker past 480 MB.

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 class InProcessBudget:
     def __init__(self, points: int, window: int) -> None:
         self.points, self.window = points, window
+        self.refusals = 0
+        """Charges refused since start: a caller's window was spent (metrics)."""
         self._used: dict[str, tuple[int, int]] = {}
 
     async def charge(self, who: str, points: int) -> Spend:
@@ -35,6 +37,7 @@ class InProcessBudget:
         seen, used = self._used.get(who, (index, 0))
         used = used if seen == index else 0
         if used + points > self.points:
+            self.refusals += 1
             return Spend(False, self.points, used, reset_at)
         self._used[who] = (index, used + points)
         return Spend(True, self.points, used + points, reset_at)
@@ -53,6 +56,8 @@ return {1, used}
 class RedisBudget:
     def __init__(self, client: redis.Redis, points: int, window: int, prefix: str = "liaison:budget") -> None:
         self.client, self.points, self.window, self.prefix = client, points, window, prefix
+        self.refusals = 0
+        """Charges this process saw refused since start (metrics)."""
         self._charge = client.register_script(_CHARGE)
 
     async def charge(self, who: str, points: int) -> Spend:
@@ -65,6 +70,7 @@ class RedisBudget:
         except (RedisError, OSError) as exc:
             log.warning("rate-limit budget not charged, Redis unavailable: %s", type(exc).__name__)
             return Spend(True, self.points, 0, reset_at)
+        self.refusals += not allowed
         return Spend(bool(allowed), self.points, int(used), reset_at)
 
     async def close(self) -> None:

@@ -21,6 +21,7 @@ from db.embedded import EmbeddedPostgres
 from db.supervisor import Supervisor
 from resolvers.environment import variables
 
+from .logs import configure_logging
 from .settings import Settings, problem
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
             port=settings.port,
             workers=settings.workers,
             log_level="info",
+            log_config=None,  # uvicorn's lines in the process's format (api.logs)
+            access_log=False,  # api.telemetry writes each request's line, with its id
             timeout_graceful_shutdown=settings.limits.shutdown_grace,
             http=http_protocol(settings.limits),
         )
@@ -295,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("schema", help="print the GraphQL schema (SDL); schema.graphql holds the committed copy")
     args = parser.parse_args(argv)
     settings = read_settings(args)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)
     handlers = {
         "key": keys,
         "queries": queries,

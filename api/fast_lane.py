@@ -22,6 +22,7 @@ from schema import schema
 from schema.caches import variables_key
 from schema.compiled import EXECUTIONS, HEADER, fault_error, statement_for
 from schema.limits import admit_operation, cost_extension, measured
+from schema.tracing import operation_span
 
 from .admission import context_for
 from .faults import graphql_outage
@@ -60,10 +61,13 @@ async def serve_known(request: Request) -> Response | None:
         return None  # refused before anything was charged: the pipeline refuses it again, in its words
     extensions = orjson.dumps(cost_extension(found, limits, spend))
     try:
-        text = await fetch_data(context.db, statement.sql, statement.values)
+        with operation_span(context.tracer, operation_name) as span:
+            span.set_attribute("liaison.execution", "fast_lane")
+            text = await fetch_data(context.db, statement.sql, statement.values)
     except InvalidInput:
         return None
     except DatabaseUnavailable as fault:  # answered at once: the pipeline would wait for it again
+        context.record.errors.append(fault.code)
         error = fault_error(fault, [statement.first_key] if statement.first_key else []).formatted
         body = b'{"data":null,"errors":[' + orjson.dumps(error) + b'],"extensions":' + extensions + b"}"
         retry = graphql_outage(media_type, {"data": None, "errors": [error]})
@@ -71,6 +75,8 @@ async def serve_known(request: Request) -> Response | None:
         body = b'{"data":' + text.encode() + b',"extensions":' + extensions + b"}"
         retry = None
     EXECUTIONS["compiled"] += 1
+    context.record.started(operation_name, "query")
+    context.record.execution = "fast_lane"
     response = Response(body, status_code=200 if retry is None else 503)
     response.headers.raw.extend(headers.headers.raw)
     response.headers.update(retry or {})

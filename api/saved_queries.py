@@ -31,7 +31,7 @@ from resolvers.documents import is_mutation
 from schema import schema
 from schema.compiled import plain_data
 
-from .admission import Refused, admit, context_for, refusal
+from .admission import Refused, admit, context_for, record_of, refusal
 from .faults import answering_faults, outage
 from .http_cache import cacheable
 from .jsonout import dumps
@@ -50,6 +50,8 @@ async def run_saved_query(request: Request) -> Response:
         await admit(request, limits, graphql=False)
         async with answering_faults(request, limits.request_timeout):
             operation = await _operation(request)
+            record_of(request).saved_query = operation.name
+            request.app.state.telemetry.metrics.saved_names.add(operation.name)
             variables = await _variables(request, operation)
             response = Response()
             async with request.app.state.executions:

@@ -9,11 +9,12 @@ anything starts, with one line from ``problem``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, field_validator
+from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
@@ -22,6 +23,7 @@ from resolvers.environment import FromEnvironment, variables
 from resolvers.limits import Limits
 
 from .auth import JwtSettings
+from .tracing import traces_exporter
 
 __all__ = ["Settings", "problem"]
 
@@ -58,6 +60,19 @@ class Settings(FromEnvironment):
     """``compiled``: queries the compiler knows run as one SQL statement; ``dataloader``: none
     do; ``verify``: both run, the generic path's answer is sent and the compiled one checked
     against it byte for byte (a mismatch is logged and flagged in ``X-Liaison-Execution``)."""
+    log_format: Literal["json", "text"] = Field("json", alias="LIAISON_LOG_FORMAT")
+    """``json``: one object per line (each request's line with its id, path and cost); ``text`` for people."""
+    metrics_secret: str | None = Field(None, alias="LIAISON_METRICS_SECRET", repr=False, min_length=16)
+    """/metrics answers only ``Authorization: Bearer`` with it (at least 16 characters); unset: no /metrics."""
+    traces_exporter: Literal["otlp", "console"] | None = None
+    """Where spans go, from the standard ``OTEL_*`` variables (``api.tracing.traces_exporter``); None: off."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _traces(cls, values: Any) -> Any:
+        if isinstance(values, Mapping) and "traces_exporter" not in values:
+            return {**values, "traces_exporter": traces_exporter(values)}
+        return values
 
     @field_validator("database_url")
     @classmethod

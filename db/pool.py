@@ -43,6 +43,10 @@ class Database:
         self.timeout = timeout
         self.statements = 0
         """Statements sent since start: what tests and metrics read to see batching work."""
+        self.waiting = 0
+        """Callers waiting for a turn at a pool connection now (metrics)."""
+        self.in_use = 0
+        """Turns held now: connections in use or being acquired (metrics)."""
         self._turns = asyncio.Semaphore(pool.get_max_size())
         self._holders: dict[object, float] = {}
         """When each turn now held by a single statement was taken."""
@@ -61,6 +65,7 @@ class Database:
         during the wait (it releases after failing)."""
         loop = asyncio.get_running_loop()
         waited_from = loop.time()
+        self.waiting += 1
         try:
             async with asyncio.timeout(self.timeout):
                 await self._turns.acquire()
@@ -69,6 +74,9 @@ class Database:
             if stuck or self._faulted_at >= waited_from:
                 raise DatabaseUnavailable() from exc
             raise PoolSaturated() from exc
+        finally:
+            self.waiting -= 1
+        self.in_use += 1
         turn = object()
         if bounded:
             self._holders[turn] = loop.time()
@@ -80,6 +88,7 @@ class Database:
             raise
         finally:
             self._holders.pop(turn, None)
+            self.in_use -= 1
             self._turns.release()
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
@@ -123,6 +132,11 @@ class Database:
                     await probe.fetchval("SELECT 1")
                 finally:
                     probe.terminate()
+
+    @property
+    def size(self) -> int:
+        """Connections the pool may hold."""
+        return self.pool.get_max_size()
 
     async def close(self) -> None:
         try:

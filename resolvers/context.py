@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -14,6 +15,7 @@ from db.pool import Database
 
 from .limits import Budget, Limits
 from .loaders import Loaders
+from .record import RequestRecord
 
 __all__ = ["REQUEST_ID", "Context", "request_id"]
 
@@ -54,6 +56,10 @@ class Context:
     """Fields already refused in this request: each is logged once, not per parent."""
     summary_mismatches: list[str] = field(default_factory=list)
     """In verify mode, statistics whose summaries differed from the raw rows (the raw rows' figures were served)."""
+    record: RequestRecord = field(default_factory=RequestRecord)
+    """What the request did, for its metrics and log line (``api.telemetry``)."""
+    tracer: Any = None
+    """The app's OpenTelemetry tracer for the operation's span (a no-op one when tracing is off)."""
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
     """See ``request_id``; echoed back."""

@@ -30,7 +30,7 @@ from .network import District, Region
 from .programme import Membership, Programme
 from .query import Query
 from .saved_operation import SavedOperationMutations
-from .tracing import RouterTracing
+from .tracing import OperationTracing, RouterTracing
 
 __all__ = ["schema"]
 
@@ -104,6 +104,7 @@ schema = Schema(
     # setting LIAISON_MAX_OPERATIONS, below this ceiling.
     config=StrawberryConfig(batching_config={"max_operations": 1000}),
     extensions=[
+        OperationTracing,  # first: its span encloses the others' work
         ClientErrors,
         Limits,  # before DocumentCache: it sets the token cap the parse obeys
         DocumentCache,

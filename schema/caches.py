@@ -127,10 +127,17 @@ class BoundedCache(Generic[V]):
         self._lru: cachetools.LRUCache[bytes, tuple[V, int]] = cachetools.LRUCache(
             budget, getsizeof=lambda entry: entry[1]
         )
+        self.hits = 0
+        self.misses = 0
+        """Lookups that found a value, and that did not, since start (metrics)."""
 
     def get(self, *parts: Any) -> V | None:
         entry = self._lru.get(_digest(parts))
-        return entry[0] if entry is not None else None
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return entry[0]
 
     def put(self, value: V, size: int, *parts: Any) -> None:
         entry_size = size + ENTRY_BYTES

@@ -6,7 +6,8 @@ has a plan for it, the statement's JSON text becomes the result's ``data`` unpar
 (``orjson.Fragment``), and graphql-core's executor never runs. Anything else (mutations,
 introspection, ``_entities``, a field without a mapping, a request the generic path would
 answer with an error) runs on the generic path. Each response says which path served it in
-``X-Liaison-Execution``; ``EXECUTIONS`` counts them for ``/metrics``; the first fallback of
+``X-Liaison-Execution`` and in its record (``Context.record``: the metrics and the log line);
+``EXECUTIONS`` counts them per process (the test suite's summary); the first fallback of
 each document and role is logged with its reason. In verify mode a statistic whose summaries
 differ from the raw rows (``resolvers.stats``) marks its operation ``mismatch`` as well.
 """
@@ -36,7 +37,6 @@ from .caches import DocumentCaches, caches_of, plain_size, variables_key
 __all__ = [
     "EXECUTIONS",
     "HEADER",
-    "PATHS",
     "CompiledExecution",
     "Statement",
     "compile_ahead",
@@ -49,7 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HEADER = "X-Liaison-Execution"
-PATHS = ("compiled", "dataloader", "verified", "mismatch")
 EXECUTIONS: Counter[str] = Counter()
 """Operations served per path (``compiled``, ``dataloader``) since start, and in verify mode
 how many compiled answers matched (``verified``) or did not (``mismatch``)."""
@@ -75,6 +74,7 @@ class CompiledExecution(SchemaExtension):
         context: Context = execution.context
         text = None
         if execution.result is None and execution.graphql_document is not None and isinstance(context, Context):
+            context.record.started(execution.operation_name, execution.operation_type.value)
             text = await self._compiled(context)
             if isinstance(text, DatabaseUnavailable):
                 # Not again on the generic path: it would wait for the same fault as long again.
@@ -221,6 +221,7 @@ def fault_error(fault: DatabaseUnavailable, path: list[str]) -> GraphQLError:
 
 
 def _tell(context: Context, served: str) -> None:
+    context.record.execution = served
     if context.response is not None:
         context.response.headers[HEADER] = served
 

@@ -101,6 +101,9 @@ class ClientErrors(MaskErrors):
         processed = []
         for error in errors:
             code = _code_of(error)
+            record = getattr(self.execution_context.context, "record", None)
+            if record is not None:
+                record.errors.append(code or INTERNAL)
             if code is None:
                 processed.append(self.anonymise_error(error))
                 continue

@@ -159,6 +159,8 @@ async def admit_operation(
     who = context.viewer.credential or f"ip:{context.request.client.host if context.request.client else '-'}"
     points = max(found.points, 1) + document_points
     spend = await context.budget.charge(who, points)
+    if spend.allowed:
+        context.record.cost += points
     if context.response is not None:
         headers = context.response.headers
         headers["X-RateLimit-Limit"] = str(spend.limit)

@@ -182,26 +182,6 @@ def test_a_known_request_skips_the_pipeline_and_answers_the_same(
         assert answer.content.startswith(b'{"data":{"contactPoint":{"id":')
 
 
-def test_metrics_count_operations_by_path(demo_dsn: str) -> None:
-    with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
-        before = client.get("/metrics").text
-        post(client, FIVE_STARS)
-        post(client, "query Figures { programmes { code } }")
-        after = client.get("/metrics")
-    assert after.headers["content-type"].startswith("text/plain")
-
-    def count(text: str, path: str) -> int:
-        return int(
-            next(
-                line for line in text.splitlines() if line.startswith(f'liaison_operations_total{{path="{path}"}}')
-            ).split()[-1]
-        )
-
-    assert count(after.text, "compiled") - count(before, "compiled") == 1
-    assert count(after.text, "dataloader") - count(before, "dataloader") == 1
-    assert "liaison_statements_total " in after.text
-
-
 async def test_saved_queries_are_compiled_ahead_at_start_up(db_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
     import asyncpg
 
