@@ -16,12 +16,12 @@ log = logging.getLogger(__name__)
 
 
 async def purge_keys_forever(db: Database, every: float) -> None:
-    """Delete the expired idempotency keys at start and then every ``every`` seconds
-    (Stripe keeps its keys 24 hours, then forgets them). The first purge waits a random
-    part of a second, so processes started together spread out; several purging at once
-    delete each key once. A failed purge is logged and the next one tried: the task never
-    ends before the service does."""
-    await asyncio.sleep(random.uniform(0, min(every, 1.0)))  # noqa: S311 (spreading, not secrecy)
+    """Delete the expired idempotency keys every ``every`` seconds (Stripe keeps its keys
+    24 hours, then forgets them), the first time after a random part of the interval: so
+    processes started together spread out, and one restarted often still purges now and
+    then. Several purging at once delete each key once. A failed purge is logged and the
+    next one tried: the task never ends before the service does."""
+    await asyncio.sleep(random.uniform(0, every))  # noqa: S311 (spreading, not secrecy)
     while True:
         try:
             purged = await purge_expired_keys(db)
