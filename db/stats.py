@@ -19,19 +19,25 @@ from .pool import Executor
 from .sql import Params
 
 __all__ = [
+    "BREAKDOWNS",
+    "CASE_FIGURES",
     "NETWORK",
+    "RETURN_FLOWS",
     "TALLY",
     "AwardStats",
+    "Breakdown",
     "CaseStats",
     "PointStats",
     "Tally",
     "award_stats",
+    "case_figures",
     "case_stats",
     "case_stats_from_rows",
     "membership_stats",
     "point_stats",
     "return_flows",
     "return_flows_from_rows",
+    "return_flows_of",
 ]
 
 NETWORK = "network"
@@ -240,7 +246,9 @@ SELECT {_scope(scope)} AS key, GROUPING(c.status, c.kind, c.channel, c.category)
     return _finish(found, keys)
 
 
-_SUMMED = ", ".join(f"sum(s.{column}_{value})" for _, column, values in _COUNTED for value in values)
+_SUMMED = ", ".join(
+    f"sum(s.{column}_{value}) AS {column}_{value}" for _, column, values in _COUNTED for value in values
+)
 
 
 def _month(day: date) -> date:
@@ -287,20 +295,26 @@ def _in_spans(params: list[Any], alias: str, start: date | None, before: date | 
     return "(" + (" OR ".join(found) or "false") + ")"
 
 
-async def case_stats(
-    db: Executor, scope: str, keys: Sequence[str], opened_from: date | None, opened_before: date | None
-) -> list[CaseStats]:
-    """Cases opened in [from, before) (Shanghai dates) at the scope's contact points, read
-    from the summaries (``db.summaries``): the same figures as ``case_stats_from_rows``, in
-    one statement that reads a row per district and span (year, month or day).
+def _case_figures(key: str, where: str, median: bool = True) -> str:
+    """Per scope key (the SQL ``key``), the figures of the summary rows meeting ``where``
+    (over ``s`` and its district ``d``): key, total, settled_online_mediations, amount_claimed,
+    amount_recovered, a column per counted value (``status_received`` ...), then
+    median_days_to_close (null unless ``median``).
 
     The median: whole days to close (width 100) say which days hold the two middle values
     and how many come before; only those days' hundredths (width 1) are read."""
-    params: list[Any] = _args(scope, keys)
-    where = f"{_where_keys(scope)} AND {_in_spans(params, 's', opened_from, opened_before)}"
-    sql = f"""
+    figures = f"""
+SELECT t.*, {"m.days" if median else "NULL::float8"} AS median_days_to_close
+  FROM (SELECT {key} AS key, sum(s.cases) AS total, sum(s.settled_online_mediations) AS settled_online_mediations,
+               sum(s.amount_claimed) AS amount_claimed, sum(s.amount_recovered) AS amount_recovered, {_SUMMED}
+          FROM case_summary s JOIN district d ON d.code = s.district_code
+         WHERE {where}
+         GROUP BY 1) t{" LEFT JOIN median m USING (key)" if median else ""}"""
+    if not median:
+        return figures
+    return f"""
 WITH days AS (
-    SELECT {_scope(scope)} AS key, s.bucket, sum(s.cases)::bigint AS cases
+    SELECT {key} AS key, s.bucket, sum(s.cases)::bigint AS cases
       FROM case_close_histogram s JOIN district d ON d.code = s.district_code
      WHERE s.width = 100 AND {where}
      GROUP BY 1, 2
@@ -317,7 +331,7 @@ WITH days AS (
       FROM middle m JOIN case_close_histogram s
         ON s.width = 1 AND s.bucket >= m.bucket * 100 AND s.bucket < m.bucket * 100 + 100
       JOIN district d ON d.code = s.district_code
-     WHERE {_scope(scope)} = m.key AND {where}
+     WHERE {key} = m.key AND {where}
      GROUP BY 1, 2, 3, 4
 ), located AS (
     SELECT key, position, bucket,
@@ -327,16 +341,19 @@ WITH days AS (
     SELECT key, round((min(bucket) + max(bucket))::numeric / 200, 2)::float8 AS days
       FROM (SELECT key, position, min(bucket) AS bucket FROM located WHERE upto >= position GROUP BY 1, 2) m
      GROUP BY key
-)
-SELECT t.*, m.days
-  FROM (SELECT {_scope(scope)} AS key, sum(s.cases), sum(s.settled_online_mediations),
-               sum(s.amount_claimed), sum(s.amount_recovered), {_SUMMED}
-          FROM case_summary s JOIN district d ON d.code = s.district_code
-         WHERE {where}
-         GROUP BY 1) t
-  LEFT JOIN median m USING (key)"""
+){figures}"""
+
+
+async def case_stats(
+    db: Executor, scope: str, keys: Sequence[str], opened_from: date | None, opened_before: date | None
+) -> list[CaseStats]:
+    """Cases opened in [from, before) (Shanghai dates) at the scope's contact points, read
+    from the summaries (``db.summaries``): the same figures as ``case_stats_from_rows``, in
+    one statement that reads a row per district and span (year, month or day)."""
+    params: list[Any] = _args(scope, keys)
+    where = f"{_where_keys(scope)} AND {_in_spans(params, 's', opened_from, opened_before)}"
     found: dict[str, CaseStats] = defaultdict(CaseStats)
-    for key, total, online, claimed, recovered, *counts in await db.fetch(sql, *params):
+    for key, total, online, claimed, recovered, *counts in await db.fetch(_case_figures(_scope(scope), where), *params):
         stats = found[key] = CaseStats(total, settled_online_mediations=online)
         stats.amount_claimed, stats.amount_recovered = claimed, recovered
         stats.median_days_to_close = counts.pop()
@@ -366,26 +383,32 @@ _RETURNED = {
 }
 
 
+def _flows(source: str, scope: str, keyed: str, period: str) -> str:
+    """Per scope key, the returns of ``source`` (rows or summary) in ``period`` by (purchase
+    region, return region): key, from_region_code, to_region_code, count. ``keyed`` is the
+    FROM item giving the scope's keys as ``k.key`` (none for the network)."""
+    rows, bought_in, returned_in, _, measure = _RETURNED[source]
+    if scope == "network":
+        touches, where = "'network'", "true"
+    else:
+        column = "region_code" if scope == "region" else "code"
+        touches, where = "k.key", f"(bd.{column} = k.key OR rd.{column} = k.key)"
+    return f"""
+SELECT {touches} AS key, bd.region_code AS from_region_code, rd.region_code AS to_region_code, {measure} AS count
+  FROM {rows}{keyed}
+  JOIN district bd ON bd.code = {bought_in} JOIN district rd ON rd.code = {returned_in}
+ WHERE {where} AND {period}
+ GROUP BY 1, 2, 3"""
+
+
 async def _return_flows(
     db: Executor, source: str, scope: str, keys: Sequence[str], start: date | None, before: date | None
 ) -> list[dict[tuple[str, str], int]]:
-    rows, bought_in, returned_in, day, measure = _RETURNED[source]
+    day = _RETURNED[source][3]
     params: list[Any] = _args(scope, keys)
     period = _period(params, day, start, before, "::date") if day else [_in_spans(params, "x", start, before)]
-    if scope == "network":
-        touches = "'network' AS key"
-        where = "true"
-    else:
-        column = "region_code" if scope == "region" else "code"
-        touches = "k.key"
-        where = f"(bd.{column} = k.key OR rd.{column} = k.key)"
     keyed = "" if scope == "network" else " CROSS JOIN unnest($1::text[]) AS k(key)"
-    sql = f"""
-SELECT {touches}, bd.region_code, rd.region_code, {measure}
-  FROM {rows}{keyed}
-  JOIN district bd ON bd.code = {bought_in} JOIN district rd ON rd.code = {returned_in}
- WHERE {" AND ".join([where, *period])}
- GROUP BY {"" if scope == "network" else "k.key, "}bd.region_code, rd.region_code"""
+    sql = _flows(source, scope, keyed, " AND ".join(["true", *period]))
     found: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
     for key, bought, returned, count in await db.fetch(sql, *params):
         found[key][(bought, returned)] = count
@@ -468,3 +491,75 @@ class Tally:
             rows += f" JOIN district d ON d.code = {district}"
             conditions.append(f"d.region_code = {key}")
         return f"FROM {rows} WHERE {' AND '.join(conditions)}"
+
+
+class CaseFiguresRow(NamedTuple):
+    """The columns of ``case_figures``' row that ``CaseStats`` fields read as they are."""
+
+    total: int
+    settled_online_mediations: int
+    settlement_rate: float | None
+    median_days_to_close: float | None
+    amount_claimed: Decimal
+    amount_recovered: Decimal
+
+
+CASE_FIGURES = Table("case_figures", CaseFiguresRow, "t.total")
+"""Case statistics of a scope as one row of the mapping: the compiler reads their fields as its columns."""
+
+
+class ReturnFlowRow(NamedTuple):
+    from_region_code: str
+    to_region_code: str
+    count: int
+
+
+RETURN_FLOWS = Table("return_flows", ReturnFlowRow, 't.from_region_code COLLATE "C", t.to_region_code COLLATE "C"')
+"""Return flows of a scope as rows of the mapping, in the generic path's order (the regions' codes)."""
+
+
+def case_figures(
+    scope: str, key: str | None, start: date | None, before: date | None, params: Params, median: bool
+) -> str:
+    """One row of the statistics of the scope whose key is the SQL ``key`` over [start, before),
+    from the summaries as ``case_stats`` reads them: ``CaseFiguresRow``'s columns and one per
+    counted value (``status_received`` ...), zeros and nulls where no case counts."""
+    period = _in_spans(params.values, "s", start, before)
+    where = period if key is None else f"{_scope(scope)} = {key} AND {period}"
+    counted = [f"{column}_{value}" for _, column, values in _COUNTED for value in values]
+    totals = ["total", "settled_online_mediations", *counted]
+    columns = [f"coalesce(f.{c}, 0)::bigint AS {c}" for c in totals]
+    columns += [f"coalesce(f.{c}, 0.00) AS {c}" for c in ("amount_claimed", "amount_recovered")]
+    decided = "(coalesce(f.status_settled, 0) + coalesce(f.status_not_settled, 0))"
+    columns += [
+        "f.median_days_to_close",
+        f"CASE WHEN {decided} > 0 THEN f.status_settled::float8 / {decided} END AS settlement_rate",
+    ]
+    figures = _case_figures(_scope(scope), where, median)
+    return f"SELECT {', '.join(columns)} FROM (SELECT) one LEFT JOIN ({figures}) f ON true"
+
+
+def return_flows_of(scope: str, key: str | None, start: date | None, before: date | None, params: Params) -> str:
+    """The return flows of the scope whose key is the SQL ``key`` over [start, before), from
+    the summaries as ``return_flows`` reads them: rows of ``ReturnFlowRow``'s columns."""
+    keyed = "" if key is None else f" CROSS JOIN (SELECT {key}) AS k(key)"
+    return _flows("summary", scope, keyed, _in_spans(params.values, "x", start, before))
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Cases per value of ``column`` (``by_status`` ...), from the row of ``case_figures``
+    (alias ``t``): rows of ``TALLY`` (key, count) for the values counted at least once, in
+    the generic path's order (``str`` of the value)."""
+
+    column: str
+    values: tuple[str, ...]
+
+    def rows(self) -> str:
+        ordered = enumerate(sorted(self.values))
+        listed = ", ".join(f"('{value}', t.{self.column}_{value}, {n})" for n, value in ordered)
+        return f"SELECT v.key, v.count, v.o FROM (VALUES {listed}) v (key, count, o) WHERE v.count > 0"
+
+
+BREAKDOWNS = {into: Breakdown(column, values) for into, column, values in _COUNTED}
+"""Each ``CaseStats`` list of counts by the attribute it fills (``by_status`` ...)."""
