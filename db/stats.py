@@ -286,28 +286,58 @@ def _months(start: date | None, before: date | None) -> list[tuple[str, date | N
     return found
 
 
+def _starts(span: str, first: date, after: date) -> list[date]:
+    """The first days of the spans of a kind from ``first`` up to ``after``."""
+    found = []
+    while first < after:
+        found.append(first)
+        if span == "day":
+            first = date.fromordinal(first.toordinal() + 1)
+        else:
+            first = _next_month(first) if span == "month" else date(first.year + 1, 1, 1)
+    return found
+
+
 def _in_spans(params: list[Any], alias: str, start: date | None, before: date | None) -> str:
-    """The summary rows (``alias``) that add up to [start, before), parameters appended."""
+    """The summary rows (``alias``) that add up to [start, before), parameters appended.
+
+    A bounded run of spans is named start by start, so the index bounds the columns after
+    ``starts`` too (a median's buckets); an unbounded one is a range."""
     found = []
     for span, first, after in spans(start, before):
-        conditions = [f"{alias}.span = '{span}'", *_period(params, f"{alias}.starts", first, after, "::date")]
+        if first is not None and after is not None:
+            params.append(_starts(span, first, after))
+            conditions = [f"{alias}.span = '{span}'", f"{alias}.starts = ANY(${len(params)}::date[])"]
+        else:
+            conditions = [f"{alias}.span = '{span}'", *_period(params, f"{alias}.starts", first, after, "::date")]
         found.append("(" + " AND ".join(conditions) + ")")
     return "(" + (" OR ".join(found) or "false") + ")"
 
 
-def _case_figures(key: str, where: str, median: bool = True) -> str:
-    """Per scope key (the SQL ``key``), the figures of the summary rows meeting ``where``
-    (over ``s`` and its district ``d``): key, total, settled_online_mediations, amount_claimed,
+def _summary_key(scope: str) -> str:
+    """What a scope key selects, over a summary row ``s`` (with its district ``d`` for a region)."""
+    return "s.district_code" if scope == "district" else _scope(scope)
+
+
+def _summary_rows(table: str, scope: str) -> str:
+    """The rows of a summary ``table`` as ``s``, joined to their district ``d`` when a region asks."""
+    return f"{table} s JOIN district d ON d.code = s.district_code" if scope == "region" else f"{table} s"
+
+
+def _case_figures(scope: str, where: str, median: bool = True) -> str:
+    """Per scope key, the figures of the summary rows meeting ``where`` (over ``s``, and its
+    district ``d`` for a region): key, total, settled_online_mediations, amount_claimed,
     amount_recovered, a column per counted value (``status_received`` ...), then
     median_days_to_close (null unless ``median``).
 
     The median: whole days to close (width 100) say which days hold the two middle values
     and how many come before; only those days' hundredths (width 1) are read."""
+    key = _summary_key(scope)
     figures = f"""
 SELECT t.*, {"m.days" if median else "NULL::float8"} AS median_days_to_close
   FROM (SELECT {key} AS key, sum(s.cases) AS total, sum(s.settled_online_mediations) AS settled_online_mediations,
                sum(s.amount_claimed) AS amount_claimed, sum(s.amount_recovered) AS amount_recovered, {_SUMMED}
-          FROM case_summary s JOIN district d ON d.code = s.district_code
+          FROM {_summary_rows("case_summary", scope)}
          WHERE {where}
          GROUP BY 1) t{" LEFT JOIN median m USING (key)" if median else ""}"""
     if not median:
@@ -315,7 +345,7 @@ SELECT t.*, {"m.days" if median else "NULL::float8"} AS median_days_to_close
     return f"""
 WITH days AS (
     SELECT {key} AS key, s.bucket, sum(s.cases)::bigint AS cases
-      FROM case_close_histogram s JOIN district d ON d.code = s.district_code
+      FROM {_summary_rows("case_close_histogram", scope)}
      WHERE s.width = 100 AND {where}
      GROUP BY 1, 2
 ), running AS (
@@ -326,13 +356,14 @@ WITH days AS (
     SELECT DISTINCT r.key, r.bucket, r.earlier, m.position
       FROM running r CROSS JOIN LATERAL (VALUES ((r.closed + 1) / 2), (r.closed / 2 + 1)) m (position)
      WHERE m.position > r.earlier AND m.position <= r.earlier + r.cases
-), hundredths AS (
-    SELECT m.key, m.position, m.earlier, s.bucket, sum(s.cases)::bigint AS cases
-      FROM middle m JOIN case_close_histogram s
-        ON s.width = 1 AND s.bucket >= m.bucket * 100 AND s.bucket < m.bucket * 100 + 100
-      JOIN district d ON d.code = s.district_code
-     WHERE {key} = m.key AND {where}
-     GROUP BY 1, 2, 3, 4
+), hundredths AS (  -- per middle day, through the index: its 100 buckets, not the span's all
+    SELECT m.key, m.position, m.earlier, h.bucket, h.cases
+      FROM middle m CROSS JOIN LATERAL (
+           SELECT s.bucket, sum(s.cases)::bigint AS cases
+             FROM {_summary_rows("case_close_histogram", scope)}
+            WHERE s.width = 1 AND s.bucket >= m.bucket * 100 AND s.bucket < m.bucket * 100 + 100
+              AND {key} = m.key AND {where}
+            GROUP BY 1) h
 ), located AS (
     SELECT key, position, bucket,
            earlier + sum(cases) OVER (PARTITION BY key, position ORDER BY bucket) AS upto
@@ -351,9 +382,10 @@ async def case_stats(
     from the summaries (``db.summaries``): the same figures as ``case_stats_from_rows``, in
     one statement that reads a row per district and span (year, month or day)."""
     params: list[Any] = _args(scope, keys)
-    where = f"{_where_keys(scope)} AND {_in_spans(params, 's', opened_from, opened_before)}"
+    keyed = "true" if scope == "network" else f"{_summary_key(scope)} = ANY($1::text[])"
+    where = f"{keyed} AND {_in_spans(params, 's', opened_from, opened_before)}"
     found: dict[str, CaseStats] = defaultdict(CaseStats)
-    for key, total, online, claimed, recovered, *counts in await db.fetch(_case_figures(_scope(scope), where), *params):
+    for key, total, online, claimed, recovered, *counts in await db.fetch(_case_figures(scope, where), *params):
         stats = found[key] = CaseStats(total, settled_online_mediations=online)
         stats.amount_claimed, stats.amount_recovered = claimed, recovered
         stats.median_days_to_close = counts.pop()
@@ -525,7 +557,7 @@ def case_figures(
     from the summaries as ``case_stats`` reads them: ``CaseFiguresRow``'s columns and one per
     counted value (``status_received`` ...), zeros and nulls where no case counts."""
     period = _in_spans(params.values, "s", start, before)
-    where = period if key is None else f"{_scope(scope)} = {key} AND {period}"
+    where = period if key is None else f"{_summary_key(scope)} = {key} AND {period}"
     counted = [f"{column}_{value}" for _, column, values in _COUNTED for value in values]
     totals = ["total", "settled_online_mediations", *counted]
     columns = [f"coalesce(f.{c}, 0)::bigint AS {c}" for c in totals]
@@ -535,7 +567,7 @@ def case_figures(
         "f.median_days_to_close",
         f"CASE WHEN {decided} > 0 THEN f.status_settled::float8 / {decided} END AS settlement_rate",
     ]
-    figures = _case_figures(_scope(scope), where, median)
+    figures = _case_figures(scope, where, median)
     return f"SELECT {', '.join(columns)} FROM (SELECT) one LEFT JOIN ({figures}) f ON true"
 
 
