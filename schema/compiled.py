@@ -192,7 +192,11 @@ def compile_ahead(caches: DocumentCaches, query: str, operation_name: str | None
 def _statement_key(
     query: str, operation_name: str | None, viewer: Viewer, variables: bytes | None, max_page: int
 ) -> tuple[Any, ...]:
-    return (query, operation_name, viewer.role.value, viewer.region_codes, viewer.district_codes, variables, max_page)
+    """Everything a rendered statement depends on: its parameters carry the viewer's scope
+    (regions, districts, contact points), so two viewers of one role share it only when
+    their scopes are the same."""
+    scope = (viewer.region_codes, viewer.district_codes, viewer.contact_point_codes)
+    return (query, operation_name, viewer.role.value, *scope, variables, max_page)
 
 
 def _rendered(

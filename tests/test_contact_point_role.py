@@ -13,6 +13,7 @@ import pytest
 
 from db.access import Role
 from db.credentials import KeyRefused, create_key
+from schema.compiled import HEADER
 
 from .support import bearer, gql, service
 
@@ -111,3 +112,20 @@ async def test_keys_for_staff_name_known_points(db_dsn: str) -> None:
         client.headers["Authorization"] = f"Bearer {secret}"
         body = gql(client, "{ cases(first: 1) { totalCount } }")
         assert body["data"] == {"cases": {"totalCount": len(expected)}}
+
+
+async def test_staff_of_other_points_never_share_a_compiled_statement(demo_dsn: str) -> None:
+    """A compiled statement carries its viewer's points as parameters: the one kept for one
+    point's staff must not serve another point's staff asking the same document."""
+    with service(demo_dsn, role=None, LIAISON_EXECUTION="compiled") as client:
+        for point in (POINTS[0], OTHER, POINTS[0]):
+            expected = await own_cases(demo_dsn, [point])
+            response = client.post(
+                "/graphql",
+                json={"query": CASES, "variables": {"first": 100}},
+                headers=bearer("contact_point", contactPoints=[point]),
+            )
+            assert response.headers[HEADER] == "compiled"
+            cases = response.json()["data"]["cases"]
+            assert {n["contactPoint"]["code"] for n in cases["nodes"]} == {point}
+            assert cases["totalCount"] == len(expected)
