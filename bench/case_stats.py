@@ -7,10 +7,13 @@ Per size (an embedded PostgreSQL per volume in bench/.data/, as bench/perf.py bu
 the load time is reported when this run loads it):
 
 1. PostgreSQL's time for Q4c's statistics (the 16 Shanghai districts over 2020) in process,
-   sequentially: from the summaries (``db.stats.case_stats``) and from the raw rows
-   (``case_stats_from_rows``, the computation the API ran before), the two checked equal.
-2. Q4c over HTTP (bench/queries/q4c_case_stats.graphql) against one ``liaison serve``, with
-   wrk at 16 connections after a warm-up: p50, p99 and req/s, against the targets.
+   sequentially: from the summaries (``db.stats.case_stats``, the DataLoader path's statement),
+   from the raw rows (``case_stats_from_rows``, the computation the API ran before), the two
+   checked equal, and Q4c's whole compiled statement (``db.compiled``, which reads the
+   summaries inside it).
+2. Q4c over HTTP (bench/queries/q4c_case_stats.graphql) against one ``liaison serve`` on the
+   compiled path (checked by its X-Liaison-Execution header), with wrk at 16 connections
+   after a warm-up: p50, p99 and req/s, against the targets.
 3. Intake: single-row INSERTs of a case, each its own transaction, with the summary
    triggers and with them disabled, alternating in rounds; the rows are deleted after
    (with the same triggers), so the summaries stay exact (``stats check`` runs at the end).
@@ -28,13 +31,19 @@ import statistics
 import time
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx2
+from graphql import parse
+from graphql.utilities import get_operation_ast
 
 from api.startup import prepare_database
 from db import stats, summaries
+from db.access import Role, Viewer
+from db.compiled import render
 from db.volume import add_volume
+from schema.compiled import HEADER, CompiledExecution
 
 from .benchdb import BenchDatabase, bench_database, returns_for
 from .load import Run, check_wrk, run_wrk
@@ -43,6 +52,7 @@ from .perf import bench_token
 from .queries import build_queries
 
 PERIOD = (datetime.date(2020, 1, 1), datetime.date(2021, 1, 1))
+Q4C = Path(__file__).parent / "queries" / "q4c_case_stats.graphql"
 TARGET_P50_MS, TARGET_RPS, INTAKE_MARGIN = 20.0, 200.0, 0.20
 CASE_TRIGGERS = ("case_summaries_insert", "case_summaries_delete")
 RETURN_TRIGGERS = ("return_summaries_insert", "return_summaries_delete")
@@ -58,6 +68,7 @@ class Measured:
     load_seconds: float
     summary_ms: float
     raw_ms: float
+    compiled_ms: float
     http: dict[str, Run]
     """By run: one worker at 1 and 16 connections, two workers at 16."""
     intake_ms: dict[str, float]
@@ -77,7 +88,18 @@ async def _timed(conn: asyncpg.Connection, stat: object, keys: list[str], runs: 
     return statistics.median(times), found
 
 
-async def sql_times(dsn: str, raw_runs: int) -> tuple[float, float]:
+def _compiled_q4c() -> tuple[str, list[object]]:
+    """Q4c's statement as the compiled path renders it for the bench's (internal) viewer."""
+    compiler = CompiledExecution.compiler
+    assert compiler is not None
+    document = parse(Q4C.read_text())
+    operation = get_operation_ast(document)
+    assert operation is not None
+    viewer = Viewer(Role.INTERNAL)
+    return render(compiler.plan(document, operation, {}, viewer, 100), viewer)
+
+
+async def sql_times(dsn: str, raw_runs: int) -> tuple[float, float, float]:
     conn = await asyncpg.connect(dsn)
     try:
         keys = await _districts(conn)
@@ -85,7 +107,13 @@ async def sql_times(dsn: str, raw_runs: int) -> tuple[float, float]:
         raw_ms, from_rows = await _timed(conn, stats.case_stats_from_rows, keys, raw_runs)
         if repr(from_summaries) != repr(from_rows):
             raise SystemExit("the summaries' statistics differ from the raw rows': run `liaison stats check`")
-        return summary_ms, raw_ms
+        sql, values = _compiled_q4c()
+        times = []
+        for _ in range(30):
+            started = time.perf_counter()
+            await conn.fetch(sql, *values)
+            times.append((time.perf_counter() - started) * 1000)
+        return summary_ms, raw_ms, statistics.median(times)
     finally:
         await conn.close()
 
@@ -100,6 +128,8 @@ def http_runs(db: BenchDatabase, seconds: float) -> dict[str, Run]:
             body = answer.json()
             if "errors" in body or len(body["data"]["region"]["districts"]) != 16:
                 raise SystemExit(f"Q4c failed: {answer.text[:500]}")
+            if answer.headers.get(HEADER) != "compiled":
+                raise SystemExit(f"Q4c ran on the {answer.headers.get(HEADER)} path, not the compiled one")
             run_wrk(peer, q4c.ours, concurrency, 3, db.postmaster_pid)  # warm-up
             found[f"{workers}w c={concurrency}"] = run_wrk(peer, q4c.ours, concurrency, seconds, db.postmaster_pid)
         finally:
@@ -184,15 +214,19 @@ async def _check(dsn: str) -> int:
 
 def measure(size: int, args: argparse.Namespace) -> Measured:
     with bench_database(None, size, returns_for(size)) as db:
-        summary_ms, raw_ms = asyncio.run(sql_times(db.dsn, args.raw_runs))
-        print(f"{size:,}: statistics {summary_ms:.1f} ms from summaries, {raw_ms:.0f} ms from rows", flush=True)
+        summary_ms, raw_ms, compiled_ms = asyncio.run(sql_times(db.dsn, args.raw_runs))
+        print(
+            f"{size:,}: statistics {summary_ms:.1f} ms from summaries, {raw_ms:.0f} ms from rows,"
+            f" Q4c's compiled statement {compiled_ms:.1f} ms",
+            flush=True,
+        )
         http = http_runs(db, args.seconds)
         for name, run in http.items():
             print(f"{size:,}: Q4c {name} p50 {run.p50_ms:.1f} ms, {run.rps:.0f} req/s", flush=True)
         intake_ms = asyncio.run(intake(db.dsn, args.intake_rounds, args.intake_rows))
         print(f"{size:,}: intake {intake_ms}", flush=True)
         differences = asyncio.run(_check(db.dsn))
-        return Measured(size, db.cases, db.load_seconds, summary_ms, raw_ms, http, intake_ms, differences)
+        return Measured(size, db.cases, db.load_seconds, summary_ms, raw_ms, compiled_ms, http, intake_ms, differences)
 
 
 def report(found: list[Measured], probe: dict[str, float] | None, probe_cases: int, args: argparse.Namespace) -> str:
@@ -201,17 +235,18 @@ def report(found: list[Measured], probe: dict[str, float] | None, probe_cases: i
         "",
         "Q4c (case statistics of the 16 Shanghai districts over 2020) read from the summaries of",
         "migration 0009 (rows per district and day, month, year); embedded PostgreSQL 18 per volume",
-        "(bench/.data/), `liaison serve` with LIAISON_EXECUTION=compiled (these fields run on the",
-        f"DataLoader path), wrk {args.seconds:.0f} s per run after a 3 s warm-up, one uvicorn worker",
-        "at 1 and 16 connections and two workers at 16. SQL: the loader's statement in process,",
-        f"sequential (median of 30 from summaries, {args.raw_runs} from the raw rows, as the API ran",
-        f"before). Intake: single-row INSERTs of a case, each its own transaction, {args.intake_rounds} rounds",
+        "(bench/.data/), `liaison serve` with LIAISON_EXECUTION=compiled (Q4c is one statement that",
+        f"reads the summaries), wrk {args.seconds:.0f} s per run after a 3 s warm-up, one uvicorn worker",
+        "at 1 and 16 connections and two workers at 16. SQL, in process, sequential: the DataLoader",
+        f"path's statement (median of 30 from summaries, {args.raw_runs} from the raw rows, as the API ran",
+        "before) and Q4c's compiled statement (median of 30).",
+        f"Intake: single-row INSERTs of a case, each its own transaction, {args.intake_rounds} rounds",
         f"of {args.intake_rows} per mode, alternating; median. CPU per request: the service's process tree",
         "and PostgreSQL's. Targets: p50 ≤ 20 ms and ≥ 200 req/s at c=16; intake within 20 %.",
         "",
-        "| cases | load (this run) | SQL from summaries | SQL from rows | run | p50 | p99 | req/s"
+        "| cases | load (this run) | SQL from summaries | SQL from rows | compiled Q4c | run | p50 | p99 | req/s"
         " | service CPU/req | PostgreSQL CPU/req | targets at c=16 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in found:
         for name, run in m.http.items():
@@ -223,7 +258,7 @@ def report(found: list[Measured], probe: dict[str, float] | None, probe_cases: i
                 )
             lines.append(
                 f"| {m.cases:,} | {f'{m.load_seconds:.0f} s' if m.load_seconds else 'reused'} | {m.summary_ms:.1f} ms"
-                f" | {m.raw_ms:,.0f} ms | {name} | {run.p50_ms:.1f} ms | {run.p99_ms:.1f} ms | {run.rps:,.0f}"
+                f" | {m.raw_ms:,.0f} ms | {m.compiled_ms:.1f} ms | {name} | {run.p50_ms:.1f} ms | {run.p99_ms:.1f} ms | {run.rps:,.0f}"
                 f" | {run.server_cpu_ms:.1f} ms | {run.pg_cpu_ms:.1f} ms | {met} |"
             )
     lines += [

@@ -11,8 +11,10 @@ are quoted as column aliases. Row access and masks are ``db.access``'s, as on th
 generic path, so both paths read exactly what the viewer may see.
 
 Output conventions, shared with the generic path (and tested byte for byte against it):
-timestamps as Python's ``isoformat`` in UTC, decimals as text, global IDs as standard
-base64 of ``Type:key``, cursors as unpadded base64url of compact JSON.
+timestamps as Python's ``isoformat`` in UTC, decimals as text, floats as orjson writes
+them (``json_float``, migration 0010), global IDs as standard base64 of ``Type:key``,
+cursors as unpadded base64url of compact JSON. Case statistics and return flows are read
+from the summary tables, as the generic path reads them (``db.stats``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .access import Viewer, column_sql, row_predicates
 from .model import Table
 from .pool import Executor
 from .sql import Order, Page, Params, Predicate, all_of
-from .stats import TALLY, Tally
+from .stats import CASE_FIGURES, RETURN_FLOWS, TALLY, Breakdown, Tally, case_figures, return_flows_of
 
 __all__ = [
     "Connection",
@@ -40,6 +42,7 @@ __all__ = [
     "Scalar",
     "Scoped",
     "Sequence",
+    "Summary",
     "fetch_data",
     "render",
 ]
@@ -55,7 +58,7 @@ def _key(name: str) -> str:
 
 @dataclass(frozen=True)
 class Scalar:
-    """A column as GraphQL serializes it: ``form`` is plain, datetime, decimal or enum."""
+    """A column as GraphQL serializes it: ``form`` is plain, datetime, decimal, float or enum."""
 
     key: str
     column: str
@@ -166,11 +169,24 @@ class Nested:
 
 @dataclass(frozen=True)
 class Counted:
-    """A tally of the enclosing scope: a number, or (``selection``) its groups as objects."""
+    """A tally of the enclosing scope: a number, or (``selection``) its groups as objects; or
+    a breakdown of the enclosing case figures (``by_status`` ...) as objects."""
 
     key: str
-    tally: Tally
+    tally: Tally | Breakdown
     selection: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Figures of the enclosing scope over [start, before), read from the summary tables:
+    ``figures`` is ``CASE_FIGURES`` (an object) or ``RETURN_FLOWS`` (a list of objects)."""
+
+    key: str
+    figures: Table
+    start: Any
+    before: Any
+    selection: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -221,6 +237,8 @@ class _Renderer:
             return self.object(None, f.selection)
         if isinstance(f, Counted):
             return self.counted(f)
+        if isinstance(f, Summary):
+            return self.summary(f)
         raise TypeError(f"no SQL for {f!r}")
 
     def scoped(self, f: Scoped) -> str:
@@ -241,6 +259,10 @@ class _Renderer:
 
     def counted(self, f: Counted) -> str:
         tally = f.tally
+        if isinstance(tally, Breakdown):
+            assert f.selection is not None
+            aggregate = f"array_agg({self.object(TALLY, f.selection)} ORDER BY t.o)"
+            return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({tally.rows()}) t)"
         source = tally.source(*self.scope, self.params)
         if f.selection is None:
             return f"(SELECT {tally.measure} {source})"
@@ -252,12 +274,25 @@ class _Renderer:
         )
         return f"(SELECT coalesce(array_to_json(array_agg(s.j ORDER BY s.o)), '[]') FROM ({inner}) s)"
 
+    def summary(self, f: Summary) -> str:
+        scope, key = self.scope
+        if f.figures is CASE_FIGURES:
+            median = any(isinstance(c, Scalar) and c.column == "median_days_to_close" for c in f.selection)
+            figures = case_figures(scope, key, f.start, f.before, self.params, median)
+            return f"(SELECT {self.object(CASE_FIGURES, f.selection)} FROM ({figures}) t)"
+        assert f.figures is RETURN_FLOWS
+        flows = return_flows_of(scope, key, f.start, f.before, self.params)
+        aggregate = f"array_agg({self.object(RETURN_FLOWS, f.selection)} ORDER BY {RETURN_FLOWS.order})"
+        return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({flows}) t)"
+
     def scalar(self, table: Table, f: Scalar) -> str:
         value = column_sql(table, f.column, self.viewer, self.params)
         if f.form == "datetime":
             return isoformat(value)
         if f.form == "decimal":
             return f"({value})::text"
+        if f.form == "float":
+            return f"json_float({value})"
         if f.form == "enum":
             cases = " ".join(
                 f"WHEN {value} = {self.params.add(stored, _cast(stored))} THEN {self.params.add(name, 'text')}"

@@ -19,19 +19,25 @@ from .pool import Executor
 from .sql import Params
 
 __all__ = [
+    "BREAKDOWNS",
+    "CASE_FIGURES",
     "NETWORK",
+    "RETURN_FLOWS",
     "TALLY",
     "AwardStats",
+    "Breakdown",
     "CaseStats",
     "PointStats",
     "Tally",
     "award_stats",
+    "case_figures",
     "case_stats",
     "case_stats_from_rows",
     "membership_stats",
     "point_stats",
     "return_flows",
     "return_flows_from_rows",
+    "return_flows_of",
 ]
 
 NETWORK = "network"
@@ -240,7 +246,9 @@ SELECT {_scope(scope)} AS key, GROUPING(c.status, c.kind, c.channel, c.category)
     return _finish(found, keys)
 
 
-_SUMMED = ", ".join(f"sum(s.{column}_{value})" for _, column, values in _COUNTED for value in values)
+_SUMMED = ", ".join(
+    f"sum(s.{column}_{value}) AS {column}_{value}" for _, column, values in _COUNTED for value in values
+)
 
 
 def _month(day: date) -> date:
@@ -278,30 +286,66 @@ def _months(start: date | None, before: date | None) -> list[tuple[str, date | N
     return found
 
 
+def _starts(span: str, first: date, after: date) -> list[date]:
+    """The first days of the spans of a kind from ``first`` up to ``after``."""
+    found = []
+    while first < after:
+        found.append(first)
+        if span == "day":
+            first = date.fromordinal(first.toordinal() + 1)
+        else:
+            first = _next_month(first) if span == "month" else date(first.year + 1, 1, 1)
+    return found
+
+
 def _in_spans(params: list[Any], alias: str, start: date | None, before: date | None) -> str:
-    """The summary rows (``alias``) that add up to [start, before), parameters appended."""
+    """The summary rows (``alias``) that add up to [start, before), parameters appended.
+
+    A bounded run of spans is named start by start, so the index bounds the columns after
+    ``starts`` too (a median's buckets); an unbounded one is a range."""
     found = []
     for span, first, after in spans(start, before):
-        conditions = [f"{alias}.span = '{span}'", *_period(params, f"{alias}.starts", first, after, "::date")]
+        if first is not None and after is not None:
+            params.append(_starts(span, first, after))
+            conditions = [f"{alias}.span = '{span}'", f"{alias}.starts = ANY(${len(params)}::date[])"]
+        else:
+            conditions = [f"{alias}.span = '{span}'", *_period(params, f"{alias}.starts", first, after, "::date")]
         found.append("(" + " AND ".join(conditions) + ")")
     return "(" + (" OR ".join(found) or "false") + ")"
 
 
-async def case_stats(
-    db: Executor, scope: str, keys: Sequence[str], opened_from: date | None, opened_before: date | None
-) -> list[CaseStats]:
-    """Cases opened in [from, before) (Shanghai dates) at the scope's contact points, read
-    from the summaries (``db.summaries``): the same figures as ``case_stats_from_rows``, in
-    one statement that reads a row per district and span (year, month or day).
+def _summary_key(scope: str) -> str:
+    """What a scope key selects, over a summary row ``s`` (with its district ``d`` for a region)."""
+    return "s.district_code" if scope == "district" else _scope(scope)
+
+
+def _summary_rows(table: str, scope: str) -> str:
+    """The rows of a summary ``table`` as ``s``, joined to their district ``d`` when a region asks."""
+    return f"{table} s JOIN district d ON d.code = s.district_code" if scope == "region" else f"{table} s"
+
+
+def _case_figures(scope: str, where: str, median: bool = True) -> str:
+    """Per scope key, the figures of the summary rows meeting ``where`` (over ``s``, and its
+    district ``d`` for a region): key, total, settled_online_mediations, amount_claimed,
+    amount_recovered, a column per counted value (``status_received`` ...), then
+    median_days_to_close (null unless ``median``).
 
     The median: whole days to close (width 100) say which days hold the two middle values
     and how many come before; only those days' hundredths (width 1) are read."""
-    params: list[Any] = _args(scope, keys)
-    where = f"{_where_keys(scope)} AND {_in_spans(params, 's', opened_from, opened_before)}"
-    sql = f"""
+    key = _summary_key(scope)
+    figures = f"""
+SELECT t.*, {"m.days" if median else "NULL::float8"} AS median_days_to_close
+  FROM (SELECT {key} AS key, sum(s.cases) AS total, sum(s.settled_online_mediations) AS settled_online_mediations,
+               sum(s.amount_claimed) AS amount_claimed, sum(s.amount_recovered) AS amount_recovered, {_SUMMED}
+          FROM {_summary_rows("case_summary", scope)}
+         WHERE {where}
+         GROUP BY 1) t{" LEFT JOIN median m USING (key)" if median else ""}"""
+    if not median:
+        return figures
+    return f"""
 WITH days AS (
-    SELECT {_scope(scope)} AS key, s.bucket, sum(s.cases)::bigint AS cases
-      FROM case_close_histogram s JOIN district d ON d.code = s.district_code
+    SELECT {key} AS key, s.bucket, sum(s.cases)::bigint AS cases
+      FROM {_summary_rows("case_close_histogram", scope)}
      WHERE s.width = 100 AND {where}
      GROUP BY 1, 2
 ), running AS (
@@ -312,13 +356,14 @@ WITH days AS (
     SELECT DISTINCT r.key, r.bucket, r.earlier, m.position
       FROM running r CROSS JOIN LATERAL (VALUES ((r.closed + 1) / 2), (r.closed / 2 + 1)) m (position)
      WHERE m.position > r.earlier AND m.position <= r.earlier + r.cases
-), hundredths AS (
-    SELECT m.key, m.position, m.earlier, s.bucket, sum(s.cases)::bigint AS cases
-      FROM middle m JOIN case_close_histogram s
-        ON s.width = 1 AND s.bucket >= m.bucket * 100 AND s.bucket < m.bucket * 100 + 100
-      JOIN district d ON d.code = s.district_code
-     WHERE {_scope(scope)} = m.key AND {where}
-     GROUP BY 1, 2, 3, 4
+), hundredths AS (  -- per middle day, through the index: its 100 buckets, not the span's all
+    SELECT m.key, m.position, m.earlier, h.bucket, h.cases
+      FROM middle m CROSS JOIN LATERAL (
+           SELECT s.bucket, sum(s.cases)::bigint AS cases
+             FROM {_summary_rows("case_close_histogram", scope)}
+            WHERE s.width = 1 AND s.bucket >= m.bucket * 100 AND s.bucket < m.bucket * 100 + 100
+              AND {key} = m.key AND {where}
+            GROUP BY 1) h
 ), located AS (
     SELECT key, position, bucket,
            earlier + sum(cases) OVER (PARTITION BY key, position ORDER BY bucket) AS upto
@@ -327,16 +372,20 @@ WITH days AS (
     SELECT key, round((min(bucket) + max(bucket))::numeric / 200, 2)::float8 AS days
       FROM (SELECT key, position, min(bucket) AS bucket FROM located WHERE upto >= position GROUP BY 1, 2) m
      GROUP BY key
-)
-SELECT t.*, m.days
-  FROM (SELECT {_scope(scope)} AS key, sum(s.cases), sum(s.settled_online_mediations),
-               sum(s.amount_claimed), sum(s.amount_recovered), {_SUMMED}
-          FROM case_summary s JOIN district d ON d.code = s.district_code
-         WHERE {where}
-         GROUP BY 1) t
-  LEFT JOIN median m USING (key)"""
+){figures}"""
+
+
+async def case_stats(
+    db: Executor, scope: str, keys: Sequence[str], opened_from: date | None, opened_before: date | None
+) -> list[CaseStats]:
+    """Cases opened in [from, before) (Shanghai dates) at the scope's contact points, read
+    from the summaries (``db.summaries``): the same figures as ``case_stats_from_rows``, in
+    one statement that reads a row per district and span (year, month or day)."""
+    params: list[Any] = _args(scope, keys)
+    keyed = "true" if scope == "network" else f"{_summary_key(scope)} = ANY($1::text[])"
+    where = f"{keyed} AND {_in_spans(params, 's', opened_from, opened_before)}"
     found: dict[str, CaseStats] = defaultdict(CaseStats)
-    for key, total, online, claimed, recovered, *counts in await db.fetch(sql, *params):
+    for key, total, online, claimed, recovered, *counts in await db.fetch(_case_figures(scope, where), *params):
         stats = found[key] = CaseStats(total, settled_online_mediations=online)
         stats.amount_claimed, stats.amount_recovered = claimed, recovered
         stats.median_days_to_close = counts.pop()
@@ -366,26 +415,32 @@ _RETURNED = {
 }
 
 
+def _flows(source: str, scope: str, keyed: str, period: str) -> str:
+    """Per scope key, the returns of ``source`` (rows or summary) in ``period`` by (purchase
+    region, return region): key, from_region_code, to_region_code, count. ``keyed`` is the
+    FROM item giving the scope's keys as ``k.key`` (none for the network)."""
+    rows, bought_in, returned_in, _, measure = _RETURNED[source]
+    if scope == "network":
+        touches, where = "'network'", "true"
+    else:
+        column = "region_code" if scope == "region" else "code"
+        touches, where = "k.key", f"(bd.{column} = k.key OR rd.{column} = k.key)"
+    return f"""
+SELECT {touches} AS key, bd.region_code AS from_region_code, rd.region_code AS to_region_code, {measure} AS count
+  FROM {rows}{keyed}
+  JOIN district bd ON bd.code = {bought_in} JOIN district rd ON rd.code = {returned_in}
+ WHERE {where} AND {period}
+ GROUP BY 1, 2, 3"""
+
+
 async def _return_flows(
     db: Executor, source: str, scope: str, keys: Sequence[str], start: date | None, before: date | None
 ) -> list[dict[tuple[str, str], int]]:
-    rows, bought_in, returned_in, day, measure = _RETURNED[source]
+    day = _RETURNED[source][3]
     params: list[Any] = _args(scope, keys)
     period = _period(params, day, start, before, "::date") if day else [_in_spans(params, "x", start, before)]
-    if scope == "network":
-        touches = "'network' AS key"
-        where = "true"
-    else:
-        column = "region_code" if scope == "region" else "code"
-        touches = "k.key"
-        where = f"(bd.{column} = k.key OR rd.{column} = k.key)"
     keyed = "" if scope == "network" else " CROSS JOIN unnest($1::text[]) AS k(key)"
-    sql = f"""
-SELECT {touches}, bd.region_code, rd.region_code, {measure}
-  FROM {rows}{keyed}
-  JOIN district bd ON bd.code = {bought_in} JOIN district rd ON rd.code = {returned_in}
- WHERE {" AND ".join([where, *period])}
- GROUP BY {"" if scope == "network" else "k.key, "}bd.region_code, rd.region_code"""
+    sql = _flows(source, scope, keyed, " AND ".join(["true", *period]))
     found: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
     for key, bought, returned, count in await db.fetch(sql, *params):
         found[key][(bought, returned)] = count
@@ -468,3 +523,75 @@ class Tally:
             rows += f" JOIN district d ON d.code = {district}"
             conditions.append(f"d.region_code = {key}")
         return f"FROM {rows} WHERE {' AND '.join(conditions)}"
+
+
+class CaseFiguresRow(NamedTuple):
+    """The columns of ``case_figures``' row that ``CaseStats`` fields read as they are."""
+
+    total: int
+    settled_online_mediations: int
+    settlement_rate: float | None
+    median_days_to_close: float | None
+    amount_claimed: Decimal
+    amount_recovered: Decimal
+
+
+CASE_FIGURES = Table("case_figures", CaseFiguresRow, "t.total")
+"""Case statistics of a scope as one row of the mapping: the compiler reads their fields as its columns."""
+
+
+class ReturnFlowRow(NamedTuple):
+    from_region_code: str
+    to_region_code: str
+    count: int
+
+
+RETURN_FLOWS = Table("return_flows", ReturnFlowRow, 't.from_region_code COLLATE "C", t.to_region_code COLLATE "C"')
+"""Return flows of a scope as rows of the mapping, in the generic path's order (the regions' codes)."""
+
+
+def case_figures(
+    scope: str, key: str | None, start: date | None, before: date | None, params: Params, median: bool
+) -> str:
+    """One row of the statistics of the scope whose key is the SQL ``key`` over [start, before),
+    from the summaries as ``case_stats`` reads them: ``CaseFiguresRow``'s columns and one per
+    counted value (``status_received`` ...), zeros and nulls where no case counts."""
+    period = _in_spans(params.values, "s", start, before)
+    where = period if key is None else f"{_summary_key(scope)} = {key} AND {period}"
+    counted = [f"{column}_{value}" for _, column, values in _COUNTED for value in values]
+    totals = ["total", "settled_online_mediations", *counted]
+    columns = [f"coalesce(f.{c}, 0)::bigint AS {c}" for c in totals]
+    columns += [f"coalesce(f.{c}, 0.00) AS {c}" for c in ("amount_claimed", "amount_recovered")]
+    decided = "(coalesce(f.status_settled, 0) + coalesce(f.status_not_settled, 0))"
+    columns += [
+        "f.median_days_to_close",
+        f"CASE WHEN {decided} > 0 THEN f.status_settled::float8 / {decided} END AS settlement_rate",
+    ]
+    figures = _case_figures(scope, where, median)
+    return f"SELECT {', '.join(columns)} FROM (SELECT) one LEFT JOIN ({figures}) f ON true"
+
+
+def return_flows_of(scope: str, key: str | None, start: date | None, before: date | None, params: Params) -> str:
+    """The return flows of the scope whose key is the SQL ``key`` over [start, before), from
+    the summaries as ``return_flows`` reads them: rows of ``ReturnFlowRow``'s columns."""
+    keyed = "" if key is None else f" CROSS JOIN (SELECT {key}) AS k(key)"
+    return _flows("summary", scope, keyed, _in_spans(params.values, "x", start, before))
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Cases per value of ``column`` (``by_status`` ...), from the row of ``case_figures``
+    (alias ``t``): rows of ``TALLY`` (key, count) for the values counted at least once, in
+    the generic path's order (``str`` of the value)."""
+
+    column: str
+    values: tuple[str, ...]
+
+    def rows(self) -> str:
+        ordered = enumerate(sorted(self.values))
+        listed = ", ".join(f"('{value}', t.{self.column}_{value}, {n})" for n, value in ordered)
+        return f"SELECT v.key, v.count, v.o FROM (VALUES {listed}) v (key, count, o) WHERE v.count > 0"
+
+
+BREAKDOWNS = {into: Breakdown(column, values) for into, column, values in _COUNTED}
+"""Each ``CaseStats`` list of counts by the attribute it fills (``by_status`` ...)."""

@@ -40,15 +40,16 @@ from strawberry.types.arguments import convert_arguments
 from db import compiled as plan
 from db.access import Viewer
 from db.model import Table
-from db.stats import TALLY, Tally
+from db.stats import TALLY, Breakdown, Tally
 
 from .errors import BadUserInput
 from .listings import Listing
-from .relations import AllRows, Computed, Lookup, Relation, Statistics, Tallies
+from .relations import AllRows, Computed, Lookup, Relation, Statistics, Summarised, Tallies
+from .stats import period_bounds
 
 __all__ = ["Compiler", "NotCompiled"]
 
-_FORMS = {"DateTime": "datetime", "Decimal": "decimal"}
+_FORMS = {"DateTime": "datetime", "Decimal": "decimal", "Float": "float"}
 _PLAIN = frozenset({"String", "Boolean", "Int", "Date"})
 
 
@@ -192,11 +193,17 @@ class _Walk:
             return plan.Scoped(key, spec.scope, spec.attr, self.selection(named, None, merged))
         if isinstance(spec, Tallies):
             return plan.Nested(key, self._tallies(named, spec, merged))
-        if isinstance(spec, Tally):
+        if isinstance(spec, Tally | Breakdown):
             return plan.Counted(key, spec, self.selection(named, TALLY, merged))
         if isinstance(spec, AllRows):
             return plan.Rows(key, spec.table, None, self.selection(named, spec.table, merged), many=True)
         arguments = self._arguments(definition, strawberry_field, nodes[0])
+        if isinstance(spec, Summarised):
+            try:
+                start, before = period_bounds(self.viewer, arguments.get("period"), spec.counted)
+            except BadUserInput as refused:
+                raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
+            return plan.Summary(key, spec.figures, start, before, self.selection(named, spec.figures, merged))
         if isinstance(spec, Lookup):
             link = plan.Link(spec.column, value=arguments[spec.argument], cast="text")
             return plan.Rows(key, spec.table, link, self.selection(named, spec.table, merged))

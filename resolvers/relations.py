@@ -24,6 +24,7 @@ __all__ = [
     "Lookup",
     "Relation",
     "Statistics",
+    "Summarised",
     "Tallies",
     "compiled",
     "lookup",
@@ -72,6 +73,16 @@ class Statistics:
 
     scope: str
     attr: str | None = None
+
+
+@dataclass(frozen=True)
+class Summarised:
+    """Figures of the enclosing scope over the field's ``period``, read from the summary tables
+    as the rows of ``figures`` (``db.stats.CASE_FIGURES``, ``RETURN_FLOWS``); ``counted`` is
+    the raw table, whose access rules say how short a period the viewer may ask for."""
+
+    counted: Table
+    figures: Table
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,7 @@ or return: a day's figures of a small district can single out one case."""
 def period_bounds(viewer: Viewer, period: Any, counted: Table) -> tuple[datetime.date | None, datetime.date | None]:
     """A ``Period`` input as (from, before), held to the rules for ``viewer`` counting ``counted``.
 
-    Case and return figures have no compiled form (no ``rel.compiled`` on their fields), so
-    the compiler leaves them to the generic path; a compiled form must call this as well, so
-    both refuse alike.
+    The operation compiler calls it too (``rel.Summarised``), so both paths refuse alike.
     """
     if period is None:
         return None, None

@@ -10,7 +10,7 @@ import strawberry
 from strawberry import Info
 
 from db import model
-from db.stats import Tally
+from db.stats import BREAKDOWNS, CASE_FIGURES, RETURN_FLOWS, Tally
 from resolvers import relations as rel
 from resolvers import stats as st
 
@@ -146,18 +146,22 @@ class CaseStats:
     amount_recovered: decimal.Decimal = strawberry.field(description="Yuan recovered, as a decimal string.")
 
     @strawberry.field(description="Cases per status.")
+    @rel.compiled(BREAKDOWNS["by_status"])
     def by_status(self) -> list[CaseStatusCount]:
         return st.counts(self.by_status)  # type: ignore[attr-defined, return-value]
 
     @strawberry.field(description="Cases per kind.")
+    @rel.compiled(BREAKDOWNS["by_kind"])
     def by_kind(self) -> list[CaseKindCount]:
         return st.counts(self.by_kind)  # type: ignore[attr-defined, return-value]
 
     @strawberry.field(description="Cases per channel.")
+    @rel.compiled(BREAKDOWNS["by_channel"])
     def by_channel(self) -> list[CaseChannelCount]:
         return st.counts(self.by_channel)  # type: ignore[attr-defined, return-value]
 
     @strawberry.field(description="Cases per category.")
+    @rel.compiled(BREAKDOWNS["by_category"])
     def by_category(self) -> list[CaseCategoryCount]:
         return st.counts(self.by_category)  # type: ignore[attr-defined, return-value]
 
@@ -207,9 +211,11 @@ class Stats:
         return await st.membership_counts(info, self)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Cases opened in the period (all time if none).")
+    @rel.compiled(rel.Summarised(model.CASE, CASE_FIGURES))
     async def cases(self, info: Info, period: Period | None = None) -> CaseStats:
         return await st.case_stats(info, self, period)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Cross-store returns by direction, region to region, that start or end in the scope.")
+    @rel.compiled(rel.Summarised(model.CROSS_STORE_RETURN, RETURN_FLOWS))
     async def cross_store_returns(self, info: Info, period: Period | None = None) -> list[ReturnFlow]:
         return await st.return_flows(info, self, period)  # type: ignore[arg-type, return-value]

@@ -114,6 +114,19 @@ def data(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
     return body["data"]  # type: ignore[no-any-return]
 
 
+def post(
+    client: TestClient, query: str, headers: dict[str, str] | None = None, **variables: Any
+) -> tuple[str, int, dict[str, Any]]:
+    """POST a query that must succeed: the path that served it, the statements it cost, its data."""
+    db = client.app.state.db  # type: ignore[attr-defined]
+    before = db.statements
+    response = client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return response.headers[HEADER], db.statements - before, body["data"]
+
+
 LIAISON = Path(sys.executable).with_name("liaison")
 
 

@@ -11,12 +11,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
 from schema import schema
 from schema.compiled import EXECUTIONS, HEADER, fallback_reason
 
-from .support import bearer, service
+from .support import bearer, post, service
 
 DASHBOARD = """query Dashboard { regions { code name districts { code name
   contactPoints(first: 20) { totalCount nodes { code name
@@ -60,18 +59,6 @@ def ids(*pairs: str) -> list[str]:
     import base64
 
     return [base64.b64encode(p.encode()).decode() for p in pairs]
-
-
-def post(
-    client: TestClient, query: str, headers: dict[str, str] | None = None, **variables: object
-) -> tuple[str, int, dict]:
-    db = client.app.state.db  # type: ignore[attr-defined]
-    before = db.statements
-    response = client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body["errors"]
-    return response.headers[HEADER], db.statements - before, body["data"]
 
 
 @pytest.mark.parametrize(
