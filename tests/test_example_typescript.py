@@ -78,7 +78,7 @@ def test_the_client_runs_its_pushed_documents_by_hash_only(built: dict[str, str]
     assert expected_returns["nodes"] and expected_cases["nodes"], "the demo data has rows for both"
 
     with live_service(db_dsn, tmp_path, LIAISON_TRUSTED_DOCUMENTS_ONLY="1") as base:
-        env = {"LIAISON_URL": base + "/graphql", "LIAISON_TOKEN": token("internal")}
+        env = {"LIAISON_URL": base, "LIAISON_TOKEN": token("internal")}
 
         before_push = run(NODE, "dist/main.js", **env)
         assert before_push.returncode != 0

@@ -25,7 +25,14 @@ export function client(endpoint: string, token?: string) {
       },
       body: JSON.stringify({ documentId, variables }),
     });
-    const body = (await response.json()) as { data?: Result | null; errors?: GraphQLError["errors"] };
+    // GraphQL over HTTP: a JSON body, errors included, whatever the status; anything else is not this API.
+    const text = await response.text();
+    let body: { data?: Result | null; errors?: GraphQLError["errors"] };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new Error(`HTTP ${response.status} from ${endpoint}: ${text.slice(0, 200)}`);
+    }
     if (body.errors?.length) throw new GraphQLError(body.errors);
     if (!response.ok || body.data == null) throw new Error(`HTTP ${response.status} without data`);
     return body.data;
