@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,8 @@ def documents_at(path: Path) -> list[tuple[str, str]]:
 
     Manifests: Apollo's persisted query manifest (``{"format": "apollo-persisted-query-
     manifest", "operations": [{"name", "body"}]}``) and GraphQL Codegen's persisted
-    documents (``{"<hash>": "<document>"}``).
+    documents (``{"<hash>": "<document>"}``), refused whole when a hash is not the SHA-256
+    its client will be looked up by.
     """
     if path.is_dir():
         return [(str(p), p.read_text()) for p in sorted(path.glob("*.graphql"))]
@@ -70,9 +72,25 @@ def documents_at(path: Path) -> list[tuple[str, str]]:
         if isinstance(manifest, dict) and isinstance(manifest.get("operations"), list):
             return [(f"{path}:{op.get('name')}", op["body"]) for op in manifest["operations"]]
         if isinstance(manifest, dict) and all(isinstance(v, str) for v in manifest.values()):
+            for key, body in manifest.items():
+                _check_hash_key(path, key, body)
             return [(f"{path}:{key}", body) for key, body in manifest.items()]
         raise SystemExit(f"{path}: neither an Apollo persisted query manifest nor a GraphQL Codegen one")
     return [(str(path), path.read_text())]
+
+
+_HASH_KEY = re.compile(r"(?:(?P<algorithm>[a-z0-9-]+):)?(?P<hex>[0-9a-f]{32,128})")
+
+
+def _check_hash_key(path: Path, key: str, body: str) -> None:
+    """A key that is a hash is what the client will send: it must be the body's SHA-256,
+    the only hash the service looks documents up by. A plain label is left alone."""
+    hashed = _HASH_KEY.fullmatch(key)
+    if hashed and (hashed["algorithm"] or "sha256", hashed["hex"]) != ("sha256", saved.document_sha256(body)):
+        raise SystemExit(
+            f"{path}: {key}: not the SHA-256 of its document, which is what this service looks documents up by:"
+            " generate the manifest with persistedDocuments.hashAlgorithm 'sha256' and leave the bodies as written"
+        )
 
 
 async def _push(conn: asyncpg.Connection, args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from .network import District, Region
 from .programme import Membership, Programme
 from .query import Query
 from .saved_operation import SavedOperationMutations
+from .scalars import SCALARS
 from .tracing import OperationTracing, RouterTracing
 
 __all__ = ["schema"]
@@ -102,7 +103,7 @@ schema = Schema(
     # Factories: a fresh extension per request; the caches live on the schema (``caches``).
     # Batches (a JSON array of operations) are allowed; api.graphql holds them to the
     # setting LIAISON_MAX_OPERATIONS, below this ceiling.
-    config=StrawberryConfig(batching_config={"max_operations": 1000}),
+    config=StrawberryConfig(batching_config={"max_operations": 1000}, scalar_map=SCALARS),
     extensions=[
         OperationTracing,  # first: its span encloses the others' work
         ClientErrors,

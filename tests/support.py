@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 import shutil
@@ -131,7 +132,16 @@ LIAISON = Path(sys.executable).with_name("liaison")
 
 
 def npm_ci(project: Path) -> None:
-    """Install an npm project's dependencies as its package-lock.json pins them."""
+    """Install an npm project's dependencies as its package-lock.json pins them, once per lockfile.
+
+    A stamp in node_modules holds the lockfile's hash, as scripts/venv.sh does for .venv: the
+    second run of the suite in CI, and every local re-run, keep the tree `npm ci` wrote
+    instead of deleting and rewriting it, the slowest step of the tests that use it.
+    """
+    stamp = project / "node_modules" / ".installed-lock-sha256"
+    lock = hashlib.sha256((project / "package-lock.json").read_bytes()).hexdigest()
+    if stamp.is_file() and stamp.read_text() == lock:
+        return
     npm = shutil.which("npm")
     assert npm is not None
     # --prefer-offline: the npm cache, when it has these exact versions, spares the registry.
@@ -144,6 +154,7 @@ def npm_ci(project: Path) -> None:
         check=False,
     )
     assert install.returncode == 0, f"npm ci failed in {project}:\n{install.stdout}{install.stderr}"
+    stamp.write_text(lock)
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ import asyncpg
 import graphql
 import pytest
 
+from api.queries_cli import documents_at
 from db import saved
 from resolvers.documents import broken_documents, check_document
 from schema import schema
@@ -234,6 +235,22 @@ def test_the_command_line_pushes_runs_and_checks(db_dsn: str, tmp_path: Path) ->
     assert checked.returncode == 0 and "3 of 3 saved versions validate" in checked.stdout
     listed = liaison("list")
     assert "FiveStarDirectory" in listed.stdout and "reports team" in listed.stdout
+
+
+def test_a_codegen_manifest_is_refused_unless_its_keys_are_the_sha256_the_service_looks_up(tmp_path: Path) -> None:
+    """The client sends a manifest's key as the document's id; saving a body under another
+    hash (GraphQL Codegen's ``hashAlgorithm: 'sha1'``, an edited body) would push cleanly and
+    leave every request of that client ``PERSISTED_QUERY_NOT_FOUND``."""
+    body = "query Regions { regions { code } }"
+    manifest = tmp_path / "persisted-documents.json"
+    for key in (f"sha256:{sha(body)}", sha(body), "Regions"):  # the preset's, bare hex, a plain label
+        manifest.write_text(json.dumps({key: body}))
+        assert documents_at(manifest) == [(f"{manifest}:{key}", body)]
+    sha1 = hashlib.sha1(body.encode()).hexdigest()
+    for key in (f"sha1:{sha1}", sha1, f"sha256:{sha(body + ' ')}", sha(body + " ")):
+        manifest.write_text(json.dumps({f"sha256:{sha(body)}": body, key: body}))
+        with pytest.raises(SystemExit, match=f"{key}: not the SHA-256 of its document.*hashAlgorithm"):
+            documents_at(manifest)
 
 
 SAVE = """mutation ($document: String!) {

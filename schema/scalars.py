@@ -1,0 +1,43 @@
+"""Strawberry's Date, DateTime and Decimal, each naming the format it is written in.
+
+``@specifiedBy(url:)`` lets a client generator or a reader of the SDL know the text format
+without guessing from the name. The definitions are Strawberry's own (same parsing and
+serialising), with the URL added and a description that says the same:
+
+- ``Date``: RFC 3339's ``full-date`` (``2020-06-01``).
+- ``DateTime``: RFC 3339's ``date-time``, always with its offset (every column is
+  ``timestamptz``): ``2020-06-01T10:30:00+08:00``.
+- ``Decimal``: XML Schema's ``decimal`` lexical form, as a JSON string (``"399.00"``), so
+  that no client reads a sum of yuan through a binary float.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+
+from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition, DecimalDefinition
+from strawberry.types.scalar import ScalarDefinition
+
+__all__ = ["SCALARS"]
+
+RFC_3339 = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
+XSD_DECIMAL = "https://www.w3.org/TR/xmlschema11-2/#decimal"
+
+SCALARS: dict[object, ScalarDefinition] = {
+    datetime.date: dataclasses.replace(
+        DateDefinition, description="A calendar date, RFC 3339 `full-date`: 2020-06-01.", specified_by_url=RFC_3339
+    ),
+    datetime.datetime: dataclasses.replace(
+        DateTimeDefinition,
+        description="An instant, RFC 3339 `date-time` with its offset: 2020-06-01T10:30:00+08:00.",
+        specified_by_url=RFC_3339,
+    ),
+    decimal.Decimal: dataclasses.replace(
+        DecimalDefinition,
+        description='An exact decimal number as a string: "399.00" (never a binary float).',
+        specified_by_url=XSD_DECIMAL,
+    ),
+}
+"""The schema's ``StrawberryConfig.scalar_map``."""
