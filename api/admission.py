@@ -14,8 +14,10 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.http.parse_content_type import parse_content_type
 
+from db.access import ANONYMOUS
 from db.errors import DatabaseUnavailable
 from resolvers.context import REQUEST_ID, Context, request_id
 from resolvers.limits import Limits
@@ -33,6 +35,7 @@ __all__ = [
     "context_for",
     "refusal",
     "unavailable",
+    "websocket_context",
 ]
 
 ROUTER_SECRET_HEADER = "X-Router-Secret"  # noqa: S105 (a header name)
@@ -174,4 +177,20 @@ def context_for(request: Request, response: Response | None) -> Context:
         execution=state.settings.execution,
         from_router=request.state.from_router,
         router_verified=request.state.router_verified,
+    )
+
+
+def websocket_context(websocket: WebSocket) -> Context:
+    """A websocket's context: anonymous until its ``connection_init`` names a credential
+    (``api.subscriptions``), with the process's case event hub."""
+    state = websocket.app.state
+    return Context(
+        request=websocket,
+        response=None,
+        db=state.db,
+        viewer=ANONYMOUS,
+        limits=state.settings.limits,
+        budget=state.budget,
+        execution=state.settings.execution,
+        events=state.events,
     )

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from db import saved
 from db.access import Role, Viewer
 from db.errors import DatabaseUnavailable
 from db.pool import Database, open_database
+from resolvers.case_events import EventHub
 from resolvers.documents import broken_documents
 from schema import schema
 from schema.compiled import EXECUTIONS, PATHS, compile_ahead
 
+from .auth import authenticate
 from .budget import open_budget
 from .cors import cors_middleware
 from .documents import Documents
@@ -82,6 +85,11 @@ async def _prepare_saved_queries(db: Database, max_page: int) -> None:
             log.info("saved query %s: %s", operation.label, outcome)
 
 
+async def _verify(authorization: str | None, *, db: Database, settings: Settings) -> Viewer:
+    """A subscriber's credential, checked again as at ``connection_init``."""
+    return await authenticate(authorization, db, settings.jwt)
+
+
 def create_app(settings: Settings) -> Starlette:
     """The service over the database at ``settings.database_url`` (which must be set)."""
     if settings.database_url is None:
@@ -98,17 +106,23 @@ def create_app(settings: Settings) -> Starlette:
         app.state.documents = Documents(settings.trusted_documents_only)
         await _prepare_saved_queries(app.state.db, limits.max_page_size)
         app.state.budget = open_budget(settings.redis_url, limits.budget_points, limits.budget_window)
+        app.state.events = EventHub(
+            app.state.db, dsn, limits, functools.partial(_verify, db=app.state.db, settings=settings)
+        )
         try:
             yield
         finally:
+            await app.state.events.close()
             await app.state.db.close()
             close = getattr(app.state.budget, "close", None)
             if close is not None:
                 await close()
 
+    graphql = GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)),
+            Route("/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),
             Route("/queries/openapi.json", serve_openapi),
             Route("/queries/{name}", run_saved_query, methods=["GET", "POST"]),
             Route("/healthz", healthz),

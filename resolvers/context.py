@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -14,6 +15,9 @@ from db.pool import Database
 
 from .limits import Budget, Limits
 from .loaders import Loaders
+
+if TYPE_CHECKING:
+    from .case_events import EventHub, Session
 
 __all__ = ["REQUEST_ID", "Context", "request_id"]
 
@@ -54,6 +58,10 @@ class Context:
     """Fields already refused in this request: each is logged once, not per parent."""
     summary_mismatches: list[str] = field(default_factory=list)
     """In verify mode, statistics whose summaries differed from the raw rows (the raw rows' figures were served)."""
+    events: EventHub | None = None
+    """The process's case event hub: set on websockets, where subscriptions run."""
+    session: Session | None = None
+    """The websocket's credential and subscriptions, once ``connection_init`` came."""
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
     """See ``request_id``; echoed back."""

@@ -50,6 +50,18 @@ class Limits:
     """Days after closing within which a case officer may reopen a case."""
     idempotency_hours: int = 24
     """Hours an idempotency key keeps its first result; after that the key is free again."""
+    max_subscriptions_per_connection: int = 10
+    """Subscriptions one websocket may hold at once (TOO_MANY_SUBSCRIPTIONS)."""
+    max_subscriptions_per_credential: int = 100
+    """Subscriptions one credential may hold at once in a process, across its connections."""
+    connection_init_timeout: float = 10.0
+    """Seconds a websocket may take to send ``connection_init`` (closed with 4408)."""
+    max_message_bytes: int = 65_536
+    """Bytes a websocket message from a client may hold (closed with 1009, message too big)."""
+    subscription_recheck: float = 5.0
+    """Seconds between checks that a subscriber's credential still holds (revoked keys: at once)."""
+    subscription_queue: int = 1000
+    """Events waiting for one slow subscriber; past that it reads from the table instead."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:

@@ -29,6 +29,7 @@ from .network import District, Region
 from .programme import Membership, Programme
 from .query import Query
 from .saved_operation import SavedOperationMutations
+from .subscription import Subscription
 from .tracing import RouterTracing
 
 __all__ = ["schema"]
@@ -93,6 +94,7 @@ size_lists([Query, *NODE_TYPES])
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     # 2.9: the newest version both composers know (Apollo's and The Guild's), and the
     # first with @cost and @listSize for a router's demand control.
     federation_version="2.9",
