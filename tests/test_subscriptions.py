@@ -18,19 +18,17 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from db.access import Role
+from db.case_events import head_position
 from db.credentials import create_key, revoke_key
 
+from .subscriptions_support import CASE_EVENTS
 from .support import bearer, service, wait_until
 from .writes_support import HUANGPU_POINT, NAME, OTHER_PUDONG_POINT, PHONE, PUDONG_POINT, intake, ok
 
-SUBSCRIPTION = """subscription ($filter: CaseEventStreamFilter) {
-  caseEvents(filter: $filter) {
-    cursor
-    event { kind status actorRole }
-    case { number status consumerName consumerPhone contactPoint { code } }
-  }
+SUBSCRIPTION = CASE_EVENTS
+PUBLIC_SUBSCRIPTION = """subscription ($filter: CaseEventStreamFilter) {
+  caseEvents(filter: $filter) { cursor event { kind } case { number } }
 }"""
-PUBLIC_SUBSCRIPTION = "subscription { caseEvents { cursor event { kind } case { number } } }"
 
 BOUND = 30.0
 """Seconds a test waits for a message before failing, instead of hanging."""
@@ -69,6 +67,10 @@ def as_role(role: str, **claims: Any) -> str:
 
 
 def subscribe(ws: WebSocketTestSession, ident: str = "1", query: str = SUBSCRIPTION, **filter: Any) -> None:
+    """Subscribe as ``ident``; from the stream's head now unless ``after`` is given, so that
+    a write the test makes next is delivered however soon the server registers it."""
+    if "after" not in filter:
+        filter["after"] = str(ws.portal.call(head_position, ws.app.state.db))
     payload = {"query": query, "variables": {"filter": filter}}
     ws.send_json({"id": ident, "type": "subscribe", "payload": payload})
 
