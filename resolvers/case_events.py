@@ -173,6 +173,7 @@ class EventHub:
         """A registered subscriber, or ``SubscriptionRefused``; deliver with ``events``."""
         if session.viewer.role is Role.ANONYMOUS:
             raise SubscriptionRefused("FORBIDDEN", "Case events need a credential: send it in `connection_init`.")
+        await self._check(session)  # the credential as it is now, not as at connection_init
         await self.start()
         if after is not None and after > self.position and after > await head_position(self.db):
             raise SubscriptionRefused("BAD_USER_INPUT", "`after` names no event cursor of this stream.")
@@ -309,18 +310,21 @@ class EventHub:
             await self.recheck({f"key:{k}" for k in keys} if keys else None)
 
     async def recheck(self, credentials: set[str] | None = None) -> None:
-        """Authenticate again every session with subscriptions (or those of ``credentials``)."""
+        """Authenticate again every session with a credential (or those of ``credentials``),
+        subscribed or not yet."""
         for session in list(self.sessions):
-            if not session.subscribers or session.ended is not None:
-                continue
-            if credentials is not None and session.viewer.credential not in credentials:
-                continue
-            try:
-                await self.verify(session.authorization)
-            except DatabaseUnavailable:
-                continue  # not the credential's fault; the next round checks again
-            except Exception as exc:
-                self.end(session, SubscriptionRefused(getattr(exc, "code", "UNAUTHENTICATED"), str(exc)))
+            if credentials is None or session.viewer.credential in credentials:
+                await self._check(session)
+
+    async def _check(self, session: Session) -> None:
+        if session.authorization is None or session.ended is not None:
+            return
+        try:
+            await self.verify(session.authorization)
+        except DatabaseUnavailable:
+            return  # not the credential's fault; the next check asks again
+        except Exception as exc:
+            self.end(session, SubscriptionRefused(getattr(exc, "code", "UNAUTHENTICATED"), str(exc)))
 
     def end(self, session: Session, reason: SubscriptionRefused) -> None:
         session.ended = reason

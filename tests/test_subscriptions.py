@@ -237,6 +237,12 @@ async def test_a_revoked_key_ends_its_subscriptions_with_a_code(db_dsn: str) -> 
                 assert receive(ws) == {"id": "1", "type": "complete"}
                 subscribe(ws, "2")  # and no new one on this connection
                 assert refused(ws, "2") == "UNAUTHENTICATED"
+            # A connection that had not subscribed yet cannot start with the key revoked.
+            key, record = await create_key(conn, Role.INTERNAL, "second dashboard")
+            with connected(client, f"Bearer {key}") as ws:
+                assert await revoke_key(conn, record.public_id)
+                subscribe(ws)
+                assert refused(ws) == "UNAUTHENTICATED"
             # A new connection with the revoked key is refused at connection_init.
             with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
                 ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
