@@ -12,7 +12,10 @@ half with an internal token (consumers masked), half a case officer of that dist
 (consumers in full). Latency is the client's clock at receipt minus the event's
 ``committedAt`` (PostgreSQL's clock when the commit's trigger gave it its position: just
 before the commit, so the figure includes the commit itself); both clocks are this
-machine's. Every subscriber's events are checked: all of its district's writes, in cursor
+machine's. Beside it, the time from the writer's receipt of its answer (the commit
+acknowledged) to the subscriber's receipt, both on the bench's clock: what a person who
+saved a case and watches a dashboard would see (negative when the event came first). Every
+subscriber's events are checked: all of its district's writes, in cursor
 order. The subscribers speak graphql-transport-ws with the plain ``websockets`` library
 (a few lines), so the load generator costs the shared machine little.
 
@@ -65,6 +68,7 @@ class Subscriber:
     latencies: list[float] = field(default_factory=list)
     cursors: list[int] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
+    received: list[float] = field(default_factory=list)
 
 
 async def connect(port: int, authorization: str) -> websockets.ClientConnection:
@@ -110,13 +114,17 @@ async def listen(ws: websockets.ClientConnection, subscriber: Subscriber, stop_a
         event = message["payload"]["data"]["caseEvents"]
         committed = datetime.datetime.fromisoformat(event["committedAt"]).timestamp()
         subscriber.latencies.append(received - committed)
+        subscriber.received.append(received)
         subscriber.cursors.append(int(event["cursor"]))
         subscriber.numbers.append(event["case"]["number"])
         tally.count()
 
 
-async def write(port: int, key: str, points: list[str], rate: float, seconds: float) -> dict[str, list[str]]:
-    """caseOpen at ``rate`` per second for ``seconds``, open loop; the case numbers by district."""
+async def write(
+    port: int, key: str, points: list[str], rate: float, seconds: float, acknowledged: dict[str, float]
+) -> dict[str, list[str]]:
+    """caseOpen at ``rate`` per second for ``seconds``, open loop; the case numbers by district,
+    and when the writer had each answer (its commit acknowledged) in ``acknowledged``."""
     total = int(rate * seconds)
     counter = itertools.count()
     opened: dict[str, list[str]] = {}
@@ -134,6 +142,7 @@ async def write(port: int, key: str, points: list[str], rate: float, seconds: fl
                           "category": "AFTER_SALES_SERVICE", "summary": "bench", "consumerName": "张三"}  # fmt: skip
                 answer = await client.post({"query": OPEN, "variables": {"i": intake}})
                 number = answer["data"]["caseOpen"]["case"]["number"]
+                acknowledged[number] = time.time()
                 opened.setdefault(number[1:7], []).append(number)
         finally:
             client.close()
@@ -171,7 +180,8 @@ async def delivery(dsn: str, writer: int, reader: int, key: str, points: list[st
     listeners = [asyncio.create_task(listen(ws, s, stop_at, tally)) for ws, s in zip(sockets, subscribers, strict=True)]
     await asyncio.sleep(1)  # every subscription registered before the first write
     cpu = cpu_seconds(args.reader_pid)
-    opened = await write(writer, key, points, args.rate, args.seconds)
+    acknowledged: dict[str, float] = {}
+    opened = await write(writer, key, points, args.rate, args.seconds, acknowledged)
     expected = sum(len(opened.get(s.district, [])) for s in subscribers)
     tally.expected = expected
     if tally.received >= expected:
@@ -185,13 +195,15 @@ async def delivery(dsn: str, writer: int, reader: int, key: str, points: list[st
     for ws in sockets:
         await ws.close()
     latencies = [x for s in subscribers for x in s.latencies]
+    after_ack = [r - acknowledged[n] for s in subscribers for n, r in zip(s.numbers, s.received, strict=True)]
     in_order = all(s.cursors == sorted(s.cursors) for s in subscribers)
     complete = all(s.numbers == opened.get(s.district, []) for s in subscribers)
     writes = sum(len(v) for v in opened.values())
     print(
         f"| {args.subscribers} | {writes / args.seconds:.0f} | {writes:,} | {len(latencies):,} of {expected:,} |"
         f" {percentile(latencies, 0.5) * 1000:.1f} | {percentile(latencies, 0.99) * 1000:.1f} |"
-        f" {max(latencies) * 1000:.1f} | {in_order and complete} | {reader_cpu / args.seconds:.2f} |",
+        f" {max(latencies) * 1000:.1f} | {percentile(after_ack, 0.5) * 1000:.1f} |"
+        f" {percentile(after_ack, 0.99) * 1000:.1f} | {in_order and complete} | {reader_cpu / args.seconds:.2f} |",
         flush=True,
     )
 
@@ -229,9 +241,10 @@ def main() -> None:
     args.reader_pid = reader.pid
     try:
         print(
-            "| subscribers | writes/s | writes | deliveries | p50 ms | p99 ms | max ms | all, in order | reader CPU s/s |"
+            "| subscribers | writes/s | writes | deliveries | p50 ms | p99 ms | max ms |"
+            " p50 ms after ack | p99 ms after ack | all, in order | reader CPU s/s |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         asyncio.run(delivery(args.dsn, writer.port, reader.port, key, points, args))
         asyncio.run(idle(reader.port, args))
     finally:
