@@ -179,12 +179,7 @@ class EventHub:
             raise SubscriptionRefused("BAD_USER_INPUT", "`after` names no event cursor of this stream.")
         if session.ended is not None:
             raise session.ended
-        viewer = session.viewer
-        limit = self.limits.max_subscriptions_per_connection
-        if len(session.subscribers) >= limit:
-            raise SubscriptionRefused(
-                "TOO_MANY_SUBSCRIPTIONS", f"A connection holds at most {limit} subscriptions; complete one first."
-            )
+        viewer = session.viewer  # operations per connection are bounded by api.subscriptions
         limit = self.limits.max_subscriptions_per_credential
         if viewer.credential is not None and self.per_credential[viewer.credential] >= limit:
             raise SubscriptionRefused(
@@ -257,8 +252,11 @@ class EventHub:
                     await self._listen()
                 while await self._fan_out():
                     pass
-            except DatabaseUnavailable:
-                log.warning("case event listener: the database is unavailable; retrying in %ss", _RETRY)
+            except Exception as exc:  # not even a fault of ours may stop delivery for good: the rows wait
+                if isinstance(exc, DatabaseUnavailable):
+                    log.warning("case event listener: the database is unavailable; retrying in %ss", _RETRY)
+                else:
+                    log.exception("case event listener: fan-out failed; retrying in %ss", _RETRY)
                 await asyncio.sleep(_RETRY)
                 self._woken.set()
 

@@ -355,3 +355,21 @@ async def test_one_listener_connection_per_process(db_dsn: str) -> None:
         )
     finally:
         await conn.close()
+
+
+async def test_a_lost_listener_connection_is_made_again_and_nothing_is_lost(db_dsn: str) -> None:
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        with service(db_dsn, role="admin") as client, connected(client, as_role("internal")) as ws:
+            subscribe(ws)
+            ok(client, "caseOpen", **intake())
+            delivered(ws)
+            ended = await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'liaison-graph listener'"
+            )
+            assert ended == 1
+            number = ok(client, "caseOpen", **intake())["case"]["number"]  # perhaps before it listens again
+            assert delivered(ws)["case"]["number"] == number
+    finally:
+        await conn.close()
