@@ -29,7 +29,7 @@ from .network import District, Region
 from .programme import Membership, Programme
 from .query import Query
 from .saved_operation import SavedOperationMutations
-from .subscription import Subscription
+from .subscription import Subscription, SubscriptionsOverWebSocket
 from .tracing import RouterTracing
 
 __all__ = ["schema"]
@@ -111,6 +111,7 @@ schema = Schema(
         # ftv1 traces only for requests with `apollo-federation-include-trace: ftv1`.
         RouterTracing,
         IdempotentReplay,
+        SubscriptionsOverWebSocket,
         CompiledExecution,  # last: after Limits has checked and charged the operation
     ],
 )

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 
 import strawberry
+from graphql import ExecutionResult, GraphQLError
 from strawberry import Info
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from resolvers import case_events as live
 
 from .case import Case, CaseEvent
 from .enums import CaseEventKind
 
-__all__ = ["CaseEventDelivery", "CaseEventStreamFilter", "Subscription"]
+__all__ = ["CaseEventDelivery", "CaseEventStreamFilter", "Subscription", "SubscriptionsOverWebSocket"]
 
 
 @strawberry.input(description="Which case events to deliver; all given conditions must hold.")
@@ -57,3 +60,21 @@ class Subscription:
             kinds=[k.value for k in wanted.kinds] if wanted.kinds else None,
             after=wanted.after,
         )
+
+
+class SubscriptionsOverWebSocket(SchemaExtension):
+    """Strawberry lets a subscription through on HTTP (for its multipart transport, which is
+    off here), where it would run as a query and fail; refuse it with a code instead."""
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        if (
+            execution.operation_type is OperationType.SUBSCRIPTION
+            and getattr(execution.context, "events", None) is None
+        ):
+            refusal = GraphQLError(_OVER_HTTP, extensions={"code": "BAD_REQUEST"})
+            execution.result = ExecutionResult(data=None, errors=[refusal])
+        yield
+
+
+_OVER_HTTP = "Subscriptions run over a websocket on /graphql (graphql-transport-ws); see the README."
