@@ -50,7 +50,13 @@ HTTP_CODES = {
 }
 
 
-RETRY_AFTER = {"DATABASE_UNAVAILABLE": "5", "SERVICE_OVERLOADED": "1", "SHUTTING_DOWN": "1"}
+RETRY_AFTER = {
+    "DATABASE_UNAVAILABLE": "5",
+    "SERVICE_OVERLOADED": "1",
+    "SHUTTING_DOWN": "1",
+    "STATEMENT_CANCELLED": "1",
+    "WRITE_CONFLICT": "1",
+}
 """Seconds (``Retry-After``) to wait after each code that means: no answer now, try again."""
 
 

@@ -27,6 +27,7 @@ from .budget import open_budget
 from .cors import cors_middleware
 from .documents import Documents
 from .graphql import GraphQLApp
+from .housekeeping import purge_keys_forever
 from .ide import graphiql_assets
 from .openapi import serve_openapi
 from .saved_queries import run_saved_query
@@ -109,9 +110,12 @@ def create_app(settings: Settings) -> Starlette:
         app.state.events = EventHub(
             app.state.db, dsn, limits, functools.partial(_verify, db=app.state.db, settings=settings)
         )
+        purging = asyncio.create_task(purge_keys_forever(app.state.db, limits.key_purge_interval))
         try:
             yield
         finally:
+            purging.cancel()
+            await asyncio.gather(purging, return_exceptions=True)  # it ends only by this
             await app.state.events.close()
             await app.state.db.close()
             close = getattr(app.state.budget, "close", None)

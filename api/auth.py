@@ -8,20 +8,22 @@ client with a broken key learns it at once instead of seeing less data.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import jwt
+from pydantic import Field, field_validator, model_validator
 
 from db.access import ANONYMOUS, Role, Viewer, scope_problem
 from db.credentials import find_key, looks_like_key, touch_key
 from db.pool import Database
+from resolvers.environment import FromEnvironment
 
 __all__ = ["JwtSettings", "Unauthenticated", "authenticate"]
 
@@ -39,34 +41,40 @@ class Unauthenticated(Exception):
     code = "UNAUTHENTICATED"
 
 
-@dataclass(frozen=True)
-class JwtSettings:
+class JwtSettings(FromEnvironment):
     """Where bearer tokens come from; no key configured means tokens are refused."""
 
-    issuer: str | None = None
-    audience: str | None = None
-    hs256_secret: str | None = None
-    rs256_public_key: str | None = None
-    """PEM text, or the path of a PEM file."""
-    leeway: float = 30.0
+    issuer: str | None = Field(None, alias="LIAISON_JWT_ISSUER")
+    """The ``iss`` tokens must carry; required with a key."""
+    audience: str | None = Field(None, alias="LIAISON_JWT_AUDIENCE")
+    """The ``aud`` tokens must carry; required with a key."""
+    hs256_secret: str | None = Field(None, alias="LIAISON_JWT_SECRET", min_length=32, repr=False)
+    """The shared secret of HS256 tokens (at least 32 characters)."""
+    rs256_public_key: str | None = Field(None, alias="LIAISON_JWT_PUBLIC_KEY", repr=False)
+    """The public key of RS256 tokens: PEM text, or the path of a PEM file."""
+    leeway: float = Field(30.0, alias="LIAISON_JWT_LEEWAY", ge=0)
+    """Seconds of clock skew tolerated on ``exp`` and ``nbf`` (at most 300)."""
 
+    @field_validator("rs256_public_key")
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> JwtSettings:
-        public_key = env.get("LIAISON_JWT_PUBLIC_KEY") or None
-        if public_key is not None and not public_key.lstrip().startswith("-----BEGIN"):
-            public_key = Path(public_key).read_text()
-        settings = cls(
-            issuer=env.get("LIAISON_JWT_ISSUER") or None,
-            audience=env.get("LIAISON_JWT_AUDIENCE") or None,
-            hs256_secret=env.get("LIAISON_JWT_SECRET") or None,
-            rs256_public_key=public_key,
-            leeway=min(float(env.get("LIAISON_JWT_LEEWAY", "30")), MAX_LEEWAY),
-        )
-        if settings.keys and (settings.issuer is None or settings.audience is None):
+    def _pem(cls, value: str | None) -> str | None:
+        if value is None or value.lstrip().startswith("-----BEGIN"):
+            return value
+        try:
+            return Path(value).read_text()
+        except OSError as exc:
+            raise ValueError(f"PEM text or the path of a readable PEM file ({exc.strerror})") from exc
+
+    @field_validator("leeway")
+    @classmethod
+    def _at_most(cls, value: float) -> float:
+        return min(value, MAX_LEEWAY)
+
+    @model_validator(mode="after")
+    def _names_the_tokens(self) -> Self:
+        if self.keys and (self.issuer is None or self.audience is None):
             raise ValueError("LIAISON_JWT_ISSUER and LIAISON_JWT_AUDIENCE must be set with a JWT key")
-        if settings.hs256_secret is not None and len(settings.hs256_secret) < 32:
-            raise ValueError("LIAISON_JWT_SECRET must be at least 32 characters")
-        return settings
+        return self
 
     @property
     def keys(self) -> dict[str, Any]:
@@ -180,4 +188,12 @@ def _claims_viewer(claims: Mapping[str, Any]) -> Viewer:
     trusted_only = claims.get("trusted_only", False)
     if not isinstance(trusted_only, bool):
         raise Unauthenticated("The token's `trusted_only` claim must be true or false.")
-    return Viewer(role, f"token:{str(claims['sub'])[:64]}", regions, districts, trusted_only, points)
+    return Viewer(role, _token_credential(str(claims["sub"])), regions, districts, trusted_only, points)
+
+
+def _token_credential(subject: str) -> str:
+    """A token's credential id: its subject, or a long one's digest. It keys idempotency and
+    budgets, so two subjects must never share one (a prefix would let them)."""
+    if len(subject) <= 64:
+        return f"token:{subject}"
+    return f"token:sha256:{hashlib.sha256(subject.encode()).hexdigest()}"

@@ -5,19 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import datetime
-import gc
 import logging
+import os
 import signal
 import sys
+import textwrap
 from collections.abc import Awaitable, Callable, Iterator
+from importlib import metadata
 from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from db.embedded import EmbeddedPostgres
 from db.supervisor import Supervisor
+from resolvers.environment import variables
 
-from .settings import Settings
+from .settings import Settings, problem
 
 if TYPE_CHECKING:
     import asyncpg
@@ -47,17 +51,6 @@ def database(settings: Settings, *, supervised: bool = False) -> Iterator[str]:
         server.stop()
 
 
-def _tune_gc() -> None:
-    """Keep the schema and modules out of every collection, and collect young objects less.
-
-    Measured on these machines (shared/notes/performance.md): garbage collection took
-    20-48 % of a busy server's CPU; a gen-0 threshold of 100,000 alone raised throughput 68 %.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-
-
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -65,23 +58,25 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
-    from .app import create_app
     from .connections import http_protocol
 
     # uvicorn shuts down gracefully on SIGTERM, restores this handler and re-raises the
     # signal: raising SystemExit here lets the embedded database stop after it, cleanly.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with database(settings, supervised=True) as dsn:
-        app = create_app(dataclasses.replace(settings, database_url=dsn))
-        _tune_gc()
-        log.info("serving on http://%s:%s/graphql", settings.host, settings.port)
+        # Every worker (this process when there is one) builds the app from the environment
+        # (api.asgi), so the embedded database started here is the one they all use.
+        os.environ["DATABASE_URL"] = dsn
+        log.info("serving on http://%s:%s/graphql, %d worker(s)", settings.host, settings.port, settings.workers)
         # After SIGTERM: no new connections; requests in flight get the grace period, then
         # are cancelled (their SQL with them), so a runaway query cannot keep us alive.
         # The protocol bounds the time to send headers and the connections held.
         uvicorn.run(
-            app,
+            "api.asgi:app",
+            factory=True,
             host=settings.host,
             port=settings.port,
+            workers=settings.workers,
             log_level="info",
             timeout_graceful_shutdown=settings.limits.shutdown_grace,
             http=http_protocol(settings.limits),
@@ -224,10 +219,51 @@ def print_schema(settings: Settings, args: argparse.Namespace) -> None:
     print(schema.as_str())
 
 
+def read_settings(args: argparse.Namespace) -> Settings:
+    """The settings, ``serve``'s options over their variables; a bad one ends the command here,
+    in one line, before anything starts."""
+    env = dict(os.environ)
+    for option, name in (("host", "HOST"), ("port", "PORT"), ("workers", "LIAISON_WORKERS")):
+        if getattr(args, option, None) is not None:
+            env[name] = str(getattr(args, option))
+    try:
+        return Settings.from_env(env)
+    except ValidationError as exc:
+        print(f"liaison: {problem(exc)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def environment_help() -> str:
+    """The environment variables with their defaults and purpose, from the settings' fields."""
+    lines = ["environment variables (unset or blank: the default):"]
+    for name, field in variables(Settings):
+        default = field.get_default(call_default_factory=True)
+        shown = "unset" if default in (None, ()) else str(default).lower() if isinstance(default, bool) else default
+        text = " ".join((field.description or "").split()).replace("``", "`")
+        lines.append(f"  {name} (default {shown})")
+        lines.extend(textwrap.wrap(text, 100, initial_indent=" " * 6, subsequent_indent=" " * 6))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="liaison", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="liaison",
+        description=__doc__,
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {metadata.version('liaison-graph')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("serve", help="run the GraphQL service (embedded PostgreSQL unless DATABASE_URL is set)")
+    run = commands.add_parser(
+        "serve",
+        help="run the GraphQL service (embedded PostgreSQL unless DATABASE_URL is set)",
+        description="Run the GraphQL service. The options take precedence over HOST, PORT and LIAISON_WORKERS.",
+    )
+    run.add_argument("--host", help="the address to listen on (default: HOST, else 127.0.0.1)")
+    run.add_argument("--port", type=int, help="the port to listen on (default: PORT, else 8000)")
+    run.add_argument(
+        "--workers", type=int, help="processes serving the one port and database (default: LIAISON_WORKERS, else 1)"
+    )
     commands.add_parser("migrate", help="apply pending migrations and exit")
     commands.add_parser("demo", help="apply migrations and load the demo data into an empty database")
     add = commands.add_parser("volume", help="add synthetic cases and cross-store returns on top of the demo data")
@@ -260,8 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     queries_cli.add_parser(commands)
     commands.add_parser("schema", help="print the GraphQL schema (SDL); schema.graphql holds the committed copy")
     args = parser.parse_args(argv)
+    settings = read_settings(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
     handlers = {
         "key": keys,
         "queries": queries,

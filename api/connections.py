@@ -17,7 +17,9 @@ The body's deadline (``LIAISON_BODY_TIMEOUT``) is kept where the body is read
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -36,11 +38,10 @@ def _error(code: str, message: str) -> bytes:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    header_timeout: float = Limits.header_timeout
-    max_connections: int = Limits.max_connections
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, header_timeout: float, max_connections: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
         self._headers_due: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -99,7 +100,9 @@ async def _too_many_connections(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def http_protocol(limits: Limits) -> type[HttpToolsProtocol]:
-    """The protocol class to pass to uvicorn as ``http=``, with these limits."""
-    attributes = {"header_timeout": limits.header_timeout, "max_connections": limits.max_connections}
-    return type("LiaisonHttpProtocol", (GuardedHttpToolsProtocol,), attributes)
+def http_protocol(limits: Limits) -> Callable[..., HttpToolsProtocol]:
+    """The protocol factory to pass to uvicorn as ``http=``, with these limits: a partial, which
+    pickles, so uvicorn's supervisor can hand it to the worker processes it spawns."""
+    return functools.partial(
+        GuardedHttpToolsProtocol, header_timeout=limits.header_timeout, max_connections=limits.max_connections
+    )

@@ -14,7 +14,9 @@ wrong type, a missing ``query``). Added here, as graphql-http's audits ask
   database is away or busy (``api.faults.outage``) answers 503 with ``Retry-After``, so a
   load balancer counting 5xx sees the outage; ``application/json`` keeps 200;
 - 415 for a POST body that is not ``application/json``, 405 with ``Allow`` for a mutation
-  by GET and for methods other than GET and POST.
+  by GET and for methods other than GET and POST;
+- ``Cache-Control`` from the operation's cache hints, an ``ETag`` and 304 on GET
+  (``api.http_cache``, as on ``/queries``).
 
 And before any of it, the request is admitted (``admission.admit``): its body within
 ``LIAISON_MAX_BODY_BYTES`` (413) and ``LIAISON_BODY_TIMEOUT`` (408), its credential valid
@@ -49,6 +51,7 @@ from resolvers.limits import Limits
 from .admission import HTTP_CODES, Refused, admit, context_for, refusal, websocket_context
 from .fast_lane import serve_known
 from .faults import answering_faults, graphql_outage
+from .http_cache import graphql_cacheable
 from .ide import graphiql_page
 from .jsonout import dumps
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
@@ -108,6 +111,9 @@ class GraphQLApp(GraphQL[Context, None]):
         return data
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        return graphql_cacheable(request, await self._answer(request, context, root_value))
+
+    async def _answer(self, request: Any, context: Any, root_value: Any) -> Any:
         # A 405 must say what is allowed (RFC 9110); Strawberry's answer to an HTTPException
         # has no headers, and its refusal of a mutation by GET is a 400.
         if isinstance(request, WebSocket):  # admitted in connection_init (api.subscriptions)

@@ -4,12 +4,12 @@ GET takes variables as query parameters (each coerced by the operation's declare
 or as one ``variables`` JSON parameter; POST takes a JSON object of variables. ``version``
 pins a version; the default is the latest one not deprecated. The answer is the GraphQL
 response as JSON, or with ``Accept: text/csv`` (or ``format=csv``) the list in it as CSV.
-Responses carry an ``ETag``; ``If-None-Match`` with it answers 304.
+Caching as on ``GET /graphql`` (``api.http_cache``): ``Cache-Control`` from the operation's
+cache hints, an ``ETag``, and 304 for ``If-None-Match`` with it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from typing import Any
@@ -33,6 +33,7 @@ from schema.compiled import plain_data
 
 from .admission import Refused, admit, context_for, refusal
 from .faults import answering_faults, outage
+from .http_cache import cacheable
 from .jsonout import dumps
 from .results import is_request_error
 from .tables import NoList, to_csv
@@ -68,7 +69,7 @@ async def run_saved_query(request: Request) -> Response:
     # Not extensions: its cost and budget change with every call and would defeat the ETag;
     # the same figures are in the X-RateLimit-* headers and X-Query-Cost.
     cost = (result.extensions or {}).get("cost", {}).get("requestedQueryCost")
-    headers = {k: v for k, v in response.headers.items() if k.lower().startswith(("x-", "retry-after"))}
+    headers = {k: v for k, v in response.headers.items() if k.startswith(("x-", "retry-after", "cache-control"))}
     headers["X-Saved-Query-Version"] = str(operation.version)
     if cost is not None:
         headers["X-Query-Cost"] = str(cost)
@@ -86,7 +87,8 @@ async def run_saved_query(request: Request) -> Response:
     else:
         content = dumps(body)
         media_type = "application/json; charset=utf-8"
-    return _cacheable(request, content, media_type, status, headers, cache=not result.errors)
+    answer = Response(content, status_code=status, media_type=media_type, headers=headers)
+    return cacheable(request, answer, content if status == 200 and not result.errors else None)
 
 
 async def _operation(request: Request) -> saved.SavedOperation:
@@ -175,18 +177,3 @@ def _wants_csv(request: Request) -> bool:
     if fmt is not None:
         return fmt.lower() == "csv"
     return CSV in request.headers.get("accept", "")
-
-
-def _cacheable(
-    request: Request, content: bytes, media_type: str, status: int, headers: dict[str, str], cache: bool
-) -> Response:
-    etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-    if not cache:
-        control = "no-store"  # an answer with errors is not one to keep
-    else:
-        control = "private, no-cache" if request.headers.get("authorization") else "public, max-age=60"
-    headers = {**headers, "ETag": etag, "Cache-Control": control, "Vary": "Accept, Authorization"}
-    wanted = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
-    if status == 200 and (etag in wanted or "*" in wanted):
-        return Response(status_code=304, headers=headers)
-    return Response(content, status_code=status, media_type=media_type, headers=headers)

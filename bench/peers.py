@@ -1,7 +1,7 @@
 """The HTTP peers, each its own process on loopback, and how to start, ask and stop them.
 
 - ours-compiled / ours-dataloader: ``liaison serve`` with ``LIAISON_EXECUTION`` set (one
-  uvicorn worker), or ``uvicorn --factory bench.asgi:app --workers N``;
+  uvicorn worker), or ``uvicorn --factory api.asgi:app --workers N``;
 - postgraphile: ``bench/postgraphile/server.mjs`` on the Node 22 that npm ships
   (``npm ci`` first if node_modules is missing).
 """
@@ -140,7 +140,7 @@ def wait_ready(peer: Peer, probe: Request, timeout: float = 120) -> None:
 
 def start_ours(name: str, dsn: str, execution: str, workers: int = 1, env: dict[str, str] | None = None) -> Peer:
     """Our service over ``dsn``, with ``env`` on top of the bench's; ``workers`` > 1 runs
-    uvicorn's supervisor over bench/asgi.py's factory."""
+    uvicorn's supervisor over api/asgi.py's factory."""
     extra = env or {}
     port = free_port()
     env = {
@@ -156,7 +156,7 @@ def start_ours(name: str, dsn: str, execution: str, workers: int = 1, env: dict[
     if workers == 1:
         argv = [str(VENV / "liaison"), "serve"]
     else:
-        argv = [str(VENV / "uvicorn"), "--factory", "bench.asgi:app", "--host", "127.0.0.1", "--port", str(port),
+        argv = [str(VENV / "uvicorn"), "--factory", "api.asgi:app", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", str(workers), "--timeout-graceful-shutdown", "10"]  # fmt: skip
     process, log_path = spawn(name, argv, env, ROOT)
     peer = Peer(name, "ours", port, process, log_path, workers)

@@ -16,7 +16,7 @@ What one run does:
 4. wrk (bench/wrk.lua) at 16 and 64 connections after a warm-up; peers alternated, the
    first rotating each round. Statements per request come from the server log, in a pass
    of their own.
-5. ours-compiled with 1 and 2 uvicorn workers (bench/asgi.py).
+5. ours-compiled with 1 and 2 uvicorn workers (api/asgi.py).
 6. Tables printed and appended to bench/RESULTS.md as a new section.
 """
 

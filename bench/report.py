@@ -206,7 +206,7 @@ def markdown(results: Results) -> str:
                   "whose figures are the main table's):", "", growth_table(results), ""]  # fmt: skip
     if results.workers:
         parts += ["Workers: ours-compiled with one uvicorn worker (`liaison serve`) against two "
-                  "(`uvicorn --factory bench.asgi:app --workers 2`), alternated:", "", workers_table(results), ""]  # fmt: skip
+                  "(`uvicorn --factory api.asgi:app --workers 2`), alternated:", "", workers_table(results), ""]  # fmt: skip
     parts += ["Checks before timing:", "", _bullets([f"{q}: {v}" for q, v in results.verdict.items()]), ""]
     if results.problems:
         parts += ["**Problems found** (timed anyway, with --keep-going):", "", _bullets(results.problems), ""]

@@ -1,4 +1,4 @@
-"""The stream of case events, read by position (commit order; see migration 0010).
+"""The stream of case events, read by position (commit order; see migration 0012).
 
 The listener of each service process reads *routes* (where each new event happened: its
 kind, contact point and district) to decide which subscribers want it; each subscriber's

@@ -27,7 +27,8 @@ from typing import Any
 import asyncpg
 
 from .access import Role, Viewer
-from .errors import translate_errors
+from .errors import WriteConflict, translate_errors
+from .pool import Database
 from .records import CaseEvent
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Writer",
     "Written",
     "open_case",
+    "purge_expired_keys",
     "step_case",
 ]
 
@@ -46,12 +48,16 @@ CLOSED = frozenset({"settled", "not_settled", "transferred"})
 
 _EVENT_COLUMNS = ", ".join(f"e.{c} AS event_{c}" for c in CaseEvent._fields)
 
-# Who may write where, over contact point ``p``: every point, the named ones, or those of
-# the named districts and regions.
-_WRITABLE = (
-    "($4::boolean OR p.code = ANY($5::text[]) OR p.district_code = ANY($6::text[])"
-    " OR EXISTS (SELECT 1 FROM district d WHERE d.code = p.district_code AND d.region_code = ANY($7::text[])))"
-)
+
+def _writable(point: str) -> str:
+    """Whether the writer may write at contact point ``point`` (an alias): every point, the
+    named ones, or those of the named districts and regions."""
+    return (
+        f"($4::boolean OR {point}.code = ANY($5::text[]) OR {point}.district_code = ANY($6::text[])"
+        f" OR EXISTS (SELECT 1 FROM district d WHERE d.code = {point}.district_code"
+        " AND d.region_code = ANY($7::text[])))"
+    )
+
 
 # $1 credential, $2 role, $3 request id, $4-$7 scope, $8 note, $9 detail, $10 mutation,
 # $11 idempotency key (or NULL).
@@ -69,27 +75,40 @@ SELECT set_config('liaison.actor', $1, true) IS NOT NULL
   LEFT JOIN case_event e ON e.id = k.event_id
   {{joins}}"""
 
+_STEP_HOLDS = """CASE WHEN $13::text IN ('reopened', 'transferred', 'handed_over') THEN coalesce((
+        SELECT e.kind = $13 AND e.note = $8 AND e.changes @> coalesce(nullif($9, '')::jsonb, '{}')
+          FROM case_event e WHERE e.case_id = c.id ORDER BY e.at DESC, e.id DESC LIMIT 1), false)
+    ELSE EXISTS (SELECT 1 FROM case_transition t WHERE t.kind = $13 AND t.to_status = c.status) END"""
+"""Whether a step's outcome holds already, so that it is a no-op: the status it leads to;
+for a reopening, a transfer or a handover, whose resulting status says too little (an open
+case was not reopened; a case at a point was not handed over to it), the case's last event
+being this very step, with the same reason and destination."""
+
 CLAIM_INTAKE = _CLAIM.format(
-    target=f"p.id AS point_id, p.district_code, {_WRITABLE} AS writable,"
+    target=f"p.id AS point_id, p.district_code, {_writable('p')} AS writable,"
     " ent.id AS enterprise_id, extract(year FROM coalesce($14::timestamptz, now()) AT TIME ZONE 'Asia/Shanghai')::int"
-    " AS year, coalesce($14::timestamptz, now()) > now() AS in_future",
+    " AS year, coalesce($14::timestamptz, now()) > now() AS in_future,"
+    " coalesce($14::timestamptz, now()) < now() - $15::int * interval '1 day' AS too_early",
     joins="LEFT JOIN contact_point p ON p.code = $12 LEFT JOIN enterprise ent ON ent.credit_code = $13",
 )
-"""Claim for an intake: $12 contact point code, $13 respondent's credit code, $14 openedAt."""
+"""Claim for an intake: $12 contact point code, $13 respondent's credit code, $14 openedAt,
+$15 the days it may lie back."""
 
 CLAIM_STEP = _CLAIM.format(
     target=f"c.id, c.status, c.version, c.amount_claimed, c.amount_recovered, c.kind, c.category,"
-    f" c.respondent_enterprise_id, {_WRITABLE} AS writable,"
+    f" c.respondent_enterprise_id, {_writable('p')} AS writable,"
     " c.closed_at > now() - $15::int * interval '1 day' AS reopenable,"
     " (SELECT t.to_status FROM case_transition t WHERE t.from_status = c.status AND t.kind = $13) AS next_status,"
-    " EXISTS (SELECT 1 FROM case_transition t WHERE t.kind = $13 AND t.to_status = c.status) AS step_holds,"
-    " ent.id AS enterprise_id, EXISTS (SELECT 1 FROM contact_point WHERE code = $16) AS target_known",
+    f" {_STEP_HOLDS} AS step_holds,"
+    f" ent.id AS enterprise_id, tp.id AS target_point_id, {_writable('tp')} AS target_writable,"
+    f" c.contact_point_id, {_writable('kp')} AS key_point_writable",
     joins='LEFT JOIN "case" c ON c.number = $12 LEFT JOIN contact_point p ON p.id = c.contact_point_id'
-    " LEFT JOIN enterprise ent ON ent.credit_code = $14",
+    " LEFT JOIN enterprise ent ON ent.credit_code = $14 LEFT JOIN contact_point tp ON tp.code = $16"
+    " LEFT JOIN contact_point kp ON kp.id = coalesce(k.contact_point_id, c.contact_point_id)",
 )
 """Claim for a step of a case: $12 number, $13 the step's kind in case_transition, $14 a
 respondent's credit code, $15 the days a closed case may be reopened within, $16 the
-contact point a case is transferred to."""
+contact point a case is handed over to."""
 
 INTAKE = """
 WITH numbered AS (
@@ -114,6 +133,7 @@ UPDATE "case" c SET
     status = coalesce($3::text, c.status),
     closed_at = CASE WHEN $3::text IS NULL THEN c.closed_at
                      WHEN $3::text IN ('settled', 'not_settled', 'transferred') THEN greatest(now(), c.opened_at) END,
+    contact_point_id = coalesce($10::bigint, c.contact_point_id),
     amount_recovered = CASE WHEN $4::boolean THEN $5::numeric
                             WHEN $3::text IS NOT NULL AND $3::text <> 'settled' THEN NULL
                             ELSE c.amount_recovered END,
@@ -124,24 +144,35 @@ UPDATE "case" c SET
 RETURNING c.version"""
 """A versioned change: no row back means someone else changed the case first. Leaving
 settled (reopened, closed unsettled, transferred) drops the amount recovered: it was the
-settlement's, and statistics sum it over every status."""
+settlement's, and statistics sum it over every status. $10: the point it is handed over to."""
 
 STORE = f"""
 WITH event AS (
     SELECT * FROM case_event WHERE id = nullif(current_setting('liaison.event_id', true), '')::bigint
 ), stored AS (
-    INSERT INTO idempotency_key (credential, mutation, key, input_sha256, case_id, event_id, expires_at)
-    SELECT $1, $2, $3, $4, $5, (SELECT id FROM event), now() + $6::int * interval '1 hour'
+    INSERT INTO idempotency_key (credential, mutation, key, input_sha256, case_id, event_id, expires_at,
+                                 contact_point_id)
+    SELECT $1, $2, $3, $4, $5, (SELECT id FROM event), now() + $6::int * interval '1 hour', $7
      WHERE $3::text IS NOT NULL
     ON CONFLICT (credential, mutation, key) DO UPDATE
        SET input_sha256 = EXCLUDED.input_sha256, case_id = EXCLUDED.case_id, event_id = EXCLUDED.event_id,
-           created_at = now(), expires_at = EXCLUDED.expires_at
+           created_at = now(), expires_at = EXCLUDED.expires_at, contact_point_id = EXCLUDED.contact_point_id
      WHERE idempotency_key.expires_at <= now()
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM stored) AS stored, {_EVENT_COLUMNS}
   FROM (SELECT 1) one LEFT JOIN event e ON true"""
-"""Keep the key's result (an expired key is taken over) and read the event back."""
+"""Keep the key's result (an expired key is taken over) and the point it was written at
+($7: a replay is checked against the scope there), and read the event back."""
+
+RESYNC_COUNTER = """
+UPDATE case_number_counter SET last = coalesce((
+    SELECT n - 1 FROM generate_series(last + 1, least(last + 10000, 999999)) n
+     WHERE NOT EXISTS (SELECT 1 FROM "case" WHERE number = 'C' || $1 || '-' || $2 || '-' || lpad(n::text, 6, '0'))
+     LIMIT 1), last)
+ WHERE district_code = $1 AND year = $2"""
+"""After a collision: the counter just before the first free number, so that the numbers
+taken outside count as issued and no number is skipped."""
 
 CURRENT_VERSION = """
 SELECT c.version, EXISTS (SELECT 1 FROM idempotency_key k WHERE k.credential = $2 AND k.mutation = $3
@@ -153,6 +184,7 @@ snapshot, since the claim's was taken before its lock was granted."""
 
 _REFUSALS = {
     "case_transition": ("ILLEGAL_TRANSITION", "number"),
+    "case_handover": ("ILLEGAL_TRANSITION", "number"),
     "case_closed": ("CASE_CLOSED", "number"),
     "case_check2": ("RECOVERED_WITHOUT_CLAIM", "amountRecovered"),
     "case_amount_claimed_check": ("NEGATIVE_AMOUNT", "amountClaimed"),
@@ -219,6 +251,8 @@ class Intake:
     respondent: str | None
     amount_claimed: Decimal | None
     opened_at: datetime.datetime | None
+    backdate_days: int = 90
+    """How many days before now ``opened_at`` may lie."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +271,8 @@ class Step:
     respondent: str | None = None
     sets_respondent: bool = False
     reopen_days: int = 30
-    transfer_to_point: str | None = None
+    handover_to: str | None = None
+    """With ``kind`` handed_over: the contact point the case moves to."""
 
 
 @dataclass(frozen=True)
@@ -262,10 +297,12 @@ async def _claimed(
     note: str,
     detail: dict[str, Any] | None,
     *target: Any,
-) -> tuple[asyncpg.Record, Written | None]:
-    """Statement 1: the claim row, and the key's first result if this is a replay."""
+) -> asyncpg.Record:
+    """Statement 1: the writer named, the key's lock, what the key produced before, the target."""
     row = await conn.fetchrow(query, *_claim_args(writer, claim, note, detail), *target)
-    return row, _replay(row, claim)
+    if not row["claimed"]:
+        raise _key_in_use("is still running")
+    return row
 
 
 def _claim_args(writer: Writer, claim: Claim, note: str, detail: dict[str, Any] | None) -> list[Any]:
@@ -285,9 +322,8 @@ def _claim_args(writer: Writer, claim: Claim, note: str, detail: dict[str, Any] 
 
 
 def _replay(row: asyncpg.Record, claim: Claim) -> Written | None:
-    """The first result for a key used before with this input; refuse it with another."""
-    if not row["claimed"]:
-        raise _key_in_use("is still running")
+    """The first result for a key used before with this input; refuse it with another.
+    Asked only once the writer is known to still write where the key's write went."""
     if row["input_sha256"] is None:
         return None
     if bytes(row["input_sha256"]) != claim.input_sha256:
@@ -299,9 +335,9 @@ def _replay(row: asyncpg.Record, claim: Claim) -> Written | None:
     return Written(row["stored_case_id"], _event(row), replayed=True)
 
 
-async def _store(conn: asyncpg.Connection, writer: Writer, claim: Claim, case_id: int) -> asyncpg.Record:
+async def _store(conn: asyncpg.Connection, writer: Writer, claim: Claim, case_id: int, point_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(
-        STORE, writer.credential, claim.mutation, claim.key, claim.input_sha256, case_id, claim.hours
+        STORE, writer.credential, claim.mutation, claim.key, claim.input_sha256, case_id, claim.hours, point_id
     )
     if claim.key is not None and not row["stored"]:
         # A duplicate committed between our snapshot and our lock: it is the first result.
@@ -310,42 +346,83 @@ async def _store(conn: asyncpg.Connection, writer: Writer, claim: Claim, case_id
 
 
 async def open_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, intake: Intake) -> Written:
-    """Open a case at a contact point of the writer's scope, numbered next in its district and year."""
+    """Open a case at a contact point of the writer's scope, numbered next in its district and year.
+
+    A number taken outside this service (a row inserted by SQL) makes the counter's next
+    one collide: the counter is moved past the numbers in use and the intake tried once more."""
+    try:
+        return await _open_case(conn, writer, claim, intake)
+    except _NumberTaken as taken:
+        with translate_errors():
+            await conn.execute(RESYNC_COUNTER, taken.district_code, taken.year)
+    try:
+        return await _open_case(conn, writer, claim, intake)
+    except _NumberTaken:
+        raise WriteConflict() from None  # taken again meanwhile: a retry numbers it afresh
+
+
+class _NumberTaken(Exception):
+    def __init__(self, district_code: str, year: int) -> None:
+        self.district_code, self.year = district_code, year
+
+
+async def _open_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, intake: Intake) -> Written:
     with translate_errors(), _mapped():
         async with conn.transaction():
-            row, replayed = await _claimed(
-                conn, CLAIM_INTAKE, writer, claim, "", None, intake.contact_point, intake.respondent, intake.opened_at
+            row = await _claimed(
+                conn,
+                CLAIM_INTAKE,
+                writer,
+                claim,
+                "",
+                None,
+                intake.contact_point,
+                intake.respondent,
+                intake.opened_at,
+                intake.backdate_days,
             )
-            if replayed is not None:
-                return replayed
             if row["point_id"] is None:
                 raise Refused("UNKNOWN_CONTACT_POINT", "contactPoint", f"No contact point {intake.contact_point}.")
             if not row["writable"]:
                 raise Refused(
                     "OUT_OF_SCOPE", "contactPoint", f"Contact point {intake.contact_point} is outside your scope."
                 )
+            replayed = _replay(row, claim)
+            if replayed is not None:
+                return replayed
             if intake.respondent is not None and row["enterprise_id"] is None:
                 raise Refused(
                     "UNKNOWN_ENTERPRISE", "respondent", f"No enterprise with credit code {intake.respondent}."
                 )
             if row["in_future"]:
                 raise Refused("OPENED_IN_FUTURE", "openedAt", "`openedAt` lies in the future.")
-            opened = await conn.fetchrow(
-                INTAKE,
-                row["district_code"],
-                row["year"],
-                intake.kind,
-                intake.channel,
-                intake.category,
-                row["point_id"],
-                row["enterprise_id"],
-                intake.amount_claimed,
-                intake.opened_at,
-                intake.summary,
-                intake.consumer_name,
-                intake.consumer_phone,
-            )
-            stored = await _store(conn, writer, claim, opened["id"])
+            if row["too_early"]:
+                raise Refused(
+                    "OPENED_TOO_EARLY",
+                    "openedAt",
+                    f"`openedAt` lies more than {intake.backdate_days} days back; older cases come in by import.",
+                )
+            try:
+                opened = await conn.fetchrow(
+                    INTAKE,
+                    row["district_code"],
+                    row["year"],
+                    intake.kind,
+                    intake.channel,
+                    intake.category,
+                    row["point_id"],
+                    row["enterprise_id"],
+                    intake.amount_claimed,
+                    intake.opened_at,
+                    intake.summary,
+                    intake.consumer_name,
+                    intake.consumer_phone,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name != "case_number_key":
+                    raise
+                raise _NumberTaken(row["district_code"], row["year"]) from None
+            stored = await _store(conn, writer, claim, opened["id"], row["point_id"])
             return Written(opened["id"], _event(stored))
 
 
@@ -353,7 +430,7 @@ async def step_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, step
     """Apply ``step`` to a case the writer may write, if it still has the version the caller saw."""
     with translate_errors(), _mapped():
         async with conn.transaction():
-            row, replayed = await _claimed(
+            row = await _claimed(
                 conn,
                 CLAIM_STEP,
                 writer,
@@ -364,13 +441,18 @@ async def step_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, step
                 step.kind,
                 step.respondent,
                 step.reopen_days,
-                step.transfer_to_point,
+                step.handover_to,
             )
+            if row["input_sha256"] is None or not row["key_point_writable"]:
+                # A replay is in scope where its write was made: the case may have been
+                # handed over since, and the write did happen.
+                _check_scope(row, writer, step)
+            replayed = _replay(row, claim)
             if replayed is not None:
                 return replayed
-            _check(row, writer, step)
+            _check(row, step)
             if _holds(row, step):
-                await _store(conn, writer, claim, row["id"])
+                await _store(conn, writer, claim, row["id"], row["contact_point_id"])
                 return Written(row["id"], None)
             if row["version"] != step.expected_version:
                 raise _stale(row["version"])
@@ -385,6 +467,7 @@ async def step_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, step
                 step.category,
                 step.sets_respondent,
                 row["enterprise_id"],
+                row["target_point_id"],
             )
             if changed is None:
                 current = await conn.fetchrow(CURRENT_VERSION, row["id"], writer.credential, claim.mutation, claim.key)
@@ -393,24 +476,41 @@ async def step_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, step
                     # a duplicate; the next retry replays it.
                     raise _key_in_use("just finished")
                 raise _stale(current["version"])
-            stored = await _store(conn, writer, claim, row["id"])
+            stored = await _store(conn, writer, claim, row["id"], row["contact_point_id"])
             return Written(row["id"], _event(stored))
 
 
-def _check(row: asyncpg.Record, writer: Writer, step: Step) -> None:
-    """Refuse a step the case cannot take; the database would too, less precisely."""
+def _check_scope(row: asyncpg.Record, writer: Writer, step: Step) -> None:
+    """Refuse a case, or a point to hand it over to, outside the writer's scope: before a
+    replay too, since a key does not outlive the scope it was used in."""
     if row["id"] is None or (not row["writable"] and writer.role is Role.CONTACT_POINT):
         raise Refused("CASE_NOT_FOUND", "number", f"No case {step.number} at your contact points.")
     if not row["writable"]:
         raise Refused("OUT_OF_SCOPE", "number", f"Case {step.number} is outside your scope.")
+    if step.handover_to is not None and row["target_point_id"] is None:
+        raise Refused("UNKNOWN_CONTACT_POINT", "contactPoint", f"No contact point {step.handover_to}.")
+    if step.handover_to is not None and not row["target_writable"]:
+        raise Refused(
+            "OUT_OF_SCOPE",
+            "contactPoint",
+            f"Contact point {step.handover_to} is outside your scope; transfer to its district bureau instead.",
+        )
+
+
+def _check(row: asyncpg.Record, step: Step) -> None:
+    """Refuse a step the case cannot take; the database would too, less precisely."""
     if step.sets_respondent and step.respondent is not None and row["enterprise_id"] is None:
         raise Refused("UNKNOWN_ENTERPRISE", "respondent", f"No enterprise with credit code {step.respondent}.")
     if step.sets_recovered and step.amount_recovered is not None and row["amount_claimed"] is None:
         raise Refused("RECOVERED_WITHOUT_CLAIM", "amountRecovered", "No amount was claimed, so none can be recovered.")
-    if step.transfer_to_point is not None and not row["target_known"]:
-        raise Refused("UNKNOWN_CONTACT_POINT", "contactPoint", f"No contact point {step.transfer_to_point}.")
     if _holds(row, step):
         return
+    if step.kind == "handed_over" and row["target_point_id"] == row["contact_point_id"]:
+        raise Refused(
+            "CASE_CLOSED" if row["status"] in CLOSED else "ILLEGAL_TRANSITION",
+            "contactPoint",
+            f"Case {step.number} is at {step.handover_to} already.",
+        )
     closed = row["status"] in CLOSED
     if closed and step.kind != "reopened":
         raise Refused("CASE_CLOSED", "number", f"Case {step.number} is {row['status']}; reopen it to change it.")
@@ -463,3 +563,25 @@ def _mapped() -> Iterator[None]:
     except asyncpg.IntegrityConstraintViolationError as exc:
         code, field = _REFUSALS.get(exc.constraint_name or "", ("INVALID_INPUT", None))
         raise Refused(code, field, f"The database refused the change ({code}).") from None
+
+
+PURGE_EXPIRED_KEYS = """
+DELETE FROM idempotency_key
+ WHERE ctid = ANY (ARRAY (SELECT ctid FROM idempotency_key WHERE expires_at <= now() LIMIT $1))"""
+"""One batch of expired keys: a short statement that holds few locks, however many expired."""
+
+
+async def purge_expired_keys(db: Database, batch: int = 1000) -> int:
+    """Delete every expired idempotency key, a batch per statement and pool turn; how many went.
+
+    An expired key already replays nothing (the claim ignores it, the store takes it over):
+    this only keeps the table from growing with every write ever made."""
+    purged = 0
+    while True:
+        async with db.connection() as conn:
+            with translate_errors():
+                status = await conn.execute(PURGE_EXPIRED_KEYS, batch)
+        deleted = int(status.split()[-1])
+        purged += deleted
+        if deleted < batch:
+            return purged

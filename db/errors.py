@@ -14,6 +14,8 @@ __all__ = [
     "InvalidInput",
     "MigrationError",
     "PoolSaturated",
+    "StatementCancelled",
+    "WriteConflict",
     "translate_errors",
 ]
 
@@ -48,6 +50,34 @@ class InvalidInput(Exception):
         super().__init__("An argument holds a value the database cannot take (a NUL character, a number out of range).")
 
 
+class WriteConflict(Exception):
+    """PostgreSQL rolled the transaction back to break a deadlock or a serialization
+    conflict with another one (SQLSTATE class 40), or a lock it needed was not to be had:
+    nothing was written, and the same request succeeds when retried."""
+
+    code = "WRITE_CONFLICT"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database rolled this write back because of a conflict with another one; nothing was written."
+            " Retry it (with the same idempotency key)."
+        )
+
+
+class StatementCancelled(DatabaseUnavailable):
+    """PostgreSQL cancelled a statement: it outlived ``statement_timeout``, or an operator
+    cancelled it. A kind of ``DatabaseUnavailable`` (no answer within the bound, try again),
+    with its own code; nothing the statement would have written was kept."""
+
+    code = "STATEMENT_CANCELLED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database cancelled this request's statement: it ran too long, or an operator stopped it."
+            " Nothing it would have written was kept; try again."
+        )
+
+
 class MigrationError(Exception):
     """The migrations on disk and those recorded in the database disagree."""
 
@@ -68,6 +98,16 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# Rolled back by PostgreSQL with nothing written, so a retry is safe: a serialization
+# failure, a deadlock, a lock not to be had. (Not all of class 40: 40003 means the outcome
+# is unknown.)
+_CONFLICTS = (
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.LockNotAvailableError,
+)
+
+
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
     """Turn connection-level failures into ``DatabaseUnavailable``; let the rest through."""
@@ -76,6 +116,12 @@ def translate_errors() -> Iterator[None]:
     except DatabaseUnavailable:
         raise
     except asyncpg.exceptions.DataError as exc:
+        # The server's class 22, and asyncpg's own refusal to encode an argument (it
+        # raises the same class): the input's fault either way.
         raise InvalidInput() from exc
+    except _CONFLICTS as exc:
+        raise WriteConflict() from exc
+    except asyncpg.exceptions.QueryCanceledError as exc:
+        raise StatementCancelled() from exc
     except UNAVAILABLE_ERRORS as exc:
         raise DatabaseUnavailable() from exc

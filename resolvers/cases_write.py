@@ -197,6 +197,7 @@ async def open_case(info: Info[Context, None], values: dict[str, Any]) -> CaseWr
         values.get("respondent"),
         values.get("amount_claimed"),
         values.get("opened_at"),
+        info.context.limits.backdate_days,
     )
     return await _write(info, lambda conn, writer, c: w.open_case(conn, writer, c, intake), claim)
 
@@ -224,13 +225,15 @@ async def step_case(info: Info[Context, None], mutation: str, values: dict[str, 
     problem = _text_problems(values, required) or _amount_problem(values, "amount_recovered", "amountRecovered")
     if problem is not None:
         return problem
-    detail, target_point = None, None
+    kind, detail, target_point = STEP_KINDS[mutation], None, None
     if mutation == "caseTransfer":
         to, target_point = values["to"].value, values.get("contact_point")
         if (to == "contact_point") != (target_point is not None):
             return _refused(
                 "TRANSFER_TARGET", "contactPoint", "Name `contactPoint` exactly when transferring to a contact point."
             )
+        if target_point is not None:
+            kind = "handed_over"  # it stays open, at the receiving point
         detail = {"transfer": {"from": None, "to": {"to": to, "contactPoint": target_point}}}
     respondent = values.get("respondent", UNSET)
     unchanged = all(values.get(k) is None for k in ("kind", "category")) and respondent is UNSET
@@ -240,7 +243,7 @@ async def step_case(info: Info[Context, None], mutation: str, values: dict[str, 
     step = w.Step(
         number=values["number"],
         expected_version=values["expected_version"],
-        kind=STEP_KINDS[mutation],
+        kind=kind,
         note=values.get("note") or values.get("reason") or "",
         detail=detail,
         amount_recovered=None if amount is UNSET else amount,
@@ -250,7 +253,7 @@ async def step_case(info: Info[Context, None], mutation: str, values: dict[str, 
         respondent=None if respondent is UNSET else respondent,
         sets_respondent=respondent is not UNSET,
         reopen_days=info.context.limits.reopen_days,
-        transfer_to_point=target_point,
+        handover_to=target_point,
     )
     return await _write(info, lambda conn, writer, c: w.step_case(conn, writer, c, step), claim)
 

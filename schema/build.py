@@ -15,12 +15,13 @@ from strawberry.types import ExecutionContext
 from resolvers.compiler import Compiler
 from resolvers.errors import BadUserInput
 
+from .cache_control import hint_types
 from .caches import DocumentCache, DocumentCaches, TextValidationCache
 from .case import Case
 from .case_write import CaseMutations, IdempotentReplay
 from .compiled import CompiledExecution
 from .contact_point import ContactPoint, StarAward
-from .cost import size_lists
+from .cost import reachable_types, size_lists
 from .cross_store_return import CrossStoreReturn
 from .enterprise import Enterprise, Store
 from .errors import ClientErrors, without_values
@@ -90,6 +91,7 @@ class Mutation(CaseMutations, SavedOperationMutations):
 
 
 size_lists([Query, *NODE_TYPES])
+hint_types(reachable_types([Query, Mutation, *NODE_TYPES]))
 
 schema = Schema(
     query=Query,

@@ -58,6 +58,10 @@ class CaseErrorCode(Enum):
         "RECOVERED_WITHOUT_CLAIM", description="An amount recovered needs an amount claimed."
     )
     OPENED_IN_FUTURE = strawberry.enum_value("OPENED_IN_FUTURE", description="`openedAt` lies in the future.")
+    OPENED_TOO_EARLY = strawberry.enum_value(
+        "OPENED_TOO_EARLY",
+        description="`openedAt` lies further back than the service allows (`LIAISON_BACKDATE_DAYS`, 90 by default).",
+    )
     ILLEGAL_TRANSITION = strawberry.enum_value(
         "ILLEGAL_TRANSITION", description="The lifecycle does not allow this step from the case's status."
     )
@@ -129,7 +133,9 @@ class CaseOpenInput:
     )
     amount_claimed: decimal.Decimal | None = strawberry.field(default=None, description="Yuan claimed, at least 0.")
     opened_at: datetime.datetime | None = strawberry.field(
-        default=None, description="When it was received; now by default, never in the future."
+        default=None,
+        description="When it was received; now by default, never in the future nor more than 90 days back"
+        " (`LIAISON_BACKDATE_DAYS`).",
     )
     idempotency_key: str | None = strawberry.field(default=None, description=KEY)
 
@@ -236,7 +242,9 @@ class CaseMutations:
         return await _step(info, "caseCloseUnsettled", input)
 
     @strawberry.mutation(
-        description="Transfer an open case to 12315, the district bureau or another contact point. Officers only.",
+        description="Transfer an open case to 12315 or the district bureau, which closes it here as transferred,"
+        " or hand it over to another contact point of your scope, where it is received anew, still open."
+        " Officers only.",
         extensions=_officers("case transfers"),
     )
     async def case_transfer(self, info: Info, input: CaseTransferInput) -> CasePayload | None:

@@ -44,7 +44,9 @@ from strawberry.utils.str_converters import to_camel_case
 
 from resolvers.pagination import DEFAULT_PAGE
 
-__all__ = ["LIST_SIZES", "Measure", "TooLarge", "measure", "size_lists"]
+from .cache_control import field_hint
+
+__all__ = ["LIST_SIZES", "Measure", "TooLarge", "measure", "reachable_types", "size_lists"]
 
 LIST_SIZES: Mapping[str, int] = {
     "Query.regions": 4,
@@ -113,6 +115,11 @@ class Measure:
     service_sdl: bool = False
     """The operation asks for ``_service``: the whole SDL, as introspection gives it."""
     """The operation asks for ``_entities`` or ``_service``: a federation router's fields."""
+    max_age: int | None = None
+    """Seconds a response may be cached: the least its fields' ``@cacheControl`` hints allow
+    (``schema.cache_control``); None: no field says (only ``__typename``), so not at all."""
+    private: bool = False
+    """A field's hint says PRIVATE: only the caller's own cache may keep the response."""
     steps: int = field(default=0, repr=False)
 
 
@@ -129,7 +136,7 @@ def measure(
     root = schema.get_root_type(operation.operation)
     walk = _Walk(schema, fragments, variables, default_page)
     if root is not None:
-        walk.selections(operation.selection_set, root, 1, None, 1)
+        walk.selections(operation.selection_set, root, 1, None, 1, None)
     return walk.result
 
 
@@ -145,8 +152,9 @@ class _Walk:
         self.result = Measure()
 
     def selections(
-        self, selection_set: SelectionSetNode, parent: Any, count: int, page: int | None, depth: int
+        self, selection_set: SelectionSetNode, parent: Any, count: int, page: int | None, depth: int, age: int | None
     ) -> None:
+        """``age``: the max-age the parent field allows (None at the root)."""
         for node, owner in self._fields(selection_set, parent, set()):
             name = node.name.value
             if node.alias is not None:
@@ -159,6 +167,7 @@ class _Walk:
                     self.result.introspection = True
                     self.result.introspection_fields += 1
                     self.result.points += count * INTROSPECTION_WEIGHT
+                    self.result.max_age = 0  # a root field without a hint, as Apollo has it
                 continue
             definition = owner.fields.get(name) if isinstance(owner, GraphQLObjectType | GraphQLInterfaceType) else None
             if definition is None:
@@ -168,6 +177,12 @@ class _Walk:
                 self.result.points += COUNT_WEIGHT
             self.result.points += FIELD_WEIGHTS.get(f"{owner.name}.{name}", 0)
             named = get_named_type(definition.type)
+            hint = field_hint(self.schema, definition, named, age)
+            if hint.max_age is not None:
+                self.result.max_age = min(
+                    hint.max_age, self.result.max_age if self.result.max_age is not None else hint.max_age
+                )
+            self.result.private |= hint.private
             if is_leaf_type(named) or node.selection_set is None:
                 continue
             size = self._size(owner, name, definition, node, page) if _is_list(definition.type) else 1
@@ -175,7 +190,7 @@ class _Walk:
             if not named.name.endswith(_FREE_TYPES):
                 self.result.points += objects
             inner = self._page_size(node) if named.name.endswith("Connection") else None
-            self.selections(node.selection_set, named, objects, inner, depth + 1)
+            self.selections(node.selection_set, named, objects, inner, depth + 1, hint.max_age)
 
     def _fields(
         self, selection_set: SelectionSetNode, parent: Any, spread: set[str]
@@ -249,14 +264,7 @@ def size_lists(roots: list[type]) -> None:
     Walks the types reachable from ``roots`` before the schema is built: every list field
     gets its assumed size, every connection field its slicing arguments and sized fields.
     """
-    seen: set[type] = set()
-    pending = list(roots)
-    while pending:
-        cls = pending.pop()
-        definition = getattr(cls, "__strawberry_definition__", None)
-        if definition is None or cls in seen:
-            continue
-        seen.add(cls)
+    for _, definition in reachable_types(roots):
         for member in definition.fields:
             # From the resolver's signature: reading ``member.arguments`` this early would fix
             # them before extensions (relay's ``node(id:)``) add theirs.
@@ -271,11 +279,26 @@ def size_lists(roots: list[type]) -> None:
                         require_one_slicing_argument=False,
                     )
                 )
-            inner, is_list = _unwrap(member.type)
+            _, is_list = _unwrap(member.type)
             if is_list and not (definition.name.endswith("Connection") and member.name in ("edges", "nodes")):
                 name = f"{definition.name}.{member.graphql_name or to_camel_case(member.python_name)}"
                 size = LIST_SIZES.get(name, DEFAULT_LIST_SIZE)
                 member.directives.append(ListSize(assumed_size=size, require_one_slicing_argument=False))
+
+
+def reachable_types(roots: list[type]) -> Iterator[tuple[type, Any]]:
+    """The Strawberry types reachable from ``roots`` through their fields, with their definitions."""
+    seen: set[type] = set()
+    pending = list(roots)
+    while pending:
+        cls = pending.pop()
+        definition = getattr(cls, "__strawberry_definition__", None)
+        if definition is None or cls in seen:
+            continue
+        seen.add(cls)
+        yield cls, definition
+        for member in definition.fields:
+            inner, _ = _unwrap(member.type)
             if isinstance(inner, type):
                 pending.append(inner)
 

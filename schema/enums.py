@@ -141,7 +141,10 @@ class CaseEventKind(Enum):
     MEDIATION_STARTED = v("mediation_started", description="Mediation began (调解).")
     SETTLED = v("settled", description="Settled (和解成功).")
     CLOSED_UNSETTLED = v("closed_unsettled", description="Closed without settlement (和解不成).")
-    TRANSFERRED = v("transferred", description="Transferred to another body (移交).")
+    TRANSFERRED = v("transferred", description="Transferred to 12315 or the district bureau (移交): closed here.")
+    HANDED_OVER = v(
+        "handed_over", description="Handed over to another contact point, where it is received anew, still open."
+    )
     REOPENED = v("reopened", description="A closed case was reopened.")
     NOTE_ADDED = v("note_added", description="A note was added.")
     CORRECTED = v("corrected", description="Kind, category or respondent corrected; the old values are kept.")

@@ -8,7 +8,9 @@ per window, and the response says what it cost and what remains, in ``extensions
 and in ``X-RateLimit-*`` headers as GitHub's API does. A document the process had not
 parsed before adds what parsing and validating it cost (``schema.caches.document_points``,
 ``documentCost`` in ``extensions.cost``), charged once, with its first admitted operation:
-distinct documents are not free to send.
+distinct documents are not free to send. The same walk gives the least max-age the
+operation's fields' cache hints allow, put in the response's ``Cache-Control`` as Apollo's
+cache-control plugin does (``schema.cache_control``; ``api.http_cache`` has the last word).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from db.access import Role
 from resolvers.context import Context
 from resolvers.limits import Spend
 
+from .cache_control import cache_header
 from .caches import DocumentCaches, caches_of, plain_size, variables_key
 from .cost import Measure, TooLarge, measure
 from .errors import INTERNAL
@@ -96,6 +99,8 @@ class Limits(SchemaExtension):
         if parsed is not None:  # taken before the charge's await: a concurrent request of it is not charged too
             self.document_points, parsed.points_due = parsed.points_due, 0
         error, self.spend = await admit_operation(found, context, self.document_points)
+        if error is None and context.response is not None:
+            context.response.headers["Cache-Control"] = cache_header(found.max_age, found.private)
         if parsed is not None and (self.spend is None or not self.spend.allowed):
             parsed.points_due, self.document_points = self.document_points, 0  # not charged: the next run pays
         return error

@@ -102,3 +102,27 @@ async def test_an_event_never_holds_the_consumers_name_or_phone(conn: asyncpg.Co
     )
     changes = await conn.fetchval("SELECT changes FROM case_event WHERE case_id = $1 ORDER BY id DESC LIMIT 1", case_id)
     assert "13900001111" not in changes and "王五" not in changes
+
+
+async def test_events_and_cases_cannot_be_truncated(conn: asyncpg.Connection) -> None:
+    events = await conn.fetchval("SELECT count(*) FROM case_event")
+    for table in ("case_event", '"case"', "contact_point"):
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
+            await conn.execute(f"TRUNCATE {table} CASCADE")
+    assert await conn.fetchval("SELECT count(*) FROM case_event") == events
+
+
+async def test_a_case_changes_point_only_when_handed_over_open(conn: asyncpg.Connection) -> None:
+    other = await conn.fetchval("SELECT max(id) FROM contact_point")
+    move = 'UPDATE "case" SET contact_point_id = $2, status = $3, closed_at = NULL WHERE id = $1'
+    for status in ("settled", "mediating"):
+        case_id = await a_case_in(conn, status)
+        with pytest.raises(asyncpg.CheckViolationError) as refused:
+            await conn.execute(move, case_id, other, status)  # moved, but not received anew
+        assert refused.value.constraint_name == "case_handover"
+    case_id = await a_case_in(conn, "mediating")
+    await conn.execute(move, case_id, other, "received")
+    event = await conn.fetchrow(
+        "SELECT kind, status FROM case_event WHERE case_id = $1 ORDER BY id DESC LIMIT 1", case_id
+    )
+    assert (event["kind"], event["status"]) == ("handed_over", "received")

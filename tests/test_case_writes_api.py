@@ -19,7 +19,7 @@ from db import saved
 from db.access import Role
 from schema.case_write import CaseErrorCode
 
-from .support import bearer, data, gql, service
+from .support import bearer, data, gql, service, token
 from .writes_support import (
     HUANGPU_POINT,
     NAME,
@@ -113,9 +113,11 @@ CLOSED = {"settled", "not_settled", "transferred"}
 
 @pytest.mark.parametrize("mutation", list(LIFECYCLE_STEPS))
 async def test_every_step_from_every_status(db_dsn: str, client: TestClient, mutation: str) -> None:
-    """Legal steps change the status; a step whose target holds is a no-op; the rest are refused."""
+    """Legal steps change the status; a step whose target holds is a no-op; the rest are refused.
+    Reopening an open case is refused, and a transfer is a no-op only when it repeats the
+    case's own last transfer (below): the status alone does not say the same step was taken."""
     legal, extra = LIFECYCLE_STEPS[mutation]
-    targets = set(legal.values())
+    targets = set(legal.values()) if mutation not in ("caseReopen", "caseTransfer") else set()
     as_role(client, Role.ADMIN)
     conn = await asyncpg.connect(db_dsn)
     try:
@@ -152,6 +154,7 @@ def bad_inputs(number: str, version: int, closed: str) -> dict[str, tuple[str, d
         "INVALID_AMOUNT": ("caseOpen", intake(amountClaimed="10.001")),
         "RECOVERED_WITHOUT_CLAIM": ("caseSettle", {**step, "amountRecovered": "10.00"}),
         "OPENED_IN_FUTURE": ("caseOpen", intake(openedAt="2099-01-01T00:00:00Z")),
+        "OPENED_TOO_EARLY": ("caseOpen", intake(openedAt="2020-01-01T00:00:00Z")),
         "ILLEGAL_TRANSITION": ("caseSettle", {**step}),
         "CASE_CLOSED": ("caseAddNote", {"number": closed, "expectedVersion": 1, "note": "late"}),
         "STALE_VERSION": ("caseAddNote", {"number": number, "expectedVersion": version + 7, "note": "x"}),
@@ -282,15 +285,7 @@ def test_who_may_write(client: TestClient, db_dsn: str) -> None:
     assert opened(client, contactPoint=OTHER_PUDONG_POINT)["number"].startswith("C310115-")
     corrected = ok(client, "caseCorrect", number=number, expectedVersion=1, kind="CONSULTATION", reason="misfiled")
     assert {"field": "kind", "before": "complaint", "after": "consultation"} in corrected["event"]["changes"]
-    transferred = ok(
-        client,
-        "caseTransfer",
-        number=number,
-        expectedVersion=2,
-        to="CONTACT_POINT",
-        contactPoint=OTHER_PUDONG_POINT,
-        reason="closer to the consumer",
-    )
+    transferred = ok(client, "caseTransfer", number=number, expectedVersion=2, to="DISTRICT_BUREAU", reason="big")
     assert transferred["case"]["status"] == "TRANSFERRED"
     assert codes(payload(client, "caseReopen", number=number, expectedVersion=3, reason="back")) == []
     as_role(client, Role.ADMIN)
@@ -463,3 +458,155 @@ def test_a_reopened_case_no_longer_counts_what_it_had_recovered(client: TestClie
     assert reopened["case"]["status"] == "MEDIATING" and reopened["case"]["amountRecovered"] is None
     closed = ok(client, "caseCloseUnsettled", number=number, expectedVersion=5, reason="the shop closed")
     assert closed["case"]["status"] == "NOT_SETTLED" and closed["case"]["amountRecovered"] is None
+
+
+POINT_OF = """query ($n: String!) { case(number: $n) { status version consumerName contactPoint { code } } }"""
+
+
+def test_a_transfer_to_another_point_hands_the_case_over(client: TestClient) -> None:
+    """It moves to the receiving point, open, received anew; its staff see it in full, the
+    sending point's no longer do; a point beyond the officer's scope is refused."""
+    number = opened(client)["number"]
+    ok(client, "caseAccept", number=number, expectedVersion=1)
+    as_role(client, Role.CASE_OFFICER)
+    handover = {"to": "CONTACT_POINT", "reason": "the shop is there"}
+    beyond = payload(client, "caseTransfer", number=number, expectedVersion=2, contactPoint=HUANGPU_POINT, **handover)
+    assert codes(beyond) == ["OUT_OF_SCOPE"] and beyond["userErrors"][0]["field"] == ["input", "contactPoint"]
+    moved = ok(client, "caseTransfer", number=number, expectedVersion=2, contactPoint=OTHER_PUDONG_POINT, **handover)
+    assert moved["case"]["status"] == "RECEIVED" and moved["case"]["version"] == 3
+    assert moved["event"]["kind"] == "HANDED_OVER" and moved["case"]["closedAt"] is None
+    again = ok(client, "caseTransfer", number=number, expectedVersion=2, contactPoint=OTHER_PUDONG_POINT, **handover)
+    assert again["event"] is None and again["case"]["version"] == 3  # the outcome holds: a no-op
+    assert data(client, POINT_OF, n=number)["case"]["contactPoint"]["code"] == OTHER_PUDONG_POINT
+    as_role(client, Role.CONTACT_POINT)  # the sending point's staff
+    assert codes(payload(client, "caseAccept", number=number, expectedVersion=3)) == ["CASE_NOT_FOUND"]
+    client.headers.update(bearer("contact_point", contactPoints=[OTHER_PUDONG_POINT]))
+    assert data(client, POINT_OF, n=number)["case"]["consumerName"] == NAME
+    assert ok(client, "caseAccept", number=number, expectedVersion=3)["case"]["status"] == "ACCEPTED"
+
+
+def test_a_transfer_is_a_no_op_only_when_it_repeats_the_last_one(client: TestClient) -> None:
+    number = opened(client)["number"]
+    as_role(client, Role.CASE_OFFICER)
+    first = ok(client, "caseTransfer", number=number, expectedVersion=1, to="PLATFORM_12315", reason="beyond us")
+    assert first["case"]["status"] == "TRANSFERRED"
+    same = ok(client, "caseTransfer", number=number, expectedVersion=1, to="PLATFORM_12315", reason="beyond us")
+    assert same["event"] is None and same["case"]["version"] == 2
+    other = payload(client, "caseTransfer", number=number, expectedVersion=2, to="DISTRICT_BUREAU", reason="no")
+    assert codes(other) == ["CASE_CLOSED"]
+
+
+def test_reopening_an_open_case_is_refused(client: TestClient) -> None:
+    """Not a no-op: an accepted case is where a reopened transfer lands, yet it was never closed."""
+    number = opened(client)["number"]
+    ok(client, "caseAccept", number=number, expectedVersion=1)
+    as_role(client, Role.CASE_OFFICER)
+    assert codes(payload(client, "caseReopen", number=number, expectedVersion=2, reason="why")) == [
+        "ILLEGAL_TRANSITION"
+    ]
+
+
+async def test_a_replay_needs_the_scope_its_write_was_made_in(client: TestClient, db_dsn: str) -> None:
+    """A credential whose points were taken away cannot read a case back through a key."""
+    first = ok(client, "caseOpen", **intake(idempotencyKey="scope-1"))
+    client.headers.update(bearer("contact_point", contactPoints=[OTHER_PUDONG_POINT]))  # same subject
+    replay = payload(client, "caseOpen", **intake(idempotencyKey="scope-1"))
+    assert codes(replay) == ["OUT_OF_SCOPE"] and replay["case"] is None
+    number = first["case"]["number"]
+    as_role(client, Role.CONTACT_POINT)
+    ok(client, "caseAccept", number=number, expectedVersion=1, idempotencyKey="scope-2")
+    client.headers.update(bearer("contact_point", contactPoints=[OTHER_PUDONG_POINT]))
+    again = payload(client, "caseAccept", number=number, expectedVersion=1, idempotencyKey="scope-2")
+    assert codes(again) == ["CASE_NOT_FOUND"] and again["case"] is None
+
+
+def test_long_token_subjects_keep_their_own_keys(client: TestClient) -> None:
+    """Subjects alike in their first 64 characters are two writers, not one."""
+    cases = set()
+    for sub in ("staff-" + "x" * 60 + "-1", "staff-" + "x" * 60 + "-2"):
+        client.headers.update({"Authorization": f"Bearer {token('contact_point', sub=sub, **STAFF)}"})
+        body = write(client, "caseOpen", **intake(idempotencyKey="same-key"))
+        assert "idempotentReplay" not in body.get("extensions", {})
+        cases.add(body["data"]["caseOpen"]["case"]["number"])
+    assert len(cases) == 2
+
+
+async def test_numbers_taken_outside_the_service_are_skipped_without_a_gap(client: TestClient, db_dsn: str) -> None:
+    number = opened(client)["number"]
+    district_year, seq = number.rsplit("-", 1)
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        for step in (1, 2, 4):
+            await conn.execute(
+                'INSERT INTO "case" (number, kind, channel, category, status, contact_point_id, opened_at, summary)'
+                " SELECT $1, kind, channel, category, 'received', contact_point_id, opened_at, 'by SQL'"
+                ' FROM "case" WHERE number = $2',
+                f"{district_year}-{int(seq) + step:06d}",
+                number,
+            )
+    finally:
+        await conn.close()
+    assert opened(client)["number"] == f"{district_year}-{int(seq) + 3:06d}"
+    assert opened(client)["number"] == f"{district_year}-{int(seq) + 5:06d}"
+
+
+CONFLICTS = {"deadlock": ("40P01", "WRITE_CONFLICT"), "cancelled": ("57014", "STATEMENT_CANCELLED")}
+
+
+async def test_database_conflicts_are_retryable_codes(client: TestClient, db_dsn: str) -> None:
+    """A deadlock, a serialization failure or a cancelled statement is PostgreSQL's to
+    raise under load; here a trigger raises them with their real SQLSTATEs."""
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        await conn.execute(
+            "CREATE FUNCTION fail_as_noted() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF current_setting('liaison.note', true) = 'deadlock' THEN RAISE 'x' USING ERRCODE = '40P01'; END IF;"
+            " IF current_setting('liaison.note', true) = 'cancelled' THEN RAISE 'x' USING ERRCODE = '57014'; END IF;"
+            " RETURN NEW; END $$;"
+            ' CREATE TRIGGER fail_as_noted BEFORE UPDATE ON "case" FOR EACH ROW EXECUTE FUNCTION fail_as_noted()'
+        )
+    finally:
+        await conn.close()
+    number = opened(client)["number"]
+    before = await counts(db_dsn)
+    for note, (_, code) in CONFLICTS.items():
+        body = write(client, "caseAddNote", number=number, expectedVersion=1, note=note, idempotencyKey=note)
+        assert body["data"] == {"caseAddNote": None}
+        assert [e["extensions"]["code"] for e in body["errors"]] == [code], body
+    assert await counts(db_dsn) == before
+    assert ok(client, "caseAddNote", number=number, expectedVersion=1, note="fine", idempotencyKey="deadlock")
+
+
+def test_a_handover_to_the_point_it_is_at_is_refused(client: TestClient) -> None:
+    number = opened(client)["number"]
+    as_role(client, Role.CASE_OFFICER)
+    here = {"to": "CONTACT_POINT", "contactPoint": PUDONG_POINT, "reason": "stay"}
+    assert codes(payload(client, "caseTransfer", number=number, expectedVersion=1, **here)) == ["ILLEGAL_TRANSITION"]
+    ok(client, "caseTransfer", number=number, expectedVersion=1, to="DISTRICT_BUREAU", reason="big")
+    assert codes(payload(client, "caseTransfer", number=number, expectedVersion=2, **here)) == ["CASE_CLOSED"]
+
+
+def test_a_reopening_retried_without_a_key_is_a_no_op(client: TestClient) -> None:
+    number = opened(client)["number"]
+    ok(client, "caseAccept", number=number, expectedVersion=1)
+    ok(client, "caseStartMediation", number=number, expectedVersion=2)
+    ok(client, "caseCloseUnsettled", number=number, expectedVersion=3, reason="the shop refuses")
+    as_role(client, Role.CASE_OFFICER)
+    assert ok(client, "caseReopen", number=number, expectedVersion=4, reason="new evidence")["case"]["version"] == 5
+    again = ok(client, "caseReopen", number=number, expectedVersion=4, reason="new evidence")
+    assert again["event"] is None and again["case"]["version"] == 5
+
+
+def test_a_write_replays_after_its_case_was_handed_over(client: TestClient) -> None:
+    """The accept committed, its answer was lost, an officer handed the case on: the retry
+    is told what happened, not that nothing was written."""
+    number = opened(client)["number"]
+    first = write(client, "caseAccept", number=number, expectedVersion=1, idempotencyKey="accept-lost")
+    as_role(client, Role.CASE_OFFICER)
+    handover = {"to": "CONTACT_POINT", "contactPoint": OTHER_PUDONG_POINT, "reason": "the shop is there"}
+    ok(client, "caseTransfer", number=number, expectedVersion=2, **handover)
+    as_role(client, Role.CONTACT_POINT)
+    retry = write(client, "caseAccept", number=number, expectedVersion=1, idempotencyKey="accept-lost")
+    assert retry["extensions"]["idempotentReplay"] is True
+    assert retry["data"]["caseAccept"]["event"] == first["data"]["caseAccept"]["event"]
+    assert retry["data"]["caseAccept"]["userErrors"] == []

@@ -48,8 +48,14 @@ async def copy_of(
 
 
 async def without_demo(conn: asyncpg.Connection) -> None:
-    """Empty the demo's tables, in case the template already holds it."""
-    await conn.execute("TRUNCATE contact_point, enterprise CASCADE")
+    """Empty the demo's tables, in case the template already holds it: the append-only
+    cases and events too, by lifting their TRUNCATE guard as an owner must."""
+    async with conn.transaction():
+        await conn.execute('ALTER TABLE "case" DISABLE TRIGGER case_append_only_truncate')
+        await conn.execute("ALTER TABLE case_event DISABLE TRIGGER case_event_append_only_truncate")
+        await conn.execute("TRUNCATE contact_point, enterprise CASCADE")
+        await conn.execute('ALTER TABLE "case" ENABLE TRIGGER case_append_only_truncate')
+        await conn.execute("ALTER TABLE case_event ENABLE TRIGGER case_event_append_only_truncate")
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -20,13 +22,13 @@ QUERY = {"query": "{ regions { code districts { code } } }"}
 class Service:
     """`liaison serve` in a child process."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *options: str) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env.update(LIAISON_DATA_DIR=str(data_dir), PORT=str(self.port), LIAISON_DEMO_DATA="0")
         self.log = data_dir.parent / "serve.log"
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([str(LIAISON), "serve"], env=env, stdout=log, stderr=log)
+            self.process = subprocess.Popen([str(LIAISON), "serve", *options], env=env, stdout=log, stderr=log)
         self.url = f"http://127.0.0.1:{self.port}"
         wait_until(self.ready, 60, "the service did not become ready")
 
@@ -63,6 +65,66 @@ def test_serve_stop_and_restart_reuse_the_data(data_dir: Path) -> None:
     assert len(service.regions()) == 4
     assert service.stop(signal.SIGINT) in (0, 130)
     assert postgres_pids(data_dir) == [], "Ctrl-C left a postgres behind"
+
+
+def test_two_workers_serve_over_the_one_embedded_database(data_dir: Path) -> None:
+    """The parent starts the database; uvicorn's workers each accept connections on the one port."""
+    service = Service(data_dir, "--workers", "2")
+    workers = _workers(service.process.pid)
+    assert len(workers) == 2, workers
+    assert len(postgres_pids(data_dir)) == 1
+    served: dict[int, int] = {}
+    held = []  # kept open, so each request is on a connection of its own
+    while len(served) < 2 and len(held) < 200:
+        connection = socket.create_connection(("127.0.0.1", service.port))
+        held.append(connection)
+        head = _get(connection, "/graphql?query=%7Bregions%7Bcode%7D%7D")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        worker = _owner(connection, service.port, workers)
+        served[worker] = served.get(worker, 0) + 1
+    for connection in held:
+        connection.close()
+    assert sorted(served) == sorted(workers), f"requests by worker after {len(held)}: {served}"
+    assert service.stop(signal.SIGTERM) == 0
+    assert postgres_pids(data_dir) == []
+
+
+def _workers(parent: int) -> list[int]:
+    """The worker processes uvicorn's supervisor spawned under ``parent``."""
+    children = (Path("/proc") / str(parent) / "task" / str(parent) / "children").read_text().split()
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def _get(connection: socket.socket, target: str) -> bytes:
+    """Send a GET and read its whole response; returns the status line and headers."""
+    connection.sendall(f"GET {target} HTTP/1.1\r\nHost: test\r\nAccept: application/json\r\n\r\n".encode())
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += connection.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length")
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head
+
+
+def _owner(connection: socket.socket, server_port: int, workers: list[int]) -> int:
+    """The worker holding the server's end of ``connection`` (the socket's inode in its fds)."""
+    client_port = connection.getsockname()[1]
+    inodes = [
+        fields[9]
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+        if int(fields[1].split(":")[1], 16) == server_port and int(fields[2].split(":")[1], 16) == client_port
+    ]
+    assert len(inodes) == 1, inodes
+    for pid in workers:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) == f"socket:[{inodes[0]}]":
+                    return pid
+    raise AssertionError(f"no worker holds the connection from port {client_port}")
 
 
 def test_a_killed_service_takes_its_database_down(data_dir: Path) -> None:
