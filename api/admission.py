@@ -14,8 +14,10 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.http.parse_content_type import parse_content_type
 
+from db.access import ANONYMOUS
 from db.errors import DatabaseUnavailable
 from resolvers.context import REQUEST_ID, Context, request_id
 from resolvers.limits import Limits
@@ -35,6 +37,7 @@ __all__ = [
     "record_of",
     "refusal",
     "unavailable",
+    "websocket_context",
 ]
 
 ROUTER_SECRET_HEADER = "X-Router-Secret"  # noqa: S105 (a header name)
@@ -194,3 +197,19 @@ def record_of(request: Request) -> RequestRecord:
     if record is None:
         record = request.state.record = RequestRecord()
     return record  # type: ignore[no-any-return]
+
+
+def websocket_context(websocket: WebSocket) -> Context:
+    """A websocket's context: anonymous until its ``connection_init`` names a credential
+    (``api.subscriptions``), with the process's case event hub."""
+    state = websocket.app.state
+    return Context(
+        request=websocket,
+        response=None,
+        db=state.db,
+        viewer=ANONYMOUS,
+        limits=state.settings.limits,
+        budget=state.budget,
+        execution=state.settings.execution,
+        events=state.events,
+    )

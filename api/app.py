@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,16 +13,18 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from db import saved
 from db.access import Role, Viewer
 from db.errors import DatabaseUnavailable
 from db.pool import Database, open_database
+from resolvers.case_events import EventHub
 from resolvers.documents import broken_documents
 from schema import schema
 from schema.compiled import compile_ahead
 
+from .auth import authenticate
 from .budget import open_budget
 from .cors import cors_middleware
 from .documents import Documents
@@ -77,6 +80,11 @@ async def _prepare_saved_queries(db: Database, max_page: int, metrics: Metrics) 
             log.info("saved query %s: %s", operation.label, outcome)
 
 
+async def _verify(authorization: str | None, *, db: Database, settings: Settings) -> Viewer:
+    """A subscriber's credential, checked again as at ``connection_init``."""
+    return await authenticate(authorization, db, settings.jwt)
+
+
 def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
     """The service over the database at ``settings.database_url`` (which must be set).
 
@@ -98,6 +106,9 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
         app.state.documents = Documents(settings.trusted_documents_only)
         await _prepare_saved_queries(app.state.db, limits.max_page_size, app.state.telemetry.metrics)
         app.state.budget = open_budget(settings.redis_url, limits.budget_points, limits.budget_window)
+        app.state.events = EventHub(
+            app.state.db, dsn, limits, functools.partial(_verify, db=app.state.db, settings=settings)
+        )
         purging = asyncio.create_task(purge_keys_forever(app.state.db, limits.key_purge_interval))
         try:
             with sql_spans(traces):
@@ -105,6 +116,7 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
         finally:
             purging.cancel()
             await asyncio.gather(purging, return_exceptions=True)  # it ends only by this
+            await app.state.events.close()
             await app.state.db.close()
             close = getattr(app.state.budget, "close", None)
             if close is not None:
@@ -116,9 +128,11 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
     middleware = [Middleware(RequestTelemetry, telemetry=telemetry), *cors_middleware(settings.cors_origins)]
     if traces is not None:
         middleware.insert(0, http_spans(traces))
+    graphql = GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)),
+            Route("/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),
             Route("/queries/openapi.json", serve_openapi),
             Route("/queries/{name}", run_saved_query, methods=["GET", "POST"]),
             Route("/healthz", healthz),

@@ -83,6 +83,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
             access_log=False,  # api.telemetry writes each request's line, with its id
             timeout_graceful_shutdown=settings.limits.shutdown_grace,
             http=http_protocol(settings.limits),
+            ws_max_size=settings.limits.max_message_bytes,
+            ws_per_message_deflate=False,
         )
 
 

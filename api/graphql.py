@@ -48,7 +48,7 @@ from resolvers.cases_write import IDEMPOTENCY_HEADER
 from resolvers.context import Context
 from resolvers.limits import Limits
 
-from .admission import HTTP_CODES, Refused, admit, context_for, refusal
+from .admission import HTTP_CODES, Refused, admit, context_for, refusal, websocket_context
 from .fast_lane import serve_known
 from .faults import answering_faults, graphql_outage
 from .http_cache import graphql_cacheable
@@ -56,19 +56,25 @@ from .ide import graphiql_page
 from .jsonout import dumps
 from .media import GRAPHQL_RESPONSE, JSON, response_media_type
 from .results import is_request_error
+from .subscriptions import SizedWebSocketAdapter, TransportWsHandler, websocket_options
 
 __all__ = ["GraphQLApp"]
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    websocket_adapter_class = SizedWebSocketAdapter
+    graphql_transport_ws_handler_class = TransportWsHandler
+
     def __init__(self, schema: Any, *, limits: Limits, **options: Any) -> None:
-        super().__init__(schema, **options)
+        super().__init__(schema, **options, **websocket_options(limits))
         self.limits = limits
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return dumps(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
+        if isinstance(request, WebSocket):
+            return websocket_context(request)
         return context_for(request, response if isinstance(response, Response) else None)
 
     @property
@@ -110,6 +116,8 @@ class GraphQLApp(GraphQL[Context, None]):
     async def _answer(self, request: Any, context: Any, root_value: Any) -> Any:
         # A 405 must say what is allowed (RFC 9110); Strawberry's answer to an HTTPException
         # has no headers, and its refusal of a mutation by GET is a 400.
+        if isinstance(request, WebSocket):  # admitted in connection_init (api.subscriptions)
+            return await super().run(request, context, root_value)
         try:
             await admit(request, self.limits)
             async with answering_faults(request, self.limits.request_timeout):

@@ -23,7 +23,6 @@ from prometheus_client import (
     PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
 )
@@ -69,9 +68,6 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
-        self.subscriptions_open = Gauge(
-            "liaison_subscriptions_open", "GraphQL subscriptions open now.", registry=self.registry
-        )
         self.saved_names: set[str] = set()
         """Names of saved queries, the operation label's values besides ``OTHER``: bounded by
         what admins save, not by what clients send."""
@@ -115,6 +111,11 @@ class _StateCollector(Collector):
             yield GaugeMetricFamily("liaison_pool_in_use", "Pool connections in use now.", value=db.in_use)
             yield GaugeMetricFamily(
                 "liaison_pool_waiting", "Requests waiting for a pool connection now.", value=db.waiting
+            )
+        events = getattr(self.state, "events", None)
+        if events is not None:
+            yield GaugeMetricFamily(
+                "liaison_subscriptions_open", "GraphQL subscriptions open now.", value=events.subscriber_count
             )
         budget = getattr(self.state, "budget", None)
         if budget is not None:

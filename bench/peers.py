@@ -138,8 +138,10 @@ def wait_ready(peer: Peer, probe: Request, timeout: float = 120) -> None:
     raise SystemExit(f"{peer.name} not ready after {timeout}s; see {peer.log_path}")
 
 
-def start_ours(name: str, dsn: str, execution: str, workers: int = 1) -> Peer:
-    """Our service over ``dsn``; ``workers`` > 1 runs uvicorn's supervisor over api/asgi.py's factory."""
+def start_ours(name: str, dsn: str, execution: str, workers: int = 1, env: dict[str, str] | None = None) -> Peer:
+    """Our service over ``dsn``, with ``env`` on top of the bench's; ``workers`` > 1 runs
+    uvicorn's supervisor over api/asgi.py's factory."""
+    extra = env or {}
     port = free_port()
     env = {
         **clean_env(),
@@ -149,6 +151,7 @@ def start_ours(name: str, dsn: str, execution: str, workers: int = 1) -> Peer:
         "LIAISON_EXECUTION": execution,
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        **extra,
     }
     if workers == 1:
         argv = [str(VENV / "liaison"), "serve"]

@@ -144,12 +144,13 @@ async def run(port: int, key: str, points: list[str], name: str, concurrency: in
     return result
 
 
-async def _prepare(dsn: str) -> tuple[str, list[str]]:
+async def prepare(dsn: str, label: str = "bench/writes.py") -> tuple[str, list[str]]:
+    """Migrate and load ``dsn`` when empty; a contact point key (``label``) for one point per district, and those points."""
     await prepare_database(dsn, demo=True)
     conn = await asyncpg.connect(dsn)
     try:
         points = [r[0] for r in await conn.fetch(POINTS)]
-        key, _ = await create_key(conn, Role.CONTACT_POINT, "bench/writes.py", contact_point_codes=points)
+        key, _ = await create_key(conn, Role.CONTACT_POINT, label, contact_point_codes=points)
         fsync = await conn.fetchval("SHOW fsync")
     finally:
         await conn.close()
@@ -164,7 +165,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="each run stops after this long at the latest")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the service")
     args = parser.parse_args()
-    key, points = asyncio.run(_prepare(args.dsn))
+    key, points = asyncio.run(prepare(args.dsn))
     peer = start_ours("writes", args.dsn, "compiled", workers=args.workers)
     try:
         print("| run | c | requests | req/s | p50 ms | p99 ms | errors | service CPU ms/req |")

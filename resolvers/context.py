@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -16,6 +16,9 @@ from db.pool import Database
 from .limits import Budget, Limits
 from .loaders import Loaders
 from .record import RequestRecord
+
+if TYPE_CHECKING:
+    from .case_events import EventHub, Session
 
 __all__ = ["REQUEST_ID", "Context", "request_id"]
 
@@ -60,6 +63,10 @@ class Context:
     """What the request did, for its metrics and log line (``api.telemetry``)."""
     tracer: Any = None
     """The app's OpenTelemetry tracer for the operation's span (a no-op one when tracing is off)."""
+    events: EventHub | None = None
+    """The process's case event hub: set on websockets, where subscriptions run."""
+    session: Session | None = None
+    """The websocket's credential and subscriptions, once ``connection_init`` came."""
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
     """See ``request_id``; echoed back."""

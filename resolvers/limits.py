@@ -63,6 +63,18 @@ class Limits(FromEnvironment):
     """Hours an idempotency key keeps its first result; after that the key is free again."""
     key_purge_interval: PositiveFloat = 600.0
     """Seconds between two purges of expired idempotency keys."""
+    max_subscriptions_per_connection: PositiveInt = 10
+    """Subscriptions one websocket may hold at once (TOO_MANY_SUBSCRIPTIONS)."""
+    max_subscriptions_per_credential: PositiveInt = 100
+    """Subscriptions one credential may hold at once in a process, across its connections."""
+    connection_init_timeout: PositiveFloat = 10.0
+    """Seconds a websocket may take to send ``connection_init`` (closed with 4408)."""
+    max_message_bytes: PositiveInt = 65_536
+    """Bytes a websocket message from a client may hold (closed with 1009, message too big)."""
+    subscription_recheck: PositiveFloat = 5.0
+    """Seconds between checks that a subscriber's credential still holds (revoked keys: at once)."""
+    subscription_queue: PositiveInt = 1000
+    """Events waiting for one slow subscriber; past that it reads from the table instead."""
 
 
 @dataclass(frozen=True)

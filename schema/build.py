@@ -31,6 +31,7 @@ from .programme import Membership, Programme
 from .query import Query
 from .saved_operation import SavedOperationMutations
 from .scalars import SCALARS
+from .subscription import Subscription, SubscriptionsOverWebSocket
 from .tracing import OperationTracing, RouterTracing
 
 __all__ = ["schema"]
@@ -96,6 +97,7 @@ hint_types(reachable_types([Query, Mutation, *NODE_TYPES]))
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     # 2.9: the newest version both composers know (Apollo's and The Guild's), and the
     # first with @cost and @listSize for a router's demand control.
     federation_version="2.9",
@@ -113,6 +115,7 @@ schema = Schema(
         # ftv1 traces only for requests with `apollo-federation-include-trace: ftv1`.
         RouterTracing,
         IdempotentReplay,
+        SubscriptionsOverWebSocket,
         CompiledExecution,  # last: after Limits has checked and charged the operation
     ],
 )

@@ -1,0 +1,378 @@
+"""Subscriptions to case events over graphql-transport-ws: access per role, masks, filters,
+limits, revocation, resume with ``after``, and cleanup. In process (Starlette's test client
+speaks the websocket); tests/test_subscriptions_live.py runs a real client against two
+service processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import asyncpg
+import pytest
+from starlette.testclient import TestClient, WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+
+from db.access import Role
+from db.case_events import head_position
+from db.credentials import create_key, revoke_key
+
+from .subscriptions_support import CASE_EVENTS
+from .support import bearer, service, wait_until
+from .writes_support import HUANGPU_POINT, NAME, OTHER_PUDONG_POINT, PHONE, PUDONG_POINT, intake, ok
+
+SUBSCRIPTION = CASE_EVENTS
+PUBLIC_SUBSCRIPTION = """subscription ($filter: CaseEventStreamFilter) {
+  caseEvents(filter: $filter) { cursor event { kind } case { number } }
+}"""
+
+BOUND = 30.0
+"""Seconds a test waits for a message before failing, instead of hanging."""
+
+
+def receive(ws: WebSocketTestSession) -> dict[str, Any]:
+    """The next message from the server (a close raises ``WebSocketDisconnect``)."""
+
+    async def bounded() -> Any:
+        with anyio.fail_after(BOUND):
+            return await ws._send_rx.receive()
+
+    message = ws.portal.call(bounded)
+    ws._raise_on_close(message)
+    return json.loads(message["text"])  # type: ignore[no-any-return]
+
+
+def closed_with(ws: WebSocketTestSession) -> WebSocketDisconnect:
+    with pytest.raises(WebSocketDisconnect) as closed:
+        receive(ws)
+    return closed.value
+
+
+@contextlib.contextmanager
+def connected(client: TestClient, authorization: str | None) -> Iterator[WebSocketTestSession]:
+    """A graphql-transport-ws connection, acknowledged, with ``authorization`` (None: anonymous)."""
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        payload = {"Authorization": authorization} if authorization else {}
+        ws.send_json({"type": "connection_init", "payload": payload})
+        assert receive(ws) == {"type": "connection_ack"}
+        yield ws
+
+
+def as_role(role: str, **claims: Any) -> str:
+    return bearer(role, **claims)["Authorization"]
+
+
+def subscribe(ws: WebSocketTestSession, ident: str = "1", query: str = SUBSCRIPTION, **filter: Any) -> None:
+    """Subscribe as ``ident``; from the stream's head now unless ``after`` is given, so that
+    a write the test makes next is delivered however soon the server registers it."""
+    if "after" not in filter:
+        filter["after"] = str(ws.portal.call(head_position, ws.app.state.db))
+    payload = {"query": query, "variables": {"filter": filter}}
+    ws.send_json({"id": ident, "type": "subscribe", "payload": payload})
+
+
+def delivered(ws: WebSocketTestSession, ident: str = "1") -> dict[str, Any]:
+    """The next event of subscription ``ident``: its data, which must have no errors."""
+    message = receive(ws)
+    assert message["type"] == "next" and message["id"] == ident, message
+    assert "errors" not in message["payload"], message
+    return message["payload"]["data"]["caseEvents"]  # type: ignore[no-any-return]
+
+
+def refused(ws: WebSocketTestSession, ident: str = "1") -> str:
+    """The code of the error that ended or refused subscription ``ident``."""
+    message = receive(ws)
+    assert message["id"] == ident, message
+    errors = message["payload"] if message["type"] == "error" else message["payload"].get("errors")
+    assert errors, message
+    return errors[0]["extensions"]["code"]  # type: ignore[no-any-return]
+
+
+def hub_state(client: TestClient) -> tuple[int, int, int, int]:
+    """Subscribers, sessions, credentials counted, and tasks on the app's event loop."""
+    hub = client.app.state.events  # type: ignore[attr-defined]
+
+    async def tasks() -> int:
+        return len(asyncio.all_tasks())
+
+    return hub.subscriber_count, len(hub.sessions), len(hub.per_credential), client.portal.call(tasks)  # type: ignore[union-attr]
+
+
+async def jiangsu_enterprise(dsn: str) -> str:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(
+            "SELECT credit_code FROM enterprise WHERE district_code LIKE '32%' ORDER BY id LIMIT 1"
+        )  # type: ignore[no-any-return]
+    finally:
+        await conn.close()
+
+
+async def test_each_role_gets_the_events_it_may_see_masked_as_for_queries(db_dsn: str) -> None:
+    jiangsu = await jiangsu_enterprise(db_dsn)
+    with (
+        service(db_dsn, role="admin") as client,
+        connected(client, as_role("internal")) as internal,
+        connected(client, as_role("case_officer", districts=["310115"])) as officer,
+        connected(client, as_role("contact_point", contactPoints=[PUDONG_POINT])) as point,
+        connected(client, as_role("contact_point", contactPoints=[OTHER_PUDONG_POINT])) as other_point,
+        connected(client, as_role("partner", regions=["320000"])) as partner,
+        connected(client, as_role("admin")) as admin,
+        connected(client, None) as anonymous,
+    ):
+        for ws in (internal, officer, point, other_point, admin):
+            subscribe(ws)
+        subscribe(partner, query=PUBLIC_SUBSCRIPTION)
+        subscribe(anonymous, query=PUBLIC_SUBSCRIPTION)
+        assert refused(anonymous) == "FORBIDDEN"
+
+        pudong = ok(client, "caseOpen", **intake())["case"]["number"]
+        huangpu = ok(client, "caseOpen", **intake(contactPoint=HUANGPU_POINT, respondent=jiangsu))["case"]["number"]
+        ok(client, "caseAccept", number=pudong, expectedVersion=1)
+        last = ok(client, "caseOpen", **intake(contactPoint=OTHER_PUDONG_POINT, respondent=jiangsu))["case"]["number"]
+
+        seen = [delivered(internal) for _ in range(4)]
+        assert [(e["case"]["number"], e["event"]["kind"]) for e in seen] == [
+            (pudong, "OPENED"),
+            (huangpu, "OPENED"),
+            (pudong, "ACCEPTED"),
+            (last, "OPENED"),
+        ]
+        assert [int(e["cursor"]) for e in seen] == sorted(int(e["cursor"]) for e in seen)
+        assert {(e["case"]["consumerName"], e["case"]["consumerPhone"]) for e in seen} == {("欧*", "139****4321")}
+        assert seen[0]["case"]["contactPoint"]["code"] == PUDONG_POINT and seen[0]["event"]["actorRole"] == "admin"
+
+        # A case officer reads consumers' data in full in its districts, masked elsewhere.
+        officer_seen = [delivered(officer) for _ in range(4)]
+        assert [(e["case"]["number"], e["case"]["consumerName"]) for e in officer_seen] == [
+            (pudong, NAME),
+            (huangpu, "欧*"),
+            (pudong, NAME),
+            (last, NAME),
+        ]
+        assert officer_seen[0]["case"]["consumerPhone"] == PHONE
+        # A contact point's staff see only their own points' cases, in full.
+        assert [
+            (e["case"]["number"], e["event"]["kind"], e["case"]["consumerName"])
+            for e in (delivered(point), delivered(point))
+        ] == [
+            (pudong, "OPENED", NAME),
+            (pudong, "ACCEPTED", NAME),
+        ]
+        assert delivered(other_point)["case"]["number"] == last
+        # A partner sees the cases involving its region only; the admin all, masked.
+        assert [delivered(partner, "1")["case"]["number"] for _ in range(2)] == [huangpu, last]
+        assert [delivered(admin)["case"]["consumerName"] for _ in range(4)] == ["欧*"] * 4
+
+        # Fields a role may not read are refused as in queries, the event still delivered.
+        subscribe(partner, "2")
+        ok(client, "caseOpen", **intake(contactPoint=HUANGPU_POINT, respondent=jiangsu))
+        message = receive(partner)
+        while message["id"] != "2":
+            message = receive(partner)
+        assert message["payload"]["data"]["caseEvents"]["case"]["consumerName"] is None
+        assert {e["extensions"]["code"] for e in message["payload"]["errors"]} == {"FORBIDDEN"}
+
+
+def test_filters_pick_districts_points_and_kinds(db_dsn: str) -> None:
+    with service(db_dsn, role="admin") as client, connected(client, as_role("internal")) as ws:
+        subscribe(ws, "huangpu", districtCodes=["310101"])
+        subscribe(ws, "point", contactPointCodes=[PUDONG_POINT])
+        subscribe(ws, "accepted", kinds=["ACCEPTED"])
+        pudong = ok(client, "caseOpen", **intake())["case"]["number"]
+        huangpu = ok(client, "caseOpen", **intake(contactPoint=HUANGPU_POINT))["case"]["number"]
+        ok(client, "caseAccept", number=huangpu, expectedVersion=1)
+        got: dict[str, list[tuple[str, str]]] = {"huangpu": [], "point": [], "accepted": []}
+        for _ in range(4):  # 2 Huangpu events, 1 at the Pudong point, 1 acceptance
+            message = receive(ws)
+            event = message["payload"]["data"]["caseEvents"]
+            got[message["id"]].append((event["case"]["number"], event["event"]["kind"]))
+        assert got == {
+            "huangpu": [(huangpu, "OPENED"), (huangpu, "ACCEPTED")],
+            "point": [(pudong, "OPENED")],
+            "accepted": [(huangpu, "ACCEPTED")],
+        }
+
+
+def test_resume_after_a_cursor_gets_what_was_missed_then_live_events(db_dsn: str) -> None:
+    with service(db_dsn, role="admin") as client:
+        with connected(client, as_role("internal")) as ws:
+            subscribe(ws)
+            first = ok(client, "caseOpen", **intake())["case"]["number"]
+            cursor = delivered(ws)["cursor"]
+        missed = [ok(client, "caseAccept", number=first, expectedVersion=1)["case"]["number"]]
+        missed.append(ok(client, "caseOpen", **intake(contactPoint=HUANGPU_POINT))["case"]["number"])
+        with connected(client, as_role("internal")) as ws:
+            subscribe(ws, after=cursor)
+            again = [delivered(ws) for _ in range(2)]
+            assert [(e["case"]["number"], e["event"]["kind"]) for e in again] == [
+                (first, "ACCEPTED"),
+                (missed[1], "OPENED"),
+            ]
+            live = ok(client, "caseOpen", **intake())["case"]["number"]
+            latest = delivered(ws)
+            assert latest["case"]["number"] == live and int(latest["cursor"]) > int(again[1]["cursor"])
+            # A cursor the stream never gave, and one that is not a cursor.
+            subscribe(ws, "2", after="999999999")
+            assert refused(ws, "2") == "BAD_USER_INPUT"
+            subscribe(ws, "3", after="C310115")
+            assert refused(ws, "3") == "BAD_USER_INPUT"
+
+
+async def test_a_revoked_key_ends_its_subscriptions_with_a_code(db_dsn: str) -> None:
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        key, record = await create_key(conn, Role.INTERNAL, "dashboard")
+        with service(db_dsn, role="admin") as client:
+            with connected(client, f"Bearer {key}") as ws:
+                subscribe(ws)
+                ok(client, "caseOpen", **intake())
+                delivered(ws)
+                assert await revoke_key(conn, record.public_id)
+                assert refused(ws) == "UNAUTHENTICATED"
+                assert receive(ws) == {"id": "1", "type": "complete"}
+                subscribe(ws, "2")  # and no new one on this connection
+                assert refused(ws, "2") == "UNAUTHENTICATED"
+            # A connection that had not subscribed yet cannot start with the key revoked.
+            key, record = await create_key(conn, Role.INTERNAL, "second dashboard")
+            with connected(client, f"Bearer {key}") as ws:
+                assert await revoke_key(conn, record.public_id)
+                subscribe(ws)
+                assert refused(ws) == "UNAUTHENTICATED"
+            # A new connection with the revoked key is refused at connection_init.
+            with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+                closed = closed_with(ws)
+                assert closed.code == 4403 and closed.reason.startswith("UNAUTHENTICATED:")
+    finally:
+        await conn.close()
+
+
+def test_an_expired_token_ends_its_subscriptions(db_dsn: str) -> None:
+    env = {"LIAISON_SUBSCRIPTION_RECHECK": "0.2", "LIAISON_JWT_LEEWAY": "0"}
+    # The token is valid at connection_init and expires two seconds later.
+    with service(db_dsn, role="admin", **env) as client, connected(client, as_role("internal", lifetime=2)) as ws:
+        subscribe(ws)
+        assert refused(ws) == "UNAUTHENTICATED"  # at the first recheck after its expiry
+
+
+def test_limits_and_refusals_have_codes(db_dsn: str) -> None:
+    env = {
+        "LIAISON_MAX_SUBSCRIPTIONS_PER_CONNECTION": "2",
+        "LIAISON_MAX_SUBSCRIPTIONS_PER_CREDENTIAL": "3",
+        "LIAISON_CONNECTION_INIT_TIMEOUT": "0.2",
+        "LIAISON_MAX_MESSAGE_BYTES": "2000",
+    }
+    with service(db_dsn, role="admin", **env) as client:
+        token = as_role("internal")
+        with connected(client, token) as first, connected(client, token) as second:
+            subscribe(first, "a")
+            subscribe(first, "b")
+            subscribe(first, "c")
+            assert refused(first, "c") == "TOO_MANY_SUBSCRIPTIONS"  # per connection
+            subscribe(second, "d")
+            subscribe(second, "e")
+            assert refused(second, "e") == "TOO_MANY_SUBSCRIPTIONS"  # per credential, across connections
+            first.send_json({"id": "a", "type": "complete"})
+            subscribe(second, "f")  # a place came free
+            ok(client, "caseOpen", **intake())
+            assert sorted(receive(second)["id"] for _ in range(2)) == ["d", "f"]
+            # A message over the size limit closes the connection: 1009, message too big.
+            subscribe(second, "g", districtCodes=["310115"] * 300)
+            closed = closed_with(second)
+            assert closed.code == 1009 and closed.reason.startswith("PAYLOAD_TOO_LARGE:")
+        # connection_init must come in time.
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            assert closed_with(ws).code == 4408
+        # The legacy graphql-ws subprotocol is not spoken.
+        with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
+            assert closed_with(ws).code == 4406
+        # A wrong credential is refused with its code.
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json({"type": "connection_init", "payload": {"Authorization": "Bearer lgk_000000000000_x"}})
+            closed = closed_with(ws)
+            assert closed.code == 4403 and closed.reason.startswith("UNAUTHENTICATED:")
+        # Over HTTP, a subscription is refused with a code (it would run as a query and fail).
+        for response in (
+            client.post("/graphql", json={"query": PUBLIC_SUBSCRIPTION}),
+            client.get("/graphql", params={"query": PUBLIC_SUBSCRIPTION}),
+        ):
+            body = response.json()
+            assert "data" not in body and [e["extensions"]["code"] for e in body["errors"]] == ["BAD_REQUEST"], body
+
+
+def test_disconnects_and_completes_leave_nothing_behind(db_dsn: str) -> None:
+    with service(db_dsn, role="admin") as client:
+        with connected(client, as_role("internal")) as ws:  # the listener starts with the first subscriber
+            subscribe(ws, "warm-up")
+            ok(client, "caseOpen", **intake())
+            delivered(ws, "warm-up")
+        before = hub_state(client)
+        assert before[:3] == (0, 0, 0)
+        with connected(client, as_role("internal")) as ws:
+            for cycle in range(1000):
+                subscribe(ws, f"s{cycle}")
+                ws.send_json({"id": f"s{cycle}", "type": "complete"})
+            subscribe(ws, "last")
+            ok(client, "caseOpen", **intake())
+            assert delivered(ws, "last")["event"]["kind"] == "OPENED"  # the others completed
+            assert hub_state(client)[0] == 1
+        for _ in range(20):  # connections dropped while subscribed
+            with connected(client, as_role("internal")) as ws:
+                subscribe(ws)
+                number = ok(client, "caseOpen", **intake())["case"]["number"]
+                ok(client, "caseAddNote", number=number, expectedVersion=1, note="x")
+                delivered(ws)
+        # A closed socket's handler finishes on the server after the client has left.
+        wait_until(lambda: hub_state(client) == before, BOUND, f"left behind: {hub_state(client)}, before {before}")
+
+
+async def test_one_listener_connection_per_process(db_dsn: str) -> None:
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        with service(db_dsn, role="admin") as client:
+            connections = [connected(client, as_role("internal")) for _ in range(5)]
+            sockets = [c.__enter__() for c in connections]
+            for ws in sockets:
+                subscribe(ws)
+            ok(client, "caseOpen", **intake())
+            for ws in sockets:
+                delivered(ws)
+            listeners = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'liaison-graph listener'"
+            )
+            assert listeners == 1
+            for c in connections:
+                c.__exit__(None, None, None)
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND application_name LIKE 'liaison-graph%'"
+            )
+            == 0
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_lost_listener_connection_is_made_again_and_nothing_is_lost(db_dsn: str) -> None:
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        with service(db_dsn, role="admin") as client, connected(client, as_role("internal")) as ws:
+            subscribe(ws)
+            ok(client, "caseOpen", **intake())
+            delivered(ws)
+            ended = await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'liaison-graph listener'"
+            )
+            assert ended == 1
+            number = ok(client, "caseOpen", **intake())["case"]["number"]  # perhaps before it listens again
+            assert delivered(ws)["case"]["number"] == number
+    finally:
+        await conn.close()
