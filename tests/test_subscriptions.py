@@ -376,3 +376,21 @@ async def test_a_lost_listener_connection_is_made_again_and_nothing_is_lost(db_d
             assert delivered(ws)["case"]["number"] == number
     finally:
         await conn.close()
+
+
+def test_open_subscriptions_are_a_metric(db_dsn: str) -> None:
+    secret = "s" * 16
+    with service(db_dsn, role="admin", LIAISON_METRICS_SECRET=secret) as client:
+
+        def open_now() -> float:
+            text = client.get("/metrics", headers={"Authorization": f"Bearer {secret}"}).text
+            line = next(x for x in text.splitlines() if x.startswith("liaison_subscriptions_open "))
+            return float(line.split()[1])
+
+        assert open_now() == 0
+        with connected(client, as_role("internal")) as ws:
+            subscribe(ws, "a")
+            subscribe(ws, "b", kinds=["ACCEPTED"])
+            ok(client, "caseOpen", **intake())  # delivered to "a": both are registered by now
+            assert receive(ws)["id"] == "a"
+            assert open_now() == 2
