@@ -4,10 +4,11 @@
 //   LIAISON_URL=http://127.0.0.1:8000/graphql ZHEJIANG_URL=http://127.0.0.1:4002/ \
 //   ROUTER_SECRET=... PORT=4000 npx hive-gateway supergraph --config-path gateway.config.mjs
 //
-// The supergraph is composed at start-up, and again at every poll (--polling, 10 s by
-// default), from the subgraphs' `_service { sdl }` by @theguild/federation-composition, the
-// composer Hive itself uses. `_service` is asked with the router secret: liaison-graph
-// (LIAISON_ROUTER_SECRET) and server.mjs (ROUTER_SECRET) answer it and `_entities` only with it.
+// The supergraph is composed at start-up, and again every minute (POLLING=<duration> or
+// --polling changes it), from the subgraphs' `_service { sdl }` by
+// @theguild/federation-composition, the composer Hive itself uses. `_service` is asked with
+// the router secret: liaison-graph (LIAISON_ROUTER_SECRET) and server.mjs (ROUTER_SECRET)
+// answer it and `_entities` only with it.
 //
 // To every subgraph request it adds X-Router-Secret: $ROUTER_SECRET (when set). The client's
 // Authorization header goes to liaison-graph only, which decides what the caller may read;
@@ -99,6 +100,9 @@ const subgraphRequestLog = {
 
 export const gatewayConfig = defineConfig({
   supergraph,
+  // A redeployed subgraph's schema is taken up within a minute (Hive's default, 10 s, asks
+  // both subgraphs for `_service` six times a minute).
+  pollingInterval: 60_000,
   propagateHeaders: {
     fromClientToSubgraphs({ request, subgraphName }) {
       const headers = routerHeaders();
