@@ -26,6 +26,7 @@ from .documents import Documents
 from .graphql import GraphQLApp
 from .housekeeping import purge_keys_forever
 from .ide import graphiql_assets
+from .imports import post_import
 from .openapi import serve_openapi
 from .saved_queries import run_saved_query
 from .settings import Settings
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)),
             Route("/queries/openapi.json", serve_openapi),
             Route("/queries/{name}", run_saved_query, methods=["GET", "POST"]),
+            Route("/imports", post_import, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
