@@ -59,7 +59,7 @@ async def post_import(request: Request) -> Response:
             form = await request.form(max_files=1, max_fields=4)
         except MultiPartException as exc:
             raise Refused(400, "BAD_REQUEST", f"The body is not a multipart form this endpoint takes: {exc}") from exc
-        async with form:
+        try:
             kind, upload = form.get("kind"), form.get("file")
             if not isinstance(kind, str) or kind not in KINDS:
                 raise Refused(400, "UNKNOWN_KIND", f"`kind` must be one of {', '.join(sorted(KINDS))}.")
@@ -79,6 +79,8 @@ async def post_import(request: Request) -> Response:
                     actor=Actor(viewer.credential or viewer.role, viewer.role),
                     scope=scope,
                 )
+        finally:
+            await form.close()
     except ImportRefused as refused:
         return refusal(request, Refused(422, refused.code, str(refused)))
     except DatabaseUnavailable as fault:
