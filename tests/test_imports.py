@@ -307,3 +307,13 @@ def test_each_kind_stages_its_fields_in_order() -> None:
     assert set(KINDS) == set(STAGED)
     for name, kind in KINDS.items():
         assert [f.name for f in kind.fields] == [column for column, _ in STAGED[name].staging]
+
+
+def test_the_readme_documents_each_mapping() -> None:
+    from resolvers.imports import KINDS
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for kind in KINDS.values():
+        for f in kind.fields:
+            line = f"| `{f.name}` | {' · '.join(f.zh)} | {' · '.join(f.en)} | {'yes' if f.required else ''} |"
+            assert line in readme, line
