@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-__all__ = ["KINDS", "Actor", "Counts", "RefusedByDatabase", "Scope", "apply", "begin", "finish", "stage"]
+__all__ = ["KINDS", "Actor", "Counts", "Refusals", "RefusedByDatabase", "Scope", "apply", "begin", "finish", "stage"]
 
 
 class RefusedByDatabase(Exception):
@@ -390,8 +390,17 @@ def _scope_check(sql: KindSql) -> str:
     )
 
 
-async def finish(conn: asyncpg.Connection, kind: str, scope: Scope | None) -> tuple[list[asyncpg.Record], Counts]:
-    """The rows the database refuses (row_number, field, reason), and the counts of the rest."""
+@dataclass
+class Refusals:
+    """The rows the database refuses: the first ``listed`` (row_number, field, reason), and
+    how many rows in all."""
+
+    listed: list[asyncpg.Record]
+    rows: int
+
+
+async def finish(conn: asyncpg.Connection, kind: str, scope: Scope | None, listed: int) -> tuple[Refusals, Counts]:
+    """The rows the database refuses, and the counts of the rest."""
     sql = KINDS[kind]
     await conn.execute("CREATE INDEX ON import_rows (row_number)")
     await conn.execute("ANALYZE import_rows")
@@ -407,17 +416,21 @@ async def finish(conn: asyncpg.Connection, kind: str, scope: Scope | None) -> tu
     if scope is not None:
         checks.append(_scope_check(sql))
         args = (list(scope.district_codes), list(scope.region_codes))
-    refused = await conn.fetch(
-        "SELECT DISTINCT ON (row_number, field) * FROM ("
+    await conn.execute(
+        "CREATE TEMP TABLE import_refused ON COMMIT DROP AS SELECT DISTINCT ON (row_number, field) * FROM ("
         + " UNION ALL ".join(f"({check})" for check in checks)
         + ") r (row_number, field, reason) ORDER BY row_number, field",
         *args,
     )
-    rows = sorted({r["row_number"] for r in refused})
+    refusals = Refusals(
+        await conn.fetch("SELECT * FROM import_refused ORDER BY row_number, field LIMIT $1", listed),
+        await conn.fetchval("SELECT count(DISTINCT row_number) FROM import_refused"),
+    )
     counts = Counts()
     for n, target in enumerate(sql.targets):
-        if rows:
-            await conn.execute(f"DELETE FROM import_incoming_{n} WHERE row_number = ANY($1::int[])", rows)
+        await conn.execute(
+            f"DELETE FROM import_incoming_{n} i USING import_refused r WHERE i.row_number = r.row_number"
+        )
         columns = ", ".join(target.columns)
         found = await conn.fetchrow(
             f"SELECT count(*) AS rows, count(*) FILTER (WHERE NOT found) AS created,"
@@ -429,7 +442,7 @@ async def finish(conn: asyncpg.Connection, kind: str, scope: Scope | None) -> tu
         counts.created += found["created"]
         counts.updated += found["updated"]
     counts.unchanged = counts.rows - counts.created - counts.updated
-    return refused, counts
+    return refusals, counts
 
 
 def _prefixed(alias: str, columns: str) -> str:

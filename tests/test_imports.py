@@ -317,3 +317,17 @@ def test_the_readme_documents_each_mapping() -> None:
         for f in kind.fields:
             line = f"| `{f.name}` | {' · '.join(f.zh)} | {' · '.join(f.en)} | {'yes' if f.required else ''} |"
             assert line in readme, line
+
+
+async def test_rejections_listed_up_to_a_bound_and_counted_in_all(
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resolvers.imports import importing
+
+    monkeypatch.setattr(importing, "KEPT_REJECTIONS", 5)
+    header = "联络点编号,联络点名称,区代码,街镇,类型,地址,设立日期\n"
+    row = "CP310117-80000,松江,310117,方松街道,商铺,松江路,2021-01-01\n"
+    bad = "CP310117-80001,松江,310117,方松街道,商铺,松江路,not a date\n"
+    report = await run(conn, "contact-points", (header + row * 20 + bad * 10).encode())
+    assert report.rejected_rows == 29 and len(report.rejected) == 5
+    assert [r.row for r in report.rejected] == [22, 23, 24, 25, 26]  # the reader's faults come first

@@ -13,6 +13,7 @@ import asyncpg
 import openpyxl
 
 from resolvers.imports import Actor, run_import
+from resolvers.imports.formulas import uncomputed_formulas
 
 from .support import LIAISON, bearer, service
 
@@ -96,8 +97,10 @@ async def test_xlsx_with_merged_header_serial_dates_and_formulas(conn: asyncpg.C
         conn, "contact-points", io.BytesIO(data), file_name="x.xlsx", apply=True, actor=Actor("cli:t", "cli")
     )
     assert report.format == "xlsx" and report.rows == 4
-    assert [(r.row, r.column, r.reason) for r in report.rejected] == [(7, "设立日期", "empty; this column is required")]
-    assert not report.applied  # the formula Excel never computed is empty, so nothing is written
+    assert [(r.row, r.column, r.reason) for r in report.rejected] == [
+        (7, "设立日期", "a formula (=DATE(2020,9,28)) never computed: save the file in Excel or WPS, or paste values")
+    ]
+    assert not report.applied
     good = io.BytesIO()
     book = openpyxl.load_workbook(io.BytesIO(data))
     book.active.delete_rows(7)
@@ -112,6 +115,20 @@ async def test_xlsx_with_merged_header_serial_dates_and_formulas(conn: asyncpg.C
     )
     assert {d["established_on"] for d in days} == {datetime.date(2020, 9, 28)}
     assert (days[0]["street_town"], days[0]["address"]) == ("外滩街道", "圆明园路41号")
+
+
+def test_uncomputed_formulas_found_across_chunks() -> None:
+    xml = (
+        b'<sheetData><row r="6"><c r="F6" t="inlineStr"><is><t>x</t></is></c><c r="G6"><f>DATE(2020,9,28)</f><v /></c>'
+        b'<c r="H6"><f>A1&amp;B1</f><v>3</v></c><c r="AA6" s="1"><f t="shared" si="0"/></c>'
+        b'<c r="B7"><f>&quot;a&quot;&amp;&quot;b&quot;</f></c></row></sheetData>'
+    )
+    for chunk in (7, 64, 1 << 20):
+        assert uncomputed_formulas(io.BytesIO(xml), chunk) == {
+            (6, 7): "DATE(2020,9,28)",
+            (6, 27): "",
+            (7, 2): '"a"&"b"',
+        }
 
 
 def _post(client, kind: str, name: str, data: bytes, role: str | None, apply: bool = False, **claims):  # type: ignore[no-untyped-def]
@@ -159,6 +176,15 @@ def test_http_bad_requests_are_coded(db_dsn: str) -> None:
         assert columns.status_code == 422 and columns.json()["errors"][0]["extensions"]["code"] == "MISSING_COLUMNS"
         bad_rows = _post(client, "cases", "c.csv", (FILES / "cases_bad.csv").read_bytes(), "admin")
         assert bad_rows.status_code == 200 and bad_rows.json()["report"]["rejectedRows"] == 7
+
+
+def test_http_refuses_an_upload_over_the_bound(db_dsn: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import api.imports
+
+    monkeypatch.setattr(api.imports, "MAX_IMPORT_BYTES", 100)
+    with service(db_dsn, role=None) as client:
+        large = _post(client, "cases", "c.csv", b"x" * 200, "admin")
+        assert large.status_code == 413 and large.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
 def test_the_command_line_dry_runs_then_applies(db_dsn: str) -> None:

@@ -82,7 +82,7 @@ async def run_import(
     mapping = KINDS[kind]
     sha256, size = await asyncio.to_thread(_digest, binary)
     sheet = await asyncio.to_thread(open_sheet, binary, size)
-    parser = await asyncio.to_thread(RowParser, mapping, sheet.rows, KEPT_REJECTIONS)
+    parser = await asyncio.to_thread(RowParser, mapping, sheet.rows, KEPT_REJECTIONS, sheet.uncomputed)
     report = Report(kind, file_name, sha256.hex(), sheet.format, sheet.encoding, ignored_columns=parser.ignored)
     transaction = conn.transaction()
     await transaction.start()
@@ -92,12 +92,10 @@ async def run_import(
             await sql.stage(conn, kind, records)
             if progress is not None and sheet.total:
                 progress(sheet.done(), sheet.total, sheet.unit)
-        refused, counts = await sql.finish(conn, kind, scope)
-        for row, name, reason in refused:
-            if len(parser.rejected) < KEPT_REJECTIONS:
-                parser.rejected.append(Rejection(row, parser.header_of(name), reason))
+        refused, counts = await sql.finish(conn, kind, scope, KEPT_REJECTIONS - len(parser.rejected))
+        parser.rejected += [Rejection(row, parser.header_of(name), reason) for row, name, reason in refused.listed]
         report.rows = parser.rows
-        report.rejected_rows = parser.rejected_rows + len({r["row_number"] for r in refused})
+        report.rejected_rows = parser.rejected_rows + refused.rows
         report.rejected = sorted(parser.rejected, key=lambda r: (r.row, r.column))
         report.created, report.updated, report.unchanged = counts.created, counts.updated, counts.unchanged
         if apply and not report.rejected_rows:

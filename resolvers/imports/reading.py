@@ -3,7 +3,8 @@
 CSV comes in UTF-8 (with or without a byte-order mark) or, from Chinese Excel, in GBK:
 read as GB 18030, its superset. The encoding is chosen from the first megabyte; a later
 byte that does not decode refuses the file with its line. XLSX is read in openpyxl's
-read-only mode, row by row, with the values Excel last computed for formulas.
+read-only mode, row by row, with the values Excel last computed for formulas (those it
+never computed are found by ``formulas``).
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .errors import ImportRefused
+from .formulas import uncomputed_formulas
 
 __all__ = ["Sheet", "open_sheet"]
 
 SAMPLE = 1 << 20
 ZIP_MAGIC = b"PK\x03\x04"
-csv.field_size_limit(1 << 20)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Sheet:
     done: Any
     """A callable: how far into ``total`` reading has come."""
     unit: str
+    uncomputed: dict[tuple[int, int], str] = field(default_factory=dict)
+    """(row, column from 1) of each formula Excel never computed, with its text (XLSX)."""
 
 
 def open_sheet(binary: IO[bytes], size: int) -> Sheet:
@@ -56,6 +59,12 @@ def _xlsx(binary: IO[bytes]) -> Sheet:
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ImportRefused("UNREADABLE_FILE", f"The file is a zip but not an XLSX workbook ({exc}).") from None
     sheet = workbook.worksheets[0]
+    try:
+        with sheet._get_source() as xml:  # openpyxl's own stream of the sheet's XML
+            uncomputed = uncomputed_formulas(xml)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        workbook.close()
+        raise ImportRefused("UNREADABLE_FILE", f"The workbook's first sheet cannot be read ({exc}).") from None
     count = [0]
 
     def rows() -> Iterator[tuple[int, tuple[Any, ...]]]:
@@ -70,7 +79,7 @@ def _xlsx(binary: IO[bytes]) -> Sheet:
         finally:
             workbook.close()
 
-    return Sheet(rows(), "xlsx", None, sheet.max_row, lambda: count[0], "rows")
+    return Sheet(rows(), "xlsx", None, sheet.max_row, lambda: count[0], "rows", uncomputed)
 
 
 class _Counting(io.RawIOBase):

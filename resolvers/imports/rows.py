@@ -44,8 +44,15 @@ class RowParser:
     """Rows of ``sheet`` for ``kind``: ``take(n)`` gives up to n records (row number, then the
     fields in the kind's order) and keeps the rejections in ``rejected``."""
 
-    def __init__(self, kind: Kind, rows: Iterator[tuple[int, tuple[Any, ...]]], keep: int) -> None:
+    def __init__(
+        self,
+        kind: Kind,
+        rows: Iterator[tuple[int, tuple[Any, ...]]],
+        keep: int,
+        uncomputed: dict[tuple[int, int], str] | None = None,
+    ) -> None:
         self.kind, self.keep = kind, keep
+        self.uncomputed = uncomputed or {}
         self.rejected: list[Rejection] = []
         self.rejected_rows = 0
         self.rows = 0
@@ -111,6 +118,15 @@ class RowParser:
         faults = 0
         for j, field, name in self.columns:
             cell = cells[j] if j < len(cells) else None
+            if _blank(cell) and (number, j + 1) in self.uncomputed:
+                formula = self.uncomputed[(number, j + 1)]
+                self._reject(
+                    number,
+                    name,
+                    f"a formula (={formula}) never computed: save the file in Excel or WPS, or paste values",
+                )
+                faults += 1
+                continue
             if _blank(cell):
                 row[field.name] = None
                 if field.required:
