@@ -47,13 +47,13 @@ def _print(report: Report, as_json: bool) -> None:
     for rejection in report.rejected:
         print(f"row {rejection.row}, {rejection.column}: {rejection.reason}")
     if report.rejected_rows > len(report.rejected):
-        print(f"... and more: {report.rejected_rows} rows rejected in all")
+        print(f"... and more: {report.rejected_rows:,} rows rejected in all")
     if report.ignored_columns:
         print("columns ignored: " + ", ".join(report.ignored_columns))
     verb = "imported" if report.applied else "would import (dry run)" if report.rejected_rows == 0 else "refused"
     print(
-        f"{report.kind} {verb}: {report.rows} rows, {report.created} created, {report.updated} updated,"
-        f" {report.unchanged} unchanged, {report.rejected_rows} rejected (sha256 {report.sha256[:16]}…)"
+        f"{report.kind} {verb}: {report.rows:,} rows, {report.created:,} created, {report.updated:,} updated,"
+        f" {report.unchanged:,} unchanged, {report.rejected_rows:,} rejected (sha256 {report.sha256[:16]}…)"
     )
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .errors import ImportRefused
-from .formulas import uncomputed_formulas
 
 __all__ = ["Sheet", "open_sheet"]
 
@@ -52,7 +51,9 @@ def open_sheet(binary: IO[bytes], size: int) -> Sheet:
 
 
 def _xlsx(binary: IO[bytes]) -> Sheet:
-    import openpyxl
+    import openpyxl  # only for workbooks: a CSV import does without it
+
+    from .formulas import uncomputed_formulas
 
     try:
         workbook = openpyxl.load_workbook(binary, read_only=True, data_only=True)
