@@ -31,6 +31,7 @@ from .documents import Documents
 from .graphql import GraphQLApp
 from .housekeeping import purge_keys_forever
 from .ide import graphiql_assets
+from .imports import post_import
 from .metrics import Metrics, serve_metrics
 from .openapi import serve_openapi
 from .saved_queries import run_saved_query
@@ -135,6 +136,7 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/queries/openapi.json", serve_openapi),
             Route("/queries/{name}", run_saved_query, methods=["GET", "POST"]),
+            Route("/imports", post_import, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", serve_metrics),

@@ -222,6 +222,16 @@ def queries(settings: Settings, args: argparse.Namespace) -> None:
     sys.exit(code)
 
 
+def import_file(settings: Settings, args: argparse.Namespace) -> None:
+    from . import imports_cli
+    from .startup import prepare_database
+
+    with database(settings) as dsn:
+        asyncio.run(prepare_database(dsn, demo=False))
+        code = imports_cli.run(dsn, args)
+    sys.exit(code)
+
+
 def print_schema(settings: Settings, args: argparse.Namespace) -> None:
     from schema import schema
 
@@ -300,14 +310,16 @@ def main(argv: list[str] | None = None) -> None:
     stats_actions = stats.add_subparsers(dest="action", required=True, metavar="ACTION")
     stats_actions.add_parser("check", help="recompute every summary from the raw rows and list differences (exit 1)")
     stats_actions.add_parser("rebuild", help="replace every summary with what the raw rows give, in one transaction")
-    from . import queries_cli
+    from . import imports_cli, queries_cli
 
     queries_cli.add_parser(commands)
+    imports_cli.add_parser(commands)
     commands.add_parser("schema", help="print the GraphQL schema (SDL); schema.graphql holds the committed copy")
     args = parser.parse_args(argv)
     settings = read_settings(args)
     configure_logging(settings.log_format)
     handlers = {
+        "import": import_file,
         "key": keys,
         "queries": queries,
         "serve": serve,
