@@ -13,13 +13,14 @@ pipeline, which words errors as it always does.
 from __future__ import annotations
 
 import orjson
+from graphql import OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import Response
 
 from db.compiled import fetch_data
 from db.errors import DatabaseUnavailable, InvalidInput
 from schema import schema
-from schema.caches import variables_key
+from schema.caches import DocumentCaches, variables_key
 from schema.compiled import EXECUTIONS, HEADER, fault_error, statement_for
 from schema.limits import admit_operation, cost_extension, measured
 from schema.tracing import operation_span
@@ -49,6 +50,8 @@ async def serve_known(request: Request) -> Response | None:
         return None
     limits = settings.limits
     caches = schema.caches
+    if operation_name is None:
+        operation_name = _only_operation_name(caches, query, limits.max_tokens)
     statement = statement_for(caches, query, operation_name, viewer, variables, limits.max_page_size)
     found = measured(caches, query, operation_name, variables, limits) if statement is not None else None
     if statement is None or found is None:
@@ -83,3 +86,16 @@ async def serve_known(request: Request) -> Response | None:
     response.headers["content-type"] = f"{media_type}; charset=utf-8"
     response.headers[HEADER] = "compiled"
     return response
+
+
+def _only_operation_name(caches: DocumentCaches, query: str, max_tokens: int) -> str | None:
+    """The name Strawberry gives a request without ``operationName``, which its statement
+    and measure were kept under: the one operation's of a document parsed before (None for
+    an anonymous one, or a document new to the process, which the pipeline serves)."""
+    parsed = caches.parsed.get(query, max_tokens)
+    if parsed is None:
+        return None
+    operations = [d for d in parsed.document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or operations[0].name is None:
+        return None
+    return operations[0].name.value

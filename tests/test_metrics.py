@@ -96,3 +96,16 @@ def test_metrics_need_the_secret_and_are_off_without_it(demo_dsn: str) -> None:
         off = client.get("/metrics", headers=SCRAPE)
     assert off.status_code == 404
     assert off.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_a_named_operation_sent_without_its_name_takes_the_fast_lane(db_dsn: str) -> None:
+    """A document of one operation needs no ``operationName``: the second request of it is
+    the fast lane's whether the client names the operation or not."""
+    env = {"LIAISON_METRICS_SECRET": SECRET, "LIAISON_EXECUTION": "compiled"}
+    unnamed = FIVE_STARS.replace("query Five", "query FiveUnnamed")  # a document no other test compiled
+    with service(db_dsn, **env) as client:
+        for _ in range(2):
+            assert client.post("/graphql", json={"query": unnamed}).status_code == 200
+        samples = scrape(client)
+    assert requests(samples, "graphql", "other", "compiled") == 1
+    assert requests(samples, "graphql", "other", "fast_lane") == 1
