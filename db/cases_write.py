@@ -180,7 +180,6 @@ SELECT c.version, EXISTS (SELECT 1 FROM idempotency_key k WHERE k.credential = $
   FROM "case" c WHERE c.id = $1"""
 """The version a failed write met, and whether its key was stored meanwhile: read in a new
 snapshot, since the claim's was taken before its lock was granted."""
-"""After a versioned change found no row: the version that beat it (a new snapshot sees it)."""
 
 _REFUSALS = {
     "case_transition": ("ILLEGAL_TRANSITION", "number"),

@@ -49,7 +49,7 @@ class Kind:
 
 DISTRICT = v.code(r"[1-9][0-9]{5}", "310115")
 POINT = v.code(r"CP[1-9][0-9]{5}-[0-9]{5}", "CP310115-00001")
-CREDIT_CODE = v.code(r"[0-9A-HJ-NPQRTUWXY]{18}", "91310115MA1K3XXX0X (18 characters)")
+CREDIT_CODE = v.code(r"[0-9A-HJ-NPQRTUWXY]{18}", "91310115MA16BD9Y56 (18 characters)")
 
 HOST_KINDS = {
     "村居委": "residential_committee",
