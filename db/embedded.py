@@ -118,6 +118,8 @@ class EmbeddedPostgres:
                 self._remove_stale_locks()
                 self._spawn()
             else:
+                if self._process is not None and self._process.pid != pid:
+                    self._collect_crashed()
                 log.info("attaching to the embedded PostgreSQL (PID %d) running in %s", pid, self.data_dir)
             self._wait_ready(deadline, pid)
         if self._process is None:
@@ -235,14 +237,21 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError("initdb failed: " + result.stderr.decode(errors="replace")[-2000:])
         staging.rename(self.data_dir)
 
-    def _spawn(self) -> None:
-        assert self._bin is not None
+    def _collect_crashed(self) -> None:
+        """Forget a server of ours that is gone, reaping it, before another takes its place.
+
+        Our supervisor may have looked before the killed child was a zombie (a SIGKILL lands
+        asynchronously), so its Popen can outlive it: kept, it would make this process the
+        owner of the next server too, started here or by another process.
+        """
         if self._process is not None:
-            # The crashed server's child, not yet reaped by our supervisor (another process's
-            # noticed first): collect it before its Popen is replaced, or it stays a zombie.
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(5)
             self._process = None
+
+    def _spawn(self) -> None:
+        assert self._bin is not None
+        self._collect_crashed()
         self._prepare_socket_dir()
         logfile = self.data_dir / "server.log"
         with open(logfile, "ab") as out:

@@ -152,6 +152,28 @@ def test_two_watchers_start_one_server(data_dir: Path) -> None:
     assert postgres_pids(data_dir) == []
 
 
+def test_a_crashed_owner_that_attaches_to_the_next_server_no_longer_owns_one(data_dir: Path) -> None:
+    """The owner's supervisor may look before the killed postmaster is a zombie (a SIGKILL
+    lands asynchronously), so the dead child is still its own when another process has
+    started the next server: attaching to that one must drop it, or both would stop it."""
+    first = EmbeddedPostgres(data_dir)
+    first.start()
+    second = EmbeddedPostgres(data_dir)
+    try:
+        killed = first.pid
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)  # not reaped: first still holds its Popen
+        wait_until(lambda: first.pid is None, 30, "the postmaster outlived SIGKILL")
+        second.start()  # finds the directory free and starts the next server
+        first.start()  # attaches to second's
+        assert (first.owned, second.owned) == (False, True)
+        assert not is_zombie(killed)
+    finally:
+        first.stop()
+        second.stop()
+    assert postgres_pids(data_dir) == []
+
+
 def test_stop_after_a_crash_leaves_nothing_in_tmp(data_dir: Path) -> None:
     server = EmbeddedPostgres(data_dir)
     dsn = server.start()
