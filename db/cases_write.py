@@ -86,13 +86,15 @@ being this very step, with the same reason and destination."""
 
 CLAIM_INTAKE = _CLAIM.format(
     target=f"p.id AS point_id, p.district_code, {_writable('p')} AS writable,"
-    " ent.id AS enterprise_id, extract(year FROM coalesce($14::timestamptz, now()) AT TIME ZONE 'Asia/Shanghai')::int"
-    " AS year, coalesce($14::timestamptz, now()) > now() AS in_future,"
+    " ent.id AS enterprise_id, CASE WHEN isfinite(coalesce($14::timestamptz, now()))"
+    " THEN extract(year FROM coalesce($14::timestamptz, now()) AT TIME ZONE 'Asia/Shanghai')::int END AS year,"
+    " coalesce($14::timestamptz, now()) > now() AS in_future,"
     " coalesce($14::timestamptz, now()) < now() - $15::int * interval '1 day' AS too_early",
     joins="LEFT JOIN contact_point p ON p.code = $12 LEFT JOIN enterprise ent ON ent.credit_code = $13",
 )
 """Claim for an intake: $12 contact point code, $13 respondent's credit code, $14 openedAt,
-$15 the days it may lie back."""
+$15 the days it may lie back. asyncpg sends Python's first and last instants as ±infinity:
+no year then, and too early or in the future."""
 
 CLAIM_STEP = _CLAIM.format(
     target=f"c.id, c.status, c.version, c.amount_claimed, c.amount_recovered, c.kind, c.category,"

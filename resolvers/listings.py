@@ -7,7 +7,6 @@ the same way) into SQL. So a connection's semantics are written once.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -22,7 +21,7 @@ from db.model import Table
 from db.sql import Order, Page, Predicate
 
 from .context import Context
-from .errors import BadUserInput, check_range
+from .errors import check_range
 from .pagination import MAX_PAGE, Connection, connection, page_of
 
 __all__ = [
@@ -119,9 +118,6 @@ class Listing:
 
 
 def _check_cases(values: dict[str, Any]) -> None:
-    for name, value in values.items():
-        if isinstance(value, datetime.datetime) and value.tzinfo is None:
-            raise BadUserInput(f"`{to_camel_case(name)}` needs a time zone, e.g. 2020-01-01T00:00:00+08:00.")
     for start, end in (("opened_from", "opened_before"), ("closed_from", "closed_before")):
         check_range(values.get(start), values.get(end), to_camel_case(start), to_camel_case(end))
 

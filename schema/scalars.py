@@ -17,6 +17,7 @@ import dataclasses
 import datetime
 import decimal
 
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition, DecimalDefinition
 from strawberry.types.scalar import ScalarDefinition
 
@@ -24,6 +25,27 @@ __all__ = ["SCALARS"]
 
 RFC_3339 = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
 XSD_DECIMAL = "https://www.w3.org/TR/xmlschema11-2/#decimal"
+
+
+def _instant(value: object) -> datetime.datetime:
+    """An RFC 3339 ``date-time``: without its offset a local Shanghai time would be read as
+    UTC, eight hours off; outside Python's years once in UTC it could not be stored. The
+    reasons name no value (schema.errors cuts values from coercion errors) and say
+    "cannot represent", which codes them BAD_USER_INPUT."""
+    parsed = DateTimeDefinition.parse_value(value)  # Strawberry's: a clean error for what is no date-time
+    assert isinstance(parsed, datetime.datetime)
+    if parsed.tzinfo is None:
+        raise StrawberryInputCoercionError(
+            "Value cannot represent a DateTime without its offset, e.g. 2020-06-01T10:30:00+08:00."
+        )
+    try:
+        parsed.astimezone(datetime.UTC)
+    except OverflowError:
+        raise StrawberryInputCoercionError(
+            "Value cannot represent a DateTime outside the years 1 to 9999 in UTC."
+        ) from None
+    return parsed
+
 
 SCALARS: dict[object, ScalarDefinition] = {
     datetime.date: dataclasses.replace(
@@ -33,6 +55,7 @@ SCALARS: dict[object, ScalarDefinition] = {
         DateTimeDefinition,
         description="An instant, RFC 3339 `date-time` with its offset: 2020-06-01T10:30:00+08:00.",
         specified_by_url=RFC_3339,
+        parse_value=_instant,
     ),
     decimal.Decimal: dataclasses.replace(
         DecimalDefinition,

@@ -204,6 +204,30 @@ async def test_every_user_error_code_writes_nothing(db_dsn: str) -> None:
     assert tried == {c.value for c in CaseErrorCode} - {"INVALID_INPUT", "IDEMPOTENCY_KEY_REUSED"}
 
 
+@pytest.mark.parametrize(
+    ("opened_at", "code"),
+    [
+        ("0001-01-01T00:00:00Z", "OPENED_TOO_EARLY"),  # asyncpg's -infinity
+        ("9999-12-31T23:59:59.999999Z", "OPENED_IN_FUTURE"),  # and +infinity
+        ("0001-01-01T00:00:00+08:00", "BAD_USER_INPUT"),  # before year 1 in UTC
+        ("2026-12-01T10:00:00", "BAD_USER_INPUT"),  # Shanghai's local time would be read as UTC
+        ("2026-12-01", "BAD_USER_INPUT"),
+    ],
+)
+def test_an_opening_instant_at_the_edges_is_refused_with_a_code(client: TestClient, opened_at: str, code: str) -> None:
+    body = gql(
+        client,
+        "mutation ($input: CaseOpenInput!) { caseOpen(input: $input) { case { number } userErrors { code } } }",
+        input=intake(openedAt=opened_at),
+    )
+    if code == "BAD_USER_INPUT":
+        assert [e["extensions"]["code"] for e in body["errors"]] == [code], body
+        assert "offset" in body["errors"][0]["message"] or "years 1 to 9999" in body["errors"][0]["message"], body
+    else:
+        assert "errors" not in body, body
+        assert codes(body["data"]["caseOpen"]) == [code]
+
+
 def test_a_stale_version_is_refused_with_the_current_one(client: TestClient) -> None:
     number = opened(client)["number"]
     ok(client, "caseAccept", number=number, expectedVersion=1)
