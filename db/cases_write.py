@@ -383,17 +383,21 @@ async def _open_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, int
                 intake.backdate_days,
             )
             if row["point_id"] is None:
-                raise Refused("UNKNOWN_CONTACT_POINT", "contactPoint", f"No contact point {intake.contact_point}.")
+                raise Refused(
+                    "UNKNOWN_CONTACT_POINT", "contactPoint", f"No contact point {_named(intake.contact_point)}."
+                )
             if not row["writable"]:
                 raise Refused(
-                    "OUT_OF_SCOPE", "contactPoint", f"Contact point {intake.contact_point} is outside your scope."
+                    "OUT_OF_SCOPE",
+                    "contactPoint",
+                    f"Contact point {_named(intake.contact_point)} is outside your scope.",
                 )
             replayed = _replay(row, claim)
             if replayed is not None:
                 return replayed
             if intake.respondent is not None and row["enterprise_id"] is None:
                 raise Refused(
-                    "UNKNOWN_ENTERPRISE", "respondent", f"No enterprise with credit code {intake.respondent}."
+                    "UNKNOWN_ENTERPRISE", "respondent", f"No enterprise with credit code {_named(intake.respondent)}."
                 )
             if row["in_future"]:
                 raise Refused("OPENED_IN_FUTURE", "openedAt", "`openedAt` lies in the future.")
@@ -451,12 +455,13 @@ async def step_case(conn: asyncpg.Connection, writer: Writer, claim: Claim, step
             replayed = _replay(row, claim)
             if replayed is not None:
                 return replayed
-            _check(row, step)
+            _check_input(row, step)
             if _holds(row, step):
                 await _store(conn, writer, claim, row["id"], row["contact_point_id"])
                 return Written(row["id"], None)
             if row["version"] != step.expected_version:
                 raise _stale(row["version"])
+            _check_transition(row, step)
             changed = await conn.fetchval(
                 STEP,
                 row["id"],
@@ -485,43 +490,53 @@ def _check_scope(row: asyncpg.Record, writer: Writer, step: Step) -> None:
     """Refuse a case, or a point to hand it over to, outside the writer's scope: before a
     replay too, since a key does not outlive the scope it was used in."""
     if row["id"] is None or (not row["writable"] and writer.role is Role.CONTACT_POINT):
-        raise Refused("CASE_NOT_FOUND", "number", f"No case {step.number} at your contact points.")
+        raise Refused("CASE_NOT_FOUND", "number", f"No case {_named(step.number)} at your contact points.")
     if not row["writable"]:
-        raise Refused("OUT_OF_SCOPE", "number", f"Case {step.number} is outside your scope.")
+        raise Refused("OUT_OF_SCOPE", "number", f"Case {_named(step.number)} is outside your scope.")
     if step.handover_to is not None and row["target_point_id"] is None:
-        raise Refused("UNKNOWN_CONTACT_POINT", "contactPoint", f"No contact point {step.handover_to}.")
+        raise Refused("UNKNOWN_CONTACT_POINT", "contactPoint", f"No contact point {_named(step.handover_to)}.")
     if step.handover_to is not None and not row["target_writable"]:
         raise Refused(
             "OUT_OF_SCOPE",
             "contactPoint",
-            f"Contact point {step.handover_to} is outside your scope; transfer to its district bureau instead.",
+            f"Contact point {_named(step.handover_to)} is outside your scope; transfer to its district bureau instead.",
         )
 
 
-def _check(row: asyncpg.Record, step: Step) -> None:
-    """Refuse a step the case cannot take; the database would too, less precisely."""
+def _check_input(row: asyncpg.Record, step: Step) -> None:
+    """Refuse what the input names wrongly, whatever state the case is in."""
     if step.sets_respondent and step.respondent is not None and row["enterprise_id"] is None:
-        raise Refused("UNKNOWN_ENTERPRISE", "respondent", f"No enterprise with credit code {step.respondent}.")
+        raise Refused("UNKNOWN_ENTERPRISE", "respondent", f"No enterprise with credit code {_named(step.respondent)}.")
     if step.sets_recovered and step.amount_recovered is not None and row["amount_claimed"] is None:
         raise Refused("RECOVERED_WITHOUT_CLAIM", "amountRecovered", "No amount was claimed, so none can be recovered.")
-    if _holds(row, step):
-        return
+
+
+def _check_transition(row: asyncpg.Record, step: Step) -> None:
+    """Refuse a step the case's current state does not allow; the database would too, less
+    precisely. Asked only of a writer who read the current version: one who read an older
+    one is told that first, since it cannot know what the case allows now."""
     if step.kind == "handed_over" and row["target_point_id"] == row["contact_point_id"]:
         raise Refused(
             "CASE_CLOSED" if row["status"] in CLOSED else "ILLEGAL_TRANSITION",
             "contactPoint",
-            f"Case {step.number} is at {step.handover_to} already.",
+            f"Case {_named(step.number)} is at {_named(step.handover_to)} already.",
         )
     closed = row["status"] in CLOSED
     if closed and step.kind != "reopened":
-        raise Refused("CASE_CLOSED", "number", f"Case {step.number} is {row['status']}; reopen it to change it.")
+        raise Refused(
+            "CASE_CLOSED", "number", f"Case {_named(step.number)} is {row['status'].upper()}; reopen it to change it."
+        )
     if step.kind is not None and row["next_status"] is None:
         raise Refused(
-            "ILLEGAL_TRANSITION", "number", f"A {row['status']} case cannot be {step.kind.replace('_', ' ')}."
+            "ILLEGAL_TRANSITION",
+            "number",
+            f"A case that is {row['status'].upper()} cannot be {step.kind.replace('_', ' ')}.",
         )
     if step.kind == "reopened" and not row["reopenable"]:
         raise Refused(
-            "REOPEN_WINDOW_PASSED", "number", f"Case {step.number} closed more than {step.reopen_days} days ago."
+            "REOPEN_WINDOW_PASSED",
+            "number",
+            f"Case {_named(step.number)} closed more than {step.reopen_days} days ago.",
         )
 
 
@@ -538,6 +553,11 @@ def _holds(row: asyncpg.Record, step: Step) -> bool:
         and step.category in (None, row["category"])
         and (not step.sets_respondent or row["enterprise_id"] == row["respondent_enterprise_id"])
     )
+
+
+def _named(code: str) -> str:
+    """A code as the client sent it, cut short: a refusal must not echo a megabyte back."""
+    return code if len(code) <= 40 else code[:39] + "…"
 
 
 def _key_in_use(state: str) -> Refused:

@@ -43,6 +43,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 PHONE = re.compile(r"1[3-9][0-9]{9}")
 NAME_LENGTH = (1, 40)
 KEY_LENGTH = 255
+KEY = re.compile(f"[ -~]{{1,{KEY_LENGTH}}}")
+"""An idempotency key: printable ASCII, as an HTTP header carries it, in the input too."""
 MAX_AMOUNT = Decimal(10) ** 10
 """Amounts are numeric(12, 2): below ten thousand million yuan, in fen."""
 TEXT_LENGTH = 2000
@@ -112,16 +114,23 @@ def _mutations_in(info: Info[Context, None]) -> int:
 
 def _claim(info: Info[Context, None], mutation: str, values: dict[str, Any]) -> w.Claim | CaseWritten:
     key = values.get("idempotency_key")
-    if key is None:
-        key = info.context.request.headers.get(IDEMPOTENCY_HEADER)
-        if key is not None and _mutations_in(info) > 1:
+    header = info.context.request.headers.get(IDEMPOTENCY_HEADER)
+    if header is not None and key is not None and header != key:
+        return _refused(
+            "INVALID_IDEMPOTENCY_KEY",
+            "idempotencyKey",
+            f"The {IDEMPOTENCY_HEADER} header and `idempotencyKey` differ; give the key once.",
+        )
+    if header is not None and key is None:
+        if _mutations_in(info) > 1:
             raise HeaderAmbiguous(
                 f"The {IDEMPOTENCY_HEADER} header applies to a request with one mutation; "
                 "give each mutation its own `idempotencyKey` instead."
             )
-    if key is not None and not (0 < len(key) <= KEY_LENGTH and key.isprintable()):
+        key = header
+    if key is not None and not KEY.fullmatch(key):
         return _refused(
-            "INVALID_IDEMPOTENCY_KEY", "idempotencyKey", f"A key has 1 to {KEY_LENGTH} printable characters."
+            "INVALID_IDEMPOTENCY_KEY", "idempotencyKey", f"A key has 1 to {KEY_LENGTH} printable ASCII characters."
         )
     return w.Claim(mutation, key, _input_hash(mutation, values), info.context.limits.idempotency_hours)
 

@@ -78,7 +78,8 @@ class CaseErrorCode(Enum):
         "IDEMPOTENCY_KEY_REUSED", description="This key came before with another input; use a new key."
     )
     INVALID_IDEMPOTENCY_KEY = strawberry.enum_value(
-        "INVALID_IDEMPOTENCY_KEY", description="A key has 1 to 255 printable characters."
+        "INVALID_IDEMPOTENCY_KEY",
+        description="A key has 1 to 255 printable ASCII characters, and the `Idempotency-Key` header and `idempotencyKey` do not differ.",
     )
     REASON_REQUIRED = strawberry.enum_value("REASON_REQUIRED", description="This change needs a `reason`.")
     NOTE_REQUIRED = strawberry.enum_value("NOTE_REQUIRED", description="A note needs text.")

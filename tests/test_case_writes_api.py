@@ -269,6 +269,56 @@ def test_a_retry_with_the_same_key_returns_the_first_result(client: TestClient, 
     }
 
 
+@pytest.mark.parametrize(
+    ("header", "key", "why"),
+    [
+        ("hdr-1", "inp-1", "differ"),  # which one keys the write? refused, not guessed
+        ("", None, "printable ASCII"),  # an empty header is a key that is wrong, not no key
+        (None, "键-1", "printable ASCII"),  # the header's rule for the input field too
+    ],
+)
+async def test_an_unusable_idempotency_key_writes_nothing(
+    client: TestClient, db_dsn: str, header: str | None, key: str | None, why: str
+) -> None:
+    before = await counts(db_dsn)
+    body = write(
+        client,
+        "caseOpen",
+        headers=None if header is None else {"Idempotency-Key": header},
+        **intake(**({} if key is None else {"idempotencyKey": key})),
+    )
+    result = body["data"]["caseOpen"]
+    assert codes(result) == ["INVALID_IDEMPOTENCY_KEY"] and why in result["userErrors"][0]["message"], body
+    assert await counts(db_dsn) == before
+
+
+def test_the_same_key_in_the_header_and_the_input_is_one_key(client: TestClient) -> None:
+    first = write(client, "caseOpen", headers={"Idempotency-Key": "both-1"}, **intake(idempotencyKey="both-1"))
+    again = write(client, "caseOpen", headers={"Idempotency-Key": "both-1"}, **intake())
+    assert first["data"]["caseOpen"]["userErrors"] == [] and again["extensions"]["idempotentReplay"] is True
+
+
+def test_a_stale_version_is_said_before_an_illegal_step(client: TestClient) -> None:
+    """A client that read an old version cannot tell what the case allows now: it is told to read again."""
+    number = opened(client)["number"]
+    ok(client, "caseAccept", number=number, expectedVersion=1)
+    ok(client, "caseStartMediation", number=number, expectedVersion=2)
+    stale = payload(client, "caseAccept", number=number, expectedVersion=1)
+    assert codes(stale) == ["STALE_VERSION"] and stale["userErrors"][0]["currentVersion"] == 3
+    assert codes(payload(client, "caseAccept", number=number, expectedVersion=3)) == ["ILLEGAL_TRANSITION"]
+
+
+def test_a_refusal_does_not_echo_unbounded_input(client: TestClient) -> None:
+    long = "C310115-2020-" + "9" * 100_000
+    for mutation, values in (
+        ("caseAccept", {"number": long, "expectedVersion": 1}),
+        ("caseOpen", intake(respondent="9" * 5_000)),
+        ("caseOpen", intake(contactPoint="CP" + "1" * 5_000)),
+    ):
+        result = payload(client, mutation, **values)
+        assert result["userErrors"] and len(result["userErrors"][0]["message"]) < 200, result["userErrors"][0]
+
+
 async def test_a_duplicate_in_flight_is_told_to_retry(client: TestClient, db_dsn: str) -> None:
     """Session A holds the key's lock (as a running first request does); B's duplicate is refused at
     once, retryable, and writes nothing; after A ends, the retry goes through."""
