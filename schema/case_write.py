@@ -113,7 +113,9 @@ class CasePayload:
     )
     user_errors: list[CaseUserError] = strawberry.field(description="Why nothing was written, if nothing was.")
 
-    @strawberry.field(description="The case as it is now, as you may read it; null when nothing was written.")
+    @strawberry.field(
+        description="The case as it is now, as you may read it; null when the write was refused (`userErrors`)."
+    )
     async def case(self, info: Info) -> Case | None:
         return await writes.case_of(info, self.case_id)  # type: ignore[no-any-return]
 
