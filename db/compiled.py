@@ -458,4 +458,4 @@ def render(root: Root, viewer: Viewer) -> tuple[str, list[Any]]:
 async def fetch_data(db: Executor, sql: str, values: list[Any]) -> str:
     """The response's ``data`` as JSON text: one statement, one round trip."""
     rows = await db.fetch(sql, *values)
-    return rows[0][0]  # type: ignore[no-any-return]
+    return rows[0][0]

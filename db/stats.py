@@ -278,7 +278,7 @@ def _months(start: date | None, before: date | None) -> list[tuple[str, date | N
     months_before = _month(before)
     if months_from >= months_before:
         return [("day", start, before)] if start < before else []
-    found = [("month", months_from, months_before)]
+    found: list[tuple[str, date | None, date | None]] = [("month", months_from, months_before)]
     if start < months_from:
         found.append(("day", start, months_from))
     if months_before < before:
@@ -469,7 +469,7 @@ class TallyRow(NamedTuple):
     """The columns a grouped tally's rows have (each tally fills those it groups by)."""
 
     key: Any
-    count: int
+    count: int  # type: ignore[assignment]  # the GraphQL field's name; shadows tuple.count, not called here
     batch: int
     stars: int
     level: str | None
@@ -543,7 +543,7 @@ CASE_FIGURES = Table("case_figures", CaseFiguresRow, "t.total")
 class ReturnFlowRow(NamedTuple):
     from_region_code: str
     to_region_code: str
-    count: int
+    count: int  # type: ignore[assignment]  # the GraphQL field's name; shadows tuple.count, not called here
 
 
 RETURN_FLOWS = Table("return_flows", ReturnFlowRow, 't.from_region_code COLLATE "C", t.to_region_code COLLATE "C"')

@@ -266,7 +266,7 @@ class _Walk:
                 args.get("after"),
                 args.get("last"),
                 args.get("before"),
-                self.max_page,
+                max_page=self.max_page,
             )
         except BadUserInput as refused:
             raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
@@ -325,7 +325,7 @@ class _Walk:
     def _nodes(self, key: str, name: str, definition: Any, nodes: list[FieldNode]) -> Any:
         values = get_argument_values(definition, nodes[0], self.variables)
         ids = [values["id"]] if name == "node" else list(values["ids"])
-        items = []
+        items: list[plan.Rows | None] = []
         for raw in ids:
             try:
                 global_id = raw if isinstance(raw, GlobalID) else GlobalID.from_id(raw)
@@ -335,7 +335,7 @@ class _Walk:
             source = None
             if isinstance(runtime, GraphQLObjectType):
                 source = getattr(runtime.extensions["strawberry-definition"].origin, "node_source", None)
-            if source is None:
+            if source is None or not isinstance(runtime, GraphQLObjectType):
                 raise NotCompiled("a global id of no known node type", static=False)
             table, column = source
             node_key: Any = global_id.node_id

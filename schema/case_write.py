@@ -114,7 +114,7 @@ class CasePayload:
 
     @strawberry.field(description="The case as it is now, as you may read it; null when nothing was written.")
     async def case(self, info: Info) -> Case | None:
-        return await writes.case_of(info, self.case_id)  # type: ignore[no-any-return]
+        return await writes.case_of(info, self.case_id)
 
 
 @strawberry.input(description="A case brought to a contact point (登记).")

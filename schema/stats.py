@@ -109,15 +109,15 @@ class ContactPointStats:
         description="Five-into (五进) points: hosted by malls, scenic areas, schools, barracks, enterprises."
     )
     def five_into(self) -> int:
-        return sum(n for kind, n in self.by_host_kind.items() if kind in FIVE_INTO)  # type: ignore[attr-defined]
+        return sum(n for kind, n in self.by_host_kind.items() if kind in FIVE_INTO)
 
     @strawberry.field(description="Points per host kind.")
     def by_host_kind(self) -> list[HostKindCount]:
-        return st.counts(self.by_host_kind)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_host_kind)  # type: ignore[return-value]
 
     @strawberry.field(description="Points per current rating; unrated points are not listed.")
     def by_current_stars(self) -> list[StarsCount]:
-        return st.counts(self.by_current_stars)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_current_stars)  # type: ignore[return-value]
 
 
 @strawberry.type(description="Star awards per batch, and the points they rate.")
@@ -128,7 +128,7 @@ class StarAwardStats:
 
     @strawberry.field(description="Awards per batch and rating.")
     def by_batch(self) -> list[BatchCount]:
-        return [BatchCount(batch=b, stars=s, count=n) for (b, s), n in sorted(self.by_batch.items())]  # type: ignore[attr-defined, arg-type]
+        return [BatchCount(batch=b, stars=s, count=n) for (b, s), n in sorted(self.by_batch.items())]
 
 
 @strawberry.type(description="Cases opened in the period, at the scope's contact points.")
@@ -148,22 +148,22 @@ class CaseStats:
     @strawberry.field(description="Cases per status.")
     @rel.compiled(BREAKDOWNS["by_status"])
     def by_status(self) -> list[CaseStatusCount]:
-        return st.counts(self.by_status)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_status)  # type: ignore[return-value]
 
     @strawberry.field(description="Cases per kind.")
     @rel.compiled(BREAKDOWNS["by_kind"])
     def by_kind(self) -> list[CaseKindCount]:
-        return st.counts(self.by_kind)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_kind)  # type: ignore[return-value]
 
     @strawberry.field(description="Cases per channel.")
     @rel.compiled(BREAKDOWNS["by_channel"])
     def by_channel(self) -> list[CaseChannelCount]:
-        return st.counts(self.by_channel)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_channel)  # type: ignore[return-value]
 
     @strawberry.field(description="Cases per category.")
     @rel.compiled(BREAKDOWNS["by_category"])
     def by_category(self) -> list[CaseCategoryCount]:
-        return st.counts(self.by_category)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_category)  # type: ignore[return-value]
 
 
 # What the compiled path counts for each figure: the same as db.stats' statements.
