@@ -10,7 +10,8 @@ import strawberry
 from strawberry import Info
 
 from db import model
-from db.stats import BREAKDOWNS, CASE_FIGURES, RETURN_FLOWS, Tally
+from db import stats as db_stats
+from db.stats import BREAKDOWNS, CASE_FIGURES, MEMBERSHIP_TALLY, RETURN_FLOWS
 from resolvers import relations as rel
 from resolvers import stats as st
 
@@ -166,31 +167,9 @@ class CaseStats:
         return st.counts(self.by_category)  # type: ignore[return-value]
 
 
-# What the compiled path counts for each figure: the same as db.stats' statements.
-POINT_TALLIES = rel.Tallies(
-    {
-        "total": Tally("points"),
-        "five_into": Tally("points", where="p.host_kind = ANY({})", values=(tuple(sorted(FIVE_INTO)),)),
-        "by_host_kind": Tally("points", by=(("key", "p.host_kind"),)),
-        "by_current_stars": Tally("rated_points", by=(("key", "r.stars"),)),
-    }
-)
-AWARD_TALLIES = rel.Tallies(
-    {
-        "total": Tally("awards"),
-        "upgrades": Tally("awards", where="a.upgraded_from_id IS NOT NULL"),
-        "distinct_rated_points": Tally("awards", measure="count(DISTINCT a.contact_point_id)"),
-        "by_batch": Tally("awards", by=(("batch", "a.batch"), ("stars", "a.stars")), order="t.batch, t.stars"),
-    }
-)
-
-
-MEMBERSHIP_TALLY = Tally(
-    "memberships",
-    by=(("key", "m.programme_code"), ("level", "m.level")),
-    # The generic path sorts by str((programme, level)): levels by code point, None last.
-    order='t.key COLLATE "C", t.level IS NULL, t.level COLLATE "C"',
-)
+# What the compiled path counts for each figure (db.stats, next to the generic path's statements).
+POINT_TALLIES = rel.Tallies(db_stats.point_tallies(FIVE_INTO))
+AWARD_TALLIES = rel.Tallies(db_stats.AWARD_TALLIES)
 
 
 @strawberry.type(description="Statistics of the network, a region or a district.")
