@@ -196,7 +196,7 @@ def record_of(request: Request) -> RequestRecord:
     record = getattr(request.state, "record", None)
     if record is None:
         record = request.state.record = RequestRecord()
-    return record  # type: ignore[no-any-return]
+    return record
 
 
 def websocket_context(websocket: WebSocket) -> Context:

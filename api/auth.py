@@ -177,7 +177,7 @@ def _codes(value: object, shape: re.Pattern[str] = _CODE) -> tuple[str, ...]:
 def _claims_viewer(claims: Mapping[str, Any]) -> Viewer:
     """``role``, ``regions``, ``districts`` and ``contactPoints`` claims, held to the same rules as API keys."""
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
     except ValueError as exc:
         raise Unauthenticated("The token's `role` claim names no role of this service.") from exc
     regions, districts = _codes(claims.get("regions")), _codes(claims.get("districts"))

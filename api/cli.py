@@ -87,8 +87,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
             log_level="info",
             log_config=None,  # uvicorn's lines in the process's format (api.logs)
             access_log=False,  # api.telemetry writes each request's line, with its id
-            timeout_graceful_shutdown=settings.limits.shutdown_grace,
-            http=http_protocol(settings.limits),
+            # uvicorn's annotations are narrower than what it takes: a float grace goes to
+            # asyncio.wait_for, and a protocol factory is used as the protocol class is.
+            timeout_graceful_shutdown=settings.limits.shutdown_grace,  # type: ignore[arg-type]
+            http=http_protocol(settings.limits),  # type: ignore[arg-type]
             ws_max_size=settings.limits.max_message_bytes,
             ws_per_message_deflate=False,
         )

@@ -69,7 +69,7 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(schema, **options, **websocket_options(limits))
         self.limits = limits
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return dumps(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:

@@ -52,7 +52,7 @@ _SCALARS: dict[str, dict[str, Any]] = {
     "Decimal": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "A decimal number as a string."},
 }
 
-_ERROR = {
+_ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["errors"],
     "properties": {
@@ -133,7 +133,7 @@ class _Builder:
         data = self.selection(root, definition.selection_set, fragments)
         parameters, properties, required = [], {}, []
         for node in definition.variable_definitions or ():
-            name, type_ = node.variable.name.value, type_from_ast(self.schema, node.type)  # type: ignore[arg-type]
+            name, type_ = node.variable.name.value, type_from_ast(self.schema, node.type)
             schema_ = properties[name] = self.input(type_)
             if isinstance(type_, GraphQLNonNull) and node.default_value is None:
                 required.append(name)

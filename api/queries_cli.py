@@ -160,12 +160,14 @@ async def _main(dsn: str, args: argparse.Namespace) -> int:
                 print(f"{op.name:<32} v{op.version:<3} {state:<10} {op.sha256[:12]}  {op.owner}  {op.description}")
             return 0
         if args.action == "show":
-            op = await saved.find(conn, args.name, args.version)
-            if op is None:
+            found = await saved.find(conn, args.name, args.version)
+            if found is None:
                 print(f"no saved query {args.name!r}", file=sys.stderr)
                 return 1
-            print(f"# {op.name} v{op.version}, sha256 {op.sha256}, by {op.owner}, {op.created_at:%Y-%m-%d}")
-            print(op.document)
+            print(
+                f"# {found.name} v{found.version}, sha256 {found.sha256}, by {found.owner}, {found.created_at:%Y-%m-%d}"
+            )
+            print(found.document)
             return 0
         if args.action == "deprecate":
             if not await saved.deprecate(conn, args.name, args.version):

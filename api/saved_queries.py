@@ -140,8 +140,7 @@ def declared_variables(document: str) -> dict[str, Any]:
     if declared is None:
         operation = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))
         declared = {
-            v.variable.name.value: type_from_ast(schema._schema, v.type)  # type: ignore[arg-type]
-            for v in operation.variable_definitions or ()
+            v.variable.name.value: type_from_ast(schema._schema, v.type) for v in operation.variable_definitions or ()
         }
         # The types are the schema's; a name, its slot and a list or non-null wrapper each.
         schema.caches.declarations.put(declared, sys.getsizeof(declared) + 300 * len(declared), document)

@@ -22,12 +22,17 @@ from datetime import timedelta
 from json import JSONDecodeError
 from typing import Any
 
+from graphql import GraphQLFormattedError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    SubscribeMessage,
+)
 
 from db.errors import DatabaseUnavailable
 from resolvers.context import Context
@@ -89,11 +94,11 @@ class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
             and message.get("id") not in self.operations
             and len(self.operations) >= limit
         ):
-            error = {
+            error: GraphQLFormattedError = {
                 "message": f"A connection holds at most {limit} operations at once; complete one first.",
                 "extensions": {"code": "TOO_MANY_SUBSCRIPTIONS"},
             }
-            await self.send_message({"id": message["id"], "type": "error", "payload": [error]})  # type: ignore[typeddict-item]
+            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error]))
             return
         await super().handle_subscribe(message)
 

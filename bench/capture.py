@@ -65,6 +65,7 @@ def parse_log(text: str) -> list[LogEntry]:
     raw: list[tuple[int, str, list[str], list[str]]] = []  # pid, app, message lines, parameter lines
     last: dict[int, list[str]] = {}
     current: list[str] | None = None
+    params: list[str]
     for line in text.split("\n"):
         if line.startswith("\t") and current is not None:
             current.append(line[1:])

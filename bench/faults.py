@@ -603,9 +603,9 @@ async def slow_connection(port: int, body: bool, seconds: float, pace: float) ->
             return "reset", held
         if not data:
             return "closed without an answer", held
-        head, _, rest = data.partition(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        return (status, _code(rest), b"\r\nx-request-id:" in head.lower()), held
+        answered, _, rest = data.partition(b"\r\n\r\n")
+        status = int(answered.split(b" ", 2)[1])
+        return (status, _code(rest), b"\r\nx-request-id:" in answered.lower()), held
     finally:
         answer.cancel()
         writer.close()

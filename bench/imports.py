@@ -99,7 +99,7 @@ async def _one(dsn: str, path: Path, apply: bool) -> dict[str, object]:
 def _child(dsn: str, path: Path, apply: bool) -> dict[str, object]:
     args = [sys.executable, "-m", "bench.imports", "--one", str(path), "--dsn", dsn] + (["--apply"] if apply else [])
     done = subprocess.run(args, capture_output=True, text=True, check=True)  # noqa: S603 (this script, this interpreter)
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    return json.loads(done.stdout)
 
 
 async def _database(admin: str, name: str) -> str:

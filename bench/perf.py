@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import dataclasses
 import datetime
+import functools
 import importlib.metadata
 import json
 import logging
@@ -112,10 +113,10 @@ class Stage:
         found = []
         for name in ("ours-compiled", "ours-dataloader"):
             peer = self.peers[name]
-            found.append(Target(name, lambda c, d, p=peer: run_wrk(p, q.ours, c, d, pg_pid)))
+            found.append(Target(name, functools.partial(run_wrk, peer, q.ours, pg_pid=pg_pid)))
         if q.postgraphile is not None and "postgraphile" in self.peers:
             peer = self.peers["postgraphile"]
-            found.append(Target("postgraphile", lambda c, d, p=peer: run_wrk(p, q.postgraphile, c, d, pg_pid)))
+            found.append(Target("postgraphile", functools.partial(run_wrk, peer, q.postgraphile, pg_pid=pg_pid)))
         if self.floor.get(q.key):
             statements = self.floor[q.key]
             found.append(Target("sql-floor", lambda c, d: run_floor(self.db.dsn, statements, c, d, pg_pid)))
@@ -137,7 +138,11 @@ def bench_token(role: str = "internal", sub: str = "bench/perf.py") -> str:
     """A bearer token for ``role`` (internal: every row, consumers masked) for this run, from
     the single sign-on of ``JWT_ENV``."""
     now = int(time.time())
-    claims = {"iss": JWT_ENV["LIAISON_JWT_ISSUER"], "aud": JWT_ENV["LIAISON_JWT_AUDIENCE"], "sub": sub}
+    claims: dict[str, str | int] = {
+        "iss": JWT_ENV["LIAISON_JWT_ISSUER"],
+        "aud": JWT_ENV["LIAISON_JWT_AUDIENCE"],
+        "sub": sub,
+    }
     claims |= {"iat": now, "exp": now + 6 * 3600, "role": role}
     return jwt.encode(claims, JWT_ENV["LIAISON_JWT_SECRET"], algorithm="HS256")
 
@@ -202,8 +207,8 @@ async def _logged_requests(stage: Stage) -> dict[Window, list[LogEntry]]:
     found = {}
     for label, entries in windows.items():
         if label != "end":
-            peer_name, key, i = label.split("|")
-            found[(peer_name, key, int(i))] = entries
+            peer_name, key, number = label.split("|")
+            found[(peer_name, key, int(number))] = entries
     return found
 
 
@@ -346,9 +351,9 @@ def measure(db: BenchDatabase, plan: Plan, results: Results, size: int, *, last:
         warm_up(stage, plan, queries)
         main_rounds(stage, plan, results)
         paths_after(stage, results)
-        for (q, c, peer), runs in results.runs.items():
+        for (q, c, peer_name), runs in results.runs.items():
             if c == 16 and q in plan.growth_queries:
-                results.growth[(db.cases, q, peer)] = _median_run(runs)
+                results.growth[(db.cases, q, peer_name)] = _median_run(runs)
         workers_rounds(stage, plan, results, peers[TWO_WORKERS])
         results.versions.update(versions(db.dsn))
         results.database = describe(db, results.load_at_start)

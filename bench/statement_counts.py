@@ -13,14 +13,14 @@ from __future__ import annotations
 import sys
 import time
 
-from tests.support import data, service
+from tests.support import app_state, data, service
 from tests.test_batching import DASHBOARD, SHANGHAI, STATS, district_ids
 
 
 def measure(dsn: str) -> dict[str, tuple[int, float]]:
     found = {}
     with service(dsn, LIAISON_DB_TIMEOUT="60") as client:
-        db = client.app.state.db
+        db = app_state(client).db
         total = data(client, "{ cases(first: 0) { totalCount } }")["cases"]["totalCount"]
         print(f"{dsn}: {total:,} cases")
         for name, query, codes in (

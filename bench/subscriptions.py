@@ -56,7 +56,7 @@ ENV = {
 
 def token(role: str, sub: str, **claims: Any) -> str:
     now = int(time.time())
-    payload = {"iss": JWT_ENV["LIAISON_JWT_ISSUER"], "aud": JWT_ENV["LIAISON_JWT_AUDIENCE"], "sub": sub}
+    payload: dict[str, Any] = {"iss": JWT_ENV["LIAISON_JWT_ISSUER"], "aud": JWT_ENV["LIAISON_JWT_AUDIENCE"], "sub": sub}
     payload |= {"iat": now, "exp": now + 6 * 3600, "role": role, **claims}
     return jwt.encode(payload, JWT_ENV["LIAISON_JWT_SECRET"], algorithm="HS256")
 

@@ -62,7 +62,7 @@ class Client:
         self.writer.write(head.encode() + data)
         headers = (await self.reader.readuntil(b"\r\n\r\n")).decode().lower()
         length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
-        return json.loads(await self.reader.readexactly(length))  # type: ignore[no-any-return]
+        return json.loads(await self.reader.readexactly(length))
 
     def close(self) -> None:
         if self.writer is not None:
@@ -99,7 +99,7 @@ async def _timed(client: Client, body: dict[str, Any], result: Result) -> dict[s
     if answer.get("errors") or not field or field["userErrors"]:
         result.errors += 1
         return None
-    return field  # type: ignore[no-any-return]
+    return field
 
 
 async def run(port: int, key: str, points: list[str], name: str, concurrency: int, total: int, limit: float) -> Result:

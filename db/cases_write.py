@@ -555,8 +555,9 @@ def _holds(row: asyncpg.Record, step: Step) -> bool:
     )
 
 
-def _named(code: str) -> str:
+def _named(code: str | None) -> str:
     """A code as the client sent it, cut short: a refusal must not echo a megabyte back."""
+    code = code or ""
     return code if len(code) <= 40 else code[:39] + "…"
 
 

@@ -1,7 +1,7 @@
 """A whole operation as one SQL statement whose single value is the response's ``data`` JSON.
 
-The plan is plain data (``Root`` and the field kinds below), made by the operation compiler
-from a validated document and the one mapping of ``db.model``; this module renders it.
+The plan is plain, typed data (``db.plan``), made by the operation compiler from a validated
+document and the one mapping of ``db.model``; this module renders it.
 Objects are ``row_to_json`` over a subselect whose columns carry the response keys (so the
 output is compact and keeps the selection's order), lists ``array_to_json(array_agg(...))``,
 to-one relations and pages correlated subqueries over the same indexes the loaders use.
@@ -11,9 +11,8 @@ are quoted as column aliases. Row access and masks are ``db.access``'s, as on th
 generic path, so both paths read exactly what the viewer may see.
 
 Output conventions, shared with the generic path (and tested byte for byte against it):
-timestamps as Python's ``isoformat`` in UTC, decimals as text, floats as orjson writes
-them (``json_float``, migration 0010), global IDs as standard base64 of ``Type:key``,
-cursors as unpadded base64url of compact JSON. Case statistics and return flows are read
+timestamps, decimals and cursors as ``db.formats`` defines them, floats as orjson writes
+them (``json_float``, migration 0013), global IDs as standard base64 of ``Type:key``. Case statistics and return flows are read
 from the summary tables, as the generic path reads them (``db.stats``).
 """
 
@@ -21,31 +20,35 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from .access import Viewer, column_sql, row_predicates
+from .formats import cursor_sql, cursor_value_sql, decimal_sql, timestamp_sql
 from .model import Table
+from .plan import (
+    Connection,
+    Constant,
+    Counted,
+    Field,
+    GlobalId,
+    InSet,
+    Link,
+    Nested,
+    PageInfo,
+    Root,
+    Rows,
+    Scalar,
+    Scope,
+    Scoped,
+    Selection,
+    Sequence,
+    Summary,
+)
 from .pool import Executor
-from .sql import Order, Page, Params, Predicate, all_of
-from .stats import CASE_FIGURES, RETURN_FLOWS, TALLY, Breakdown, Tally, case_figures, return_flows_of
+from .sql import Page, Params, all_of
+from .stats import CASE_FIGURES, RETURN_FLOWS, TALLY, Breakdown, case_figures, return_flows_of
 
-__all__ = [
-    "Connection",
-    "Constant",
-    "Counted",
-    "GlobalId",
-    "InSet",
-    "Link",
-    "Nested",
-    "Root",
-    "Rows",
-    "Scalar",
-    "Scoped",
-    "Sequence",
-    "Summary",
-    "fetch_data",
-    "render",
-]
+__all__ = ["fetch_data", "render"]
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*\Z")
 
@@ -56,151 +59,12 @@ def _key(name: str) -> str:
     return f'"{name}"'
 
 
-@dataclass(frozen=True)
-class Scalar:
-    """A column as GraphQL serializes it: ``form`` is plain, datetime, decimal, float or enum."""
-
-    key: str
-    column: str
-    form: str = "plain"
-    names: tuple[tuple[Any, str], ...] = ()
-    """For an enum: (stored value, GraphQL name) pairs."""
-
-
-@dataclass(frozen=True)
-class Constant:
-    """A fixed text, such as ``__typename``."""
-
-    key: str
-    value: str
-
-
-@dataclass(frozen=True)
-class GlobalId:
-    """Relay's ``id``: base64 of ``Type:key``, as ``strawberry.relay`` encodes it."""
-
-    key: str
-    type_name: str
-    column: str
-
-
-@dataclass(frozen=True)
-class InSet:
-    """True when ``column`` holds one of ``values``."""
-
-    key: str
-    column: str
-    values: tuple[str, ...]
-    cast: str = "text[]"
-
-
-@dataclass(frozen=True)
-class Link:
-    """How rows of a relation are found from the row around them.
-
-    ``t.column = parent.attr``; or ``t.column = value`` (a root lookup); or, with ``via``
-    (table, its column, parent attr, its attr to match), through one row of another table.
-    """
-
-    column: str
-    attr: str | None = None
-    value: Any = None
-    cast: str | None = None
-    via: tuple[Table, str, str, str] | None = None
-
-
-@dataclass(frozen=True)
-class Rows:
-    """A related object (``many`` False: the first row, or null) or list of objects."""
-
-    key: str
-    table: Table
-    link: Link | None
-    selection: tuple[Any, ...]
-    many: bool = False
-    order: str | None = None
-    """SQL order over ``t``; the table's default when None."""
-
-
-@dataclass(frozen=True)
-class Sequence:
-    """A list of to-one lookups in the order asked (``nodes``): null where none is found."""
-
-    key: str
-    items: tuple[Rows | None, ...]
-
-
-@dataclass(frozen=True)
-class Connection:
-    """A Relay page. ``parts`` are (key, what): what is ``edges``, ``nodes``, ``totalCount``,
-    a ``Constant``, or pageInfo's own (key, field name or ``Constant``) pairs."""
-
-    key: str
-    table: Table
-    link: Link | None
-    where: tuple[Predicate, ...]
-    order: Order
-    order_name: str
-    page: Page
-    parts: tuple[tuple[str, Any], ...]
-    node_selection: tuple[Any, ...] = ()
-    edge_selection: tuple[tuple[str, Any], ...] = ()
-    """(key, ``cursor``, ``node`` or a ``Constant``) of each edge."""
-
-
-@dataclass(frozen=True)
-class Scoped:
-    """Statistics of a scope (``network``, ``region``, ``district``): an object whose tallies
-    count over the rows of the scope keyed by the parent's ``attr`` (none for the network)."""
-
-    key: str
-    scope: str
-    attr: str | None
-    selection: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Nested:
-    """An object of figures over the enclosing scope, with no row of its own."""
-
-    key: str
-    selection: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Counted:
-    """A tally of the enclosing scope: a number, or (``selection``) its groups as objects; or
-    a breakdown of the enclosing case figures (``by_status`` ...) as objects."""
-
-    key: str
-    tally: Tally | Breakdown
-    selection: tuple[Any, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Figures of the enclosing scope over [start, before), read from the summary tables:
-    ``figures`` is ``CASE_FIGURES`` (an object) or ``RETURN_FLOWS`` (a list of objects)."""
-
-    key: str
-    figures: Table
-    start: Any
-    before: Any
-    selection: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Root:
-    selection: tuple[Any, ...]
-    typename: str = "Query"
-
-
 @dataclass
 class _Renderer:
     viewer: Viewer
     params: Params = field(default_factory=Params)
     aliases: int = 0
-    scope: tuple[str, str | None] = ("network", None)
+    scope: tuple[Scope, str | None] = ("network", None)
     """The statistics scope being rendered and the SQL of its key."""
 
     def alias(self) -> str:
@@ -209,37 +73,39 @@ class _Renderer:
 
     # -- objects and their fields, over the row alias ``t`` of ``table``
 
-    def object(self, table: Table | None, selection: tuple[Any, ...]) -> str:
+    def object(self, table: Table | None, selection: Selection) -> str:
         columns = ", ".join(f"{self.field(table, f)} AS {_key(f.key)}" for f in selection)
         return f"(SELECT row_to_json(_) FROM (SELECT {columns}) _)"
 
-    def field(self, table: Table | None, f: Any) -> str:
-        if isinstance(f, Constant):
-            return self.params.add(f.value, "text")
-        if isinstance(f, Scalar):
-            assert table is not None
-            return self.scalar(table, f)
-        if isinstance(f, GlobalId):
-            value = f"{self.params.add(f.type_name + ':', 'text')} || t.{f.column}::text"
-            return f"translate(encode(convert_to({value}, 'UTF8'), 'base64'), E'\\n', '')"
-        if isinstance(f, InSet):
-            return f"t.{f.column} = ANY({self.params.add(list(f.values), f.cast)})"
-        if isinstance(f, Rows):
-            return self.rows(f)
-        if isinstance(f, Sequence):
-            items = ", ".join("NULL::json" if item is None else self.rows(item) for item in f.items)
-            return f"array_to_json(ARRAY[{items}]::json[])"
-        if isinstance(f, Connection):
-            return self.connection(f)
-        if isinstance(f, Scoped):
-            return self.scoped(f)
-        if isinstance(f, Nested):
-            return self.object(None, f.selection)
-        if isinstance(f, Counted):
-            return self.counted(f)
-        if isinstance(f, Summary):
-            return self.summary(f)
-        raise TypeError(f"no SQL for {f!r}")
+    def field(self, table: Table | None, f: Field) -> str:
+        match f:
+            case Constant():
+                return self.params.add(f.value, "text")
+            case Scalar():
+                assert table is not None
+                return self.scalar(table, f)
+            case GlobalId():
+                value = f"{self.params.add(f.type_name + ':', 'text')} || t.{f.column}::text"
+                return f"translate(encode(convert_to({value}, 'UTF8'), 'base64'), E'\\n', '')"
+            case InSet():
+                return f"t.{f.column} = ANY({self.params.add(list(f.values), 'text[]')})"
+            case Rows():
+                return self.rows(f)
+            case Sequence():
+                items = ", ".join("NULL::json" if item is None else self.rows(item) for item in f.items)
+                return f"array_to_json(ARRAY[{items}]::json[])"
+            case Connection():
+                return self.connection(f)
+            case Scoped():
+                return self.scoped(f)
+            case Nested():
+                return self.object(None, f.selection)
+            case Counted():
+                return self.counted(f)
+            case Summary():
+                return self.summary(f)
+            case _:
+                assert_never(f)
 
     def scoped(self, f: Scoped) -> str:
         outer = self.scope
@@ -287,22 +153,26 @@ class _Renderer:
 
     def scalar(self, table: Table, f: Scalar) -> str:
         value = column_sql(table, f.column, self.viewer, self.params)
-        if f.form == "datetime":
-            return isoformat(value)
-        if f.form == "decimal":
-            return f"({value})::text"
-        if f.form == "float":
-            return f"json_float({value})"
-        if f.form == "enum":
-            cases = " ".join(
-                f"WHEN {value} = {self.params.add(stored, _cast(stored))} THEN {self.params.add(name, 'text')}"
-                for stored, name in f.names
-            )
-            # A stored value the enum does not know fails the statement, as it fails the generic
-            # path (which then answers with its internal error), instead of passing as null.
-            unknown = f"(({value})::text || ' is no value of the enum')::int::text"
-            return f"(CASE WHEN {value} IS NULL THEN NULL {cases} ELSE {unknown} END)"
-        return value
+        match f.form:
+            case "plain":
+                return value
+            case "datetime":
+                return timestamp_sql(value)
+            case "decimal":
+                return decimal_sql(value)
+            case "float":
+                return f"json_float({value})"
+            case "enum":
+                cases = " ".join(
+                    f"WHEN {value} = {self.params.add(stored, _cast(stored))} THEN {self.params.add(name, 'text')}"
+                    for stored, name in f.names
+                )
+                # A stored value the enum does not know fails the statement, as it fails the generic
+                # path (which then answers with its internal error), instead of passing as null.
+                unknown = f"(({value})::text || ' is no value of the enum')::int::text"
+                return f"(CASE WHEN {value} IS NULL THEN NULL {cases} ELSE {unknown} END)"
+            case _:
+                assert_never(f.form)
 
     # -- relations
 
@@ -375,16 +245,19 @@ class _Renderer:
         window = "[a.more::int + 1:]" if page.backwards else f"[1:{size}]"
         parts = []
         for key, what in f.parts:
-            if what == "edges":
-                value = f"coalesce(array_to_json((a.e){window}), '[]')"
-            elif what == "nodes":
-                value = f"coalesce(array_to_json((a.n){window}), '[]')"
-            elif what == "totalCount":
-                value = f"(SELECT count(*) FROM {f.table.sql_name} t WHERE {where})"
-            elif isinstance(what, Constant):
-                value = self.params.add(what.value, "text")
-            else:  # pageInfo: its own fields
-                value = self.page_info(what, page, window)
+            match what:
+                case "edges":
+                    value = f"coalesce(array_to_json((a.e){window}), '[]')"
+                case "nodes":
+                    value = f"coalesce(array_to_json((a.n){window}), '[]')"
+                case "totalCount":
+                    value = f"(SELECT count(*) FROM {f.table.sql_name} t WHERE {where})"
+                case Constant():
+                    value = self.params.add(what.value, "text")
+                case PageInfo():
+                    value = self.page_info(what, page, window)
+                case _:
+                    assert_never(what)
             parts.append(f"{value} AS {_key(key)}")
         return (
             f"(SELECT row_to_json(_) FROM (SELECT {', '.join(parts)} FROM {prefix}"
@@ -394,23 +267,24 @@ class _Renderer:
     def edge(self, f: Connection, cursor: str) -> str:
         columns = []
         for key, what in f.edge_selection:
-            if what == "cursor":
-                value = cursor
-            elif what == "node":
-                value = self.object(f.table, f.node_selection)
-            else:
-                value = self.params.add(what.value, "text")
+            match what:
+                case "cursor":
+                    value = cursor
+                case "node":
+                    value = self.object(f.table, f.node_selection)
+                case Constant():
+                    value = self.params.add(what.value, "text")
+                case _:
+                    assert_never(what)
             columns.append(f"{value} AS {_key(key)}")
         return f"(SELECT row_to_json(_) FROM (SELECT {', '.join(columns)}) _)"
 
     def cursor(self, f: Connection) -> str:
         order = f.order
-        value = _cursor_text(f"t.{order.column}", order.cast)
-        name = self.params.add(f.order_name, "text")
-        raw = f"'[' || to_json({name})::text || ',' || to_json({value})::text || ',' || to_json(t.{order.tiebreak}::text)::text || ']'"
-        return f"rtrim(translate(encode(convert_to({raw}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
+        value = cursor_value_sql(f"t.{order.column}", order.cast)
+        return cursor_sql(self.params.add(f.order_name, "text"), value, f"t.{order.tiebreak}")
 
-    def page_info(self, fields: tuple[tuple[str, Any], ...], page: Page, window: str) -> str:
+    def page_info(self, info: PageInfo, page: Page, window: str) -> str:
         more = "a.more"
         values = {
             "hasNextPage": ("true" if page.before is not None else "false") if page.backwards else more,
@@ -419,7 +293,7 @@ class _Renderer:
             "endCursor": f"((a.c){window})[cardinality((a.c){window})]",
         }
         columns = []
-        for key, what in fields:
+        for key, what in info.fields:
             value = self.params.add(what.value, "text") if isinstance(what, Constant) else values[what]
             columns.append(f"{value} AS {_key(key)}")
         return f"(SELECT row_to_json(_) FROM (SELECT {', '.join(columns)}) _)"
@@ -427,25 +301,6 @@ class _Renderer:
 
 def _cast(value: Any) -> str:
     return "int" if isinstance(value, int) else "text"
-
-
-def isoformat(value: str) -> str:
-    """A timestamptz as Python's ``datetime.isoformat`` prints it in UTC (microseconds only when not zero)."""
-    utc = f"({value}) AT TIME ZONE 'UTC'"
-    return (
-        f"CASE WHEN {value} IS NOT NULL THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        f" || CASE WHEN extract(microseconds FROM {utc})::int % 1000000 <> 0 THEN to_char({utc}, '.US') ELSE '' END"
-        " || '+00:00' END"
-    )
-
-
-def _cursor_text(column: str, cast: str) -> str:
-    """A sort value as the generic path writes it into a cursor (``isoformat`` or ``str``)."""
-    if cast == "timestamptz":
-        return isoformat(column)
-    if cast == "date":
-        return f"to_char({column}, 'YYYY-MM-DD')"
-    return f"{column}::text"
 
 
 def render(root: Root, viewer: Viewer) -> tuple[str, list[Any]]:
@@ -458,4 +313,4 @@ def render(root: Root, viewer: Viewer) -> tuple[str, list[Any]]:
 async def fetch_data(db: Executor, sql: str, values: list[Any]) -> str:
     """The response's ``data`` as JSON text: one statement, one round trip."""
     rows = await db.fetch(sql, *values)
-    return rows[0][0]  # type: ignore[no-any-return]
+    return rows[0][0]

@@ -68,7 +68,7 @@ def _digest(key: str) -> bytes:
 
 def _key(row: Sequence[object]) -> ApiKey:
     values = list(row)
-    values[1] = Role(values[1])
+    values[1] = Role(str(values[1]))
     values[2], values[3], values[10] = tuple(values[2]), tuple(values[3]), tuple(values[10])  # type: ignore[arg-type]
     return ApiKey(*values)  # type: ignore[arg-type]
 

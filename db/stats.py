@@ -8,7 +8,7 @@ one statement per kind of statistic, whatever the number of scopes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -19,8 +19,10 @@ from .pool import Executor
 from .sql import Params
 
 __all__ = [
+    "AWARD_TALLIES",
     "BREAKDOWNS",
     "CASE_FIGURES",
+    "MEMBERSHIP_TALLY",
     "NETWORK",
     "RETURN_FLOWS",
     "TALLY",
@@ -35,6 +37,7 @@ __all__ = [
     "case_stats_from_rows",
     "membership_stats",
     "point_stats",
+    "point_tallies",
     "return_flows",
     "return_flows_from_rows",
     "return_flows_of",
@@ -278,7 +281,7 @@ def _months(start: date | None, before: date | None) -> list[tuple[str, date | N
     months_before = _month(before)
     if months_from >= months_before:
         return [("day", start, before)] if start < before else []
-    found = [("month", months_from, months_before)]
+    found: list[tuple[str, date | None, date | None]] = [("month", months_from, months_before)]
     if start < months_from:
         found.append(("day", start, months_from))
     if months_before < before:
@@ -469,7 +472,7 @@ class TallyRow(NamedTuple):
     """The columns a grouped tally's rows have (each tally fills those it groups by)."""
 
     key: Any
-    count: int
+    count: int  # type: ignore[assignment]  # the GraphQL field's name; shadows tuple.count, not called here
     batch: int
     stars: int
     level: str | None
@@ -543,7 +546,7 @@ CASE_FIGURES = Table("case_figures", CaseFiguresRow, "t.total")
 class ReturnFlowRow(NamedTuple):
     from_region_code: str
     to_region_code: str
-    count: int
+    count: int  # type: ignore[assignment]  # the GraphQL field's name; shadows tuple.count, not called here
 
 
 RETURN_FLOWS = Table("return_flows", ReturnFlowRow, 't.from_region_code COLLATE "C", t.to_region_code COLLATE "C"')
@@ -595,3 +598,31 @@ class Breakdown:
 
 BREAKDOWNS = {into: Breakdown(column, values) for into, column, values in _COUNTED}
 """Each ``CaseStats`` list of counts by the attribute it fills (``by_status`` ...)."""
+
+
+def point_tallies(five_into: Collection[str]) -> dict[str, Tally]:
+    """``ContactPointStats``' figures as the compiled path counts them (``five_into``: the
+    stored host kinds that count as five-into), the same as ``point_stats`` reads them."""
+    return {
+        "total": Tally("points"),
+        "five_into": Tally("points", where="p.host_kind = ANY({})", values=(tuple(sorted(five_into)),)),
+        "by_host_kind": Tally("points", by=(("key", "p.host_kind"),)),
+        "by_current_stars": Tally("rated_points", by=(("key", "r.stars"),)),
+    }
+
+
+AWARD_TALLIES = {
+    "total": Tally("awards"),
+    "upgrades": Tally("awards", where="a.upgraded_from_id IS NOT NULL"),
+    "distinct_rated_points": Tally("awards", measure="count(DISTINCT a.contact_point_id)"),
+    "by_batch": Tally("awards", by=(("batch", "a.batch"), ("stars", "a.stars")), order="t.batch, t.stars"),
+}
+"""``StarAwardStats``' figures as the compiled path counts them, the same as ``award_stats``."""
+
+MEMBERSHIP_TALLY = Tally(
+    "memberships",
+    by=(("key", "m.programme_code"), ("level", "m.level")),
+    # The generic path sorts by str((programme, level)): levels by code point, None last.
+    order='t.key COLLATE "C", t.level IS NULL, t.level COLLATE "C"',
+)
+"""Memberships by programme and level as the compiled path counts them."""

@@ -23,7 +23,7 @@ import contextlib
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -202,7 +202,7 @@ class EventHub:
                 if self.per_credential[credential] <= 0:
                     del self.per_credential[credential]
 
-    async def events(self, subscriber: Subscriber) -> AsyncIterator[StreamedEvent]:
+    async def events(self, subscriber: Subscriber) -> AsyncGenerator[StreamedEvent, None]:
         """The subscriber's events in commit order, until it is cancelled or its credential
         ends; unregisters it however it ends."""
         try:

@@ -1,4 +1,4 @@
-"""The operation compiler: a validated query document as a ``db.compiled`` plan, or why not.
+"""The operation compiler: a validated query document as a ``db.plan``, or why not.
 
 It walks the operation as graphql-core's executor would (fragments flattened, ``@skip`` and
 ``@include`` applied, aliases as response keys) and reads each field's mapping from the
@@ -37,7 +37,7 @@ from strawberry.permission import PermissionExtension
 from strawberry.relay import GlobalID
 from strawberry.types.arguments import convert_arguments
 
-from db import compiled as plan
+from db import plan
 from db.access import Viewer
 from db.model import Table
 from db.stats import TALLY, Breakdown, Tally
@@ -49,8 +49,13 @@ from .stats import period_bounds
 
 __all__ = ["Compiler", "NotCompiled"]
 
-_FORMS = {"DateTime": "datetime", "Decimal": "decimal", "Float": "float"}
+_FORMS: dict[str, plan.Form] = {"DateTime": "datetime", "Decimal": "decimal", "Float": "float"}
 _PLAIN = frozenset({"String", "Boolean", "Int", "Date"})
+_PARTS: dict[str, plan.ConnectionPart] = {"edges": "edges", "nodes": "nodes", "totalCount": "totalCount"}
+_EDGE: dict[str, plan.EdgeField] = {"cursor": "cursor", "node": "node"}
+_PAGE_INFO: dict[str, plan.PageInfoField] = {
+    name: name for name in ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
+}
 
 
 class NotCompiled(Exception):
@@ -148,10 +153,8 @@ class _Walk:
 
     # -- fields
 
-    def selection(
-        self, parent: GraphQLObjectType, table: Table | None, selections: SelectionSetNode
-    ) -> tuple[Any, ...]:
-        fields = []
+    def selection(self, parent: GraphQLObjectType, table: Table | None, selections: SelectionSetNode) -> plan.Selection:
+        fields: list[plan.Field] = []
         for key, nodes in self.collect(parent, selections).items():
             name = nodes[0].name.value
             if name == "__typename":
@@ -162,7 +165,9 @@ class _Walk:
             fields.append(self.field(key, parent, table, name, nodes))
         return tuple(fields)
 
-    def field(self, key: str, parent: GraphQLObjectType, table: Table | None, name: str, nodes: list[FieldNode]) -> Any:
+    def field(
+        self, key: str, parent: GraphQLObjectType, table: Table | None, name: str, nodes: list[FieldNode]
+    ) -> plan.Field:
         definition = parent.fields[name]
         strawberry_field = definition.extensions.get("strawberry-definition")
         where = f"{parent.name}.{name}"
@@ -211,8 +216,8 @@ class _Walk:
             return self._connection(key, spec, named, arguments, merged)
         raise NotCompiled(f"{where} has no compiled form")
 
-    def _tallies(self, figures: GraphQLObjectType, spec: Tallies, merged: SelectionSetNode) -> tuple[Any, ...]:
-        fields: list[Any] = []
+    def _tallies(self, figures: GraphQLObjectType, spec: Tallies, merged: SelectionSetNode) -> plan.Selection:
+        fields: list[plan.Field] = []
         for key, nodes in self.collect(figures, merged).items():
             name = nodes[0].name.value
             if name == "__typename":
@@ -266,43 +271,49 @@ class _Walk:
                 args.get("after"),
                 args.get("last"),
                 args.get("before"),
-                self.max_page,
+                max_page=self.max_page,
             )
         except BadUserInput as refused:
             raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
         node_type: Any = get_named_type(connection.fields["nodes"].type)
         edge_type: Any = get_named_type(connection.fields["edges"].type)
         page_type: Any = get_named_type(connection.fields["pageInfo"].type)
-        parts: list[tuple[str, Any]] = []
+        parts: list[tuple[str, plan.ConnectionPart]] = []
         node_nodes: list[FieldNode] = []
-        edge_parts: list[tuple[str, Any]] = []
+        edge_parts: list[tuple[str, plan.EdgeField | plan.Constant]] = []
         for part_key, nodes in self.collect(connection, merged).items():
             name = nodes[0].name.value
             if name == "__typename":
                 parts.append((part_key, plan.Constant(part_key, connection.name)))
-            elif name in ("nodes", "totalCount"):
-                parts.append((part_key, name))
+            elif name in _PARTS:
+                parts.append((part_key, _PARTS[name]))
                 if name == "nodes":
                     node_nodes += nodes
-            elif name == "edges":
-                parts.append((part_key, "edges"))
+                if name != "edges":
+                    continue
                 if edge_parts:
                     raise NotCompiled("two differently aliased `edges` of one connection")
                 for edge_key, edge_nodes in self.collect(edge_type, self._merged(nodes)).items():
                     edge_name = edge_nodes[0].name.value
                     if edge_name == "__typename":
                         edge_parts.append((edge_key, plan.Constant(edge_key, edge_type.name)))
-                    else:
-                        edge_parts.append((edge_key, edge_name))
+                    elif edge_name in _EDGE:
+                        edge_parts.append((edge_key, _EDGE[edge_name]))
                         if edge_name == "node":
                             node_nodes += edge_nodes
+                    else:
+                        raise NotCompiled(f"{edge_type.name}.{edge_name} has no compiled form")
             elif name == "pageInfo":
-                info = []
+                info: list[tuple[str, plan.PageInfoField | plan.Constant]] = []
                 for info_key, info_nodes in self.collect(page_type, self._merged(nodes)).items():
                     info_name = info_nodes[0].name.value
-                    what = plan.Constant(info_key, page_type.name) if info_name == "__typename" else info_name
-                    info.append((info_key, what))
-                parts.append((part_key, tuple(info)))
+                    if info_name == "__typename":
+                        info.append((info_key, plan.Constant(info_key, page_type.name)))
+                    elif info_name in _PAGE_INFO:
+                        info.append((info_key, _PAGE_INFO[info_name]))
+                    else:
+                        raise NotCompiled(f"{page_type.name}.{info_name} has no compiled form")
+                parts.append((part_key, plan.PageInfo(tuple(info))))
             else:
                 raise NotCompiled(f"{connection.name}.{name} has no compiled form")
         if len({k for k, what in parts if what == "nodes"}) > 1 or len([e for e in edge_parts if e[1] == "node"]) > 1:
@@ -322,10 +333,10 @@ class _Walk:
             tuple(edge_parts),
         )
 
-    def _nodes(self, key: str, name: str, definition: Any, nodes: list[FieldNode]) -> Any:
+    def _nodes(self, key: str, name: str, definition: Any, nodes: list[FieldNode]) -> plan.Rows | plan.Sequence:
         values = get_argument_values(definition, nodes[0], self.variables)
         ids = [values["id"]] if name == "node" else list(values["ids"])
-        items = []
+        items: list[plan.Rows | None] = []
         for raw in ids:
             try:
                 global_id = raw if isinstance(raw, GlobalID) else GlobalID.from_id(raw)
@@ -335,7 +346,7 @@ class _Walk:
             source = None
             if isinstance(runtime, GraphQLObjectType):
                 source = getattr(runtime.extensions["strawberry-definition"].origin, "node_source", None)
-            if source is None:
+            if source is None or not isinstance(runtime, GraphQLObjectType):
                 raise NotCompiled("a global id of no known node type", static=False)
             table, column = source
             node_key: Any = global_id.node_id

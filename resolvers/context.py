@@ -34,7 +34,7 @@ def request_id(connection: HTTPConnection) -> str:
         given = connection.headers.get(REQUEST_ID, "")
         known = given if 0 < len(given) <= 64 and given.isascii() and given.isprintable() else uuid.uuid4().hex
         connection.state.request_id = known
-    return known  # type: ignore[no-any-return]
+    return known
 
 
 @dataclass

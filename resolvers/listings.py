@@ -90,6 +90,7 @@ class Listing:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        *,
         max_page: int = MAX_PAGE,
     ) -> PageRequest:
         values = filter_values(filter)

@@ -33,7 +33,7 @@ class Loaders:
     def _get(self, key: Hashable, batch: Batch) -> DataLoader[Any, Any]:
         loader = self._made.get(key)
         if loader is None:
-            loader = self._made[key] = DataLoader(batch)  # type: ignore[arg-type]
+            loader = self._made[key] = DataLoader(batch)
         return loader
 
     def one(self, table: Table, column: str) -> DataLoader[Any, Any]:

@@ -1,20 +1,20 @@
 """Relay connections over keyset pages: arguments, cursors, and what the schema reads.
 
-A cursor is opaque to clients: base64url of a JSON array holding the order's name, the
-sort value as text and the row's id. Paging never uses OFFSET.
+A cursor is opaque to clients; ``db.formats`` defines how it is written, for both paths.
+Paging never uses OFFSET.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from db import formats
 from db.batch import PageRows
+from db.formats import read_cursor
 from db.sql import Order, Page
 
 from .errors import BadUserInput
@@ -53,12 +53,6 @@ class Connection(Generic[T]):
         return [edge.node for edge in self.edges]
 
 
-def encode_cursor(name: str, value: object, row_id: object) -> str:
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    raw = json.dumps([name, text, str(row_id)], ensure_ascii=False, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 def _text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("NUL")
@@ -94,8 +88,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
 def decode_cursor(cursor: str, name: str, order: Order) -> tuple[object, object]:
     """The (sort value, id) a cursor holds, parsed as ``order``'s SQL types."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        given, value, row_id = json.loads(raw)
+        given, value, row_id = read_cursor(cursor)
     except (binascii.Error, ValueError, TypeError, RecursionError) as exc:
         raise BadUserInput(f"The cursor {cursor!r} is not one this API gave out.") from exc
     if given != name or not isinstance(value, str) or not isinstance(row_id, str):
@@ -133,7 +126,7 @@ def page_of(
 
 def connection(rows: PageRows, order_name: str, order: Order, count: Callable[[], Awaitable[int]]) -> Connection[Any]:
     edges = [
-        Edge(encode_cursor(order_name, getattr(row, order.column), getattr(row, order.tiebreak)), row)
+        Edge(formats.cursor(order_name, getattr(row, order.column), getattr(row, order.tiebreak)), row)
         for row in rows.rows
     ]
     info = PageInfo(

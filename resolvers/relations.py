@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from strawberry import Info
 
 from db.model import Table
+from db.plan import Scope
 
 from .context import Context
 
@@ -71,7 +72,7 @@ class Statistics:
     """Statistics of a scope: the network (``attr`` None), or the region or district whose
     code is the parent's ``attr``."""
 
-    scope: str
+    scope: Scope
     attr: str | None = None
 
 

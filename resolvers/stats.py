@@ -74,11 +74,11 @@ def period_bounds(viewer: Viewer, period: Any, counted: Table) -> tuple[datetime
 
 
 async def point_stats(info: Info[Context, None], scope: Scope) -> stats.PointStats:
-    return await info.context.loaders.scoped(stats.point_stats, scope.kind).load(scope.key)  # type: ignore[no-any-return]
+    return await info.context.loaders.scoped(stats.point_stats, scope.kind).load(scope.key)
 
 
 async def award_stats(info: Info[Context, None], scope: Scope) -> stats.AwardStats:
-    return await info.context.loaders.scoped(stats.award_stats, scope.kind).load(scope.key)  # type: ignore[no-any-return]
+    return await info.context.loaders.scoped(stats.award_stats, scope.kind).load(scope.key)
 
 
 async def membership_counts(info: Info[Context, None], scope: Scope) -> list[Count]:
@@ -120,7 +120,7 @@ async def _summarised(
 
 async def case_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.CaseStats:
     start, before = period_bounds(info.context.viewer, period, CASE)
-    return await _summarised(info, stats.case_stats, stats.case_stats_from_rows, scope, start, before)  # type: ignore[no-any-return]
+    return await _summarised(info, stats.case_stats, stats.case_stats_from_rows, scope, start, before)
 
 
 async def return_flows(info: Info[Context, None], scope: Scope, period: Any) -> list[Flow]:

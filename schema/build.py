@@ -75,13 +75,12 @@ class Schema(strawberry.federation.Schema):
         Strawberry indexes its type map by ``__typename`` unguarded, so one representation
         without a known entity type would fail the whole list.
         """
-        valid = []
-        for representation in representations:
-            typename = representation.get("__typename") if isinstance(representation, dict) else None
-            if typename not in ENTITY_NAMES:
-                valid.append(None)
-                continue
-            valid.append(dict(representation))
+        valid: list[FederationAny | None] = [
+            FederationAny(dict(representation))  # a copy: Strawberry pops its __typename
+            if isinstance(representation, dict) and representation.get("__typename") in ENTITY_NAMES
+            else None
+            for representation in representations
+        ]
         resolved = iter(super().entities_resolver(info, [r for r in valid if r is not None]))
         return [next(resolved) if r is not None else BadUserInput(_REFUSED) for r in valid]  # type: ignore[misc]
 

@@ -129,7 +129,7 @@ def field_hint(schema: GraphQLSchema, definition: GraphQLField, named: GraphQLNa
     inherit = own is not None and own.inherit_max_age is True
     if is_leaf_type(named):
         return Hint(parent if inherit else None, private)
-    kinds = schema.get_possible_types(named) if is_abstract_type(named) else [named]  # type: ignore[arg-type]
+    kinds = schema.get_possible_types(named) if is_abstract_type(named) else [named]
     ages, private_kind = [], False
     for kind in kinds or [named]:
         hint = _directive(kind)

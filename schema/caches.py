@@ -195,7 +195,7 @@ class DocumentCaches:
 
 
 def caches_of(execution_context: Any) -> DocumentCaches:
-    return execution_context.schema.caches  # type: ignore[no-any-return]
+    return execution_context.schema.caches
 
 
 def variables_key(variables: dict[str, Any] | None) -> bytes | None:
@@ -286,6 +286,7 @@ class TextValidationCache(SchemaExtension):
         errors = validated.get(*key)
         if errors is None:
             document = execution.graphql_document
+            assert document is not None  # validation follows a successful parse
             errors = validate_document(execution.schema._schema, document, execution.validation_rules)
             held = sys.getsizeof(errors) + ERROR_BYTES * len(errors)
             if errors and document is not None:  # their locations hold the document's tokens and text

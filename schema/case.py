@@ -60,7 +60,7 @@ class CaseEvent:
     @strawberry.field(description="The fields changed, old and new values; never the consumer's name or phone.")
     def changes(self) -> list[CaseChange]:
         # self is the event row: JSON text. Numbers keep their digits (``100.00``), as text.
-        recorded = json.loads(self.changes, parse_float=str, parse_int=str)  # type: ignore[arg-type]
+        recorded = json.loads(self.changes, parse_float=str, parse_int=str)
         return [
             CaseChange(field=name, before=_text(change.get("from")), after=_text(change.get("to")))
             for name, change in sorted(recorded.items())

@@ -117,7 +117,7 @@ class CasePayload:
         description="The case as it is now, as you may read it; null when the write was refused (`userErrors`)."
     )
     async def case(self, info: Info) -> Case | None:
-        return await writes.case_of(info, self.case_id)  # type: ignore[no-any-return]
+        return await writes.case_of(info, self.case_id)
 
 
 @strawberry.input(description="A case brought to a contact point (登记).")

@@ -72,15 +72,16 @@ class CompiledExecution(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context: Context = execution.context
-        text = None
+        text: str | None = None
         if execution.result is None and execution.graphql_document is not None and isinstance(context, Context):
             context.record.started(execution.operation_name, execution.operation_type.value)
-            text = await self._compiled(context)
-            if isinstance(text, DatabaseUnavailable):
+            compiled = await self._compiled(context)
+            if isinstance(compiled, DatabaseUnavailable):
                 # Not again on the generic path: it would wait for the same fault as long again.
                 path = [self.first_key] if self.first_key else []
-                execution.result = GraphQLExecutionResult(data=None, errors=[fault_error(text, path)])
-                text = None
+                execution.result = GraphQLExecutionResult(data=None, errors=[fault_error(compiled, path)])
+            else:
+                text = compiled
             served = "compiled" if text is not None and context.execution == "compiled" else "dataloader"
             if served == "compiled":
                 execution.result = GraphQLExecutionResult(data=orjson.Fragment(text))  # type: ignore[arg-type]
@@ -221,7 +222,7 @@ def statement_for(
     caches: DocumentCaches, query: str, operation_name: str | None, viewer: Any, variables: bytes, max_page: int
 ) -> Statement | None:
     """The statement an earlier request of this document, viewer and variables was served by, if kept."""
-    return caches.statements.get(*_statement_key(query, operation_name, viewer, variables, max_page))  # type: ignore[no-any-return]
+    return caches.statements.get(*_statement_key(query, operation_name, viewer, variables, max_page))
 
 
 def fault_error(fault: DatabaseUnavailable, path: list[str]) -> GraphQLError:

@@ -42,4 +42,4 @@ class Connection(Generic[T]):
 
     @strawberry.field(description="How many items the whole connection holds, with its filter, across all pages.")
     async def total_count(self) -> int:
-        return await self.count()  # type: ignore[attr-defined, no-any-return]
+        return await self.count()  # type: ignore[attr-defined]

@@ -85,7 +85,7 @@ class ContactPoint(relay.Node):
     @strawberry.field(description="True for the five-into (五进) kinds of host: malls, scenic areas, schools, ...")
     @rel.compiled(rel.Computed("host_kind", tuple(sorted(FIVE_INTO))))
     def is_five_into(self) -> bool:
-        return self.host_kind in FIVE_INTO  # type: ignore[comparison-overlap]
+        return self.host_kind in FIVE_INTO
 
     @strawberry.field(description="Its current rating: the award of the latest batch it was rated in, if any.")
     @rel.compiled(

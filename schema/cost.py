@@ -40,6 +40,7 @@ from graphql import (
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.lazy_type import LazyType
+from strawberry.types.unset import UNSET
 from strawberry.utils.str_converters import to_camel_case
 
 from resolvers.pagination import DEFAULT_PAGE
@@ -283,7 +284,14 @@ def size_lists(roots: list[type]) -> None:
             if is_list and not (definition.name.endswith("Connection") and member.name in ("edges", "nodes")):
                 name = f"{definition.name}.{member.graphql_name or to_camel_case(member.python_name)}"
                 size = LIST_SIZES.get(name, DEFAULT_LIST_SIZE)
-                member.directives.append(ListSize(assumed_size=size, require_one_slicing_argument=False))
+                member.directives.append(
+                    ListSize(
+                        assumed_size=size,
+                        slicing_arguments=UNSET,
+                        sized_fields=UNSET,
+                        require_one_slicing_argument=False,
+                    )
+                )
 
 
 def reachable_types(roots: list[type]) -> Iterator[tuple[type, Any]]:

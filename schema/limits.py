@@ -79,7 +79,9 @@ class Limits(SchemaExtension):
         key = _measure_key(execution.query, execution.operation_name, raw, limits)
         found = caches.measured.get(*key) if raw is not None else None
         if found is None:
-            operation = get_operation_ast(execution.graphql_document, execution.operation_name)
+            document = execution.graphql_document
+            assert document is not None  # on_execute checks
+            operation = get_operation_ast(document, execution.operation_name)
             if operation is None:
                 return None  # graphql-core reports the missing operation
             graphql_schema = self.execution_context.schema._schema
@@ -89,7 +91,7 @@ class Limits(SchemaExtension):
             if isinstance(variables, list):
                 return None  # wrong variables: execution refuses them with graphql-core's errors
             try:
-                found = measure(graphql_schema, execution.graphql_document, operation, variables.coerced, key[-1])
+                found = measure(graphql_schema, document, operation, variables.coerced, key[-1])
             except TooLarge:
                 return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
             if raw is not None:  # measures are kept by document, operation and variables

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from strawberry import Info
+from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 
 from db.access import Role
@@ -60,6 +61,6 @@ class _Allowed(BasePermission):
         raise Forbidden(self.message)
 
 
-def allowed(roles: frozenset[Role], what: str, verb: str = "Reading") -> list[PermissionExtension]:
+def allowed(roles: frozenset[Role], what: str, verb: str = "Reading") -> list[FieldExtension]:
     """Field extensions letting only ``roles`` use the field (``what`` names it in the error)."""
     return [PermissionExtension([_Allowed(roles, what, verb)], use_directives=False)]

@@ -71,5 +71,5 @@ class Membership(relay.Node):
     async def member(self, info: Info) -> Member:
         row: Any = self
         if row.contact_point_id is not None:
-            return await rel.lookup(info, model.CONTACT_POINT, "id", row.contact_point_id)  # type: ignore[no-any-return]
-        return await rel.lookup(info, model.ENTERPRISE, "id", row.enterprise_id)  # type: ignore[no-any-return]
+            return await rel.lookup(info, model.CONTACT_POINT, "id", row.contact_point_id)
+        return await rel.lookup(info, model.ENTERPRISE, "id", row.enterprise_id)

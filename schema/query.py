@@ -54,7 +54,9 @@ class Query:
     nodes: list[relay.Node | None] = relay.node(
         description="Objects by global `id`, in the order asked; null where there is none."
     )
-    regions: list[Region] = strawberry.field(resolver=all_regions, description="Shanghai and the partner provinces.")
+    regions: list[Region] = strawberry.field(  # type: ignore[assignment]  # the resolver's rows, read as Region
+        resolver=all_regions, description="Shanghai and the partner provinces."
+    )
     saved_operations: list[SavedOperation] | None = strawberry.field(
         resolver=saved_operations,
         description="Saved queries, by name and version; deprecated ones only if asked. Admins only.",
@@ -69,17 +71,17 @@ class Query:
     @strawberry.field(description="A region by administrative code, e.g. `310000`; null if unknown.")
     @rel.compiled(rel.Lookup(model.REGION, "code", "code"))
     async def region(self, info: Info, code: str) -> Region | None:
-        return await rel.lookup(info, model.REGION, "code", code)  # type: ignore[no-any-return]
+        return await rel.lookup(info, model.REGION, "code", code)
 
     @strawberry.field(description="A district or city by administrative code, e.g. `310115`; null if unknown.")
     @rel.compiled(rel.Lookup(model.DISTRICT, "code", "code"))
     async def district(self, info: Info, code: str) -> District | None:
-        return await rel.lookup(info, model.DISTRICT, "code", code)  # type: ignore[no-any-return]
+        return await rel.lookup(info, model.DISTRICT, "code", code)
 
     @strawberry.field(description="A contact point by code, e.g. `CP310115-00001`; null if unknown.")
     @rel.compiled(rel.Lookup(model.CONTACT_POINT, "code", "code"))
     async def contact_point(self, info: Info, code: str) -> ContactPoint | None:
-        return await rel.lookup(info, model.CONTACT_POINT, "code", code)  # type: ignore[no-any-return]
+        return await rel.lookup(info, model.CONTACT_POINT, "code", code)
 
     @strawberry.field(description="Contact points network-wide; by code unless `orderBy` says otherwise.")
     @rel.compiled(CONTACT_POINTS)
@@ -98,7 +100,7 @@ class Query:
     @strawberry.field(description="An enterprise by unified social credit code; null if unknown.")
     @rel.compiled(rel.Lookup(model.ENTERPRISE, "credit_code", "credit_code"))
     async def enterprise(self, info: Info, credit_code: str) -> Enterprise | None:
-        return await rel.lookup(info, model.ENTERPRISE, "credit_code", credit_code)  # type: ignore[no-any-return]
+        return await rel.lookup(info, model.ENTERPRISE, "credit_code", credit_code)
 
     @strawberry.field(description="Enterprises; by credit code unless `orderBy` says otherwise.")
     @rel.compiled(ENTERPRISES)
@@ -126,7 +128,7 @@ class Query:
     )
     @rel.compiled(rel.Lookup(model.CASE, "number", "number"))
     async def case_(self, info: Info, number: str) -> Case | None:
-        return await rel.lookup(info, model.CASE, "number", number)  # type: ignore[no-any-return]
+        return await rel.lookup(info, model.CASE, "number", number)
 
     @strawberry.field(
         description="Cases network-wide (a partner's: those of its region); latest first unless `orderBy` says"

@@ -83,4 +83,4 @@ class SavedOperationMutations:
 
 
 async def saved_operations(info: Info, include_deprecated: bool = False) -> list[SavedOperation] | None:
-    return await saved.list_saved(info, include_deprecated)  # type: ignore[return-value]
+    return await saved.list_saved(info, include_deprecated)

@@ -2,7 +2,8 @@
 
 ``@specifiedBy(url:)`` lets a client generator or a reader of the SDL know the text format
 without guessing from the name. The definitions are Strawberry's own (same parsing and
-serialising), with the URL added and a description that says the same:
+serialising, the output written by ``db.formats``, as the compiled path writes it), with the
+URL added and a description that says the same:
 
 - ``Date``: RFC 3339's ``full-date`` (``2020-06-01``).
 - ``DateTime``: RFC 3339's ``date-time``, always with its offset (every column is
@@ -21,6 +22,8 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition, DecimalDefinition
 from strawberry.types.scalar import ScalarDefinition
 
+from db import formats
+
 __all__ = ["SCALARS"]
 
 RFC_3339 = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
@@ -32,7 +35,9 @@ def _instant(value: object) -> datetime.datetime:
     UTC, eight hours off; outside Python's years once in UTC it could not be stored. The
     reasons name no value (schema.errors cuts values from coercion errors) and say
     "cannot represent", which codes them BAD_USER_INPUT."""
-    parsed = DateTimeDefinition.parse_value(value)  # Strawberry's: a clean error for what is no date-time
+    strawberrys = DateTimeDefinition.parse_value  # a clean error for what is no date-time at all
+    assert strawberrys is not None
+    parsed = strawberrys(value)
     assert isinstance(parsed, datetime.datetime)
     if parsed.tzinfo is None:
         raise StrawberryInputCoercionError(
@@ -49,18 +54,23 @@ def _instant(value: object) -> datetime.datetime:
 
 SCALARS: dict[object, ScalarDefinition] = {
     datetime.date: dataclasses.replace(
-        DateDefinition, description="A calendar date, RFC 3339 `full-date`: 2020-06-01.", specified_by_url=RFC_3339
+        DateDefinition,
+        description="A calendar date, RFC 3339 `full-date`: 2020-06-01.",
+        specified_by_url=RFC_3339,
+        serialize=formats.timestamp,
     ),
     datetime.datetime: dataclasses.replace(
         DateTimeDefinition,
         description="An instant, RFC 3339 `date-time` with its offset: 2020-06-01T10:30:00+08:00.",
         specified_by_url=RFC_3339,
         parse_value=_instant,
+        serialize=formats.timestamp,
     ),
     decimal.Decimal: dataclasses.replace(
         DecimalDefinition,
         description='An exact decimal number as a string: "399.00" (never a binary float).',
         specified_by_url=XSD_DECIMAL,
+        serialize=formats.decimal_text,
     ),
 }
 """The schema's ``StrawberryConfig.scalar_map``."""

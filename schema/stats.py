@@ -10,7 +10,8 @@ import strawberry
 from strawberry import Info
 
 from db import model
-from db.stats import BREAKDOWNS, CASE_FIGURES, RETURN_FLOWS, Tally
+from db import stats as db_stats
+from db.stats import BREAKDOWNS, CASE_FIGURES, MEMBERSHIP_TALLY, RETURN_FLOWS
 from resolvers import relations as rel
 from resolvers import stats as st
 
@@ -109,15 +110,15 @@ class ContactPointStats:
         description="Five-into (五进) points: hosted by malls, scenic areas, schools, barracks, enterprises."
     )
     def five_into(self) -> int:
-        return sum(n for kind, n in self.by_host_kind.items() if kind in FIVE_INTO)  # type: ignore[attr-defined]
+        return sum(n for kind, n in self.by_host_kind.items() if kind in FIVE_INTO)
 
     @strawberry.field(description="Points per host kind.")
     def by_host_kind(self) -> list[HostKindCount]:
-        return st.counts(self.by_host_kind)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_host_kind)  # type: ignore[return-value]
 
     @strawberry.field(description="Points per current rating; unrated points are not listed.")
     def by_current_stars(self) -> list[StarsCount]:
-        return st.counts(self.by_current_stars)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_current_stars)  # type: ignore[return-value]
 
 
 @strawberry.type(description="Star awards per batch, and the points they rate.")
@@ -128,7 +129,7 @@ class StarAwardStats:
 
     @strawberry.field(description="Awards per batch and rating.")
     def by_batch(self) -> list[BatchCount]:
-        return [BatchCount(batch=b, stars=s, count=n) for (b, s), n in sorted(self.by_batch.items())]  # type: ignore[attr-defined, arg-type]
+        return [BatchCount(batch=b, stars=s, count=n) for (b, s), n in sorted(self.by_batch.items())]
 
 
 @strawberry.type(description="Cases opened in the period, at the scope's contact points.")
@@ -148,49 +149,27 @@ class CaseStats:
     @strawberry.field(description="Cases per status.")
     @rel.compiled(BREAKDOWNS["by_status"])
     def by_status(self) -> list[CaseStatusCount]:
-        return st.counts(self.by_status)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_status)  # type: ignore[return-value]
 
     @strawberry.field(description="Cases per kind.")
     @rel.compiled(BREAKDOWNS["by_kind"])
     def by_kind(self) -> list[CaseKindCount]:
-        return st.counts(self.by_kind)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_kind)  # type: ignore[return-value]
 
     @strawberry.field(description="Cases per channel.")
     @rel.compiled(BREAKDOWNS["by_channel"])
     def by_channel(self) -> list[CaseChannelCount]:
-        return st.counts(self.by_channel)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_channel)  # type: ignore[return-value]
 
     @strawberry.field(description="Cases per category.")
     @rel.compiled(BREAKDOWNS["by_category"])
     def by_category(self) -> list[CaseCategoryCount]:
-        return st.counts(self.by_category)  # type: ignore[attr-defined, return-value]
+        return st.counts(self.by_category)  # type: ignore[return-value]
 
 
-# What the compiled path counts for each figure: the same as db.stats' statements.
-POINT_TALLIES = rel.Tallies(
-    {
-        "total": Tally("points"),
-        "five_into": Tally("points", where="p.host_kind = ANY({})", values=(tuple(sorted(FIVE_INTO)),)),
-        "by_host_kind": Tally("points", by=(("key", "p.host_kind"),)),
-        "by_current_stars": Tally("rated_points", by=(("key", "r.stars"),)),
-    }
-)
-AWARD_TALLIES = rel.Tallies(
-    {
-        "total": Tally("awards"),
-        "upgrades": Tally("awards", where="a.upgraded_from_id IS NOT NULL"),
-        "distinct_rated_points": Tally("awards", measure="count(DISTINCT a.contact_point_id)"),
-        "by_batch": Tally("awards", by=(("batch", "a.batch"), ("stars", "a.stars")), order="t.batch, t.stars"),
-    }
-)
-
-
-MEMBERSHIP_TALLY = Tally(
-    "memberships",
-    by=(("key", "m.programme_code"), ("level", "m.level")),
-    # The generic path sorts by str((programme, level)): levels by code point, None last.
-    order='t.key COLLATE "C", t.level IS NULL, t.level COLLATE "C"',
-)
+# What the compiled path counts for each figure (db.stats, next to the generic path's statements).
+POINT_TALLIES = rel.Tallies(db_stats.point_tallies(FIVE_INTO))
+AWARD_TALLIES = rel.Tallies(db_stats.AWARD_TALLIES)
 
 
 @strawberry.type(description="Statistics of the network, a region or a district.")

@@ -14,7 +14,7 @@ from strawberry.types.graphql import OperationType
 from resolvers import case_events as live
 
 from .case import Case, CaseEvent
-from .enums import CaseEventKind
+from .enums import CaseEventKind, stored
 
 __all__ = ["CaseEventDelivery", "CaseEventStreamFilter", "Subscription", "SubscriptionsOverWebSocket"]
 
@@ -57,7 +57,7 @@ class Subscription:
             info.context,
             district_codes=wanted.district_codes,
             contact_point_codes=wanted.contact_point_codes,
-            kinds=[k.value for k in wanted.kinds] if wanted.kinds else None,
+            kinds=[stored(k) for k in wanted.kinds] if wanted.kinds else None,
             after=wanted.after,
         )
 

@@ -19,7 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx2
 import jwt
-from starlette.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.datastructures import State
+from starlette.testclient import TestClient, WebSocketTestSession
 
 from api.app import create_app
 from api.settings import Settings
@@ -105,21 +107,27 @@ def gql(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
     """POST a query; return the response body."""
     response = client.post("/graphql", json={"query": query, "variables": variables})
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def data(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
     """POST a query that must succeed; return its data."""
     body = gql(client, query, **variables)
     assert "errors" not in body, body["errors"]
-    return body["data"]  # type: ignore[no-any-return]
+    return body["data"]
+
+
+def app_state(client: TestClient | WebSocketTestSession) -> State:
+    """The state of the app under ``client`` (``client.app`` is typed as any ASGI app)."""
+    assert isinstance(client.app, Starlette)
+    return client.app.state
 
 
 def post(
     client: TestClient, query: str, headers: dict[str, str] | None = None, **variables: Any
 ) -> tuple[str, int, dict[str, Any]]:
     """POST a query that must succeed: the path that served it, the statements it cost, its data."""
-    db = client.app.state.db  # type: ignore[attr-defined]
+    db = app_state(client).db
     before = db.statements
     response = client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
     assert response.status_code == 200, response.text
@@ -160,7 +168,7 @@ def npm_ci(project: Path) -> None:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # type: ignore[no-any-return]
+        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager

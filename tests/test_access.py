@@ -53,7 +53,7 @@ ROLE_CLAIMS: dict[Role, dict[str, Any]] = {
 def post(client: TestClient, query: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     response = client.post("/graphql", json={"query": query}, headers=headers or {})
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def codes(body: dict[str, Any]) -> list[str]:

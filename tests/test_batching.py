@@ -6,7 +6,7 @@ import base64
 
 from starlette.testclient import TestClient
 
-from .support import data, service
+from .support import app_state, data, service
 
 SHANGHAI = ["310101", "310104", "310105", "310106", "310107", "310109", "310110", "310112",
             "310113", "310114", "310115", "310116", "310117", "310118", "310120", "310151"]  # fmt: skip
@@ -23,7 +23,7 @@ def district_ids(codes: list[str]) -> list[str]:
 
 
 def statements(client: TestClient, query: str, **variables: object) -> tuple[int, dict]:
-    db = client.app.state.db  # type: ignore[attr-defined]
+    db = app_state(client).db
     before = db.statements
     found = data(client, query, **variables)
     return db.statements - before, found

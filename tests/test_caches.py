@@ -22,7 +22,7 @@ from schema.caches import (
     parse_document,
 )
 
-from .support import bearer, service
+from .support import app_state, bearer, service
 
 
 def test_a_bounded_cache_keeps_its_bytes_and_only_digests() -> None:
@@ -113,7 +113,7 @@ def test_distinct_documents_cannot_pin_more_than_the_caches_budgets(demo_dsn: st
             sha = hashlib.sha256(text.encode()).hexdigest()
             persisted = {"persistedQuery": {"version": 1, "sha256Hash": sha}}
             assert client.post("/graphql", json={"query": text, "extensions": persisted}).status_code == 200
-        registered = client.app.state.documents.registered  # type: ignore[attr-defined]
+        registered = app_state(client).documents.registered
         assert registered.held <= registered.budget < texts
         assert all(isinstance(key, bytes) and len(key) == 32 for key in registered.digests())
         del text, response
@@ -153,7 +153,7 @@ def test_a_new_document_is_charged_its_parse_once(demo_dsn: str) -> None:
         assert charged(small) == (1 + 1 + 1, 2)  # one object; one KB and one hundred tokens begun
 
 
-def _tokens(text: str):  # type: ignore[no-untyped-def]
+def _tokens(text: str):
     lexer = graphql.language.Lexer(graphql.Source(text))
     token = lexer.token
     yield token

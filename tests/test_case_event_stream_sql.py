@@ -28,7 +28,7 @@ async def change(session: asyncpg.Connection, case_id: int) -> int:
     """Begin, change the case (its event is written), and return the new event's id."""
     await session.execute("BEGIN")
     await session.execute(CHANGE, case_id)
-    return await session.fetchval(EVENT_ID)  # type: ignore[no-any-return]
+    return await session.fetchval(EVENT_ID)
 
 
 async def positions(conn: asyncpg.Connection) -> list[int]:

@@ -26,7 +26,7 @@ LEGAL = {
 
 async def a_case_in(conn: asyncpg.Connection, status: str) -> int:
     """A demo case in ``status``."""
-    return await conn.fetchval('SELECT min(id) FROM "case" WHERE status = $1', status)  # type: ignore[no-any-return]
+    return await conn.fetchval('SELECT min(id) FROM "case" WHERE status = $1', status)
 
 
 @pytest.mark.parametrize(("before", "after"), list(itertools.permutations(STATUSES, 2)))

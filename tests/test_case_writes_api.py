@@ -34,7 +34,7 @@ from .writes_support import (
     write,
 )
 
-STAFF = {"contactPoints": [PUDONG_POINT]}
+STAFF: dict[str, Any] = {"contactPoints": [PUDONG_POINT]}
 CLAIMS: dict[Role, dict[str, Any]] = {
     Role.PARTNER: {"regions": ["330000"]},
     Role.INTERNAL: {},
@@ -70,7 +70,7 @@ def codes(result: dict[str, Any]) -> list[str]:
 
 
 def opened(client: TestClient, **overrides: Any) -> dict[str, Any]:
-    return ok(client, "caseOpen", **intake(**overrides))["case"]  # type: ignore[no-any-return]
+    return ok(client, "caseOpen", **intake(**overrides))["case"]
 
 
 def test_a_case_is_opened_mediated_and_settled(client: TestClient) -> None:
@@ -346,11 +346,12 @@ def test_who_may_write(client: TestClient, db_dsn: str) -> None:
         assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     as_role(client, Role.CONTACT_POINT)
     number = opened(client)["number"]
-    for mutation, values in (
+    refused: tuple[tuple[str, dict[str, Any]], ...] = (
         ("caseTransfer", {"to": "DISTRICT_BUREAU", "reason": "x"}),
         ("caseReopen", {"reason": "x"}),
         ("caseCorrect", {"kind": "CONSULTATION", "reason": "x"}),
-    ):
+    )
+    for mutation, values in refused:
         body = write(client, mutation, number=number, expectedVersion=1, **values)
         assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], mutation
     assert codes(payload(client, "caseOpen", **intake(contactPoint=HUANGPU_POINT))) == ["OUT_OF_SCOPE"]

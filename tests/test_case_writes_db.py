@@ -47,11 +47,11 @@ class Counting:
 
 async def test_a_write_costs_at_most_three_statements(conn: asyncpg.Connection) -> None:
     counting = Counting(conn)
-    opened = await open_case(counting, STAFF, claim("caseOpen", "k1"), INTAKE)  # type: ignore[arg-type]
+    opened = await open_case(counting, STAFF, claim("caseOpen", "k1"), INTAKE)
     number = await conn.fetchval('SELECT number FROM "case" WHERE id = $1', opened.case_id)
     assert counting.statements == 3
     counting.statements = 0
-    await open_case(counting, STAFF, claim("caseOpen", "k1"), INTAKE)  # type: ignore[arg-type]
+    await open_case(counting, STAFF, claim("caseOpen", "k1"), INTAKE)
     assert counting.statements == 1  # a replay is read with the claim
     for mutation, step in (
         ("caseAccept", Step(number, 1, "accepted")),
@@ -60,11 +60,11 @@ async def test_a_write_costs_at_most_three_statements(conn: asyncpg.Connection) 
         ("caseSettle", Step(number, 4, "settled", amount_recovered=Decimal("5"), sets_recovered=True)),
     ):
         counting.statements = 0
-        await step_case(counting, STAFF, claim(mutation, mutation), step)  # type: ignore[arg-type]
+        await step_case(counting, STAFF, claim(mutation, mutation), step)
         assert counting.statements == 3, mutation
     counting.statements = 0
     with pytest.raises(Refused):
-        await step_case(counting, STAFF, claim("caseAddNote"), Step(number, 5, note="too late"))  # type: ignore[arg-type]
+        await step_case(counting, STAFF, claim("caseAddNote"), Step(number, 5, note="too late"))
     assert counting.statements == 1
 
 
@@ -83,7 +83,7 @@ async def blocked(observer: asyncpg.Connection, waiter: asyncpg.Connection) -> N
 
 async def a_received_case(conn: asyncpg.Connection) -> str:
     written = await open_case(conn, STAFF, claim("caseOpen"), INTAKE)
-    return await conn.fetchval('SELECT number FROM "case" WHERE id = $1', written.case_id)  # type: ignore[no-any-return]
+    return await conn.fetchval('SELECT number FROM "case" WHERE id = $1', written.case_id)
 
 
 @pytest.mark.parametrize("a_ends", ["commit", "rollback"])

@@ -149,7 +149,10 @@ PUDONG_MONTH = """query ($from: Date!, $before: Date!) { district(code: "310115"
 
 def test_figures_follow_the_mutations(db_dsn: str) -> None:
     today = _shanghai_today()
-    month = {"from": (today - dt.timedelta(days=30)).isoformat(), "before": (today + dt.timedelta(days=1)).isoformat()}
+    month: dict[str, Any] = {
+        "from": (today - dt.timedelta(days=30)).isoformat(),
+        "before": (today + dt.timedelta(days=1)).isoformat(),
+    }
     staff = bearer("contact_point", contactPoints=[PUDONG_POINT])
     with (
         service(db_dsn, role=None) as client,
@@ -162,7 +165,7 @@ def test_figures_follow_the_mutations(db_dsn: str) -> None:
             assert served == "verified"
             served, statements, same = post(compiled, PUDONG_MONTH, **month)
             assert (served, statements, same) == ("compiled", 1, found)
-            return found["district"]["stats"]["cases"]  # type: ignore[no-any-return]
+            return found["district"]["stats"]["cases"]
 
         def status(found: dict[str, Any], name: str) -> int:
             return sum(s["count"] for s in found["byStatus"] if s["status"] == name)

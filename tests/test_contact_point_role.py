@@ -95,7 +95,12 @@ async def test_keys_for_staff_name_known_points(db_dsn: str) -> None:
     try:
         secret, key = await create_key(conn, Role.CONTACT_POINT, "Pudong desk", contact_point_codes=POINTS[:1])
         assert key.viewer.contact_point_codes == (POINTS[0],)
-        for kwargs in ({}, {"contact_point_codes": ["CP310115-99999"]}, {"district_codes": ["310115"]}):
+        refused: tuple[dict[str, Any], ...] = (
+            {},
+            {"contact_point_codes": ["CP310115-99999"]},
+            {"district_codes": ["310115"]},
+        )
+        for kwargs in refused:
             with pytest.raises(KeyRefused):
                 await create_key(conn, Role.CONTACT_POINT, "bad", **kwargs)
         with pytest.raises(KeyRefused):

@@ -74,7 +74,7 @@ def test_two_workers_serve_over_the_one_embedded_database(data_dir: Path) -> Non
     assert len(workers) == 2, workers
     assert len(postgres_pids(data_dir)) == 1
     served: dict[int, int] = {}
-    held = []  # kept open, so each request is on a connection of its own
+    held: list[socket.socket] = []  # kept open, so each request is on a connection of its own
     while len(served) < 2 and len(held) < 200:
         connection = socket.create_connection(("127.0.0.1", service.port))
         held.append(connection)

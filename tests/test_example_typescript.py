@@ -59,7 +59,7 @@ def built() -> dict[str, str]:
     for script in ("codegen", "build"):  # build: tsc, which type-checks and emits nothing on an error
         done = run(NPM, "run", script)
         assert done.returncode == 0, f"npm run {script}:\n{done.stdout}{done.stderr}"
-    return json.loads(MANIFEST.read_text())  # type: ignore[no-any-return]
+    return json.loads(MANIFEST.read_text())
 
 
 def test_the_scalars_are_typed_as_strings(built: dict[str, str]) -> None:
@@ -78,7 +78,7 @@ def test_the_client_runs_its_pushed_documents_by_hash_only(built: dict[str, str]
     assert expected_returns["nodes"] and expected_cases["nodes"], "the demo data has rows for both"
 
     with live_service(db_dsn, tmp_path, LIAISON_TRUSTED_DOCUMENTS_ONLY="1") as base:
-        env = {"LIAISON_URL": base, "LIAISON_TOKEN": token("internal")}
+        env: dict[str, Any] = {"LIAISON_URL": base, "LIAISON_TOKEN": token("internal")}
 
         before_push = run(NODE, "dist/main.js", **env)
         assert before_push.returncode != 0

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
-from .support import bearer, service
+from .support import app_state, bearer, service
 
 SDL = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -68,7 +68,7 @@ def entities(client: TestClient, representations: list[Any], headers: dict[str, 
         "/graphql", json={"query": ENTITIES, "variables": {"representations": representations}}, headers=headers or {}
     )
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def key_of(entity: dict[str, Any]) -> str:
@@ -85,7 +85,7 @@ def test_a_thousand_mixed_representations_cost_one_statement_per_type(
     demo_dsn: str, representations: list[dict[str, Any]]
 ) -> None:
     with service(demo_dsn) as client:
-        db = client.app.state.db  # type: ignore[attr-defined]
+        db = app_state(client).db
         before = db.statements
         body = entities(client, representations)
         statements = db.statements - before

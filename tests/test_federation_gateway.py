@@ -162,7 +162,7 @@ def wait_until_answering(url: str, child: Child, logs: Callable[[], str], timeou
 def post(url: str, query: str, headers: dict[str, str] | None = None, **variables: Any) -> dict[str, Any]:
     response = httpx2.post(url, json={"query": query, "variables": variables}, headers=headers or {}, timeout=30)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 ENTITIES = """query ($representations: [_Any!]!) { _entities(representations: $representations) {

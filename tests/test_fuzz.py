@@ -165,7 +165,7 @@ def send(
     body: Any = ...,
     content: bytes | None = None,
     headers: dict[str, str] | None = None,
-    params: dict[str, str] | list[tuple[str, str]] | None = None,
+    params: dict[str, str] | tuple[tuple[str, str], ...] | None = None,
     echo: tuple[str, ...] = (),
     chunked: bool = False,
     label: str = "",
@@ -511,19 +511,22 @@ def object_literal(value: Any) -> str:
 @st.composite
 def injected_operations(draw: st.DrawFn) -> tuple[dict[str, Any], tuple[str, ...]]:
     """One or a few root fields, each with an injection in a String/ID argument."""
-    fields, variables, definitions, echo = [], {}, [], []
+    fields: list[str] = []
+    variables: dict[str, Any] = {}
+    definitions: list[str] = []
+    echo: list[str] = []
     for i in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["string", "string", "id", "cursor", "entities"]))
         if kind == "entities":
             gql_type, template = "[_Any!]!", ENTITIES
-            value = draw(st.lists(representations(), min_size=1, max_size=3))
-            echo.extend(_strings(value))
+            listed = draw(st.lists(representations(), min_size=1, max_size=3))
+            echo.extend(_strings(listed))
             if draw(st.booleans()):
                 definitions.append(f"$v{i}: {gql_type}")
-                variables[f"v{i}"] = value
+                variables[f"v{i}"] = listed
                 fields.append(f"f{i}: " + template.format(v=f"$v{i}"))
             else:
-                fields.append(f"f{i}: " + template.format(v=object_literal(value)))
+                fields.append(f"f{i}: " + template.format(v=object_literal(listed)))
             continue
         if kind == "string":
             gql_type, template = draw(st.sampled_from(STRING_SLOTS))
@@ -1021,7 +1024,9 @@ def test_methods_parameters_and_headers(
         if v is not None
     ]
     assume(len(urlencode(params + extra)) < 60_000)  # what the client can put in a URL
-    send(client, method, content=body, headers=request_headers, params=params + extra, label="methods and params")
+    send(
+        client, method, content=body, headers=request_headers, params=tuple(params + extra), label="methods and params"
+    )
 
 
 @settings(FUZZ, max_examples=60)

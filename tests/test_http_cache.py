@@ -25,7 +25,7 @@ def anonymous(demo_dsn: str) -> Iterator[TestClient]:
         yield client
 
 
-def _get(client: TestClient, query: str, **headers: str):  # type: ignore[no-untyped-def]
+def _get(client: TestClient, query: str, **headers: str):
     return client.get("/graphql", params={"query": query}, headers={"Accept": "application/json", **headers})
 
 

@@ -12,7 +12,7 @@ from db.cases_write import purge_expired_keys
 from db.errors import InvalidInput, translate_errors
 from db.pool import open_database
 
-from .support import service
+from .support import app_state, service
 
 ADD_KEYS = """
 INSERT INTO idempotency_key (credential, mutation, key, input_sha256, case_id, created_at, expires_at)
@@ -54,7 +54,7 @@ async def test_the_service_purges_on_its_own_and_outlives_a_failed_purge(
             await until(_logged(caplog, "purging expired idempotency keys failed"))
             await conn.execute("ALTER TABLE idempotency_key_away RENAME TO idempotency_key")
             await until(_no_keys(conn))
-            pool = client.app.state.db.pool
+            pool = app_state(client).db.pool
         assert pool._closed
     finally:
         await conn.close()
@@ -62,7 +62,7 @@ async def test_the_service_purges_on_its_own_and_outlives_a_failed_purge(
 
 def _no_keys(conn: asyncpg.Connection) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
-        return await conn.fetchval("SELECT count(*) FROM idempotency_key") == 0  # type: ignore[no-any-return]
+        return await conn.fetchval("SELECT count(*) FROM idempotency_key") == 0
 
     return check
 

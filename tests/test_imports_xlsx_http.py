@@ -8,6 +8,7 @@ import os
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import openpyxl
@@ -131,7 +132,7 @@ def test_uncomputed_formulas_found_across_chunks() -> None:
         }
 
 
-def _post(client, kind: str, name: str, data: bytes, role: str | None, apply: bool = False, **claims):  # type: ignore[no-untyped-def]
+def _post(client, kind: str, name: str, data: bytes, role: str | None, apply: bool = False, **claims):
     headers = bearer(role, **claims) if role else {}
     form = {"kind": kind, **({"apply": "true"} if apply else {})}
     return client.post("/imports", data=form, files={"file": (name, data, "text/csv")}, headers=headers)
@@ -143,7 +144,7 @@ def test_http_roles_dry_run_and_apply(db_dsn: str) -> None:
         anonymous = _post(client, "contact-points", "c.csv", data, None)
         assert anonymous.status_code == 401 and anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
         for role in ("internal", "partner"):
-            claims = {"regions": ["320000"]} if role == "partner" else {}
+            claims: dict[str, Any] = {"regions": ["320000"]} if role == "partner" else {}
             refused = _post(client, "contact-points", "c.csv", data, role, **claims)
             assert refused.status_code == 403 and refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
         dry = _post(client, "contact-points", "c.csv", data, "admin")
@@ -178,7 +179,7 @@ def test_http_bad_requests_are_coded(db_dsn: str) -> None:
         assert bad_rows.status_code == 200 and bad_rows.json()["report"]["rejectedRows"] == 7
 
 
-def test_http_refuses_an_upload_over_the_bound(db_dsn: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_http_refuses_an_upload_over_the_bound(db_dsn: str, monkeypatch) -> None:
     import api.imports
 
     monkeypatch.setattr(api.imports, "MAX_IMPORT_BYTES", 100)

@@ -290,7 +290,7 @@ def test_limits_refuse_nonsense_settings() -> None:
 def cost_of(client: TestClient, query: str, **variables: Any) -> int:
     body = post(client, {"query": query, "variables": variables})[1]
     assert "errors" not in body, body["errors"]
-    return body["extensions"]["cost"]["requestedQueryCost"]  # type: ignore[no-any-return]
+    return body["extensions"]["cost"]["requestedQueryCost"]
 
 
 def test_counts_aggregates_and_introspection_weigh_what_they_cost_the_database(demo_dsn: str) -> None:

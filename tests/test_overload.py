@@ -8,7 +8,7 @@ connection of its own, says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from contextlib import ExitStack
 
 import asyncpg
@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from db import saved
 
-from .support import service
+from .support import app_state, service
 
 POOL = 2
 QUERY = {"query": "{ contactPoints(first: 1) { nodes { code } } }"}
@@ -25,7 +25,7 @@ SAVED = "query FirstPoint { contactPoints(first: 1) { nodes { code } } }"
 
 
 @pytest.fixture
-async def client(db_dsn: str) -> Iterator[TestClient]:
+async def client(db_dsn: str) -> AsyncIterator[TestClient]:
     conn = await asyncpg.connect(db_dsn)
     try:
         await saved.save(conn, "FirstPoint", SAVED, "FirstPoint", "tests")
@@ -54,7 +54,7 @@ def test_a_saturated_pool_is_overload_not_an_outage(client: TestClient) -> None:
     assert client.post("/graphql", json=QUERY).status_code == 200
     with ExitStack() as stack:
         for _ in range(POOL):
-            hold(client, stack, client.app.state.db.connection())  # type: ignore[attr-defined]
+            hold(client, stack, app_state(client).db.connection())
         graphql = client.post("/graphql", json=QUERY)
         assert graphql.status_code == 200 and codes(graphql.json()) == ["SERVICE_OVERLOADED"]
         queries = client.get("/queries/FirstPoint")
@@ -67,6 +67,6 @@ def test_a_saturated_pool_is_overload_not_an_outage(client: TestClient) -> None:
 def test_saved_queries_wait_in_the_same_bulkhead(client: TestClient) -> None:
     assert client.get("/queries/FirstPoint").status_code == 200
     with ExitStack() as stack:
-        hold(client, stack, client.app.state.executions)  # type: ignore[attr-defined]
+        hold(client, stack, app_state(client).executions)
         waited = client.get("/queries/FirstPoint")  # its turn never comes within the request's time
     assert waited.status_code == 503 and codes(waited.json()) == ["REQUEST_TIMEOUT"], waited.text

@@ -99,7 +99,7 @@ RETURN_FLOWS = '{ district(code: "%s") { stats { crossStoreReturns(period: {from
 
 async def _opened_in_pudong(conn: asyncpg.Connection, start: date, before: date) -> int:
     """Cases opened at Pudong's contact points in [start, before), Shanghai days."""
-    return await conn.fetchval(  # type: ignore[no-any-return]
+    return await conn.fetchval(
         'SELECT count(*) FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id WHERE p.district_code = $1'
         " AND (c.opened_at AT TIME ZONE 'Asia/Shanghai')::date >= $2"
         " AND (c.opened_at AT TIME ZONE 'Asia/Shanghai')::date < $3",

@@ -10,6 +10,8 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 
+from .support import app_state
+
 REGIONS = "{ regions { code name nameEn isPartner districts { code name kind } } }"
 
 
@@ -59,7 +61,7 @@ def test_districts_of_all_regions_load_in_one_batch(db_dsn: str, execution: str,
     """Generic path: one statement for regions, one for all their districts; compiled: one in all."""
     settings = Settings.from_env({"DATABASE_URL": db_dsn, "LIAISON_EXECUTION": execution})
     with TestClient(create_app(settings)) as client:
-        db = client.app.state.db  # type: ignore[attr-defined]
+        db = app_state(client).db
         before = db.statements
         body = client.post("/graphql", json={"query": REGIONS}).json()
         assert db.statements - before == expected

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import graphql
@@ -69,8 +70,9 @@ async def test_versions_are_immutable_and_numbered(conn: asyncpg.Connection) -> 
     with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="never deleted"):
         await conn.execute("DELETE FROM saved_operation")
     assert await saved.deprecate(conn, first.name, 2)
-    assert (await saved.find(conn, first.name)).version == 1  # the latest not deprecated
-    assert (await saved.find(conn, first.name, 2)).version == 2  # still runnable when pinned
+    latest, pinned = await saved.find(conn, first.name), await saved.find(conn, first.name, 2)
+    assert latest is not None and latest.version == 1  # the latest not deprecated
+    assert pinned is not None and pinned.version == 2  # still runnable when pinned
 
 
 async def test_run_by_name_over_get_and_post(db_dsn: str, conn: asyncpg.Connection) -> None:
@@ -89,7 +91,7 @@ async def test_run_by_name_over_get_and_post(db_dsn: str, conn: asyncpg.Connecti
         for params, code in (
             ({"district": "310115", "first": "two"}, "BAD_USER_INPUT"),
             ({"district": "310115", "nope": "1"}, "BAD_USER_INPUT"),
-            ([("district", "310115"), ("district", "310104")], "BAD_USER_INPUT"),
+            ((("district", "310115"), ("district", "310104")), "BAD_USER_INPUT"),
             ({"district": "310115", "version": "7"}, "SAVED_QUERY_NOT_FOUND"),
         ):
             refused = client.get("/queries/PointsOfDistrict", params=params)
@@ -264,7 +266,7 @@ async def test_admins_manage_saved_queries_over_graphql(db_dsn: str) -> None:
     with service(db_dsn, role=None) as client:
         admin = bearer("admin", sub="ops-lead")
 
-        def call(query: str, headers: dict[str, str], **variables: object) -> dict[str, object]:
+        def call(query: str, headers: dict[str, str], **variables: object) -> dict[str, Any]:
             return client.post("/graphql", json={"query": query, "variables": variables}, headers=headers).json()
 
         saved_ = call(SAVE, admin, document=POINTS)["data"]["savedOperationSave"]

@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx2
@@ -125,7 +126,7 @@ async def test_sigterm_ends_a_stuck_request_within_the_grace_period(db_dsn: str,
             await lock.start()
             await locker.execute("LOCK TABLE region IN ACCESS EXCLUSIVE MODE")
 
-            outcome: dict[str, object] = {}
+            outcome: dict[str, Any] = {}
 
             def slow_request() -> None:
                 try:

@@ -22,7 +22,7 @@ from db.case_events import head_position
 from db.credentials import create_key, revoke_key
 
 from .subscriptions_support import CASE_EVENTS
-from .support import bearer, service, wait_until
+from .support import app_state, bearer, service, wait_until
 from .writes_support import HUANGPU_POINT, NAME, OTHER_PUDONG_POINT, PHONE, PUDONG_POINT, intake, ok
 
 SUBSCRIPTION = CASE_EVENTS
@@ -43,7 +43,7 @@ def receive(ws: WebSocketTestSession) -> dict[str, Any]:
 
     message = ws.portal.call(bounded)
     ws._raise_on_close(message)
-    return json.loads(message["text"])  # type: ignore[no-any-return]
+    return json.loads(message["text"])
 
 
 def closed_with(ws: WebSocketTestSession) -> WebSocketDisconnect:
@@ -70,7 +70,7 @@ def subscribe(ws: WebSocketTestSession, ident: str = "1", query: str = SUBSCRIPT
     """Subscribe as ``ident``; from the stream's head now unless ``after`` is given, so that
     a write the test makes next is delivered however soon the server registers it."""
     if "after" not in filter:
-        filter["after"] = str(ws.portal.call(head_position, ws.app.state.db))
+        filter["after"] = str(ws.portal.call(head_position, app_state(ws).db))
     payload = {"query": query, "variables": {"filter": filter}}
     ws.send_json({"id": ident, "type": "subscribe", "payload": payload})
 
@@ -80,7 +80,7 @@ def delivered(ws: WebSocketTestSession, ident: str = "1") -> dict[str, Any]:
     message = receive(ws)
     assert message["type"] == "next" and message["id"] == ident, message
     assert "errors" not in message["payload"], message
-    return message["payload"]["data"]["caseEvents"]  # type: ignore[no-any-return]
+    return message["payload"]["data"]["caseEvents"]
 
 
 def refused(ws: WebSocketTestSession, ident: str = "1") -> str:
@@ -89,12 +89,12 @@ def refused(ws: WebSocketTestSession, ident: str = "1") -> str:
     assert message["id"] == ident, message
     errors = message["payload"] if message["type"] == "error" else message["payload"].get("errors")
     assert errors, message
-    return errors[0]["extensions"]["code"]  # type: ignore[no-any-return]
+    return errors[0]["extensions"]["code"]
 
 
 def hub_state(client: TestClient) -> tuple[int, int, int, int]:
     """Subscribers, sessions, credentials counted, and tasks on the app's event loop."""
-    hub = client.app.state.events  # type: ignore[attr-defined]
+    hub = app_state(client).events
 
     async def tasks() -> int:
         return len(asyncio.all_tasks())
@@ -107,7 +107,7 @@ async def jiangsu_enterprise(dsn: str) -> str:
     try:
         return await conn.fetchval(
             "SELECT credit_code FROM enterprise WHERE district_code LIKE '32%' ORDER BY id LIMIT 1"
-        )  # type: ignore[no-any-return]
+        )
     finally:
         await conn.close()
 

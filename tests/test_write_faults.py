@@ -76,7 +76,7 @@ def until_acknowledged(
                 if result["userErrors"]:
                     with shared.lock:
                         shared.refusals.append((mutation, result["userErrors"]))
-                return result  # type: ignore[no-any-return]
+                return result
         except httpx2.TimeoutException:
             if attempt == 1 and impatient:
                 with shared.lock:
@@ -119,7 +119,7 @@ def wait_for(shared: Shared, acknowledged: int, stop: float) -> None:
 async def terminate_service_sessions(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
-        return await conn.fetchval(  # type: ignore[no-any-return]
+        return await conn.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'liaison-graph'"
         )
     finally:

@@ -56,14 +56,14 @@ def write(client: TestClient, mutation: str, headers: dict[str, str] | None = No
         "/graphql", json={"query": document(mutation), "variables": {"input": values}}, headers=headers or {}
     )
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def payload(client: TestClient, mutation: str, **values: Any) -> dict[str, Any]:
     """The payload of a mutation that must not fail at the top level."""
     body = write(client, mutation, **values)
     assert "errors" not in body, body["errors"]
-    return body["data"][mutation]  # type: ignore[no-any-return]
+    return body["data"][mutation]
 
 
 def ok(client: TestClient, mutation: str, **values: Any) -> dict[str, Any]:
@@ -81,6 +81,6 @@ async def counts(dsn: str) -> tuple[int, int, int, int]:
             'SELECT (SELECT count(*) FROM "case"), (SELECT count(*) FROM case_event),'
             ' (SELECT count(*) FROM idempotency_key), (SELECT sum(version) FROM "case")'
         )
-        return tuple(row)  # type: ignore[return-value]
+        return tuple(row)
     finally:
         await conn.close()

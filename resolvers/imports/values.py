@@ -154,8 +154,9 @@ def _moment(value: Any) -> tuple[datetime.datetime, bool]:
     if day is None or (rest and clock is None):
         raise Invalid(f"{folded!r} is not a date (2020-09-28, 2020/9/28 or 2020年9月28日)")
     try:
-        parts = [int(p) for p in day.groups()] + [int(p or 0) for p in (clock.groups() if clock else ())]
-        return datetime.datetime(*parts), clock is not None  # type: ignore[misc]
+        year, month, of_month = (int(p) for p in day.groups())
+        hour, minute, second = (int(p or 0) for p in clock.groups()) if clock else (0, 0, 0)
+        return datetime.datetime(year, month, of_month, hour, minute, second), clock is not None
     except ValueError:
         raise Invalid(f"{folded!r} is not a date of the calendar") from None
 

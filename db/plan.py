@@ -1,0 +1,207 @@
+"""The plan of a compiled operation: plain, typed data, with neither SQL nor GraphQL in it.
+
+The operation compiler (``resolvers.compiler``) makes a ``Root`` from a validated document
+and the one mapping of ``db.model``; ``db.compiled`` renders it as one statement. A
+selection is a tuple of ``Field``s, each one of the node types below; the renderer matches
+every kind (``assert_never``), so a new kind that it does not render fails the type check.
+The modules of both layers import this one; it imports only the mapping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .model import Table
+from .sql import Order, Page, Predicate
+from .stats import Breakdown, Tally
+
+__all__ = [
+    "ConnectionPart",
+    "Constant",
+    "Counted",
+    "EdgeField",
+    "Field",
+    "Form",
+    "GlobalId",
+    "InSet",
+    "Link",
+    "LinkCast",
+    "Nested",
+    "PageInfo",
+    "PageInfoField",
+    "Root",
+    "Rows",
+    "Scalar",
+    "Scope",
+    "Scoped",
+    "Selection",
+    "Sequence",
+    "Summary",
+]
+
+Form = Literal["plain", "datetime", "decimal", "float", "enum"]
+"""How a column is written in the response (``db.formats``)."""
+
+Scope = Literal["network", "region", "district"]
+"""What statistics count over: the whole network, or a region's or district's rows."""
+
+LinkCast = Literal["text", "bigint"]
+"""The SQL type of a lookup's value."""
+
+PageInfoField = Literal["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"]
+EdgeField = Literal["cursor", "node"]
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A column as GraphQL serializes it, in its ``form``."""
+
+    key: str
+    column: str
+    form: Form = "plain"
+    names: tuple[tuple[Any, str], ...] = ()
+    """For an enum: (stored value, GraphQL name) pairs."""
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A fixed text, such as ``__typename``."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class GlobalId:
+    """Relay's ``id``: base64 of ``Type:key``, as ``strawberry.relay`` encodes it."""
+
+    key: str
+    type_name: str
+    column: str
+
+
+@dataclass(frozen=True)
+class InSet:
+    """True when ``column`` holds one of ``values``."""
+
+    key: str
+    column: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    """How rows of a relation are found from the row around them.
+
+    ``t.column = parent.attr``; or ``t.column = value`` (a root lookup, as ``cast``); or, with
+    ``via`` (table, its column, parent attr, its attr to match), through one row of another table.
+    """
+
+    column: str
+    attr: str | None = None
+    value: Any = None
+    cast: LinkCast | None = None
+    via: tuple[Table, str, str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A related object (``many`` False: the first row, or null) or list of objects."""
+
+    key: str
+    table: Table
+    link: Link | None
+    selection: Selection
+    many: bool = False
+    order: str | None = None
+    """SQL order over ``t``; the table's default when None."""
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """A list of to-one lookups in the order asked (``nodes``): null where none is found."""
+
+    key: str
+    items: tuple[Rows | None, ...]
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """A page's ``pageInfo``: (key, field or ``Constant``) pairs."""
+
+    fields: tuple[tuple[str, PageInfoField | Constant], ...]
+
+
+ConnectionPart = Literal["edges", "nodes", "totalCount"] | Constant | PageInfo
+"""What a response key of a connection holds."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A Relay page: ``parts`` are its response keys and what each holds."""
+
+    key: str
+    table: Table
+    link: Link | None
+    where: tuple[Predicate, ...]
+    order: Order
+    order_name: str
+    page: Page
+    parts: tuple[tuple[str, ConnectionPart], ...]
+    node_selection: Selection = ()
+    edge_selection: tuple[tuple[str, EdgeField | Constant], ...] = ()
+    """(key, what) of each edge."""
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """Statistics of a scope: an object whose tallies count over the rows of the scope keyed
+    by the parent's ``attr`` (none for the network)."""
+
+    key: str
+    scope: Scope
+    attr: str | None
+    selection: Selection
+
+
+@dataclass(frozen=True)
+class Nested:
+    """An object of figures over the enclosing scope, with no row of its own."""
+
+    key: str
+    selection: Selection
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A tally of the enclosing scope: a number, or (``selection``) its groups as objects; or
+    a breakdown of the enclosing case figures (``by_status`` ...) as objects."""
+
+    key: str
+    tally: Tally | Breakdown
+    selection: Selection | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Figures of the enclosing scope over [start, before), read from the summary tables:
+    ``figures`` is ``CASE_FIGURES`` (an object) or ``RETURN_FLOWS`` (a list of objects)."""
+
+    key: str
+    figures: Table
+    start: Any
+    before: Any
+    selection: Selection
+
+
+Field = Scalar | Constant | GlobalId | InSet | Rows | Sequence | Connection | Scoped | Nested | Counted | Summary
+"""One response key of an object and what it holds."""
+
+Selection = tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Root:
+    selection: Selection
+    typename: str = "Query"

@@ -1,0 +1,23 @@
+SELECT (SELECT row_to_json(_) FROM (SELECT (SELECT row_to_json(_) FROM (SELECT (SELECT count(*) FROM "contact_point" t WHERE true AND (EXISTS (SELECT 1 FROM contact_point_current_rating r WHERE r.contact_point_id = t.id AND r.stars = ANY($1::int[])))) AS "totalCount", (SELECT row_to_json(_) FROM (SELECT a.more AS "hasNextPage", false AS "hasPreviousPage", ((a.c)[1:$2::int])[1] AS "startCursor", ((a.c)[1:$2::int])[cardinality((a.c)[1:$2::int])] AS "endCursor") _) AS "pageInfo", coalesce(array_to_json((a.e)[1:$2::int]), '[]') AS "edges" FROM (SELECT array_agg(s.c ORDER BY s.o0 ASC, s.o1 ASC) AS c, array_agg(s.e ORDER BY s.o0 ASC, s.o1 ASC) AS e, count(*) > $2::int AS more FROM (SELECT rtrim(translate(encode(convert_to('[' || to_json($4::text)::text || ',' || to_json(t.code::text)::text || ',' || to_json(t.id::text)::text || ']', 'UTF8'), 'base64'), E'+/\n', '-_'), '=') AS c, (SELECT row_to_json(_) FROM (SELECT rtrim(translate(encode(convert_to('[' || to_json($4::text)::text || ',' || to_json(t.code::text)::text || ',' || to_json(t.id::text)::text || ']', 'UTF8'), 'base64'), E'+/\n', '-_'), '=') AS "cursor", (SELECT row_to_json(_) FROM (SELECT translate(encode(convert_to($5::text || t.code::text, 'UTF8'), 'base64'), E'\n', '') AS "id", t."code" AS "code", t."name" AS "name", (CASE WHEN t."host_kind" IS NULL THEN NULL WHEN t."host_kind" = $6::text THEN $7::text WHEN t."host_kind" = $8::text THEN $9::text WHEN t."host_kind" = $10::text THEN $11::text WHEN t."host_kind" = $12::text THEN $13::text WHEN t."host_kind" = $14::text THEN $15::text WHEN t."host_kind" = $16::text THEN $17::text WHEN t."host_kind" = $18::text THEN $19::text WHEN t."host_kind" = $20::text THEN $21::text ELSE ((t."host_kind")::text || ' is no value of the enum')::int::text END) AS "hostKind", t.host_kind = ANY($22::text[]) AS "isFiveInto", (SELECT (SELECT row_to_json(_) FROM (SELECT t."code" AS "code", t."name" AS "name", (SELECT (SELECT row_to_json(_) FROM (SELECT t."code" AS "code", t."name" AS "name") _) FROM (SELECT t.region_code AS key) k2 CROSS JOIN LATERAL (SELECT * FROM "region" t WHERE t.code = k2.key AND true LIMIT 1) t) AS "region") _) FROM (SELECT t.district_code AS key) k1 CROSS JOIN LATERAL (SELECT * FROM "district" t WHERE t.code = k1.key AND true LIMIT 1) t) AS "district") _) AS "node") _) AS e, t.code AS o0, t.id AS o1 FROM (SELECT * FROM "contact_point" t WHERE true AND (EXISTS (SELECT 1 FROM contact_point_current_rating r WHERE r.contact_point_id = t.id AND r.stars = ANY($1::int[]))) ORDER BY t.code ASC, t.id ASC LIMIT $3::int) t) s) a) _) AS "contactPoints") _)::text
+-- $1: [5]
+-- $2: 50
+-- $3: 51
+-- $4: "code:asc"
+-- $5: "ContactPoint:"
+-- $6: "residential_committee"
+-- $7: "RESIDENTIAL_COMMITTEE"
+-- $8: "market_mall"
+-- $9: "MARKET_MALL"
+-- $10: "scenic_area"
+-- $11: "SCENIC_AREA"
+-- $12: "school"
+-- $13: "SCHOOL"
+-- $14: "barracks"
+-- $15: "BARRACKS"
+-- $16: "enterprise"
+-- $17: "ENTERPRISE"
+-- $18: "shop"
+-- $19: "SHOP"
+-- $20: "other"
+-- $21: "OTHER"
+-- $22: ["barracks","enterprise","market_mall","scenic_area","school"]

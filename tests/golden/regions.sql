@@ -1,0 +1,5 @@
+SELECT (SELECT row_to_json(_) FROM (SELECT (SELECT coalesce(array_to_json(array_agg((SELECT row_to_json(_) FROM (SELECT t."code" AS "code", t."name" AS "name", (SELECT coalesce(array_to_json(array_agg((SELECT row_to_json(_) FROM (SELECT t."code" AS "code", t."name" AS "name", (CASE WHEN t."kind" IS NULL THEN NULL WHEN t."kind" = $1::text THEN $2::text WHEN t."kind" = $3::text THEN $4::text ELSE ((t."kind")::text || ' is no value of the enum')::int::text END) AS "kind") _) ORDER BY t.code)), '[]') FROM (SELECT t.code AS key) k1 CROSS JOIN LATERAL (SELECT * FROM "district" t WHERE t.region_code = k1.key AND true) t) AS "districts") _) ORDER BY t.code)), '[]') FROM (SELECT * FROM "region" t WHERE true) t) AS "regions") _)::text
+-- $1: "district"
+-- $2: "DISTRICT"
+-- $3: "city"
+-- $4: "CITY"
