@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from db.embedded import default_data_dir
+from resolvers.context import Execution
 from resolvers.environment import FromEnvironment, variables
 from resolvers.limits import Limits
 
@@ -56,7 +57,7 @@ class Settings(FromEnvironment):
     """When set, ``_entities`` and ``_service`` answer only requests whose X-Router-Secret holds it."""
     trusted_documents_only: bool = Field(False, alias="LIAISON_TRUSTED_DOCUMENTS_ONLY")
     """Only saved operations run on /graphql (by hash or name); any other document is refused."""
-    execution: Literal["compiled", "dataloader", "verify"] = Field("compiled", alias="LIAISON_EXECUTION")
+    execution: Execution = Field("compiled", alias="LIAISON_EXECUTION")
     """``compiled``: queries the compiler knows run as one SQL statement; ``dataloader``: none
     do; ``verify``: both run, the generic path's answer is sent and the compiled one checked
     against it byte for byte (a mismatch is logged and flagged in ``X-Liaison-Execution``)."""

@@ -15,8 +15,8 @@ request of the document, so the decision can be kept per document and role.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, TypeVar
 
 from graphql import (
     FieldNode,
@@ -51,11 +51,16 @@ __all__ = ["Compiler", "NotCompiled"]
 
 _FORMS: dict[str, plan.Form] = {"DateTime": "datetime", "Decimal": "decimal", "Float": "float"}
 _PLAIN = frozenset({"String", "Boolean", "Int", "Date"})
-_PARTS: dict[str, plan.ConnectionPart] = {"edges": "edges", "nodes": "nodes", "totalCount": "totalCount"}
+_PARTS: dict[str, Literal["edges", "nodes", "totalCount", "pageInfo"]] = {
+    name: name for name in ("edges", "nodes", "totalCount", "pageInfo")
+}
 _EDGE: dict[str, plan.EdgeField] = {"cursor": "cursor", "node": "node"}
 _PAGE_INFO: dict[str, plan.PageInfoField] = {
     name: name for name in ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
 }
+
+
+_Part = TypeVar("_Part", bound=str)
 
 
 class NotCompiled(Exception):
@@ -276,46 +281,26 @@ class _Walk:
         except BadUserInput as refused:
             raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
         node_type: Any = get_named_type(connection.fields["nodes"].type)
-        edge_type: Any = get_named_type(connection.fields["edges"].type)
-        page_type: Any = get_named_type(connection.fields["pageInfo"].type)
         parts: list[tuple[str, plan.ConnectionPart]] = []
         node_nodes: list[FieldNode] = []
         edge_parts: list[tuple[str, plan.EdgeField | plan.Constant]] = []
-        for part_key, nodes in self.collect(connection, merged).items():
-            name = nodes[0].name.value
-            if name == "__typename":
-                parts.append((part_key, plan.Constant(part_key, connection.name)))
-            elif name in _PARTS:
-                parts.append((part_key, _PARTS[name]))
-                if name == "nodes":
-                    node_nodes += nodes
-                if name != "edges":
-                    continue
+        for part_key, (part, nodes) in self._known(connection, merged, _PARTS).items():
+            if part == "pageInfo":
+                page_type: Any = get_named_type(connection.fields["pageInfo"].type)
+                info = self._known(page_type, self._merged(nodes), _PAGE_INFO)
+                parts.append((part_key, plan.PageInfo(tuple((k, what) for k, (what, _) in info.items()))))
+                continue
+            parts.append((part_key, part))
+            if part == "nodes":
+                node_nodes += nodes
+            elif part == "edges":
                 if edge_parts:
                     raise NotCompiled("two differently aliased `edges` of one connection")
-                for edge_key, edge_nodes in self.collect(edge_type, self._merged(nodes)).items():
-                    edge_name = edge_nodes[0].name.value
-                    if edge_name == "__typename":
-                        edge_parts.append((edge_key, plan.Constant(edge_key, edge_type.name)))
-                    elif edge_name in _EDGE:
-                        edge_parts.append((edge_key, _EDGE[edge_name]))
-                        if edge_name == "node":
-                            node_nodes += edge_nodes
-                    else:
-                        raise NotCompiled(f"{edge_type.name}.{edge_name} has no compiled form")
-            elif name == "pageInfo":
-                info: list[tuple[str, plan.PageInfoField | plan.Constant]] = []
-                for info_key, info_nodes in self.collect(page_type, self._merged(nodes)).items():
-                    info_name = info_nodes[0].name.value
-                    if info_name == "__typename":
-                        info.append((info_key, plan.Constant(info_key, page_type.name)))
-                    elif info_name in _PAGE_INFO:
-                        info.append((info_key, _PAGE_INFO[info_name]))
-                    else:
-                        raise NotCompiled(f"{page_type.name}.{info_name} has no compiled form")
-                parts.append((part_key, plan.PageInfo(tuple(info))))
-            else:
-                raise NotCompiled(f"{connection.name}.{name} has no compiled form")
+                edge_type: Any = get_named_type(connection.fields["edges"].type)
+                for edge_key, (edge_part, edge_nodes) in self._known(edge_type, self._merged(nodes), _EDGE).items():
+                    edge_parts.append((edge_key, edge_part))
+                    if edge_part == "node":
+                        node_nodes += edge_nodes
         if len({k for k, what in parts if what == "nodes"}) > 1 or len([e for e in edge_parts if e[1] == "node"]) > 1:
             raise NotCompiled("aliased copies of a connection's nodes")
         node_selection = self.selection(node_type, listing.table, self._merged(node_nodes)) if node_nodes else ()
@@ -332,6 +317,22 @@ class _Walk:
             node_selection,
             tuple(edge_parts),
         )
+
+    def _known(
+        self, runtime: GraphQLObjectType, selections: SelectionSetNode, known: Mapping[str, _Part]
+    ) -> dict[str, tuple[_Part | plan.Constant, list[FieldNode]]]:
+        """Each response key of a connection, edge or pageInfo object: the field ``known`` names,
+        or ``__typename``; NotCompiled for any other field."""
+        found: dict[str, tuple[_Part | plan.Constant, list[FieldNode]]] = {}
+        for key, nodes in self.collect(runtime, selections).items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                found[key] = plan.Constant(key, runtime.name), nodes
+            elif name in known:
+                found[key] = known[name], nodes
+            else:
+                raise NotCompiled(f"{runtime.name}.{name} has no compiled form")
+        return found
 
     def _nodes(self, key: str, name: str, definition: Any, nodes: list[FieldNode]) -> plan.Rows | plan.Sequence:
         values = get_argument_values(definition, nodes[0], self.variables)

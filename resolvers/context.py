@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -17,10 +17,13 @@ from .limits import Budget, Limits
 from .loaders import Loaders
 from .record import RequestRecord
 
+Execution = Literal["compiled", "dataloader", "verify"]
+"""How operations run: on the compiled path, the generic (DataLoader) path, or both, compared."""
+
 if TYPE_CHECKING:
     from .case_events import EventHub, Session
 
-__all__ = ["REQUEST_ID", "Context", "request_id"]
+__all__ = ["REQUEST_ID", "Context", "Execution", "request_id"]
 
 
 REQUEST_ID = "X-Request-ID"
@@ -45,7 +48,7 @@ class Context:
     viewer: Viewer
     limits: Limits
     budget: Budget
-    execution: str = "compiled"
+    execution: Execution = "compiled"
     """``LIAISON_EXECUTION``: compiled, dataloader, or verify (both, compared)."""
     from_router: bool = True
     """The request carries the federation router's shared secret, or none is configured."""
