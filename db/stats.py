@@ -305,7 +305,7 @@ def _in_spans(params: list[Any], alias: str, start: date | None, before: date | 
     """The summary rows (``alias``) that add up to [start, before), parameters appended.
 
     A bounded run of spans is named start by start, so the index bounds the columns after
-    ``starts`` too (a median's buckets); an unbounded one is a range."""
+    ``starts`` too; an unbounded one is a range."""
     found = []
     for span, first, after in spans(start, before):
         if first is not None and after is not None:
@@ -329,53 +329,26 @@ def _summary_rows(table: str, scope: str) -> str:
 
 def _case_figures(scope: str, where: str, median: bool = True) -> str:
     """Per scope key, the figures of the summary rows meeting ``where`` (over ``s``, and its
-    district ``d`` for a region): key, total, settled_online_mediations, amount_claimed,
-    amount_recovered, a column per counted value (``status_received`` ...), then
-    median_days_to_close (null unless ``median``).
+    district ``d`` for a region), in one pass over them: key, total, settled_online_mediations,
+    amount_claimed, amount_recovered, a column per counted value (``status_received`` ...),
+    then median_days_to_close (null unless ``median``).
 
-    The median: whole days to close (width 100) say which days hold the two middle values
-    and how many come before; only those days' hundredths (width 1) are read."""
+    The median: ``case_close_median`` (migration 0020) over the histograms of the same
+    summary rows, named by the pass (district, span, starts): whole days to close say which
+    days hold the two middle values, and only those days' hundredths are read."""
     key = _summary_key(scope)
-    figures = f"""
-SELECT t.*, {"m.days" if median else "NULL::float8"} AS median_days_to_close
-  FROM (SELECT {key} AS key, sum(s.cases) AS total, sum(s.settled_online_mediations) AS settled_online_mediations,
-               sum(s.amount_claimed) AS amount_claimed, sum(s.amount_recovered) AS amount_recovered, {_SUMMED}
-          FROM {_summary_rows("case_summary", scope)}
-         WHERE {where}
-         GROUP BY 1) t{" LEFT JOIN median m USING (key)" if median else ""}"""
-    if not median:
-        return figures
+    days = (
+        "case_close_median(array_agg(s.district_code), array_agg(s.span), array_agg(s.starts))"
+        if median
+        else "NULL::float8"
+    )
     return f"""
-WITH days AS (
-    SELECT {key} AS key, s.bucket, sum(s.cases)::bigint AS cases
-      FROM {_summary_rows("case_close_histogram", scope)}
-     WHERE s.width = 100 AND {where}
-     GROUP BY 1, 2
-), running AS (
-    SELECT key, bucket, cases, (sum(cases) OVER (PARTITION BY key ORDER BY bucket))::bigint - cases AS earlier,
-           (sum(cases) OVER (PARTITION BY key))::bigint AS closed
-      FROM days
-), middle AS (  -- the two middle positions (one when the count is odd), each in its day
-    SELECT DISTINCT r.key, r.bucket, r.earlier, m.position
-      FROM running r CROSS JOIN LATERAL (VALUES ((r.closed + 1) / 2), (r.closed / 2 + 1)) m (position)
-     WHERE m.position > r.earlier AND m.position <= r.earlier + r.cases
-), hundredths AS (  -- per middle day, through the index: its 100 buckets, not the span's all
-    SELECT m.key, m.position, m.earlier, h.bucket, h.cases
-      FROM middle m CROSS JOIN LATERAL (
-           SELECT s.bucket, sum(s.cases)::bigint AS cases
-             FROM {_summary_rows("case_close_histogram", scope)}
-            WHERE s.width = 1 AND s.bucket >= m.bucket * 100 AND s.bucket < m.bucket * 100 + 100
-              AND {key} = m.key AND {where}
-            GROUP BY 1) h
-), located AS (
-    SELECT key, position, bucket,
-           earlier + sum(cases) OVER (PARTITION BY key, position ORDER BY bucket) AS upto
-      FROM hundredths
-), median AS MATERIALIZED (  -- once, not once per row of the figures it joins
-    SELECT key, round((min(bucket) + max(bucket))::numeric / 200, 2)::float8 AS days
-      FROM (SELECT key, position, min(bucket) AS bucket FROM located WHERE upto >= position GROUP BY 1, 2) m
-     GROUP BY key
-){figures}"""
+SELECT {key} AS key, sum(s.cases) AS total, sum(s.settled_online_mediations) AS settled_online_mediations,
+       sum(s.amount_claimed) AS amount_claimed, sum(s.amount_recovered) AS amount_recovered, {_SUMMED},
+       {days} AS median_days_to_close
+  FROM {_summary_rows("case_summary", scope)}
+ WHERE {where}
+ GROUP BY 1"""
 
 
 async def case_stats(

@@ -14,6 +14,12 @@ API key is revoked or its expiry changes (a notification on the same connection)
 credential that no longer holds ends its subscriptions with ``UNAUTHENTICATED``. Checking
 per event would cost a key lookup per event and subscriber; the period bounds how long a
 token past its expiry still receives, and revocation, the urgent case, is pushed.
+
+Subscribers that ask the same thing of an event see the same answer: the same document and
+variables under the same access scope (role, districts, regions, points: what row
+predicates and masks depend on). The hub runs that execution once per event and sharing
+key (``shared``) and every such subscriber is sent its result; dashboards of one district
+and role are many subscribers and one execution.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
 import logging
-from collections import defaultdict
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from db.access import Role, Viewer
 from db.case_events import (
@@ -47,7 +54,7 @@ from .loaders import Loaders
 if TYPE_CHECKING:
     from .context import Context
 
-__all__ = ["EventHub", "Session", "SubscriptionRefused", "Verify", "case_events", "cursor_of"]
+__all__ = ["EventHub", "Session", "SubscriptionRefused", "Verify", "access_scope", "case_events", "cursor_of"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,9 @@ _MAX_CODES = 100
 """Codes a filter may list per condition."""
 _RETRY = 1.0
 """Seconds before the listener tries again after losing its connection or a read."""
+_SHARED = 4096
+"""Shared executions kept for subscribers still to take theirs, the oldest dropped first: a
+subscriber that comes later than that (far behind) runs its own, with the same result."""
 
 
 class SubscriptionRefused(Exception):
@@ -93,8 +103,9 @@ class Subscriber:
     woken: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def _scope(viewer: Viewer) -> Viewer:
-    """What access depends on: subscribers with the same role and scope share one read."""
+def access_scope(viewer: Viewer) -> Viewer:
+    """What access depends on: subscribers with the same role and scope share one read, and
+    one execution of the same document and variables per event."""
     return dataclasses.replace(viewer, credential=None, trusted_only=False)
 
 
@@ -111,6 +122,9 @@ class EventHub:
         self._started: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: Listener | None = None
+        self.executions = 0
+        """Executions run by ``shared`` since start (tests and the bench read it)."""
+        self._shared: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
 
     @property
     def subscriber_count(self) -> int:
@@ -273,7 +287,7 @@ class EventHub:
                         wanted[subscriber].add(route.position)
         groups: defaultdict[Viewer, list[Subscriber]] = defaultdict(list)
         for subscriber in wanted:
-            groups[_scope(subscriber.session.viewer)].append(subscriber)
+            groups[access_scope(subscriber.session.viewer)].append(subscriber)
 
         async def deliver(viewer: Viewer, subscribers: list[Subscriber]) -> None:
             positions = sorted(set().union(*(wanted[s] for s in subscribers)))
@@ -295,6 +309,26 @@ class EventHub:
         else:
             subscriber.queue.put_nowait(item)
         subscriber.woken.set()
+
+    # Executions shared
+
+    def shared(self, key: Hashable, execute: Callable[[], Any]) -> Awaitable[Any]:
+        """What ``execute`` gives (a value or an awaitable of one) for ``key``, run once: the
+        first subscriber to ask runs it, as a task of its own, so that it completes for the
+        others even if that subscriber goes; the others with the same key await its result.
+        ``key`` holds the event and everything that decides what a subscriber sees of it."""
+        found = self._shared.get(key)
+        if found is None:
+
+            async def run() -> Any:
+                result = execute()
+                return await result if inspect.isawaitable(result) else result
+
+            self.executions += 1
+            found = self._shared[key] = asyncio.ensure_future(run())
+            if len(self._shared) > _SHARED:
+                self._shared.popitem(last=False)
+        return asyncio.shield(found)
 
     # Credentials
 

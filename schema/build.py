@@ -31,7 +31,7 @@ from .programme import Membership, Programme
 from .query import Query
 from .saved_operation import SavedOperationMutations
 from .scalars import SCALARS
-from .subscription import Subscription, SubscriptionsOverWebSocket
+from .subscription import SharedEventExecution, Subscription, SubscriptionsOverWebSocket
 from .tracing import OperationTracing, RouterTracing
 
 __all__ = ["schema"]
@@ -105,6 +105,8 @@ schema = Schema(
     # Batches (a JSON array of operations) are allowed; api.graphql holds them to the
     # setting LIAISON_MAX_OPERATIONS, below this ceiling.
     config=StrawberryConfig(batching_config={"max_operations": 1000}, scalar_map=SCALARS),
+    # A case event executed once for all subscribers asking the same of it (schema.subscription).
+    execution_context_class=SharedEventExecution,
     extensions=[
         OperationTracing,  # first: its span encloses the others' work
         ClientErrors,

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Hashable, Iterator
+from typing import Any
 
 import strawberry
-from graphql import ExecutionResult, GraphQLError
+from graphql import ExecutionResult, GraphQLError, print_ast
 from strawberry import Info
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.graphql import OperationType
 
+from db.case_events import StreamedEvent
 from resolvers import case_events as live
 
 from .case import Case, CaseEvent
 from .enums import CaseEventKind, stored
 
-__all__ = ["CaseEventDelivery", "CaseEventStreamFilter", "Subscription", "SubscriptionsOverWebSocket"]
+__all__ = [
+    "CaseEventDelivery",
+    "CaseEventStreamFilter",
+    "SharedEventExecution",
+    "Subscription",
+    "SubscriptionsOverWebSocket",
+]
 
 
 @strawberry.input(description="Which case events to deliver; all given conditions must hold.")
@@ -78,3 +87,34 @@ class SubscriptionsOverWebSocket(SchemaExtension):
 
 
 _OVER_HTTP = "Subscriptions run over a websocket on /graphql (graphql-transport-ws); see the README."
+
+
+class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, but a case event is executed once per sharing key, not once per
+    subscriber (``EventHub.shared``): the event, the document and operation, the variables
+    and the subscriber's access scope, which is all an execution depends on (the loaders are
+    fresh per event and read as that scope may). Queries and mutations run as before."""
+
+    _asks: Hashable | None = None
+    """What this subscription asks, as a key: computed once, copied to each event's executor."""
+    _sharing: Hashable | None = None
+    """This event's sharing key, on an event's executor."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        hub = getattr(self.context_value, "events", None)
+        viewer = getattr(self.context_value, "viewer", None)
+        if hub is not None and viewer is not None and isinstance(payload, StreamedEvent) and self._asks is None:
+            operation = self.operation
+            document = operation.loc.source.body if operation.loc is not None else print_ast(operation)
+            name = operation.name.value if operation.name is not None else None
+            self._asks = (document, name, repr(self.variable_values.coerced), live.access_scope(viewer))
+        executor = super().build_per_event_executor(payload)
+        if self._asks is not None and isinstance(payload, StreamedEvent) and isinstance(executor, SharedEventExecution):
+            executor._sharing = (payload.position, self._asks)
+        return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        if self._sharing is None:
+            return super().execute_operation(serially)
+        hub = self.context_value.events
+        return hub.shared(self._sharing, lambda: super(SharedEventExecution, self).execute_operation(serially))

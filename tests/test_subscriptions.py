@@ -178,6 +178,33 @@ async def test_each_role_gets_the_events_it_may_see_masked_as_for_queries(db_dsn
         assert {e["extensions"]["code"] for e in message["payload"]["errors"]} == {"FORBIDDEN"}
 
 
+def test_subscribers_asking_the_same_under_one_access_share_one_execution_per_event(db_dsn: str) -> None:
+    """Three case officers of Pudong with the same dashboard cost one execution per event, and
+    get the same payload; an internal user's is its own execution, masked for its role."""
+    with service(db_dsn, role="admin") as client, contextlib.ExitStack() as stack:
+        hub = app_state(client).events
+        officers = [
+            stack.enter_context(connected(client, as_role("case_officer", districts=["310115"]))) for _ in "abc"
+        ]
+        internal = stack.enter_context(connected(client, as_role("internal")))
+        assert client.portal is not None
+        after = str(client.portal.call(head_position, app_state(client).db))
+        for ws in (*officers, internal):
+            subscribe(ws, districtCodes=["310115"], after=after)
+        before = hub.executions
+        number = ok(client, "caseOpen", **intake())["case"]["number"]
+        ok(client, "caseAccept", number=number, expectedVersion=1)
+        seen = [[delivered(ws) for _ in range(2)] for ws in officers]
+        internal_seen = [delivered(internal) for _ in range(2)]
+        assert hub.executions - before == 2 * 2  # two events, two access scopes
+        assert seen[0] == seen[1] == seen[2]
+        assert [(e["case"]["number"], e["event"]["kind"], e["case"]["consumerName"]) for e in seen[0]] == [
+            (number, "OPENED", NAME),
+            (number, "ACCEPTED", NAME),
+        ]
+        assert [(e["case"]["number"], e["case"]["consumerName"]) for e in internal_seen] == [(number, "欧*")] * 2
+
+
 def test_filters_pick_districts_points_and_kinds(db_dsn: str) -> None:
     with service(db_dsn, role="admin") as client, connected(client, as_role("internal")) as ws:
         subscribe(ws, "huangpu", districtCodes=["310101"])

@@ -166,6 +166,36 @@ async def test_summaries_follow_every_write(conn: asyncpg.Connection) -> None:
     assert await _differing(conn) == []
 
 
+async def test_the_median_from_the_histogram_is_the_raw_rows_median(conn: asyncpg.Connection) -> None:
+    """Medians whose two middle cases close on different days, or within one, odd and even
+    counts, a half hundredth rounded away from zero, over a day, a month, a year and a period
+    of several spans: ``case_close_median`` gives what percentile_cont over the rows gives."""
+    await conn.execute('ALTER TABLE "case" DISABLE TRIGGER case_guard, DISABLE TRIGGER case_audit')
+    point = await conn.fetchval("SELECT id FROM contact_point WHERE district_code = '310101' ORDER BY id LIMIT 1")
+    opened = dt.datetime(2031, 5, 5, 1, tzinfo=dt.UTC)  # a year with no other case
+    periods = [
+        (dt.date(2031, 5, 5), dt.date(2031, 5, 6)),
+        (dt.date(2031, 5, 1), dt.date(2031, 6, 1)),
+        (dt.date(2031, 1, 1), dt.date(2032, 1, 1)),
+        (dt.date(2030, 12, 30), dt.date(2031, 5, 6)),
+    ]
+    expected = {1: 0.5, 2: 1.88, 3: 3.25, 4: 3.25}  # 0.50; (0.50 + 3.25) / 2 = 1.875; ...
+    for n, hundredths in enumerate((50, 325, 330, 325), start=1):
+        await conn.execute(
+            'INSERT INTO "case" (number, kind, channel, category, status, contact_point_id, opened_at, closed_at)'
+            " VALUES ($1, 'complaint', 'on_site', 'other', 'settled', $2, $3, $4)",
+            f"C310101-2031-{n:07d}",
+            point,
+            opened,
+            opened + dt.timedelta(seconds=864 * hundredths),
+        )
+        for start, before in periods:
+            for scope, keys in (("district", ["310101"]), ("region", ["310000"]), ("network", [stats.NETWORK])):
+                [found] = await stats.case_stats(conn, scope, keys, start, before)
+                [raw] = await stats.case_stats_from_rows(conn, scope, keys, start, before)
+                assert (found.median_days_to_close, raw.median_days_to_close) == (expected[n], expected[n])
+
+
 async def test_a_corrupted_summary_is_found_and_rebuilt(db_dsn: str, conn: asyncpg.Connection) -> None:
     await conn.execute(
         "UPDATE case_summary SET status_settled = status_settled + 1 WHERE (district_code, span, starts) ="
