@@ -176,6 +176,7 @@ def _checked_graphql_body(body: bytes) -> tuple[bytes, Any]:
 def context_for(request: Request, response: Response | None) -> Context:
     """The per-request context of an admitted request."""
     state = request.app.state
+    route = state.executor.route(request)
     return Context(
         request=request,
         response=response,
@@ -183,7 +184,8 @@ def context_for(request: Request, response: Response | None) -> Context:
         viewer=request.state.viewer,
         limits=state.settings.limits,
         budget=state.budget,
-        execution=state.settings.execution,
+        executor=state.executor,
+        execution="compiled" if route == "fast_lane" else route,
         from_router=request.state.from_router,
         router_verified=request.state.router_verified,
         record=record_of(request),
@@ -210,6 +212,7 @@ def websocket_context(websocket: WebSocket) -> Context:
         viewer=ANONYMOUS,
         limits=state.settings.limits,
         budget=state.budget,
-        execution=state.settings.execution,
+        executor=state.executor,
+        execution=state.executor.route(websocket),
         events=state.events,
     )

@@ -23,6 +23,7 @@ from resolvers.case_events import EventHub
 from resolvers.documents import broken_documents
 from schema import schema
 from schema.compiled import compile_ahead
+from schema.executor import Executor
 
 from .auth import authenticate
 from .budget import open_budget
@@ -59,7 +60,7 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def _prepare_saved_queries(db: Database, max_page: int, metrics: Metrics) -> None:
+async def _prepare_saved_queries(db: Database, executor: Executor, max_page: int, metrics: Metrics) -> None:
     """A schema change must not break a tool silently: say at start-up which saved queries it
     broke. Compile the others ahead for internal tools (those that need no variable values).
     Their names are the operation labels of the metrics."""
@@ -77,7 +78,7 @@ async def _prepare_saved_queries(db: Database, max_page: int, metrics: Metrics) 
     internal = Viewer(Role.INTERNAL)
     for operation in active:
         if operation.label not in failed:
-            outcome = compile_ahead(schema.caches, operation.document, operation.operation_name, internal, max_page)
+            outcome = compile_ahead(executor, operation.document, operation.operation_name, internal, max_page)
             log.info("saved query %s: %s", operation.label, outcome)
 
 
@@ -105,7 +106,9 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
             dsn, max_size=settings.pool_size, timeout=settings.db_timeout, statement_timeout=limits.request_timeout
         )
         app.state.documents = Documents(settings.trusted_documents_only)
-        await _prepare_saved_queries(app.state.db, limits.max_page_size, app.state.telemetry.metrics)
+        await _prepare_saved_queries(
+            app.state.db, app.state.executor, limits.max_page_size, app.state.telemetry.metrics
+        )
         app.state.budget = open_budget(settings.redis_url, limits.budget_points, limits.budget_window)
         app.state.events = EventHub(
             app.state.db, dsn, limits, functools.partial(_verify, db=app.state.db, settings=settings)
@@ -146,6 +149,7 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.executor = Executor(schema, settings.execution, fast_lane=not settings.trusted_documents_only)
     app.state.telemetry = telemetry
     telemetry.metrics.read_from(app.state)
     # A bulkhead for /graphql and /queries alike: on 2 cores, more executions at once only

@@ -250,11 +250,11 @@ def parse_validate_costs() -> list[tuple[str, dict[str, float]]]:
 
     from api.saved_queries import declared_variables
     from schema import schema
-    from schema.caches import parse_document
+    from schema.caches import DocumentCaches, parse_document
 
     gql = schema._schema
     rules = tuple(graphql.specified_rules)  # what strawberry's execution context passes
-    caches = schema.caches  # the service's very caches (schema.caches.DocumentCaches)
+    caches = DocumentCaches()  # as the service's executor keeps them (schema.executor)
     validation_key = (id(schema), tuple(id(rule) for rule in rules))
     hash_pattern = re.compile(r"[0-9a-f]{64}")
     found = []
@@ -283,7 +283,7 @@ def parse_validate_costs() -> list[tuple[str, dict[str, float]]]:
                     "hash check + saved lookup": per_call(
                         lambda s=sha, saved=saved_by_hash: hash_pattern.fullmatch(s) and saved.get(s), 20000
                     ),
-                    "by name: variables' parse": per_call(lambda t=text: declared_variables(t), 300),
+                    "by name: variables' parse": per_call(lambda t=text: declared_variables(t, caches), 300),
                 },
             )
         )

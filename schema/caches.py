@@ -176,12 +176,9 @@ class ParsedDocument:
 
 @dataclass
 class DocumentCaches:
-    """Every cache of what documents parse, validate, measure and compile to, in one place.
-
-    Held by the schema object (``schema.build``), since Strawberry builds its extensions per
-    request from factories and the schema is the one object they all reach
-    (``execution_context.schema``); issue 19 moves it to an execution object the app owns.
-    """
+    """Every cache of what documents parse, validate, measure and compile to, in one place:
+    the app's executor's (``schema.executor``), which the extensions reach through the
+    request's context."""
 
     parsed: BoundedCache[ParsedDocument] = field(default_factory=lambda: BoundedCache(PARSED_BUDGET))
     validated: BoundedCache[list[GraphQLError]] = field(default_factory=lambda: BoundedCache(VALIDATED_BUDGET))
@@ -195,7 +192,8 @@ class DocumentCaches:
 
 
 def caches_of(execution_context: Any) -> DocumentCaches:
-    return execution_context.schema.caches  # type: ignore[no-any-return]
+    """The caches of the app serving this operation (``Context.executor``)."""
+    return execution_context.context.executor.caches  # type: ignore[no-any-return]
 
 
 def variables_key(variables: dict[str, Any] | None) -> bytes | None:

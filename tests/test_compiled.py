@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from schema import schema
-from schema.compiled import EXECUTIONS, HEADER, fallback_reason
+from schema.compiled import HEADER, fallback_reason
 
 from .support import bearer, post, service
 
@@ -108,15 +107,15 @@ def test_one_statement_whatever_the_data_size(demo_dsn: str, volume_dsn: str, qu
 
 def test_a_query_the_compiler_does_not_know_falls_back_visibly(demo_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
     query = "query Figures { programmes { code name } }"
-    before = EXECUTIONS["dataloader"]
     with caplog.at_level(logging.INFO, logger="schema.compiled"), service(demo_dsn) as client:
         for _ in range(2):
             served, _, found = post(client, query)
             assert served == "dataloader"
+        executor = client.app.state.executor  # type: ignore[attr-defined]
     assert len(found["programmes"]) > 3
-    assert EXECUTIONS["dataloader"] - before == 2
+    assert executor.served["dataloader"] == 2
     reason = "Query.programmes has no compiled form"
-    assert fallback_reason(schema.caches, query, "Figures", "internal") == reason
+    assert fallback_reason(executor.caches, query, "Figures", "internal") == reason
     lines = [r.getMessage() for r in caplog.records if r.name == "schema.compiled"]
     assert lines == [f"operation Figures for the internal role runs on the generic path: {reason}"]
 
@@ -163,8 +162,9 @@ def test_a_known_request_skips_the_pipeline_and_answers_the_same(
             assert answer.headers[name] == first.headers[name]
         a, b = answer.json(), first.json()
         assert a["extensions"]["cost"]["budget"]["remaining"] < b["extensions"]["cost"]["budget"]["remaining"]
+        assert a["extensions"]["cost"]["documentCost"] == 0  # charged once, with the first
         for doc in (a, b):
-            del doc["extensions"]["cost"]["budget"]["remaining"]
+            del doc["extensions"]["cost"]["budget"]["remaining"], doc["extensions"]["cost"]["documentCost"]
         assert a == b
         assert answer.content.startswith(b'{"data":{"contactPoint":{"id":')
 
@@ -188,8 +188,9 @@ async def test_saved_queries_are_compiled_ahead_at_start_up(db_dsn: str, caplog:
     internal, empty = Viewer(Role.INTERNAL), variables_key({})
     assert empty is not None
     with caplog.at_level(logging.INFO, logger="api.app"), service(db_dsn) as client:
-        assert statement_for(schema.caches, document, "FiveStarDirectory", internal, empty, 100) is not None
-        assert statement_for(schema.caches, taking, "PointsOf", internal, empty, 100) is None
+        caches = client.app.state.executor.caches  # type: ignore[attr-defined]
+        assert statement_for(caches, document, "FiveStarDirectory", internal, empty, 100) is not None
+        assert statement_for(caches, taking, "PointsOf", internal, empty, 100) is None
         response = client.get("/queries/FiveStarDirectory")
     assert response.status_code == 200 and response.headers[HEADER] == "verified"
     lines = {r.getMessage() for r in caplog.records if r.name == "api.app"}
