@@ -23,7 +23,7 @@ from resolvers.context import REQUEST_ID, Context, request_id
 from resolvers.limits import Limits
 from resolvers.record import RequestRecord
 
-from .auth import Unauthenticated, authenticate
+from .auth import Unauthenticated
 from .jsonout import dumps
 from .media import JSON, response_media_type
 
@@ -114,8 +114,8 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
     request.state.router_verified = matches
     request.state.from_router = secret is None or matches
     try:
-        request.state.viewer = await authenticate(
-            request.headers.get("authorization"), request.app.state.db, settings.jwt
+        request.state.viewer = await request.app.state.authenticator.viewer(
+            request.headers.get("authorization"), request.app.state.db
         )
     except Unauthenticated as exc:
         raise Refused(401, exc.code, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
@@ -176,7 +176,7 @@ def _checked_graphql_body(body: bytes) -> tuple[bytes, Any]:
 def context_for(request: Request, response: Response | None) -> Context:
     """The per-request context of an admitted request."""
     state = request.app.state
-    route = state.executor.route(request)
+    route = state.engine.route(request)
     return Context(
         request=request,
         response=response,
@@ -184,7 +184,7 @@ def context_for(request: Request, response: Response | None) -> Context:
         viewer=request.state.viewer,
         limits=state.settings.limits,
         budget=state.budget,
-        executor=state.executor,
+        engine=state.engine,
         execution="compiled" if route == "fast_lane" else route,
         from_router=request.state.from_router,
         router_verified=request.state.router_verified,
@@ -212,7 +212,7 @@ def websocket_context(websocket: WebSocket) -> Context:
         viewer=ANONYMOUS,
         limits=state.settings.limits,
         budget=state.budget,
-        executor=state.executor,
-        execution=state.executor.route(websocket),
+        engine=state.engine,
+        execution=state.engine.route(websocket),
         events=state.events,
     )

@@ -1,7 +1,7 @@
 """The compiled fast lane: a request the service has already served compiled, served again
 without Strawberry's pipeline.
 
-Taken by a request the executor routed here (``schema.executor``: compiled mode, a plain
+Taken by a request the engine routed here (``schema.engine``: compiled mode, a plain
 POSTed query). A query whose text, operation, viewer and variables match a statement the compiled
 path rendered before is known to parse, validate and compile; its measure is kept too. So
 it needs only what the pipeline would still do for it: the limits and the budget charge
@@ -43,8 +43,8 @@ async def serve_known(request: Request) -> Response | None:
     if media_type is None or variables is None:
         return None
     limits = request.app.state.settings.limits
-    executor = request.app.state.executor
-    caches = executor.caches
+    engine = request.app.state.engine
+    caches = engine.caches
     if operation_name is None:
         operation_name = _only_operation_name(caches, query, limits.max_tokens)
     statement = statement_for(caches, query, operation_name, viewer, variables, limits.max_page_size)
@@ -72,7 +72,7 @@ async def serve_known(request: Request) -> Response | None:
     else:
         body = b'{"data":' + text.encode() + b',"extensions":' + extensions + b"}"
         retry = None
-    executor.served.update(("compiled", "fast_lane"))
+    engine.served.update(("compiled", "fast_lane"))
     context.record.started(operation_name, "query")
     context.record.execution = "fast_lane"
     response = Response(body, status_code=200 if retry is None else 503)

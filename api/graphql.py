@@ -121,7 +121,7 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             await admit(request, self.limits)
             async with answering_faults(request, self.limits.request_timeout):
-                if request.app.state.executor.route(request) == "fast_lane":
+                if request.app.state.engine.route(request) == "fast_lane":
                     known = await serve_known(request)
                     if known is not None:
                         return known

@@ -126,8 +126,8 @@ class _StateCollector(Collector):
         hits = CounterMetricFamily("liaison_cache_hits", "Lookups that found a kept value, by cache.", labels=["cache"])
         misses = CounterMetricFamily("liaison_cache_misses", "Lookups that found nothing, by cache.", labels=["cache"])
         held = GaugeMetricFamily("liaison_cache_bytes", "Estimated bytes held, by cache.", labels=["cache"])
-        executor = getattr(self.state, "executor", None)
-        for name, cache in (executor.caches.all() if executor is not None else {}).items():
+        engine = getattr(self.state, "engine", None)
+        for name, cache in (engine.caches.all() if engine is not None else {}).items():
             hits.add_metric([name], cache.hits)
             misses.add_metric([name], cache.misses)
             held.add_metric([name], cache.held)

@@ -20,7 +20,7 @@ from resolvers.context import Context
 from resolvers.documents import broken_documents, check_document
 from schema import schema
 from schema.compiled import plain_data
-from schema.executor import Executor
+from schema.engine import QueryEngine
 
 from .budget import InProcessBudget
 from .saved_queries import coerce_parameter, declared_variables
@@ -119,8 +119,8 @@ async def _run(dsn: str, args: argparse.Namespace) -> int:
             )
             return 1
         variables = json.loads(args.variables) if args.variables else {}
-        executor = Executor(schema)
-        declared = declared_variables(operation.document, executor.caches)
+        engine = QueryEngine(schema)
+        declared = declared_variables(operation.document, engine.caches)
         for item in args.var:
             name, _, value = item.partition("=")
             if name not in declared:
@@ -131,7 +131,7 @@ async def _run(dsn: str, args: argparse.Namespace) -> int:
         viewer = Viewer(Role(args.role), "cli", tuple(args.region), tuple(args.district))
         request = Request({"type": "http", "method": "POST", "path": "/cli", "headers": [], "query_string": b""})
         budget = InProcessBudget(10**12, 3600)
-        context = Context(request, None, db, viewer, settings.limits, budget, executor, settings.execution)
+        context = Context(request, None, db, viewer, settings.limits, budget, engine, settings.execution)
         result = await schema.execute(
             operation.document, variables, context_value=context, operation_name=operation.operation_name
         )

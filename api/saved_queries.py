@@ -126,7 +126,7 @@ async def _variables(request: Request, operation: saved.SavedOperation) -> dict[
         if not isinstance(variables, dict):
             raise Refused(400, "BAD_REQUEST", "`variables` must be a JSON object.")
         return variables
-    declared = declared_variables(operation.document, request.app.state.executor.caches)
+    declared = declared_variables(operation.document, request.app.state.engine.caches)
     variables = {}
     for name in {k for k in request.query_params if k not in _RESERVED}:
         if name not in declared:

@@ -254,7 +254,7 @@ def parse_validate_costs() -> list[tuple[str, dict[str, float]]]:
 
     gql = schema._schema
     rules = tuple(graphql.specified_rules)  # what strawberry's execution context passes
-    caches = DocumentCaches()  # as the service's executor keeps them (schema.executor)
+    caches = DocumentCaches()  # as the service's engine keeps them (schema.engine)
     validation_key = (id(schema), tuple(id(rule) for rule in rules))
     hash_pattern = re.compile(r"[0-9a-f]{64}")
     found = []

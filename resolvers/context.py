@@ -45,11 +45,11 @@ class Context:
     viewer: Viewer
     limits: Limits
     budget: Budget
-    executor: Any
-    """The app's ``schema.executor.Executor``: its compiler, caches and counts (typed Any:
+    engine: Any
+    """The app's ``schema.engine.QueryEngine``: its compiler, caches and counts (typed Any:
     resolvers/ does not import schema/)."""
     execution: str = "compiled"
-    """The path the executor chose for this request: compiled, dataloader, or verify (both,
+    """The path the engine chose for this request: compiled, dataloader, or verify (both,
     compared)."""
     from_router: bool = True
     """The request carries the federation router's shared secret, or none is configured."""

@@ -94,7 +94,7 @@ schema = Schema(
     federation_version="2.9",
     types=NODE_TYPES,
     # Factories: a fresh extension per request; what they keep between requests is the
-    # app's executor's (``schema.executor``), reached through the request's context.
+    # app's engine's (``schema.engine``), reached through the request's context.
     # Batches (a JSON array of operations) are allowed; api.graphql holds them to the
     # setting LIAISON_MAX_OPERATIONS, below this ceiling.
     config=StrawberryConfig(batching_config={"max_operations": 1000}, scalar_map=SCALARS),

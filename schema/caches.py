@@ -177,7 +177,7 @@ class ParsedDocument:
 @dataclass
 class DocumentCaches:
     """Every cache of what documents parse, validate, measure and compile to, in one place:
-    the app's executor's (``schema.executor``), which the extensions reach through the
+    the app's engine's (``schema.engine``), which the extensions reach through the
     request's context."""
 
     parsed: BoundedCache[ParsedDocument] = field(default_factory=lambda: BoundedCache(PARSED_BUDGET))
@@ -192,8 +192,8 @@ class DocumentCaches:
 
 
 def caches_of(execution_context: Any) -> DocumentCaches:
-    """The caches of the app serving this operation (``Context.executor``)."""
-    return execution_context.context.executor.caches  # type: ignore[no-any-return]
+    """The caches of the app serving this operation (``Context.engine``)."""
+    return execution_context.context.engine.caches  # type: ignore[no-any-return]
 
 
 def variables_key(variables: dict[str, Any] | None) -> bytes | None:

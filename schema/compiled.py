@@ -6,9 +6,9 @@ has a plan for it, the statement's JSON text becomes the result's ``data`` unpar
 (``orjson.Fragment``), and graphql-core's executor never runs. Anything else (mutations,
 introspection, ``_entities``, a field without a mapping, a request the generic path would
 answer with an error) runs on the generic path. Whether a request may use the compiled
-path is the executor's decision (``schema.executor``, ``Context.execution``). Each response
+path is the engine's decision (``schema.engine``, ``Context.execution``). Each response
 says which path served it in ``X-Liaison-Execution`` and in its record (``Context.record``:
-the metrics and the log line); the executor counts them (``Executor.served``); the first fallback of
+the metrics and the log line); the engine counts them (``QueryEngine.served``); the first fallback of
 each document and role is logged with its reason. In verify mode a statistic whose summaries
 differ from the raw rows (``resolvers.stats``) marks its operation ``mismatch`` as well.
 """
@@ -33,7 +33,7 @@ from resolvers.compiler import NotCompiled
 from resolvers.context import Context
 
 from .caches import DocumentCaches, plain_size, variables_key
-from .executor import Executor
+from .engine import QueryEngine
 
 __all__ = [
     "HEADER",
@@ -77,14 +77,14 @@ class CompiledExecution(SchemaExtension):
             if served == "compiled":
                 execution.result = GraphQLExecutionResult(data=orjson.Fragment(text))  # type: ignore[arg-type]
             if not (text is not None and context.execution == "verify"):  # else counted as verified or not
-                context.executor.served[served] += 1
+                context.engine.served[served] += 1
             _tell(context, served)
         yield
         summaries_differ = isinstance(context, Context) and bool(context.summary_mismatches)
         if text is not None and context.execution == "verify":
             self._verify(context, text, summaries_differ)
         elif summaries_differ:  # statistics read from summaries, on the generic path alone
-            context.executor.served["mismatch"] += 1
+            context.engine.served["mismatch"] += 1
             _tell(context, "mismatch")
 
     def _verify(self, context: Context, text: str, summaries_differ: bool) -> None:
@@ -94,10 +94,10 @@ class CompiledExecution(SchemaExtension):
         generic = orjson.dumps(result.data) if result is not None and not result.errors else None
         same = generic == text.encode()
         if same and not summaries_differ:
-            context.executor.served["verified"] += 1
+            context.engine.served["verified"] += 1
             _tell(context, "verified")
             return
-        context.executor.served["mismatch"] += 1
+        context.engine.served["mismatch"] += 1
         _tell(context, "mismatch")
         if not same:
             log.error(
@@ -111,7 +111,7 @@ class CompiledExecution(SchemaExtension):
         """The operation's data as JSON text from one statement, or None: the generic path serves it."""
         if context.execution == "dataloader":
             return None
-        statement = self._statement(context.executor, context)
+        statement = self._statement(context.engine, context)
         if statement is None:
             return None
         self.first_key = statement.first_key
@@ -125,10 +125,10 @@ class CompiledExecution(SchemaExtension):
             log.exception("compiled statement failed (request %s); served on the generic path", context.request_id)
             return None
 
-    def _statement(self, executor: Executor, context: Context) -> Statement | None:
+    def _statement(self, engine: QueryEngine, context: Context) -> Statement | None:
         """This request's SQL and parameters, rendered once per document, viewer and variables."""
         execution = self.execution_context
-        caches, compiler = executor.caches, executor.compiler
+        caches, compiler = engine.caches, engine.compiler
         viewer = context.viewer
         key = (execution.query or "", execution.operation_name, viewer.role.value)
         if key in caches.fallbacks:  # documents the compiler cannot serve: asked once
@@ -155,10 +155,10 @@ class CompiledExecution(SchemaExtension):
         return _rendered(caches, root, viewer, key[0], key[1], variables, max_page)
 
 
-def compile_ahead(executor: Executor, query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
+def compile_ahead(engine: QueryEngine, query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
     """Plan and render a stored document before its first request, for ``viewer``'s role and
     scope, when it needs no variable values; say what became of it (for the start-up log)."""
-    caches, compiler = executor.caches, executor.compiler
+    caches, compiler = engine.caches, engine.compiler
     document = parse(query)
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation.value != "query":

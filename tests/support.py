@@ -100,7 +100,7 @@ def service(dsn: str, role: str | None = "internal", **env: str) -> Iterator[Tes
         try:
             yield client
         finally:
-            SERVED.update(client.app.state.executor.served)  # type: ignore[attr-defined]
+            SERVED.update(client.app.state.engine.served)  # type: ignore[attr-defined]
 
 
 def _same_on_both_paths(response: httpx2.Response) -> None:

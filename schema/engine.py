@@ -1,7 +1,7 @@
-"""The app's executor: which path serves a request, and what is kept between requests.
+"""The query engine: which path serves a request, and what is kept between requests.
 
-One per app (``app.state.executor``), reached by the schema's extensions through
-``Context.executor``: the compiler of the schema, the document caches and the count of
+One per app (``app.state.engine``), reached by the schema's extensions through
+``Context.engine``: the compiler of the schema, the document caches and the count of
 operations served per path. ``route`` decides a request's path once, when it is admitted;
 the fast lane (``api.fast_lane``), the compiled path (``schema.compiled``) and the
 statistics' summary check (``resolvers.stats``) read that decision and nothing else.
@@ -19,7 +19,7 @@ from resolvers.compiler import Compiler
 
 from .caches import DocumentCaches
 
-__all__ = ["ROUTER_TRACE", "Executor", "Route"]
+__all__ = ["ROUTER_TRACE", "QueryEngine", "Route"]
 
 Route = Literal["fast_lane", "compiled", "verify", "dataloader"]
 """``fast_lane``: a plain POSTed query in compiled mode, served without Strawberry's pipeline
@@ -34,7 +34,7 @@ _FIELDS = frozenset({"query", "operationName", "variables", "extensions"})
 
 
 @dataclass
-class Executor:
+class QueryEngine:
     """The path each request takes, and the compiler, caches and counts behind them."""
 
     schema: Any
