@@ -21,6 +21,7 @@ from db.access import ANONYMOUS
 from db.errors import DatabaseUnavailable
 from resolvers.context import REQUEST_ID, Context, request_id
 from resolvers.limits import Limits
+from resolvers.private_apis import keep_body
 from resolvers.record import RequestRecord
 
 from .auth import Unauthenticated
@@ -107,7 +108,7 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
         if graphql and parse_content_type(request.headers.get("content-type", ""))[0] == JSON:
             checked, request.state.graphql_request = _checked_graphql_body(bytes(body))
             body = bytearray(checked)
-        request._body = bytes(body)  # what Request.body() returns from now on
+        keep_body(request, bytes(body))
     secret = settings.router_secret
     given = request.headers.get(ROUTER_SECRET_HEADER, "")
     matches = secret is not None and hmac.compare_digest(given.encode(), secret.encode())

@@ -21,6 +21,7 @@ from db.errors import DatabaseUnavailable
 from db.pool import Database, open_database
 from resolvers.case_events import EventHub
 from resolvers.documents import broken_documents
+from resolvers.private_apis import graphql_schema
 from schema import schema
 from schema.compiled import compile_ahead
 from schema.engine import QueryEngine
@@ -69,7 +70,7 @@ async def _prepare_saved_queries(db: Database, engine: QueryEngine, max_page: in
     except DatabaseUnavailable:
         return  # the service starts while the database is away; `liaison queries check` reports later
     metrics.saved_names.update(o.name for o in active)
-    broken = broken_documents([(o.label, o.document) for o in active], schema._schema)
+    broken = broken_documents([(o.label, o.document) for o in active], graphql_schema(schema))
     for label, errors in broken:
         log.warning("saved query %s no longer validates against the schema: %s", label, "; ".join(errors))
     if active:

@@ -18,6 +18,7 @@ from db.access import Role, Viewer
 from db.pool import open_database
 from resolvers.context import Context
 from resolvers.documents import broken_documents, check_document
+from resolvers.private_apis import graphql_schema
 from schema import schema
 from schema.compiled import plain_data
 from schema.engine import QueryEngine
@@ -97,7 +98,7 @@ def _check_hash_key(path: Path, key: str, body: str) -> None:
 async def _push(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
     failed = 0
     for where, document in documents_at(args.path):
-        checked = check_document(document, schema._schema)
+        checked = check_document(document, graphql_schema(schema))
         if not checked.ok or checked.operation_name is None:
             failed += 1
             print(f"refused {where}:", *checked.errors, sep="\n  ", file=sys.stderr)
@@ -177,7 +178,7 @@ async def _main(dsn: str, args: argparse.Namespace) -> int:
             print(f"deprecated {args.name} v{args.version}")
             return 0
         active = await saved.active_operations(conn)
-        broken = broken_documents([(o.label, o.document) for o in active], schema._schema)
+        broken = broken_documents([(o.label, o.document) for o in active], graphql_schema(schema))
         for label, errors in broken:
             print(f"broken {label}:", *errors, sep="\n  ")
         print(f"{len(active) - len(broken)} of {len(active)} saved versions validate")

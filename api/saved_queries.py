@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from db import saved
 from resolvers.documents import is_mutation
+from resolvers.private_apis import graphql_schema
 from schema import schema
 from schema.caches import DocumentCaches
 from schema.compiled import plain_data
@@ -141,7 +142,7 @@ def declared_variables(document: str, caches: DocumentCaches) -> dict[str, Any]:
     if declared is None:
         operation = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))
         declared = {
-            v.variable.name.value: type_from_ast(schema._schema, v.type)  # type: ignore[arg-type]
+            v.variable.name.value: type_from_ast(graphql_schema(schema), v.type)  # type: ignore[arg-type]
             for v in operation.variable_definitions or ()
         }
         # The types are the schema's; a name, its slot and a list or non-null wrapper each.

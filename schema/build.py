@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import BadUserInput
+from resolvers.private_apis import graphql_schema
 
 from .cache_control import hint_types
 from .caches import DocumentCache, TextValidationCache
@@ -112,6 +113,6 @@ schema = Schema(
     ],
 )
 
-ENTITY_NAMES = frozenset(t.name for t in schema._schema.get_type("_Entity").types)  # type: ignore[union-attr]
+ENTITY_NAMES = frozenset(t.name for t in graphql_schema(schema).get_type("_Entity").types)  # type: ignore[union-attr]
 """The federation entities, as the schema's ``_Entity`` union lists them."""
 _REFUSED = "A representation is an object whose `__typename` names an entity: " + ", ".join(sorted(ENTITY_NAMES)) + "."

@@ -22,6 +22,8 @@ import orjson
 from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
+from resolvers.private_apis import graphql_schema, validate_document
+
 __all__ = [
     "PARSED_BYTES_PER_CHAR",
     "PARSED_BYTES_PER_TOKEN",
@@ -276,15 +278,13 @@ class TextValidationCache(SchemaExtension):
     """
 
     def on_validate(self) -> Iterator[None]:
-        from strawberry.schema.schema import validate_document
-
         execution = self.execution_context
         validated = caches_of(execution).validated
         key = (id(execution.schema), execution.query, tuple(id(rule) for rule in execution.validation_rules))
         errors = validated.get(*key)
         if errors is None:
             document = execution.graphql_document
-            errors = validate_document(execution.schema._schema, document, execution.validation_rules)
+            errors = validate_document(graphql_schema(execution.schema), document, execution.validation_rules)
             held = sys.getsizeof(errors) + ERROR_BYTES * len(errors)
             if errors and document is not None:  # their locations hold the document's tokens and text
                 held += _parsed_size(len(execution.query or ""), _tokens(document))
