@@ -21,9 +21,10 @@ from db.access import ANONYMOUS
 from db.errors import DatabaseUnavailable
 from resolvers.context import REQUEST_ID, Context, request_id
 from resolvers.limits import Limits
+from resolvers.private_apis import keep_body
 from resolvers.record import RequestRecord
 
-from .auth import Unauthenticated, authenticate
+from .auth import Unauthenticated
 from .jsonout import dumps
 from .media import JSON, response_media_type
 
@@ -107,15 +108,15 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
         if graphql and parse_content_type(request.headers.get("content-type", ""))[0] == JSON:
             checked, request.state.graphql_request = _checked_graphql_body(bytes(body))
             body = bytearray(checked)
-        request._body = bytes(body)  # what Request.body() returns from now on
+        keep_body(request, bytes(body))
     secret = settings.router_secret
     given = request.headers.get(ROUTER_SECRET_HEADER, "")
     matches = secret is not None and hmac.compare_digest(given.encode(), secret.encode())
     request.state.router_verified = matches
     request.state.from_router = secret is None or matches
     try:
-        request.state.viewer = await authenticate(
-            request.headers.get("authorization"), request.app.state.db, settings.jwt
+        request.state.viewer = await request.app.state.authenticator.viewer(
+            request.headers.get("authorization"), request.app.state.db
         )
     except Unauthenticated as exc:
         raise Refused(401, exc.code, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
@@ -176,6 +177,7 @@ def _checked_graphql_body(body: bytes) -> tuple[bytes, Any]:
 def context_for(request: Request, response: Response | None) -> Context:
     """The per-request context of an admitted request."""
     state = request.app.state
+    route = state.engine.route(request)
     return Context(
         request=request,
         response=response,
@@ -183,7 +185,8 @@ def context_for(request: Request, response: Response | None) -> Context:
         viewer=request.state.viewer,
         limits=state.settings.limits,
         budget=state.budget,
-        execution=state.settings.execution,
+        engine=state.engine,
+        execution="compiled" if route == "fast_lane" else route,
         from_router=request.state.from_router,
         router_verified=request.state.router_verified,
         record=record_of(request),
@@ -210,6 +213,7 @@ def websocket_context(websocket: WebSocket) -> Context:
         viewer=ANONYMOUS,
         limits=state.settings.limits,
         budget=state.budget,
-        execution=state.settings.execution,
+        engine=state.engine,
+        execution=state.engine.route(websocket),
         events=state.events,
     )

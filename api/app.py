@@ -21,10 +21,12 @@ from db.errors import DatabaseUnavailable
 from db.pool import Database, open_database
 from resolvers.case_events import EventHub
 from resolvers.documents import broken_documents
+from resolvers.private_apis import graphql_schema
 from schema import schema
 from schema.compiled import compile_ahead
+from schema.engine import QueryEngine
 
-from .auth import authenticate
+from .auth import Authenticator
 from .budget import open_budget
 from .cors import cors_middleware
 from .documents import Documents
@@ -59,7 +61,7 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def _prepare_saved_queries(db: Database, max_page: int, metrics: Metrics) -> None:
+async def _prepare_saved_queries(db: Database, engine: QueryEngine, max_page: int, metrics: Metrics) -> None:
     """A schema change must not break a tool silently: say at start-up which saved queries it
     broke. Compile the others ahead for internal tools (those that need no variable values).
     Their names are the operation labels of the metrics."""
@@ -68,7 +70,7 @@ async def _prepare_saved_queries(db: Database, max_page: int, metrics: Metrics) 
     except DatabaseUnavailable:
         return  # the service starts while the database is away; `liaison queries check` reports later
     metrics.saved_names.update(o.name for o in active)
-    broken = broken_documents([(o.label, o.document) for o in active], schema._schema)
+    broken = broken_documents([(o.label, o.document) for o in active], graphql_schema(schema))
     for label, errors in broken:
         log.warning("saved query %s no longer validates against the schema: %s", label, "; ".join(errors))
     if active:
@@ -77,13 +79,8 @@ async def _prepare_saved_queries(db: Database, max_page: int, metrics: Metrics) 
     internal = Viewer(Role.INTERNAL)
     for operation in active:
         if operation.label not in failed:
-            outcome = compile_ahead(schema.caches, operation.document, operation.operation_name, internal, max_page)
+            outcome = compile_ahead(engine, operation.document, operation.operation_name, internal, max_page)
             log.info("saved query %s: %s", operation.label, outcome)
-
-
-async def _verify(authorization: str | None, *, db: Database, settings: Settings) -> Viewer:
-    """A subscriber's credential, checked again as at ``connection_init``."""
-    return await authenticate(authorization, db, settings.jwt)
 
 
 def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
@@ -105,10 +102,14 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
             dsn, max_size=settings.pool_size, timeout=settings.db_timeout, statement_timeout=limits.request_timeout
         )
         app.state.documents = Documents(settings.trusted_documents_only)
-        await _prepare_saved_queries(app.state.db, limits.max_page_size, app.state.telemetry.metrics)
+        await _prepare_saved_queries(app.state.db, app.state.engine, limits.max_page_size, app.state.telemetry.metrics)
         app.state.budget = open_budget(settings.redis_url, limits.budget_points, limits.budget_window)
         app.state.events = EventHub(
-            app.state.db, dsn, limits, functools.partial(_verify, db=app.state.db, settings=settings)
+            # A subscriber's credential, checked again as at ``connection_init``.
+            app.state.db,
+            dsn,
+            limits,
+            functools.partial(app.state.authenticator.viewer, db=app.state.db),
         )
         purging = asyncio.create_task(purge_keys_forever(app.state.db, limits.key_purge_interval))
         try:
@@ -146,6 +147,8 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.authenticator = Authenticator(settings.jwt)
+    app.state.engine = QueryEngine(schema, settings.execution, fast_lane=not settings.trusted_documents_only)
     app.state.telemetry = telemetry
     telemetry.metrics.read_from(app.state)
     # A bulkhead for /graphql and /queries alike: on 2 cores, more executions at once only

@@ -12,7 +12,6 @@ import hashlib
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
@@ -24,8 +23,9 @@ from db.access import ANONYMOUS, Role, Viewer, scope_problem
 from db.credentials import find_key, looks_like_key, touch_key
 from db.pool import Database
 from resolvers.environment import FromEnvironment
+from schema.caches import BoundedCache, plain_size
 
-__all__ = ["JwtSettings", "Unauthenticated", "authenticate"]
+__all__ = ["Authenticator", "JwtSettings", "Unauthenticated"]
 
 log = logging.getLogger(__name__)
 
@@ -87,53 +87,61 @@ class JwtSettings(FromEnvironment):
         return keys
 
 
-_last_touched: dict[str, float] = {}
+VERIFIED_BUDGET = 2**21
+"""Bytes of verified tokens kept (a viewer and two times: some 2,000 tokens)."""
+TOUCHED_BUDGET = 2**18
+"""Bytes of API keys' last marks kept (a float each: some 500 keys)."""
 
 
-async def authenticate(authorization: str | None, db: Database, settings: JwtSettings) -> Viewer:
-    """The viewer named by an ``Authorization`` header value (None: anonymous)."""
-    if authorization is None:
-        return ANONYMOUS
-    scheme, _, credential = authorization.strip().partition(" ")
-    credential = credential.strip()
-    if scheme.lower() != "bearer" or not credential:
-        raise Unauthenticated("Send credentials as `Authorization: Bearer <API key or token>`.")
-    if looks_like_key(credential):
-        return await _key_viewer(credential, db)
-    return _token_viewer(credential, settings)
+class Authenticator:
+    """Who is calling, for one app; what it keeps between requests:
 
+    - tokens already verified, with their viewer and validity (nbf, exp), keyed by a digest
+      of the token: a dashboard sends the same token with every request, and checking its
+      signature cost more than a compiled query;
+    - when each API key was last marked used, so it is written at most every minute.
+    """
 
-async def _key_viewer(credential: str, db: Database) -> Viewer:
-    key = await find_key(db, credential)
-    if key is None:
-        raise Unauthenticated("This API key is not valid.")
-    if not key.usable(datetime.datetime.now(datetime.UTC)):
-        raise Unauthenticated("This API key has expired or was revoked.")
-    now = time.monotonic()
-    if now - _last_touched.get(key.public_id, -_TOUCH_EVERY) >= _TOUCH_EVERY:
-        _last_touched[key.public_id] = now
-        await touch_key(db, key.public_id)
-    return key.viewer
+    def __init__(self, settings: JwtSettings) -> None:
+        self.settings = settings
+        self.verified: BoundedCache[tuple[Viewer, float, float]] = BoundedCache(VERIFIED_BUDGET)
+        self.touched: BoundedCache[float] = BoundedCache(TOUCHED_BUDGET)
 
+    async def viewer(self, authorization: str | None, db: Database) -> Viewer:
+        """The viewer named by an ``Authorization`` header value (None: anonymous)."""
+        if authorization is None:
+            return ANONYMOUS
+        scheme, _, credential = authorization.strip().partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise Unauthenticated("Send credentials as `Authorization: Bearer <API key or token>`.")
+        if looks_like_key(credential):
+            return await self._key_viewer(credential, db)
+        return self._token_viewer(credential)
 
-_VERIFIED: OrderedDict[tuple[str, JwtSettings], tuple[Viewer, float, float]] = OrderedDict()
-"""Tokens already verified, with their viewer and validity (nbf, exp): a dashboard sends the
-same token with every request, and checking its signature cost more than a compiled query."""
-_VERIFIED_KEPT = 4096
+    async def _key_viewer(self, credential: str, db: Database) -> Viewer:
+        key = await find_key(db, credential)
+        if key is None:
+            raise Unauthenticated("This API key is not valid.")
+        if not key.usable(datetime.datetime.now(datetime.UTC)):
+            raise Unauthenticated("This API key has expired or was revoked.")
+        now = time.monotonic()
+        touched = self.touched.get(key.public_id)
+        if touched is None or now - touched >= _TOUCH_EVERY:
+            self.touched.put(now, plain_size(now), key.public_id)
+            await touch_key(db, key.public_id)
+        return key.viewer
 
-
-def _token_viewer(token: str, settings: JwtSettings) -> Viewer:
-    known = _VERIFIED.get((token, settings))
-    if known is not None:
-        viewer, not_before, expires = known
-        if not_before - settings.leeway <= time.time() < expires + settings.leeway:  # as jwt.decode holds them
-            return viewer
-        del _VERIFIED[(token, settings)]  # and decode again, which words why it no longer holds
-    viewer, not_before, expires = _verify(token, settings)
-    _VERIFIED[(token, settings)] = (viewer, not_before, expires)
-    if len(_VERIFIED) > _VERIFIED_KEPT:
-        _VERIFIED.popitem(last=False)
-    return viewer
+    def _token_viewer(self, token: str) -> Viewer:
+        settings = self.settings
+        known = self.verified.get(token)
+        if known is not None:
+            viewer, not_before, expires = known
+            if not_before - settings.leeway <= time.time() < expires + settings.leeway:  # as jwt.decode holds them
+                return viewer
+        verified = _verify(token, settings)  # again, when it no longer holds: it words why
+        self.verified.put(verified, plain_size(verified), token)
+        return verified[0]
 
 
 def _verify(token: str, settings: JwtSettings) -> tuple[Viewer, float, float]:

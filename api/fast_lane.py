@@ -1,7 +1,8 @@
 """The compiled fast lane: a request the service has already served compiled, served again
 without Strawberry's pipeline.
 
-A POSTed query whose text, operation, viewer and variables match a statement the compiled
+Taken by a request the engine routed here (``schema.engine``: compiled mode, a plain
+POSTed query). A query whose text, operation, viewer and variables match a statement the compiled
 path rendered before is known to parse, validate and compile; its measure is kept too. So
 it needs only what the pipeline would still do for it: the limits and the budget charge
 (``schema.limits.admit_operation``, the same function), the one statement, and the same
@@ -19,9 +20,8 @@ from starlette.responses import Response
 
 from db.compiled import fetch_data
 from db.errors import DatabaseUnavailable, InvalidInput
-from schema import schema
 from schema.caches import DocumentCaches, variables_key
-from schema.compiled import EXECUTIONS, HEADER, fault_error, statement_for
+from schema.compiled import HEADER, fault_error, statement_for
 from schema.limits import admit_operation, cost_extension, measured
 from schema.tracing import operation_span
 
@@ -31,25 +31,20 @@ from .media import response_media_type
 
 __all__ = ["serve_known"]
 
-_FIELDS = frozenset({"query", "operationName", "variables", "extensions"})
-
 
 async def serve_known(request: Request) -> Response | None:
-    """The response to an admitted request the compiled path knows, or None."""
-    payload = getattr(request.state, "graphql_request", None)
-    settings = request.app.state.settings
-    if not isinstance(payload, dict) or settings.execution != "compiled" or settings.trusted_documents_only:
-        return None
-    query, operation_name = payload.get("query"), payload.get("operationName")
-    if not isinstance(query, str) or payload.get("extensions") or not _FIELDS.issuperset(payload):
-        return None
+    """The response to an admitted request routed to the fast lane that the compiled path
+    knows, or None."""
+    payload = request.state.graphql_request
+    query, operation_name = payload["query"], payload.get("operationName")
     viewer = request.state.viewer
     media_type = response_media_type(request.headers.get("accept"))
     variables = variables_key(payload.get("variables"))
-    if viewer.trusted_only or media_type is None or variables is None:
+    if media_type is None or variables is None:
         return None
-    limits = settings.limits
-    caches = schema.caches
+    limits = request.app.state.settings.limits
+    engine = request.app.state.engine
+    caches = engine.caches
     if operation_name is None:
         operation_name = _only_operation_name(caches, query, limits.max_tokens)
     statement = statement_for(caches, query, operation_name, viewer, variables, limits.max_page_size)
@@ -77,7 +72,7 @@ async def serve_known(request: Request) -> Response | None:
     else:
         body = b'{"data":' + text.encode() + b',"extensions":' + extensions + b"}"
         retry = None
-    EXECUTIONS["compiled"] += 1
+    engine.served.update(("compiled", "fast_lane"))
     context.record.started(operation_name, "query")
     context.record.execution = "fast_lane"
     response = Response(body, status_code=200 if retry is None else 503)

@@ -121,9 +121,10 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             await admit(request, self.limits)
             async with answering_faults(request, self.limits.request_timeout):
-                known = await serve_known(request)
-                if known is not None:
-                    return known
+                if request.app.state.engine.route(request) == "fast_lane":
+                    known = await serve_known(request)
+                    if known is not None:
+                        return known
                 async with request.app.state.executions:
                     return await super().run(request, context, root_value)
         except Refused as refused:

@@ -19,7 +19,7 @@ from db.errors import DatabaseUnavailable
 from resolvers.imports import KINDS, Actor, ImportRefused, Scope, run_import
 
 from .admission import Refused, refusal, unavailable
-from .auth import Unauthenticated, authenticate
+from .auth import Unauthenticated
 
 __all__ = ["MAX_IMPORT_BYTES", "post_import"]
 
@@ -31,8 +31,8 @@ _TRUE = {"true", "1", "yes", "on"}
 
 async def _viewer(request: Request) -> Viewer:
     try:
-        viewer = await authenticate(
-            request.headers.get("authorization"), request.app.state.db, request.app.state.settings.jwt
+        viewer = await request.app.state.authenticator.viewer(
+            request.headers.get("authorization"), request.app.state.db
         )
     except Unauthenticated as exc:
         raise Refused(401, exc.code, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc

@@ -32,7 +32,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from resolvers.record import RequestRecord
-from schema import schema
 
 from .admission import Refused, refusal
 
@@ -127,7 +126,8 @@ class _StateCollector(Collector):
         hits = CounterMetricFamily("liaison_cache_hits", "Lookups that found a kept value, by cache.", labels=["cache"])
         misses = CounterMetricFamily("liaison_cache_misses", "Lookups that found nothing, by cache.", labels=["cache"])
         held = GaugeMetricFamily("liaison_cache_bytes", "Estimated bytes held, by cache.", labels=["cache"])
-        for name, cache in schema.caches.all().items():
+        engine = getattr(self.state, "engine", None)
+        for name, cache in (engine.caches.all() if engine is not None else {}).items():
             hits.add_metric([name], cache.hits)
             misses.add_metric([name], cache.misses)
             held.add_metric([name], cache.held)

@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from db import saved
+from resolvers.private_apis import graphql_schema
 from schema import schema
 
 from .admission import Refused, refusal
@@ -82,7 +83,7 @@ async def serve_openapi(request: Request) -> Response:
     except Refused as refused:
         return refusal(request, refused)
     base = str(request.base_url).rstrip("/")
-    return JSONResponse(openapi_document(schema._schema, operations, base))
+    return JSONResponse(openapi_document(graphql_schema(schema), operations, base))
 
 
 def openapi_document(graphql_schema: GraphQLSchema, operations: list[saved.SavedOperation], server: str) -> dict:

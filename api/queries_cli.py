@@ -18,8 +18,10 @@ from db.access import Role, Viewer
 from db.pool import open_database
 from resolvers.context import Context
 from resolvers.documents import broken_documents, check_document
+from resolvers.private_apis import graphql_schema
 from schema import schema
 from schema.compiled import plain_data
+from schema.engine import QueryEngine
 
 from .budget import InProcessBudget
 from .saved_queries import coerce_parameter, declared_variables
@@ -96,7 +98,7 @@ def _check_hash_key(path: Path, key: str, body: str) -> None:
 async def _push(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
     failed = 0
     for where, document in documents_at(args.path):
-        checked = check_document(document, schema._schema)
+        checked = check_document(document, graphql_schema(schema))
         if not checked.ok or checked.operation_name is None:
             failed += 1
             print(f"refused {where}:", *checked.errors, sep="\n  ", file=sys.stderr)
@@ -118,7 +120,8 @@ async def _run(dsn: str, args: argparse.Namespace) -> int:
             )
             return 1
         variables = json.loads(args.variables) if args.variables else {}
-        declared = declared_variables(operation.document)
+        engine = QueryEngine(schema)
+        declared = declared_variables(operation.document, engine.caches)
         for item in args.var:
             name, _, value = item.partition("=")
             if name not in declared:
@@ -128,7 +131,8 @@ async def _run(dsn: str, args: argparse.Namespace) -> int:
         settings = Settings.from_env()
         viewer = Viewer(Role(args.role), "cli", tuple(args.region), tuple(args.district))
         request = Request({"type": "http", "method": "POST", "path": "/cli", "headers": [], "query_string": b""})
-        context = Context(request, None, db, viewer, settings.limits, InProcessBudget(10**12, 3600))
+        budget = InProcessBudget(10**12, 3600)
+        context = Context(request, None, db, viewer, settings.limits, budget, engine, settings.execution)
         result = await schema.execute(
             operation.document, variables, context_value=context, operation_name=operation.operation_name
         )
@@ -176,7 +180,7 @@ async def _main(dsn: str, args: argparse.Namespace) -> int:
             print(f"deprecated {args.name} v{args.version}")
             return 0
         active = await saved.active_operations(conn)
-        broken = broken_documents([(o.label, o.document) for o in active], schema._schema)
+        broken = broken_documents([(o.label, o.document) for o in active], graphql_schema(schema))
         for label, errors in broken:
             print(f"broken {label}:", *errors, sep="\n  ")
         print(f"{len(active) - len(broken)} of {len(active)} saved versions validate")

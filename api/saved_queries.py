@@ -28,7 +28,9 @@ from starlette.responses import Response
 
 from db import saved
 from resolvers.documents import is_mutation
+from resolvers.private_apis import graphql_schema
 from schema import schema
+from schema.caches import DocumentCaches
 from schema.compiled import plain_data
 
 from .admission import Refused, admit, context_for, record_of, refusal
@@ -125,7 +127,7 @@ async def _variables(request: Request, operation: saved.SavedOperation) -> dict[
         if not isinstance(variables, dict):
             raise Refused(400, "BAD_REQUEST", "`variables` must be a JSON object.")
         return variables
-    declared = declared_variables(operation.document)
+    declared = declared_variables(operation.document, request.app.state.engine.caches)
     variables = {}
     for name in {k for k in request.query_params if k not in _RESERVED}:
         if name not in declared:
@@ -134,16 +136,17 @@ async def _variables(request: Request, operation: saved.SavedOperation) -> dict[
     return variables
 
 
-def declared_variables(document: str) -> dict[str, Any]:
+def declared_variables(document: str, caches: DocumentCaches) -> dict[str, Any]:
     """The operation's variables and their types; saved documents are immutable, so kept."""
-    declared = schema.caches.declarations.get(document)
+    declared = caches.declarations.get(document)
     if declared is None:
         operation = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))
         declared = {
-            v.variable.name.value: type_from_ast(schema._schema, v.type) for v in operation.variable_definitions or ()
+            v.variable.name.value: type_from_ast(graphql_schema(schema), v.type)
+            for v in operation.variable_definitions or ()
         }
         # The types are the schema's; a name, its slot and a list or non-null wrapper each.
-        schema.caches.declarations.put(declared, sys.getsizeof(declared) + 300 * len(declared), document)
+        caches.declarations.put(declared, sys.getsizeof(declared) + 300 * len(declared), document)
     return declared
 
 

@@ -38,7 +38,7 @@ from db.errors import DatabaseUnavailable
 from resolvers.context import Context
 from resolvers.limits import Limits
 
-from .auth import Unauthenticated, authenticate
+from .auth import Unauthenticated
 from .jsonout import dumps
 
 __all__ = ["SizedWebSocketAdapter", "TransportWsHandler", "websocket_options"]
@@ -75,7 +75,7 @@ class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 return
             request = self.context.request
             try:
-                viewer = await authenticate(authorization, self.context.db, request.app.state.settings.jwt)
+                viewer = await request.app.state.authenticator.viewer(authorization, self.context.db)
             except Unauthenticated as exc:
                 await self.websocket.close(4403, _reason(exc.code, str(exc)))
                 return

@@ -256,11 +256,11 @@ def parse_validate_costs() -> list[tuple[str, dict[str, float]]]:
 
     from api.saved_queries import declared_variables
     from schema import schema
-    from schema.caches import parse_document
+    from schema.caches import DocumentCaches, parse_document
 
     gql = schema._schema
     rules = tuple(graphql.specified_rules)  # what strawberry's execution context passes
-    caches = schema.caches  # the service's very caches (schema.caches.DocumentCaches)
+    caches = DocumentCaches()  # as the service's engine keeps them (schema.engine)
     validation_key = (id(schema), tuple(id(rule) for rule in rules))
     hash_pattern = re.compile(r"[0-9a-f]{64}")
     found = []
@@ -289,7 +289,7 @@ def parse_validate_costs() -> list[tuple[str, dict[str, float]]]:
                     "hash check + saved lookup": per_call(
                         partial(_saved_lookup, hash_pattern, saved_by_hash, sha), 20000
                     ),
-                    "by name: variables' parse": per_call(partial(declared_variables, text), 300),
+                    "by name: variables' parse": per_call(partial(declared_variables, text, caches), 300),
                 },
             )
         )

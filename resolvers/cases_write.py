@@ -25,6 +25,7 @@ from db.model import CASE
 from db.records import CaseEvent
 
 from .context import Context
+from .private_apis import graphql_info
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
@@ -96,7 +97,7 @@ def _input_hash(mutation: str, values: dict[str, Any]) -> bytes:
 def _mutations_in(info: Info[Context, None]) -> int:
     """The operation's root fields with fragments expanded, ``__typename`` aside: what one
     header key would have to cover (a field under @skip counts too: refused, not guessed)."""
-    fragments = info._raw_info.fragments
+    fragments = graphql_info(info).fragments
 
     def count(selection_set: SelectionSetNode) -> int:
         found = 0

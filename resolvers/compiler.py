@@ -44,6 +44,7 @@ from db.stats import TALLY, Breakdown, Tally
 
 from .errors import BadUserInput
 from .listings import Listing
+from .private_apis import graphql_schema
 from .relations import AllRows, Computed, Lookup, Relation, Statistics, Summarised, Tallies
 from .stats import period_bounds
 
@@ -77,7 +78,7 @@ class Compiler:
 
     def __init__(self, strawberry_schema: Any) -> None:
         self.strawberry = strawberry_schema
-        self.schema: GraphQLSchema = strawberry_schema._schema
+        self.schema: GraphQLSchema = graphql_schema(strawberry_schema)
 
     def plan(
         self,

@@ -48,8 +48,12 @@ class Context:
     viewer: Viewer
     limits: Limits
     budget: Budget
+    engine: Any
+    """The app's ``schema.engine.QueryEngine``: its compiler, caches and counts (typed Any:
+    resolvers/ does not import schema/)."""
     execution: Execution = "compiled"
-    """``LIAISON_EXECUTION``: compiled, dataloader, or verify (both, compared)."""
+    """The path the engine chose for this request: compiled, dataloader, or verify (both,
+    compared)."""
     from_router: bool = True
     """The request carries the federation router's shared secret, or none is configured."""
     router_verified: bool = False

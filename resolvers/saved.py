@@ -11,6 +11,7 @@ from db import saved
 
 from .context import Context
 from .documents import check_document
+from .private_apis import graphql_schema
 
 __all__ = ["Deprecated", "Saved", "UserError", "deprecate_operation", "list_saved", "save_operation"]
 
@@ -36,7 +37,7 @@ class Deprecated:
 
 
 async def save_operation(info: Info[Context, None], document: str, description: str) -> Saved:
-    checked = check_document(document, info.schema._schema)
+    checked = check_document(document, graphql_schema(info.schema))
     if not checked.ok or checked.operation_name is None:
         return Saved(user_errors=[UserError(e, "INVALID_DOCUMENT", ["document"]) for e in checked.errors])
     viewer = info.context.viewer

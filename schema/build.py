@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
@@ -12,11 +11,11 @@ from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from resolvers.compiler import Compiler
 from resolvers.errors import BadUserInput
+from resolvers.private_apis import graphql_schema
 
 from .cache_control import hint_types
-from .caches import DocumentCache, DocumentCaches, TextValidationCache
+from .caches import DocumentCache, TextValidationCache
 from .case import Case
 from .case_write import CaseMutations, IdempotentReplay
 from .compiled import CompiledExecution
@@ -54,13 +53,6 @@ NODE_TYPES = [
 
 
 class Schema(strawberry.federation.Schema):
-    caches: DocumentCaches
-    """What documents parse, validate, measure and compile to, kept between requests."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.caches = DocumentCaches()
-
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Not Strawberry's traceback per error: a client's mistake is not the server's.
 
@@ -101,7 +93,8 @@ schema = Schema(
     # first with @cost and @listSize for a router's demand control.
     federation_version="2.9",
     types=NODE_TYPES,
-    # Factories: a fresh extension per request; the caches live on the schema (``caches``).
+    # Factories: a fresh extension per request; what they keep between requests is the
+    # app's engine's (``schema.engine``), reached through the request's context.
     # Batches (a JSON array of operations) are allowed; api.graphql holds them to the
     # setting LIAISON_MAX_OPERATIONS, below this ceiling.
     config=StrawberryConfig(batching_config={"max_operations": 1000}, scalar_map=SCALARS),
@@ -120,8 +113,7 @@ schema = Schema(
         CompiledExecution,  # last: after Limits has checked and charged the operation
     ],
 )
-CompiledExecution.compiler = Compiler(schema)
 
-ENTITY_NAMES = frozenset(t.name for t in schema._schema.get_type("_Entity").types)  # type: ignore[union-attr]
+ENTITY_NAMES = frozenset(t.name for t in graphql_schema(schema).get_type("_Entity").types)  # type: ignore[union-attr]
 """The federation entities, as the schema's ``_Entity`` union lists them."""
 _REFUSED = "A representation is an object whose `__typename` names an entity: " + ", ".join(sorted(ENTITY_NAMES)) + "."

@@ -22,6 +22,8 @@ import orjson
 from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
+from resolvers.private_apis import graphql_schema, validate_document
+
 __all__ = [
     "PARSED_BYTES_PER_CHAR",
     "PARSED_BYTES_PER_TOKEN",
@@ -176,12 +178,9 @@ class ParsedDocument:
 
 @dataclass
 class DocumentCaches:
-    """Every cache of what documents parse, validate, measure and compile to, in one place.
-
-    Held by the schema object (``schema.build``), since Strawberry builds its extensions per
-    request from factories and the schema is the one object they all reach
-    (``execution_context.schema``); issue 19 moves it to an execution object the app owns.
-    """
+    """Every cache of what documents parse, validate, measure and compile to, in one place:
+    the app's engine's (``schema.engine``), which the extensions reach through the
+    request's context."""
 
     parsed: BoundedCache[ParsedDocument] = field(default_factory=lambda: BoundedCache(PARSED_BUDGET))
     validated: BoundedCache[list[GraphQLError]] = field(default_factory=lambda: BoundedCache(VALIDATED_BUDGET))
@@ -195,7 +194,8 @@ class DocumentCaches:
 
 
 def caches_of(execution_context: Any) -> DocumentCaches:
-    return execution_context.schema.caches
+    """The caches of the app serving this operation (``Context.engine``)."""
+    return execution_context.context.engine.caches
 
 
 def variables_key(variables: dict[str, Any] | None) -> bytes | None:
@@ -278,8 +278,6 @@ class TextValidationCache(SchemaExtension):
     """
 
     def on_validate(self) -> Iterator[None]:
-        from strawberry.schema.schema import validate_document
-
         execution = self.execution_context
         validated = caches_of(execution).validated
         key = (id(execution.schema), execution.query, tuple(id(rule) for rule in execution.validation_rules))
@@ -287,7 +285,7 @@ class TextValidationCache(SchemaExtension):
         if errors is None:
             document = execution.graphql_document
             assert document is not None  # validation follows a successful parse
-            errors = validate_document(execution.schema._schema, document, execution.validation_rules)
+            errors = validate_document(graphql_schema(execution.schema), document, execution.validation_rules)
             held = sys.getsizeof(errors) + ERROR_BYTES * len(errors)
             if errors and document is not None:  # their locations hold the document's tokens and text
                 held += _parsed_size(len(execution.query or ""), _tokens(document))

@@ -5,9 +5,10 @@ charged as for any operation): if the request may use the compiled path and the 
 has a plan for it, the statement's JSON text becomes the result's ``data`` unparsed
 (``orjson.Fragment``), and graphql-core's executor never runs. Anything else (mutations,
 introspection, ``_entities``, a field without a mapping, a request the generic path would
-answer with an error) runs on the generic path. Each response says which path served it in
-``X-Liaison-Execution`` and in its record (``Context.record``: the metrics and the log line);
-``EXECUTIONS`` counts them per process (the test suite's summary); the first fallback of
+answer with an error) runs on the generic path. Whether a request may use the compiled
+path is the engine's decision (``schema.engine``, ``Context.execution``). Each response
+says which path served it in ``X-Liaison-Execution`` and in its record (``Context.record``:
+the metrics and the log line); the engine counts them (``QueryEngine.served``); the first fallback of
 each document and role is logged with its reason. In verify mode a statistic whose summaries
 differ from the raw rows (``resolvers.stats``) marks its operation ``mismatch`` as well.
 """
@@ -15,7 +16,6 @@ differ from the raw rows (``resolvers.stats``) marks its operation ``mismatch`` 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
@@ -29,13 +29,13 @@ from strawberry.extensions import SchemaExtension
 from db.access import Viewer
 from db.compiled import fetch_data, render
 from db.errors import DatabaseUnavailable, InvalidInput
-from resolvers.compiler import Compiler, NotCompiled
+from resolvers.compiler import NotCompiled
 from resolvers.context import Context
 
-from .caches import DocumentCaches, caches_of, plain_size, variables_key
+from .caches import DocumentCaches, plain_size, variables_key
+from .engine import QueryEngine
 
 __all__ = [
-    "EXECUTIONS",
     "HEADER",
     "CompiledExecution",
     "Statement",
@@ -49,9 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HEADER = "X-Liaison-Execution"
-EXECUTIONS: Counter[str] = Counter()
-"""Operations served per path (``compiled``, ``dataloader``) since start, and in verify mode
-how many compiled answers matched (``verified``) or did not (``mismatch``)."""
 
 
 class Statement(NamedTuple):
@@ -61,12 +58,7 @@ class Statement(NamedTuple):
     """The operation's first response key: where a database fault is reported, as the generic path does."""
 
 
-_TRACE = "apollo-federation-include-trace"
-
-
 class CompiledExecution(SchemaExtension):
-    compiler: Compiler | None = None
-    """Set once the schema exists (schema.build): the compiler of this schema."""
     first_key: str | None = None
 
     async def on_execute(self) -> AsyncIterator[None]:
@@ -86,14 +78,14 @@ class CompiledExecution(SchemaExtension):
             if served == "compiled":
                 execution.result = GraphQLExecutionResult(data=orjson.Fragment(text))  # type: ignore[arg-type]
             if not (text is not None and context.execution == "verify"):  # else counted as verified or not
-                EXECUTIONS[served] += 1
+                context.engine.served[served] += 1
             _tell(context, served)
         yield
         summaries_differ = isinstance(context, Context) and bool(context.summary_mismatches)
         if text is not None and context.execution == "verify":
             self._verify(context, text, summaries_differ)
         elif summaries_differ:  # statistics read from summaries, on the generic path alone
-            EXECUTIONS["mismatch"] += 1
+            context.engine.served["mismatch"] += 1
             _tell(context, "mismatch")
 
     def _verify(self, context: Context, text: str, summaries_differ: bool) -> None:
@@ -103,10 +95,10 @@ class CompiledExecution(SchemaExtension):
         generic = orjson.dumps(result.data) if result is not None and not result.errors else None
         same = generic == text.encode()
         if same and not summaries_differ:
-            EXECUTIONS["verified"] += 1
+            context.engine.served["verified"] += 1
             _tell(context, "verified")
             return
-        EXECUTIONS["mismatch"] += 1
+        context.engine.served["mismatch"] += 1
         _tell(context, "mismatch")
         if not same:
             log.error(
@@ -118,10 +110,9 @@ class CompiledExecution(SchemaExtension):
 
     async def _compiled(self, context: Context) -> str | DatabaseUnavailable | None:
         """The operation's data as JSON text from one statement, or None: the generic path serves it."""
-        compiler = type(self).compiler
-        if compiler is None or context.execution == "dataloader" or context.request.headers.get(_TRACE):
-            return None  # a router asking for a trace wants the per-field timings of the generic path
-        statement = self._statement(compiler, context)
+        if context.execution == "dataloader":
+            return None
+        statement = self._statement(context.engine, context)
         if statement is None:
             return None
         self.first_key = statement.first_key
@@ -135,10 +126,10 @@ class CompiledExecution(SchemaExtension):
             log.exception("compiled statement failed (request %s); served on the generic path", context.request_id)
             return None
 
-    def _statement(self, compiler: Compiler, context: Context) -> Statement | None:
+    def _statement(self, engine: QueryEngine, context: Context) -> Statement | None:
         """This request's SQL and parameters, rendered once per document, viewer and variables."""
         execution = self.execution_context
-        caches = caches_of(execution)
+        caches, compiler = engine.caches, engine.compiler
         viewer = context.viewer
         key = (execution.query or "", execution.operation_name, viewer.role.value)
         if key in caches.fallbacks:  # documents the compiler cannot serve: asked once
@@ -165,11 +156,10 @@ class CompiledExecution(SchemaExtension):
         return _rendered(caches, root, viewer, key[0], key[1], variables, max_page)
 
 
-def compile_ahead(caches: DocumentCaches, query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
+def compile_ahead(engine: QueryEngine, query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
     """Plan and render a stored document before its first request, for ``viewer``'s role and
     scope, when it needs no variable values; say what became of it (for the start-up log)."""
-    compiler = CompiledExecution.compiler
-    assert compiler is not None
+    caches, compiler = engine.caches, engine.compiler
     document = parse(query)
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation.value != "query":

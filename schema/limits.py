@@ -27,6 +27,7 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from db.access import Role
+from resolvers import private_apis
 from resolvers.context import Context
 from resolvers.limits import Spend
 
@@ -84,7 +85,7 @@ class Limits(SchemaExtension):
             operation = get_operation_ast(document, execution.operation_name)
             if operation is None:
                 return None  # graphql-core reports the missing operation
-            graphql_schema = self.execution_context.schema._schema
+            graphql_schema = private_apis.graphql_schema(self.execution_context.schema)
             variables = get_variable_values(
                 graphql_schema, operation.variable_definitions or (), execution.variables or {}
             )

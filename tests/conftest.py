@@ -142,7 +142,7 @@ async def empty_dsn(admin_dsn: str) -> AsyncIterator[str]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How many of the suite's operations the compiler served, and checked against the generic path."""
-    from schema.compiled import EXECUTIONS
+    from .support import SERVED
 
-    counts = ", ".join(f"{path} {EXECUTIONS[path]}" for path in ("verified", "compiled", "dataloader", "mismatch"))
+    counts = ", ".join(f"{path} {SERVED[path]}" for path in ("verified", "compiled", "dataloader", "mismatch"))
     terminalreporter.write_line(f"operations by execution path: {counts}")

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from api.settings import Settings
 from schema.compiled import HEADER
 
 _counter = itertools.count()
+
+SERVED: Counter[str] = Counter()
+"""Operations served per path by every ``service`` of the session (the suite's summary)."""
 
 JWT_ENV = {
     "LIAISON_JWT_ISSUER": "https://sso.test.example",
@@ -95,7 +99,10 @@ def service(dsn: str, role: str | None = "internal", **env: str) -> Iterator[Tes
     )
     with TestClient(create_app(settings), headers=bearer(role) if role else None) as client:
         client.event_hooks = {"response": [_same_on_both_paths]}
-        yield client
+        try:
+            yield client
+        finally:
+            SERVED.update(client.app.state.engine.served)  # type: ignore[attr-defined]
 
 
 def _same_on_both_paths(response: httpx2.Response) -> None:

@@ -12,7 +12,6 @@ import graphql
 import pytest
 
 from bench.memory_probe import document
-from schema import schema
 from schema.caches import (
     ENTRY_BYTES,
     PARSED_BUDGET,
@@ -117,7 +116,7 @@ def test_distinct_documents_cannot_pin_more_than_the_caches_budgets(demo_dsn: st
         assert registered.held <= registered.budget < texts
         assert all(isinstance(key, bytes) and len(key) == 32 for key in registered.digests())
         del text, response
-    caches = schema.caches.all()
+        caches = client.app.state.engine.caches.all()  # type: ignore[attr-defined]
     for name, cache in caches.items():
         assert cache.held <= cache.budget, name
         assert all(isinstance(key, bytes) and len(key) == 32 for key in cache.digests()), name

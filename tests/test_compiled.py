@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from schema import schema
-from schema.compiled import EXECUTIONS, HEADER, fallback_reason
+from schema.compiled import HEADER, fallback_reason
 
 from .support import bearer, post, service
 
@@ -108,15 +107,15 @@ def test_one_statement_whatever_the_data_size(demo_dsn: str, volume_dsn: str, qu
 
 def test_a_query_the_compiler_does_not_know_falls_back_visibly(demo_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
     query = "query Figures { programmes { code name } }"
-    before = EXECUTIONS["dataloader"]
     with caplog.at_level(logging.INFO, logger="schema.compiled"), service(demo_dsn) as client:
         for _ in range(2):
             served, _, found = post(client, query)
             assert served == "dataloader"
+        engine = client.app.state.engine  # type: ignore[attr-defined]
     assert len(found["programmes"]) > 3
-    assert EXECUTIONS["dataloader"] - before == 2
+    assert engine.served["dataloader"] == 2
     reason = "Query.programmes has no compiled form"
-    assert fallback_reason(schema.caches, query, "Figures", "internal") == reason
+    assert fallback_reason(engine.caches, query, "Figures", "internal") == reason
     lines = [r.getMessage() for r in caplog.records if r.name == "schema.compiled"]
     assert lines == [f"operation Figures for the internal role runs on the generic path: {reason}"]
 
@@ -137,24 +136,13 @@ def test_mutations_and_introspection_stay_on_the_generic_path(demo_dsn: str) -> 
     assert response.json()["data"] == {"__schema": {"queryType": {"name": "Query"}}}
 
 
-def test_a_known_request_skips_the_pipeline_and_answers_the_same(
-    demo_dsn: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from api import fast_lane, graphql
-
-    served: list[bool] = []
-
-    async def spy(request: object) -> object:
-        response = await fast_lane.serve_known(request)  # type: ignore[arg-type]
-        served.append(response is not None)
-        return response
-
-    monkeypatch.setattr(graphql, "serve_known", spy)
+def test_a_known_request_skips_the_pipeline_and_answers_the_same(demo_dsn: str) -> None:
     body = {"query": DETAIL, "variables": {"code": "CP310101-00003"}, "operationName": "Detail"}
     accept = {"Accept": "application/graphql-response+json", "X-Request-ID": "same-request"}
     with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
         answers = [client.post("/graphql", json=body, headers=accept) for _ in range(3)]
-    assert served == [False, True, True]
+        served = client.app.state.engine.served  # type: ignore[attr-defined]
+    assert (served["compiled"], served["fast_lane"]) == (3, 2)  # the first through the pipeline
     first, *known = answers
     for answer in known:
         assert answer.status_code == first.status_code == 200
@@ -163,8 +151,9 @@ def test_a_known_request_skips_the_pipeline_and_answers_the_same(
             assert answer.headers[name] == first.headers[name]
         a, b = answer.json(), first.json()
         assert a["extensions"]["cost"]["budget"]["remaining"] < b["extensions"]["cost"]["budget"]["remaining"]
+        assert a["extensions"]["cost"]["documentCost"] == 0  # charged once, with the first
         for doc in (a, b):
-            del doc["extensions"]["cost"]["budget"]["remaining"]
+            del doc["extensions"]["cost"]["budget"]["remaining"], doc["extensions"]["cost"]["documentCost"]
         assert a == b
         assert answer.content.startswith(b'{"data":{"contactPoint":{"id":')
 
@@ -188,8 +177,9 @@ async def test_saved_queries_are_compiled_ahead_at_start_up(db_dsn: str, caplog:
     internal, empty = Viewer(Role.INTERNAL), variables_key({})
     assert empty is not None
     with caplog.at_level(logging.INFO, logger="api.app"), service(db_dsn) as client:
-        assert statement_for(schema.caches, document, "FiveStarDirectory", internal, empty, 100) is not None
-        assert statement_for(schema.caches, taking, "PointsOf", internal, empty, 100) is None
+        caches = client.app.state.engine.caches  # type: ignore[attr-defined]
+        assert statement_for(caches, document, "FiveStarDirectory", internal, empty, 100) is not None
+        assert statement_for(caches, taking, "PointsOf", internal, empty, 100) is None
         response = client.get("/queries/FiveStarDirectory")
     assert response.status_code == 200 and response.headers[HEADER] == "verified"
     lines = {r.getMessage() for r in caplog.records if r.name == "api.app"}

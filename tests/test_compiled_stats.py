@@ -22,7 +22,9 @@ from graphql.utilities import get_operation_ast
 
 from db.access import ANONYMOUS
 from db.compiled import render
-from schema.compiled import HEADER, CompiledExecution
+from resolvers.compiler import Compiler
+from schema import schema
+from schema.compiled import HEADER
 
 from .support import LIAISON, bearer, post, service
 from .test_summaries import PERIODS, STATS_QUERY, _run_sql
@@ -247,8 +249,7 @@ def test_compiled_statistics_skip_the_median_unless_asked(demo_dsn: str) -> None
 
 def _plan_sql(query: str) -> str:
     """The statement the compiler makes of ``query`` for an anonymous caller."""
-    compiler = CompiledExecution.compiler
-    assert compiler is not None
+    compiler = Compiler(schema)
     document = parse(query)
     operation = get_operation_ast(document)
     assert operation is not None

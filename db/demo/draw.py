@@ -6,6 +6,7 @@ import bisect
 import itertools
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -29,12 +30,17 @@ def between(rng: random.Random, low: int, high: int) -> int:
     return low + int(rng.random() * (high - low + 1))
 
 
+@dataclass(frozen=True, init=False)
 class Weighted(Generic[T]):
-    """``rng.choices(values, weights)[0]`` with the cumulative weights computed once."""
+    """``rng.choices(values, weights)[0]`` with the cumulative weights computed once (frozen:
+    module-level tables of the generators are constants, tests/test_module_state.py)."""
+
+    values: tuple[T, ...]
+    cumulative: tuple[float, ...]
 
     def __init__(self, weights: Mapping[T, float]) -> None:
-        self.values = [v for v, w in weights.items() if w > 0]
-        self.cumulative = list(itertools.accumulate(w for w in weights.values() if w > 0))
+        object.__setattr__(self, "values", tuple(v for v, w in weights.items() if w > 0))
+        object.__setattr__(self, "cumulative", tuple(itertools.accumulate(w for w in weights.values() if w > 0)))
 
     def __call__(self, rng: random.Random) -> T:
         return self.values[bisect.bisect_right(self.cumulative, rng.random() * self.cumulative[-1])]

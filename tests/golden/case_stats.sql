@@ -1,40 +1,10 @@
 SELECT (SELECT row_to_json(_) FROM (SELECT (SELECT (SELECT row_to_json(_) FROM (SELECT (SELECT coalesce(array_to_json(array_agg((SELECT row_to_json(_) FROM (SELECT t."code" AS "code", (SELECT row_to_json(_) FROM (SELECT (SELECT (SELECT row_to_json(_) FROM (SELECT t."total" AS "total", t."settled_online_mediations" AS "settledOnlineMediations", json_float(t."settlement_rate") AS "settlementRate", json_float(t."median_days_to_close") AS "medianDaysToClose", (t."amount_claimed")::text AS "amountClaimed", (SELECT coalesce(array_to_json(array_agg((SELECT row_to_json(_) FROM (SELECT (CASE WHEN t."key" IS NULL THEN NULL WHEN t."key" = $3::text THEN $4::text WHEN t."key" = $5::text THEN $6::text WHEN t."key" = $7::text THEN $8::text WHEN t."key" = $9::text THEN $10::text WHEN t."key" = $11::text THEN $12::text WHEN t."key" = $13::text THEN $14::text ELSE ((t."key")::text || ' is no value of the enum')::int::text END) AS "status", t."count" AS "count") _) ORDER BY t.o)), '[]') FROM (SELECT v.key, v.count, v.o FROM (VALUES ('accepted', t.status_accepted, 0), ('mediating', t.status_mediating, 1), ('not_settled', t.status_not_settled, 2), ('received', t.status_received, 3), ('settled', t.status_settled, 4), ('transferred', t.status_transferred, 5)) v (key, count, o) WHERE v.count > 0) t) AS "byStatus", (SELECT coalesce(array_to_json(array_agg((SELECT row_to_json(_) FROM (SELECT (CASE WHEN t."key" IS NULL THEN NULL WHEN t."key" = $15::text THEN $16::text WHEN t."key" = $17::text THEN $18::text WHEN t."key" = $19::text THEN $20::text ELSE ((t."key")::text || ' is no value of the enum')::int::text END) AS "kind", t."count" AS "count") _) ORDER BY t.o)), '[]') FROM (SELECT v.key, v.count, v.o FROM (VALUES ('complaint', t.kind_complaint, 0), ('consultation', t.kind_consultation, 1), ('illegal_conduct_lead', t.kind_illegal_conduct_lead, 2)) v (key, count, o) WHERE v.count > 0) t) AS "byKind") _) FROM (SELECT coalesce(f.total, 0)::bigint AS total, coalesce(f.settled_online_mediations, 0)::bigint AS settled_online_mediations, coalesce(f.status_received, 0)::bigint AS status_received, coalesce(f.status_accepted, 0)::bigint AS status_accepted, coalesce(f.status_mediating, 0)::bigint AS status_mediating, coalesce(f.status_settled, 0)::bigint AS status_settled, coalesce(f.status_not_settled, 0)::bigint AS status_not_settled, coalesce(f.status_transferred, 0)::bigint AS status_transferred, coalesce(f.kind_complaint, 0)::bigint AS kind_complaint, coalesce(f.kind_consultation, 0)::bigint AS kind_consultation, coalesce(f.kind_illegal_conduct_lead, 0)::bigint AS kind_illegal_conduct_lead, coalesce(f.channel_on_site, 0)::bigint AS channel_on_site, coalesce(f.channel_online_mediation, 0)::bigint AS channel_online_mediation, coalesce(f.channel_platform_12315, 0)::bigint AS channel_platform_12315, coalesce(f.channel_odr, 0)::bigint AS channel_odr, coalesce(f.category_after_sales_service, 0)::bigint AS category_after_sales_service, coalesce(f.category_product_quality, 0)::bigint AS category_product_quality, coalesce(f.category_prepaid_consumption, 0)::bigint AS category_prepaid_consumption, coalesce(f.category_online_purchase_return, 0)::bigint AS category_online_purchase_return, coalesce(f.category_mall_after_sales, 0)::bigint AS category_mall_after_sales, coalesce(f.category_other, 0)::bigint AS category_other, coalesce(f.amount_claimed, 0.00) AS amount_claimed, coalesce(f.amount_recovered, 0.00) AS amount_recovered, f.median_days_to_close, CASE WHEN (coalesce(f.status_settled, 0) + coalesce(f.status_not_settled, 0)) > 0 THEN f.status_settled::float8 / (coalesce(f.status_settled, 0) + coalesce(f.status_not_settled, 0)) END AS settlement_rate FROM (SELECT) one LEFT JOIN (
-WITH days AS (
-    SELECT s.district_code AS key, s.bucket, sum(s.cases)::bigint AS cases
-      FROM case_close_histogram s
-     WHERE s.width = 100 AND s.district_code = k2.key AND ((s.span = 'year' AND s.starts = ANY($2::date[])))
-     GROUP BY 1, 2
-), running AS (
-    SELECT key, bucket, cases, (sum(cases) OVER (PARTITION BY key ORDER BY bucket))::bigint - cases AS earlier,
-           (sum(cases) OVER (PARTITION BY key))::bigint AS closed
-      FROM days
-), middle AS (  -- the two middle positions (one when the count is odd), each in its day
-    SELECT DISTINCT r.key, r.bucket, r.earlier, m.position
-      FROM running r CROSS JOIN LATERAL (VALUES ((r.closed + 1) / 2), (r.closed / 2 + 1)) m (position)
-     WHERE m.position > r.earlier AND m.position <= r.earlier + r.cases
-), hundredths AS (  -- per middle day, through the index: its 100 buckets, not the span's all
-    SELECT m.key, m.position, m.earlier, h.bucket, h.cases
-      FROM middle m CROSS JOIN LATERAL (
-           SELECT s.bucket, sum(s.cases)::bigint AS cases
-             FROM case_close_histogram s
-            WHERE s.width = 1 AND s.bucket >= m.bucket * 100 AND s.bucket < m.bucket * 100 + 100
-              AND s.district_code = m.key AND s.district_code = k2.key AND ((s.span = 'year' AND s.starts = ANY($2::date[])))
-            GROUP BY 1) h
-), located AS (
-    SELECT key, position, bucket,
-           earlier + sum(cases) OVER (PARTITION BY key, position ORDER BY bucket) AS upto
-      FROM hundredths
-), median AS MATERIALIZED (  -- once, not once per row of the figures it joins
-    SELECT key, round((min(bucket) + max(bucket))::numeric / 200, 2)::float8 AS days
-      FROM (SELECT key, position, min(bucket) AS bucket FROM located WHERE upto >= position GROUP BY 1, 2) m
-     GROUP BY key
-)
-SELECT t.*, m.days AS median_days_to_close
-  FROM (SELECT s.district_code AS key, sum(s.cases) AS total, sum(s.settled_online_mediations) AS settled_online_mediations,
-               sum(s.amount_claimed) AS amount_claimed, sum(s.amount_recovered) AS amount_recovered, sum(s.status_received) AS status_received, sum(s.status_accepted) AS status_accepted, sum(s.status_mediating) AS status_mediating, sum(s.status_settled) AS status_settled, sum(s.status_not_settled) AS status_not_settled, sum(s.status_transferred) AS status_transferred, sum(s.kind_complaint) AS kind_complaint, sum(s.kind_consultation) AS kind_consultation, sum(s.kind_illegal_conduct_lead) AS kind_illegal_conduct_lead, sum(s.channel_on_site) AS channel_on_site, sum(s.channel_online_mediation) AS channel_online_mediation, sum(s.channel_platform_12315) AS channel_platform_12315, sum(s.channel_odr) AS channel_odr, sum(s.category_after_sales_service) AS category_after_sales_service, sum(s.category_product_quality) AS category_product_quality, sum(s.category_prepaid_consumption) AS category_prepaid_consumption, sum(s.category_online_purchase_return) AS category_online_purchase_return, sum(s.category_mall_after_sales) AS category_mall_after_sales, sum(s.category_other) AS category_other
-          FROM case_summary s
-         WHERE s.district_code = k2.key AND ((s.span = 'year' AND s.starts = ANY($2::date[])))
-         GROUP BY 1) t LEFT JOIN median m USING (key)) f ON true) t) AS "cases" FROM (SELECT t.code AS key) k2) _) AS "stats") _) ORDER BY t.code)), '[]') FROM (SELECT t.code AS key) k1 CROSS JOIN LATERAL (SELECT * FROM "district" t WHERE t.region_code = k1.key AND true) t) AS "districts") _) FROM (SELECT * FROM "region" t WHERE t.code = $1::text AND true LIMIT 1) t) AS "region") _)::text
+SELECT s.district_code AS key, sum(s.cases) AS total, sum(s.settled_online_mediations) AS settled_online_mediations,
+       sum(s.amount_claimed) AS amount_claimed, sum(s.amount_recovered) AS amount_recovered, sum(s.status_received) AS status_received, sum(s.status_accepted) AS status_accepted, sum(s.status_mediating) AS status_mediating, sum(s.status_settled) AS status_settled, sum(s.status_not_settled) AS status_not_settled, sum(s.status_transferred) AS status_transferred, sum(s.kind_complaint) AS kind_complaint, sum(s.kind_consultation) AS kind_consultation, sum(s.kind_illegal_conduct_lead) AS kind_illegal_conduct_lead, sum(s.channel_on_site) AS channel_on_site, sum(s.channel_online_mediation) AS channel_online_mediation, sum(s.channel_platform_12315) AS channel_platform_12315, sum(s.channel_odr) AS channel_odr, sum(s.category_after_sales_service) AS category_after_sales_service, sum(s.category_product_quality) AS category_product_quality, sum(s.category_prepaid_consumption) AS category_prepaid_consumption, sum(s.category_online_purchase_return) AS category_online_purchase_return, sum(s.category_mall_after_sales) AS category_mall_after_sales, sum(s.category_other) AS category_other,
+       case_close_median(array_agg(s.district_code), array_agg(s.span), array_agg(s.starts)) AS median_days_to_close
+  FROM case_summary s
+ WHERE s.district_code = k2.key AND ((s.span = 'year' AND s.starts = ANY($2::date[])))
+ GROUP BY 1) f ON true) t) AS "cases" FROM (SELECT t.code AS key) k2) _) AS "stats") _) ORDER BY t.code)), '[]') FROM (SELECT t.code AS key) k1 CROSS JOIN LATERAL (SELECT * FROM "district" t WHERE t.region_code = k1.key AND true) t) AS "districts") _) FROM (SELECT * FROM "region" t WHERE t.code = $1::text AND true LIMIT 1) t) AS "region") _)::text
 -- $1: "310000"
 -- $2: ["2020-01-01"]
 -- $3: "received"
