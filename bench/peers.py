@@ -1,9 +1,9 @@
 """The HTTP peers, each its own process on loopback, and how to start, ask and stop them.
 
-- ours-compiled / ours-dataloader: ``liaison serve`` with ``LIAISON_EXECUTION`` set (one
-  uvicorn worker), or ``uvicorn --factory api.asgi:app --workers N``;
-- postgraphile: ``bench/postgraphile/server.mjs`` on the Node 22 that npm ships
-  (``npm ci`` first if node_modules is missing).
+- ours-compiled / ours-dataloader: ``liaison serve --workers N`` with ``LIAISON_EXECUTION`` set;
+- postgraphile: ``bench/postgraphile/server.mjs`` on the Node 22 that npm ships (``npm ci``
+  first if node_modules is missing), N processes under ``node:cluster``, verifying the same
+  issuer's bearer tokens (claims to ``pgSettings``) and with our pool's session settings.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 from .queries import Request
 
 __all__ = [
+    "SESSION_OPTIONS",
     "Peer",
     "Response",
     "clean_env",
@@ -139,8 +140,7 @@ def wait_ready(peer: Peer, probe: Request, timeout: float = 120) -> None:
 
 
 def start_ours(name: str, dsn: str, execution: str, workers: int = 1, env: dict[str, str] | None = None) -> Peer:
-    """Our service over ``dsn``, with ``env`` on top of the bench's; ``workers`` > 1 runs
-    uvicorn's supervisor over api/asgi.py's factory."""
+    """Our service over ``dsn`` (``liaison serve --workers``), with ``env`` on top of the bench's."""
     extra = env or {}
     port = free_port()
     env = {
@@ -153,11 +153,7 @@ def start_ours(name: str, dsn: str, execution: str, workers: int = 1, env: dict[
         "PORT": str(port),
         **extra,
     }
-    if workers == 1:
-        argv = [str(VENV / "liaison"), "serve"]
-    else:
-        argv = [str(VENV / "uvicorn"), "--factory", "api.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(workers), "--timeout-graceful-shutdown", "10"]  # fmt: skip
+    argv = [str(VENV / "liaison"), "serve", "--workers", str(workers)]
     process, log_path = spawn(name, argv, env, ROOT)
     peer = Peer(name, "ours", port, process, log_path, workers)
     wait_ready(peer, Request("GET", "/readyz"))
@@ -180,20 +176,40 @@ def _with_application_name(dsn: str, name: str) -> str:
     return dsn + ("&" if "?" in dsn else "?") + f"application_name={name}"
 
 
-def start_postgraphile(dsn: str) -> Peer:
+SESSION_OPTIONS = "-c jit=off -c plan_cache_mode=force_generic_plan -c timezone=UTC"
+"""Our pool's session settings (db/pool.py's ``open_database``), as libpq options for PostGraphile's."""
+
+
+def start_postgraphile(
+    dsn: str,
+    token: str,
+    *,
+    name: str = "postgraphile",
+    workers: int = 1,
+    session: str = SESSION_OPTIONS,
+    node_flags: tuple[str, ...] = (),
+) -> Peer:
+    """PostGraphile under ``workers`` cluster processes; ``session`` "" leaves PostgreSQL's
+    defaults; ``token`` is what readiness is probed with (every request needs one)."""
     npm_ci()
     port = free_port()
     env = {
         **clean_env(),
         "DATABASE_URL": _with_application_name(dsn, "postgraphile"),
         "PORT": str(port),
+        "PGL_WORKERS": str(workers),
+        "PGL_SESSION_OPTIONS": session,
+        "PGL_JWT_SECRET": JWT_ENV["LIAISON_JWT_SECRET"],
+        "PGL_JWT_ISSUER": JWT_ENV["LIAISON_JWT_ISSUER"],
+        "PGL_JWT_AUDIENCE": JWT_ENV["LIAISON_JWT_AUDIENCE"],
         "NODE_ENV": "production",
         "GRAPHILE_ENV": "production",
     }
-    process, log_path = spawn("postgraphile", [str(node_binary()), "server.mjs"], env, PGL)
-    peer = Peer("postgraphile", "postgraphile", port, process, log_path)
+    process, log_path = spawn(name, [str(node_binary()), *node_flags, "server.mjs"], env, PGL)
+    peer = Peer(name, "postgraphile", port, process, log_path, workers)
     body = json.dumps({"query": "{ __typename }"}).encode()
-    wait_ready(peer, Request("POST", "/graphql", body, {"content-type": "application/json"}))
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    wait_ready(peer, Request("POST", "/graphql", body, headers))
     return peer
 
 
