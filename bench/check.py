@@ -3,7 +3,8 @@
 - Our two peers (compiled, dataloader) must send byte-identical bodies. They get the very
   same requests in the same order from their start, so even ``extensions.cost.budget``
   agrees.
-- PostGraphile's answer, normalised (bench/queries.py), must equal ours normalised.
+- PostGraphile's answer, normalised (bench/queries.py), must equal ours normalised; so must
+  the answer of a peer that takes our documents (``alike``: the Ariadne peer), normalised as ours.
 - Which execution path served each of our answers: the ``X-Liaison-Execution`` header
   ("absent" while the service does not send it).
 """
@@ -66,7 +67,9 @@ def _byte_difference(a: bytes, b: bytes) -> str:
     )
 
 
-def check_answers(queries: list[BenchQuery], ours: list[Peer], postgraphile: Peer | None) -> Answers:
+def check_answers(
+    queries: list[BenchQuery], ours: list[Peer], postgraphile: Peer | None, alike: list[Peer] | None = None
+) -> Answers:
     found = Answers()
     for q in queries:
         bodies = {}
@@ -101,6 +104,19 @@ def check_answers(queries: list[BenchQuery], ours: list[Peer], postgraphile: Pee
                     verdicts.append(f"= postgraphile normalised ({_count(a)} values)")
                 else:
                     found.problems.append(f"{q.label}: ours and PostGraphile differ at {difference}")
+        for peer in alike or []:
+            if q.normalise_ours is None:
+                continue
+            response = send(peer, q.ours)
+            found.size[(peer.name, q.key)] = len(response.body)
+            theirs = _data(peer, q, response, found.problems)
+            mine = json.loads(bodies[first.name]).get("data")
+            if theirs is not None and mine is not None:
+                difference = first_difference(q.normalise_ours(mine), q.normalise_ours(theirs))
+                if difference is None:
+                    verdicts.append(f"= {peer.name} normalised")
+                else:
+                    found.problems.append(f"{q.label}: ours and {peer.name} differ at {difference}")
         found.verdict[q.key] = "; ".join(verdicts) or "answered"
     return found
 

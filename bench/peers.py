@@ -3,7 +3,9 @@
 - ours-compiled / ours-dataloader: ``liaison serve --workers N`` with ``LIAISON_EXECUTION`` set;
 - postgraphile: ``bench/postgraphile/server.mjs`` on the Node 22 that npm ships (``npm ci``
   first if node_modules is missing), N processes under ``node:cluster``, verifying the same
-  issuer's bearer tokens (claims to ``pgSettings``) and with our pool's session settings.
+  issuer's bearer tokens (claims to ``pgSettings``) and with our pool's session settings;
+- ariadne-dataloader: bench/ariadne/server.py (Ariadne with aiodataloader) from its own venv,
+  bench/.data/ariadne-venv (made from bench/ariadne/requirements.txt when missing).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "node_binary",
     "send",
     "spawn",
+    "start_ariadne",
     "start_ours",
     "start_postgraphile",
     "stop",
@@ -66,7 +69,7 @@ LIMITS = {
 class Peer:
     name: str
     kind: str
-    """"ours" or "postgraphile"."""
+    """"ours", "postgraphile" or "ariadne" (which answers our documents)."""
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
@@ -207,6 +210,44 @@ def start_postgraphile(
     }
     process, log_path = spawn(name, [str(node_binary()), *node_flags, "server.mjs"], env, PGL)
     peer = Peer(name, "postgraphile", port, process, log_path, workers)
+    body = json.dumps({"query": "{ __typename }"}).encode()
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    wait_ready(peer, Request("POST", "/graphql", body, headers))
+    return peer
+
+
+ARIADNE = BENCH / "ariadne"
+ARIADNE_VENV = BENCH / ".data" / "ariadne-venv"
+
+
+def ariadne_venv() -> Path:
+    """The Python peer's interpreter, its venv made and filled on first use (never the product's)."""
+    python = ARIADNE_VENV / "bin" / "python"
+    marker = ARIADNE_VENV / "requirements.txt"
+    wanted = (ARIADNE / "requirements.txt").read_text()
+    if not python.exists() or not marker.exists() or marker.read_text() != wanted:
+        print("pip install -r bench/ariadne/requirements.txt into bench/.data/ariadne-venv ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(ARIADNE_VENV)], check=True)  # noqa: S603
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(ARIADNE / "requirements.txt")], check=True)  # noqa: S603
+        marker.write_text(wanted)
+    return python
+
+
+def start_ariadne(dsn: str, token: str, *, workers: int = 1) -> Peer:
+    """The Python DataLoader peer under ``workers`` uvicorn processes, verifying the same tokens."""
+    python = ariadne_venv()
+    port = free_port()
+    env = {
+        **clean_env(),
+        "DATABASE_URL": dsn,
+        "PORT": str(port),
+        "WORKERS": str(workers),
+        "JWT_SECRET": JWT_ENV["LIAISON_JWT_SECRET"],
+        "JWT_ISSUER": JWT_ENV["LIAISON_JWT_ISSUER"],
+        "JWT_AUDIENCE": JWT_ENV["LIAISON_JWT_AUDIENCE"],
+    }
+    process, log_path = spawn("ariadne-dataloader", [str(python), "server.py"], env, ARIADNE)
+    peer = Peer("ariadne-dataloader", "ariadne", port, process, log_path, workers)
     body = json.dumps({"query": "{ __typename }"}).encode()
     headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
     wait_ready(peer, Request("POST", "/graphql", body, headers))

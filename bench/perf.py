@@ -56,7 +56,19 @@ from .benchdb import BenchDatabase, bench_database, returns_for
 from .capture import LogEntry, ServerLog, compiled_statement, for_replay, is_data
 from .check import EXECUTION_HEADER, check_answers
 from .load import Run, check_wrk, duration_for, run_replay, run_wrk
-from .peers import JWT_ENV, PGL, ROOT, Peer, node_binary, npm_ci, send, start_ours, start_postgraphile, stop
+from .peers import (
+    JWT_ENV,
+    PGL,
+    ROOT,
+    Peer,
+    node_binary,
+    npm_ci,
+    send,
+    start_ariadne,
+    start_ours,
+    start_postgraphile,
+    stop,
+)
 from .queries import BenchQuery, build_queries, representations
 from .replay import Statement
 from .report import Results, markdown
@@ -70,7 +82,7 @@ COUNTED_REQUESTS = 3
 CHECKED_VARIANTS = 5
 """Variants per query whose answers are compared across peers before timing."""
 REGIMES = ("identical", "varied")
-HTTP_PEERS = ("ours-compiled", "ours-dataloader", "postgraphile", "postgraphile-defaults")
+HTTP_PEERS = ("ours-compiled", "ours-dataloader", "postgraphile", "postgraphile-defaults", "ariadne-dataloader")
 REPLAYS = {"replay-ours": "ours-compiled", "replay-postgraphile": "postgraphile"}
 """Each replay and the peer whose SQL it sends."""
 
@@ -89,7 +101,14 @@ class Plan:
     workers: tuple[int, ...] = (1, 2)
     regimes: tuple[str, ...] = REGIMES
     queries: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
-    peers: tuple[str, ...] = ("ours-compiled", "ours-dataloader", "postgraphile", "replay-ours", "replay-postgraphile")
+    peers: tuple[str, ...] = (
+        "ours-compiled",
+        "ours-dataloader",
+        "postgraphile",
+        "ariadne-dataloader",
+        "replay-ours",
+        "replay-postgraphile",
+    )
     wrk_cpus: str | None = None
     node_flags: tuple[str, ...] = ()
     check_every: int = 10
@@ -127,7 +146,7 @@ class Stage:
         pg_pid, plan = self.db.postmaster_pid, self.plan
         found = []
         for name, peer in self.peers.items():
-            side = "ours" if peer.kind == "ours" else "postgraphile"
+            side = "postgraphile" if peer.kind == "postgraphile" else "ours"  # ariadne answers our documents
             request = q.ours if side == "ours" else q.postgraphile
             if request is None:
                 continue
@@ -181,6 +200,8 @@ def start_peers(dsn: str, plan: Plan, workers: int, token: str) -> dict[str, Pee
             peers["postgraphile-defaults"] = start_postgraphile(
                 dsn, token, name="postgraphile-defaults", workers=workers, session="", node_flags=plan.node_flags
             )
+        if "ariadne-dataloader" in plan.peers:
+            peers["ariadne-dataloader"] = start_ariadne(dsn, token, workers=workers)
     except BaseException:
         for peer in peers.values():
             stop(peer)
@@ -200,7 +221,8 @@ def check(stage: Stage, results: Results, variants: dict[str, list[Variant]], ke
         for q in stage.queries
         for i, v in enumerate(variants.get(q.key, [])[:: max(1, len(variants.get(q.key, [])) // CHECKED_VARIANTS)])
     ]  # fmt: skip
-    answers = check_answers(stage.queries + sampled, ours, pg)
+    alike = [p for p in stage.peers.values() if p.kind == "ariadne"]
+    answers = check_answers(stage.queries + sampled, ours, pg, alike)
     for (peer, key), path in answers.execution.items():
         results.execution.setdefault((peer, key), path)
     results.size.update(answers.size)
@@ -231,7 +253,7 @@ async def _logged_requests(stage: Stage) -> dict[Window, list[LogEntry]]:
     async with ServerLog(stage.db.dsn, stage.db.log_file) as server_log:
         for peer in stage.peers.values():
             for q in stage.queries:
-                request = q.ours if peer.kind == "ours" else q.postgraphile
+                request = q.postgraphile if peer.kind == "postgraphile" else q.ours
                 if request is None:
                     continue
                 for i in range(COUNTED_REQUESTS):
@@ -373,7 +395,8 @@ def measure(db: BenchDatabase, plan: Plan, results: Results, keep_going: bool) -
             stage = Stage(db, plan, workers, queries, timed, replays)
             variants = {}
             if "varied" in plan.regimes:
-                variants = draw(db.dsn, queries, peers["ours-compiled"], peers.get("postgraphile"))
+                ours = [p for p in peers.values() if p.kind == "ours"]
+                variants = draw(db.dsn, queries, ours, peers.get("postgraphile"))
                 for q in queries:
                     if q.key in variants:
                         stage.bodies[(q.key, "ours")] = write_bodies(q, variants[q.key], "ours")

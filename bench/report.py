@@ -16,12 +16,14 @@ PEERS = (
     "ours-dataloader",
     "postgraphile",
     "postgraphile-defaults",
+    "ariadne-dataloader",
     "replay-ours",
     "replay-postgraphile",
 )
 RATIOS = (
     ("ours-compiled", "postgraphile"),
     ("ours-dataloader", "postgraphile"),
+    ("ours-dataloader", "ariadne-dataloader"),
     ("ours-compiled", "replay-ours"),
     ("postgraphile", "replay-postgraphile"),
     ("postgraphile", "postgraphile-defaults"),
@@ -95,9 +97,11 @@ def _groups(results: Results) -> list[tuple[str, str, int, int]]:
     return sorted(seen, key=lambda g: (g[1] != "identical", g[2], g[0], g[3]))
 
 
-def _failures(runs: list[Run]) -> str:
+def _failures(runs: list[Run], concurrency: int) -> str:
+    """Failures, bodies checked, and ``*`` where a run finished fewer requests than it had
+    connections (its rate and latency are rough; with none, its ratios are left out)."""
     failed, bad, checked = sum(r.errors for r in runs), sum(r.bad_bodies for r in runs), sum(r.checked for r in runs)
-    few = "*" if any(r.requests < 1 for r in runs) else ""
+    few = "*" if any(r.requests < concurrency for r in runs) else ""
     return f"{failed} ({bad} of {checked} bodies){few}" if checked else f"{failed}{few}"
 
 
@@ -123,7 +127,7 @@ def main_table(results: Results) -> str:
                 f"| {_n(_median([r.p50_ms for r in runs]))} | {_n(_median([r.p99_ms for r in runs]))} "
                 f"| {_n(_median([r.server_cpu_ms for r in runs]), 2)} | {_n(_median([r.pg_cpu_ms for r in runs]), 2)} "
                 f"| {_range([r.cpu_ms for r in runs], 2)} "
-                f"| {_n(data, 1)} ({_n(every, 1)}) | {_n(max(r.rss_mb for r in runs), 0)} | {_failures(runs)} |"
+                f"| {_n(data, 1)} ({_n(every, 1)}) | {_n(max(r.rss_mb for r in runs), 0)} | {_failures(runs, c)} |"
             )  # fmt: skip
     return "\n".join(lines)
 
@@ -134,7 +138,7 @@ def _ratios(results: Results, g: tuple[str, str, int, int], a: str, b: str, meas
     ra, rb = results.runs.get((q, regime, w, c, a)), results.runs.get((q, regime, w, c, b))
     if not ra or not rb:
         return []
-    return [getattr(x, measure) / getattr(y, measure) if getattr(y, measure) else float("nan")
+    return [getattr(x, measure) / getattr(y, measure) if x.requests and y.requests and getattr(y, measure) else float("nan")
             for x, y in zip(ra, rb, strict=False)]  # fmt: skip
 
 

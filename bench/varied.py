@@ -76,8 +76,9 @@ def _cursors(peer: Peer, document: str, field: str, q: BenchQuery, limit: int) -
     return found[:limit]
 
 
-def draw(dsn: str, queries: list[BenchQuery], ours: Peer, postgraphile: Peer | None) -> dict[str, list[Variant]]:
-    """query key → its variants (Q1–Q4; the others have no varied form)."""
+def draw(dsn: str, queries: list[BenchQuery], ours: list[Peer], postgraphile: Peer | None) -> dict[str, list[Variant]]:
+    """query key → its variants (Q1–Q4; the others have no varied form). Every one of ``ours``
+    is asked the same cursor pages (our peers must see the same requests, budget included)."""
     codes, regions = asyncio.run(_values(dsn))
     rng = random.Random(SEED)  # noqa: S311 (a reproducible draw, not a secret)
     by_key = {q.key: q for q in queries}
@@ -91,7 +92,9 @@ def draw(dsn: str, queries: list[BenchQuery], ours: Peer, postgraphile: Peer | N
         found["Q1"] = [both({"points": rng.randint(10, 30), "cases": rng.randint(1, 10)}) for _ in range(VARIANTS)]
     if "Q2" in by_key:
         q = by_key["Q2"]
-        mine = _cursors(ours, _OURS_CURSORS, "contactPoints", q, VARIANTS)
+        mine, *others = [_cursors(peer, _OURS_CURSORS, "contactPoints", q, VARIANTS) for peer in ours]
+        if any(other != mine for other in others):
+            raise SystemExit("our peers give different cursors for the same five-star list")
         theirs = _cursors(postgraphile, _PG_CURSORS, "allContactPointCurrentRatings", q, VARIANTS) if pg else mine
         positions = min(len(mine), len(theirs))
         variants = []
