@@ -252,16 +252,6 @@ async def resolve_points(_: Any, info: Any, first: int = 20, after: str | None =
     return (None, rows)
 
 
-@region.field("districts")
-async def resolve_districts(obj: Any, info: Any) -> Any:
-    return await _loaders(info).districts_of_region.load(obj["code"])
-
-
-@district.field("region")
-async def resolve_district_region(obj: Any, info: Any) -> Any:
-    return await _loaders(info).region.load(obj["region_code"])
-
-
 @district.field("contactPoints")
 async def resolve_district_points(obj: Any, info: Any, first: int = 20) -> Any:
     return await _loaders(info).points_of_district.load((obj["code"], first))
@@ -270,11 +260,6 @@ async def resolve_district_points(obj: Any, info: Any, first: int = 20) -> Any:
 @district.field("stats")
 def resolve_stats(obj: Any, _: Any) -> Any:
     return obj
-
-
-@stats.field("contactPoints")
-async def resolve_point_stats(obj: Any, info: Any) -> Any:
-    return await _loaders(info).point_stats.load(obj["code"])
 
 
 @point_stats.field("total")
@@ -292,6 +277,23 @@ def resolve_by_kind(rows: Any, _: Any) -> list[dict[str, Any]]:
     return [{"host_kind": r["host_kind"].upper(), "count": r["n"]} for r in rows]  # snake case: convert_names_case
 
 
+def _loaded(loader: str, column: str) -> Callable[[Any, Any], Awaitable[Any]]:
+    """A resolver that loads ``obj[column]`` through the request's loader of that name."""
+
+    async def resolve(obj: Any, info: Any) -> Any:
+        return await getattr(_loaders(info), loader).load(obj[column])
+
+    return resolve
+
+
+region.set_field("districts", _loaded("districts_of_region", "code"))
+district.set_field("region", _loaded("region", "region_code"))
+stats.set_field("contactPoints", _loaded("point_stats", "code"))
+point.set_field("district", _loaded("district", "district_code"))
+point.set_field("honours", _loaded("honours", "id"))
+point.set_field("starAwards", _loaded("star_awards", "id"))
+point.set_field("memberships", _loaded("memberships", "id"))
+
 connection = ObjectType("ContactPointConnection")
 case_connection = ObjectType("CaseConnection")
 for conn in (connection, case_connection):
@@ -307,26 +309,6 @@ def resolve_host_kind(obj: Any, _: Any) -> str:
 @point.field("establishedOn")
 def resolve_established(obj: Any, _: Any) -> str | None:
     return _iso(obj["established_on"])
-
-
-@point.field("district")
-async def resolve_point_district(obj: Any, info: Any) -> Any:
-    return await _loaders(info).district.load(obj["district_code"])
-
-
-@point.field("honours")
-async def resolve_honours(obj: Any, info: Any) -> Any:
-    return await _loaders(info).honours.load(obj["id"])
-
-
-@point.field("starAwards")
-async def resolve_awards(obj: Any, info: Any) -> Any:
-    return await _loaders(info).star_awards.load(obj["id"])
-
-
-@point.field("memberships")
-async def resolve_memberships(obj: Any, info: Any) -> Any:
-    return await _loaders(info).memberships.load(obj["id"])
 
 
 @point.field("cases")
