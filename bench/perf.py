@@ -114,7 +114,9 @@ class Plan:
     check_every: int = 10
 
 
-FULL = Plan(size=1_000_000, rounds=5, base=10, cap=60, warmup=5)
+FULL = Plan(size=1_000_000, rounds=5, base=10, cap=60, warmup=10)
+"""A 10 s warm-up per target: a fresh PostGraphile ran Q3 at a quarter to a half of its rate ten
+seconds later (2026-12-04, a loaded machine)."""
 SMOKE = Plan(size=0, rounds=1, base=2, cap=4, warmup=1, concurrency=(16,))
 
 
@@ -226,10 +228,11 @@ def check(stage: Stage, results: Results, variants: dict[str, list[Variant]], ke
     for (peer, key), path in answers.execution.items():
         results.execution.setdefault((peer, key), path)
     results.size.update(answers.size)
-    results.verdict.update({k: v for k, v in answers.verdict.items() if " variant " not in k})
+    part = f"{stage.workers} process(es)"
+    results.verdict.update({f"{k}, {part}": v for k, v in answers.verdict.items() if " variant " not in k})
     checked = [k for k in answers.verdict if " variant " in k]
     if checked:
-        results.verdict["varied"] = f"{len(checked)} sampled variants checked the same way"
+        results.verdict[f"varied, {part}"] = f"{len(checked)} sampled variants checked the same way"
     if "postgraphile-defaults" in stage.peers:
         other = check_answers(stage.queries, ours[:1], stage.peers["postgraphile-defaults"])
         answers.problems += other.problems
@@ -499,7 +502,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=ints, help="processes per peer, one part each (default 1,2)")
     parser.add_argument("--concurrency", type=ints, help="wrk connections (default 16,64; --smoke 16)")
     parser.add_argument("--regimes", type=words, help="identical,varied (default both)")
-    parser.add_argument("--queries", type=words, help="Q1,Q2,Q3,Q4 (default all four)")
+    parser.add_argument("--queries", type=words, help="of Q1,Q2,Q3,Q4 (default) and Q4c,Q5,Q6 (ours only)")
     parser.add_argument(
         "--peers",
         type=words,
