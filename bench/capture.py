@@ -29,7 +29,7 @@ import asyncpg
 
 from .replay import Statement
 
-__all__ = ["LogEntry", "ServerLog", "compiled_statement", "for_replay", "is_data"]
+__all__ = ["LogEntry", "ServerLog", "compiled_statement", "for_replay", "is_data", "reads_data"]
 
 log = logging.getLogger("bench")
 
@@ -54,9 +54,14 @@ class LogEntry:
 
 
 def is_data(entry: LogEntry) -> bool:
+    """Whether a logged statement reads data (``reads_data``)."""
+    return reads_data(entry.sql)
+
+
+def reads_data(sql: str) -> bool:
     """A statement that reads data (not BEGIN, SET, a pool's reset, the key's touch, or
     PostGraphile's ``set_config`` of the JWT's claims)."""
-    head = entry.sql.lstrip().lower()
+    head = sql.lstrip().lower()
     return head.startswith(("select", "with")) and not head.startswith(
         ("select pg_advisory_unlock_all", "select set_config")
     )

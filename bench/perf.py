@@ -53,7 +53,7 @@ import asyncpg
 import jwt
 
 from .benchdb import BenchDatabase, bench_database, returns_for
-from .capture import LogEntry, ServerLog, compiled_statement, for_replay, is_data
+from .capture import LogEntry, ServerLog, compiled_statement, for_replay, is_data, reads_data
 from .check import EXECUTION_HEADER, check_answers
 from .load import Run, check_wrk, duration_for, run_replay, run_wrk
 from .peers import (
@@ -312,7 +312,7 @@ def capture(stage: Stage, results: Results) -> None:
                 _note(results, f"{q.key}: no statements for {replay}.")
                 continue
             statements = stage.replays[(replay, q.key)]
-            data = sum(1 for s in statements if s.sql.lstrip().lower().startswith(("select", "with")))
+            data = sum(1 for s in statements if reads_data(s.sql))
             results.statements[(replay, q.key)] = (float(data), float(len(statements)))
 
 
