@@ -1,4 +1,4 @@
-"""What SQL each peer sends per request, and the statements the SQL floor replays.
+"""What SQL each peer sends per request, and the statements the replays send (bench/replay.py).
 
 Two sources, either of which may be missing:
 
@@ -27,9 +27,9 @@ from typing import Any
 
 import asyncpg
 
-from .floor import Statement
+from .replay import Statement
 
-__all__ = ["LogEntry", "ServerLog", "compiled_statement", "for_replay", "is_data"]
+__all__ = ["LogEntry", "ServerLog", "compiled_statement", "for_replay", "is_data", "reads_data"]
 
 log = logging.getLogger("bench")
 
@@ -54,9 +54,17 @@ class LogEntry:
 
 
 def is_data(entry: LogEntry) -> bool:
-    """A statement that reads data (not BEGIN, SET, the pool's reset or the key's touch)."""
-    head = entry.sql.lstrip().lower()
-    return head.startswith(("select", "with")) and not head.startswith("select pg_advisory_unlock_all")
+    """Whether a logged statement reads data (``reads_data``)."""
+    return reads_data(entry.sql)
+
+
+def reads_data(sql: str) -> bool:
+    """A statement that reads data (not BEGIN, SET, a pool's reset, the key's touch, or
+    PostGraphile's ``set_config`` of the JWT's claims)."""
+    head = sql.lstrip().lower()
+    return head.startswith(("select", "with")) and not head.startswith(
+        ("select pg_advisory_unlock_all", "select set_config")
+    )
 
 
 def parse_log(text: str) -> list[LogEntry]:
@@ -147,7 +155,7 @@ class ServerLog:
 
 
 async def for_replay(dsn: str, entries: list[LogEntry]) -> tuple[Statement, ...]:
-    """The logged statements as the floor sends them (writes left out: the key's touch)."""
+    """The logged statements as a replay sends them (writes left out: the key's touch)."""
     conn = await asyncpg.connect(dsn)
     try:
         found = []

@@ -1,4 +1,4 @@
-"""One timed run: wrk against an HTTP peer, or the SQL floor's driver, with what it cost.
+"""One timed run: wrk against an HTTP peer, or a replay of a peer's SQL, with what it cost.
 
 A run reports requests per second, p50 and p99 latency, the CPU the peer's process tree
 spent per request and PostgreSQL's (the postmaster's tree), and the peer's peak RSS during
@@ -20,12 +20,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .floor import FloorJob, Statement
 from .peers import BENCH, ROOT, Peer
 from .procs import cpu_seconds, peak_rss_mb, reset_peak_rss, wait_idle
 from .queries import Request
+from .replay import ReplayJob, Statement
 
-__all__ = ["Run", "check_wrk", "duration_for", "run_floor", "run_wrk"]
+__all__ = ["Run", "check_wrk", "duration_for", "run_replay", "run_wrk"]
 
 BODIES = BENCH / ".data" / "bodies"
 WRK_SCRIPT = BENCH / "wrk.lua"
@@ -38,12 +38,23 @@ class Run:
     p99_ms: float
     requests: int
     errors: int
+    """Connection, read, write and status errors, timeouts, and bodies that failed the check."""
     server_cpu_ms: float
-    """Per request: the peer's process tree (for the floor: its asyncpg driver)."""
+    """Per request: the peer's process tree (for a replay: its asyncpg driver)."""
     pg_cpu_ms: float
     """Per request: the postmaster and all its children (backends, background workers)."""
     rss_mb: float
     seconds: float
+    checked: int = 0
+    """Responses whose bodies bench/wrk.lua checked during the run."""
+    bad_bodies: int = 0
+    """... of which failed (not HTTP 200, or no "data", or an "errors" member); counted in ``errors``."""
+    bad_sample: str = ""
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server and PostgreSQL CPU per request."""
+        return self.server_cpu_ms + self.pg_cpu_ms
 
 
 def check_wrk() -> str:
@@ -79,14 +90,29 @@ def _per_request(seconds: float, requests: int) -> float:
     return seconds / requests * 1e3 if requests else float("nan")
 
 
-def run_wrk(peer: Peer, request: Request, concurrency: int, duration: float, pg_pid: int | None) -> Run:
+def run_wrk(
+    peer: Peer,
+    request: Request,
+    concurrency: int,
+    duration: float,
+    pg_pid: int | None,
+    *,
+    bodies: Path | None = None,
+    cpus: str | None = None,
+    check_every: int = 10,
+) -> Run:
+    """wrk at ``concurrency`` for ``duration`` s: ``request`` every time (identical regime),
+    or with ``bodies`` one body per line in turn (varied regime; ``request`` gives method,
+    path and headers). ``cpus``: taskset's CPU list for wrk."""
     env = {
         **os.environ,
         "WRK_METHOD": request.method,
-        "WRK_BODY_FILE": _body_file(request),
+        "WRK_BODY_FILE": "" if bodies else _body_file(request),
+        "WRK_BODIES_FILE": str(bodies) if bodies else "",
+        "WRK_CHECK_EVERY": str(check_every),
         "WRK_HEADERS": "\n".join(f"{k}: {v}" for k, v in request.headers.items()),
     }
-    argv = ["wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{math.ceil(duration)}s",
+    argv = [*(["taskset", "-c", cpus] if cpus else []), "wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{math.ceil(duration)}s",
             "--timeout", "120s", "--latency", "-s", str(WRK_SCRIPT), peer.url(request.path)]  # fmt: skip
     reset_peak_rss(peer.pid)
     server, pg = cpu_seconds(peer.pid), cpu_seconds(pg_pid)
@@ -100,6 +126,10 @@ def run_wrk(peer: Peer, request: Request, concurrency: int, duration: float, pg_
     wait_idle([peer.pid, pg_pid])
     n, seconds = found["requests"], found["duration_us"] / 1e6
     errors = sum(found[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
+    errors += found["bad_bodies"]
+    sample = next(
+        (x[len("WRK_BAD_SAMPLE ") :] for x in done.stdout.splitlines() if x.startswith("WRK_BAD_SAMPLE ")), ""
+    )
     return Run(
         n / seconds,
         found["p50_us"] / 1e3,
@@ -110,36 +140,39 @@ def run_wrk(peer: Peer, request: Request, concurrency: int, duration: float, pg_
         _per_request(pg, n),
         rss,
         seconds,
+        found["checked"],
+        found["bad_bodies"],
+        sample,
     )
 
 
-def run_floor(
+def run_replay(
     dsn: str, statements: tuple[Statement, ...], concurrency: int, duration: float, pg_pid: int | None
 ) -> Run:
-    """The floor's driver in its own process (python -m bench.floor), as a peer would be."""
-    job = FloorJob(dsn, statements, concurrency, duration, warmup=min(1.0, duration / 4))
+    """The replay's driver in its own process (python -m bench.replay), as a peer would be."""
+    job = ReplayJob(dsn, statements, concurrency, duration, warmup=min(1.0, duration / 4))
     with tempfile.NamedTemporaryFile(suffix=".pickle", delete=False) as f:
         pickle.dump(job, f)
     try:
         process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "bench.floor", f.name], cwd=ROOT, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "bench.replay", f.name], cwd=ROOT, stdout=subprocess.PIPE, text=True
         )
         assert process.stdout is not None
         pg, rss, found = 0.0, 0.0, None
         for line in process.stdout:
-            if line.startswith("FLOOR_MEASURING"):
+            if line.startswith("REPLAY_MEASURING"):
                 reset_peak_rss(process.pid)
                 pg = cpu_seconds(pg_pid)
-            elif line.startswith("FLOOR_STOPPED"):
+            elif line.startswith("REPLAY_STOPPED"):
                 pg = cpu_seconds(pg_pid) - pg
                 rss = peak_rss_mb(process.pid)
-            elif line.startswith("FLOOR_JSON "):
-                found = json.loads(line[len("FLOOR_JSON ") :])
+            elif line.startswith("REPLAY_JSON "):
+                found = json.loads(line[len("REPLAY_JSON ") :])
         process.wait()
     finally:
         Path(f.name).unlink(missing_ok=True)
     if found is None:
-        raise SystemExit(f"the SQL floor's driver failed ({process.returncode})")
+        raise SystemExit(f"the replay's driver failed ({process.returncode})")
     wait_idle([pg_pid])
     n, seconds = found["requests"], found["duration_us"] / 1e6
     return Run(

@@ -1,9 +1,11 @@
 """The HTTP peers, each its own process on loopback, and how to start, ask and stop them.
 
-- ours-compiled / ours-dataloader: ``liaison serve`` with ``LIAISON_EXECUTION`` set (one
-  uvicorn worker), or ``uvicorn --factory api.asgi:app --workers N``;
-- postgraphile: ``bench/postgraphile/server.mjs`` on the Node 22 that npm ships
-  (``npm ci`` first if node_modules is missing).
+- ours-compiled / ours-dataloader: ``liaison serve --workers N`` with ``LIAISON_EXECUTION`` set;
+- postgraphile: ``bench/postgraphile/server.mjs`` on the Node 22 that npm ships (``npm ci``
+  first if node_modules is missing), N processes under ``node:cluster``, verifying the same
+  issuer's bearer tokens (claims to ``pgSettings``) and with our pool's session settings;
+- ariadne-dataloader: bench/ariadne/server.py (Ariadne with aiodataloader) from its own venv,
+  bench/.data/ariadne-venv (made from bench/ariadne/requirements.txt when missing).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from .queries import Request
 
 __all__ = [
+    "SESSION_OPTIONS",
     "Peer",
     "Response",
     "clean_env",
@@ -31,6 +34,7 @@ __all__ = [
     "node_binary",
     "send",
     "spawn",
+    "start_ariadne",
     "start_ours",
     "start_postgraphile",
     "stop",
@@ -65,7 +69,7 @@ LIMITS = {
 class Peer:
     name: str
     kind: str
-    """"ours" or "postgraphile"."""
+    """"ours", "postgraphile" or "ariadne" (which answers our documents)."""
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
@@ -139,8 +143,7 @@ def wait_ready(peer: Peer, probe: Request, timeout: float = 120) -> None:
 
 
 def start_ours(name: str, dsn: str, execution: str, workers: int = 1, env: dict[str, str] | None = None) -> Peer:
-    """Our service over ``dsn``, with ``env`` on top of the bench's; ``workers`` > 1 runs
-    uvicorn's supervisor over api/asgi.py's factory."""
+    """Our service over ``dsn`` (``liaison serve --workers``), with ``env`` on top of the bench's."""
     extra = env or {}
     port = free_port()
     env = {
@@ -153,11 +156,7 @@ def start_ours(name: str, dsn: str, execution: str, workers: int = 1, env: dict[
         "PORT": str(port),
         **extra,
     }
-    if workers == 1:
-        argv = [str(VENV / "liaison"), "serve"]
-    else:
-        argv = [str(VENV / "uvicorn"), "--factory", "api.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(workers), "--timeout-graceful-shutdown", "10"]  # fmt: skip
+    argv = [str(VENV / "liaison"), "serve", "--workers", str(workers)]
     process, log_path = spawn(name, argv, env, ROOT)
     peer = Peer(name, "ours", port, process, log_path, workers)
     wait_ready(peer, Request("GET", "/readyz"))
@@ -180,20 +179,78 @@ def _with_application_name(dsn: str, name: str) -> str:
     return dsn + ("&" if "?" in dsn else "?") + f"application_name={name}"
 
 
-def start_postgraphile(dsn: str) -> Peer:
+SESSION_OPTIONS = "-c jit=off -c plan_cache_mode=force_generic_plan -c timezone=UTC"
+"""Our pool's session settings (db/pool.py's ``open_database``), as libpq options for PostGraphile's."""
+
+
+def start_postgraphile(
+    dsn: str,
+    token: str,
+    *,
+    name: str = "postgraphile",
+    workers: int = 1,
+    session: str = SESSION_OPTIONS,
+    node_flags: tuple[str, ...] = (),
+) -> Peer:
+    """PostGraphile under ``workers`` cluster processes; ``session`` "" leaves PostgreSQL's
+    defaults; ``token`` is what readiness is probed with (every request needs one)."""
     npm_ci()
     port = free_port()
     env = {
         **clean_env(),
         "DATABASE_URL": _with_application_name(dsn, "postgraphile"),
         "PORT": str(port),
+        "PGL_WORKERS": str(workers),
+        "PGL_SESSION_OPTIONS": session,
+        "PGL_JWT_SECRET": JWT_ENV["LIAISON_JWT_SECRET"],
+        "PGL_JWT_ISSUER": JWT_ENV["LIAISON_JWT_ISSUER"],
+        "PGL_JWT_AUDIENCE": JWT_ENV["LIAISON_JWT_AUDIENCE"],
         "NODE_ENV": "production",
         "GRAPHILE_ENV": "production",
     }
-    process, log_path = spawn("postgraphile", [str(node_binary()), "server.mjs"], env, PGL)
-    peer = Peer("postgraphile", "postgraphile", port, process, log_path)
+    process, log_path = spawn(name, [str(node_binary()), *node_flags, "server.mjs"], env, PGL)
+    peer = Peer(name, "postgraphile", port, process, log_path, workers)
     body = json.dumps({"query": "{ __typename }"}).encode()
-    wait_ready(peer, Request("POST", "/graphql", body, {"content-type": "application/json"}))
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    wait_ready(peer, Request("POST", "/graphql", body, headers))
+    return peer
+
+
+ARIADNE = BENCH / "ariadne"
+ARIADNE_VENV = BENCH / ".data" / "ariadne-venv"
+
+
+def ariadne_venv() -> Path:
+    """The Python peer's interpreter, its venv made and filled on first use (never the product's)."""
+    python = ARIADNE_VENV / "bin" / "python"
+    marker = ARIADNE_VENV / "requirements.txt"
+    wanted = (ARIADNE / "requirements.txt").read_text()
+    if not python.exists() or not marker.exists() or marker.read_text() != wanted:
+        print("pip install -r bench/ariadne/requirements.txt into bench/.data/ariadne-venv ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(ARIADNE_VENV)], check=True)  # noqa: S603
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(ARIADNE / "requirements.txt")], check=True)  # noqa: S603
+        marker.write_text(wanted)
+    return python
+
+
+def start_ariadne(dsn: str, token: str, *, workers: int = 1) -> Peer:
+    """The Python DataLoader peer under ``workers`` uvicorn processes, verifying the same tokens."""
+    python = ariadne_venv()
+    port = free_port()
+    env = {
+        **clean_env(),
+        "DATABASE_URL": dsn,
+        "PORT": str(port),
+        "WORKERS": str(workers),
+        "JWT_SECRET": JWT_ENV["LIAISON_JWT_SECRET"],
+        "JWT_ISSUER": JWT_ENV["LIAISON_JWT_ISSUER"],
+        "JWT_AUDIENCE": JWT_ENV["LIAISON_JWT_AUDIENCE"],
+    }
+    process, log_path = spawn("ariadne-dataloader", [str(python), "server.py"], env, ARIADNE)
+    peer = Peer("ariadne-dataloader", "ariadne", port, process, log_path, workers)
+    body = json.dumps({"query": "{ __typename }"}).encode()
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    wait_ready(peer, Request("POST", "/graphql", body, headers))
     return peer
 
 

@@ -1,23 +1,33 @@
-"""Our service against PostGraphile v5 and the SQL floor, over the same PostgreSQL, on loopback.
+"""Our service against PostGraphile v5 and against replays of both peers' SQL, over one PostgreSQL.
 
-    .venv/bin/python -m bench.perf --quick            # a few minutes: 30,000 cases, 1 round
-    .venv/bin/python -m bench.perf                    # 10k, 100k, 1M cases; 3 rounds at 1M
+    .venv/bin/python -m bench.perf --smoke          # minutes: demo data, 1 round, short runs
+    .venv/bin/python -m bench.perf                  # the benchmark (bench/README.md: hours)
     .venv/bin/python -m bench.perf --dsn postgresql://… --out bench/RESULTS.md
 
 What one run does:
 
-1. The database: ``--dsn``, or an embedded PostgreSQL per volume in bench/.data/ (demo data
-   plus ``db.volume.add_volume``, then ``VACUUM (FREEZE, ANALYZE)``; reused while its counts
-   hold). Full mode measures growth at 10k and 100k cases and everything at 1M.
-2. The peers, each its own process: ours-compiled and ours-dataloader (``liaison serve``
-   with ``LIAISON_EXECUTION``), PostGraphile v5 (bench/postgraphile/, Node 22 from npm), and
-   the SQL floor (bench/floor.py: the statements our service sent, straight through asyncpg).
-3. The queries of bench/queries/ (bench/queries.py), checked equal across peers before timing.
-4. wrk (bench/wrk.lua) at 16 and 64 connections after a warm-up; peers alternated, the
-   first rotating each round. Statements per request come from the server log, in a pass
-   of their own.
-5. ours-compiled with 1 and 2 uvicorn workers (api/asgi.py).
-6. Tables printed and appended to bench/RESULTS.md as a new section.
+1. The database: ``--dsn``, or an embedded PostgreSQL in bench/.data/cases-<N> (demo data
+   plus ``db.volume.add_volume`` of N cases, then ``VACUUM (FREEZE, ANALYZE)``; reused
+   while its counts hold).
+2. For each process count (``--workers``, default 1 and 2), the peers with that many
+   processes each: ours-compiled and ours-dataloader (``liaison serve --workers N`` with
+   ``LIAISON_EXECUTION``), PostGraphile v5 under ``node:cluster`` (bench/postgraphile/).
+   Every peer gets the same bearer token from one issuer: ours verifies it, PostGraphile
+   verifies it and passes its claims as ``pgSettings`` (a transaction with ``set_config``
+   per request, as a PostGraphile deployment with JWTs does). PostGraphile's pool takes our
+   pool's session settings (``jit = off``, ``plan_cache_mode = force_generic_plan``);
+   ``--postgraphile-defaults`` adds a PostGraphile on PostgreSQL's defaults beside it.
+3. The queries of bench/queries/, checked equal across peers before timing; in the varied
+   regime also a sample of the variants (bench/varied.py).
+4. Statements per request from the server log (an untimed pass), which also gives the
+   replays their SQL: ``replay-ours`` (what ours-compiled sends) and ``replay-postgraphile``
+   (what PostGraphile sends), through the service's own pool (bench/replay.py).
+5. Rounds (``--rounds``, default 5): per regime (identical, varied), concurrency and query,
+   every target once, the first rotating each round. wrk (bench/wrk.lua, optionally pinned
+   with ``--wrk-cpus``) checks one body in ``--check-every`` during timing; a failure counts.
+   CPU per request from /proc: the peer's process tree and PostgreSQL's.
+6. Tables printed and appended to ``--out`` as a new section, with the load average at the
+   start and end of each part.
 """
 
 from __future__ import annotations
@@ -26,7 +36,6 @@ import argparse
 import asyncio
 import dataclasses
 import datetime
-import functools
 import importlib.metadata
 import json
 import logging
@@ -38,31 +47,51 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import asyncpg
 import jwt
 
 from .benchdb import BenchDatabase, bench_database, returns_for
-from .capture import LogEntry, ServerLog, compiled_statement, for_replay, is_data
+from .capture import LogEntry, ServerLog, compiled_statement, for_replay, is_data, reads_data
 from .check import EXECUTION_HEADER, check_answers
-from .floor import Statement
-from .load import Run, check_wrk, duration_for, run_floor, run_wrk
-from .peers import JWT_ENV, PGL, ROOT, VENV, Peer, node_binary, npm_ci, send, start_ours, start_postgraphile, stop
+from .load import Run, check_wrk, duration_for, run_replay, run_wrk
+from .peers import (
+    JWT_ENV,
+    PGL,
+    ROOT,
+    Peer,
+    node_binary,
+    npm_ci,
+    send,
+    start_ariadne,
+    start_ours,
+    start_postgraphile,
+    stop,
+)
 from .queries import BenchQuery, build_queries, representations
+from .replay import Statement
 from .report import Results, markdown
+from .varied import Variant, draw, write_bodies
 
 log = logging.getLogger("bench")
 
 SAVED = ROOT / "examples" / "queries" / "FiveStarDirectory.graphql"
 COUNTED_REQUESTS = 3
 """Requests per peer and query in the statement-counting pass; the first (cold) is not counted."""
+CHECKED_VARIANTS = 5
+"""Variants per query whose answers are compared across peers before timing."""
+REGIMES = ("identical", "varied")
+HTTP_PEERS = ("ours-compiled", "ours-dataloader", "postgraphile", "postgraphile-defaults", "ariadne-dataloader")
+REPLAYS = {"replay-ours": "ours-compiled", "replay-postgraphile": "postgraphile"}
+"""Each replay and the peer whose SQL it sends."""
 
 
 @dataclass(frozen=True)
 class Plan:
-    sizes: tuple[int, ...]
-    """Synthetic cases added on top of the demo, ascending; the last gets the full matrix."""
+    size: int
+    """Synthetic cases added on top of the demo."""
     rounds: int
     base: float
     """Seconds a timed run lasts at least ..."""
@@ -70,28 +99,31 @@ class Plan:
     """... and at most (slow peers get longer runs, so that every connection finishes a few)."""
     warmup: float
     concurrency: tuple[int, ...] = (16, 64)
-    growth_queries: tuple[str, ...] = ("Q2", "Q3")
-    worker_queries: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
-    worker_concurrency: tuple[int, ...] = (16, 64)
-    queries: tuple[str, ...] | None = None
-    """Only these queries (None: all)."""
+    workers: tuple[int, ...] = (1, 2)
+    regimes: tuple[str, ...] = REGIMES
+    queries: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
+    peers: tuple[str, ...] = (
+        "ours-compiled",
+        "ours-dataloader",
+        "postgraphile",
+        "ariadne-dataloader",
+        "replay-ours",
+        "replay-postgraphile",
+    )
+    wrk_cpus: str | None = None
+    node_flags: tuple[str, ...] = ()
+    check_every: int = 10
 
 
-FULL = Plan(sizes=(10_000, 100_000, 1_000_000), rounds=3, base=10, cap=60, warmup=5)
-QUICK = Plan(
-    sizes=(30_000,),
-    rounds=1,
-    base=2,
-    cap=5,
-    warmup=1,
-    worker_queries=("Q2", "Q3"),
-    worker_concurrency=(64,),
-)
+FULL = Plan(size=1_000_000, rounds=5, base=10, cap=60, warmup=10)
+"""A 10 s warm-up per target: a fresh PostGraphile ran Q3 at a quarter to a half of its rate ten
+seconds later (2026-12-04, a loaded machine)."""
+SMOKE = Plan(size=0, rounds=1, base=2, cap=4, warmup=1, concurrency=(16,))
 
 
 @dataclass
 class Target:
-    """Something a timed run is pointed at: a peer for one query, or the floor."""
+    """Something a timed run is pointed at: a peer for one query and regime, or a replay."""
 
     name: str
     run: Callable[[int, float], Run]
@@ -99,28 +131,47 @@ class Target:
 
 @dataclass
 class Stage:
-    """One database size with its peers running."""
+    """One process count with its peers running."""
 
     db: BenchDatabase
+    plan: Plan
+    workers: int
     queries: list[BenchQuery]
     peers: dict[str, Peer]
-    floor: dict[str, tuple[Statement, ...]] = field(default_factory=dict)
-    estimate: dict[tuple[str, str], float] = field(default_factory=dict)
-    """(query, target) → req/s seen in the warm-up, for run lengths."""
+    replays: dict[tuple[str, str], tuple[Statement, ...]]
+    """(replay, query) → the statements of one request."""
+    bodies: dict[tuple[str, str], Path] = field(default_factory=dict)
+    """(query, "ours" | "postgraphile") → the varied regime's bodies, one a line."""
+    estimate: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    """(regime, query, target) → req/s seen in the warm-up, for run lengths."""
 
-    def targets(self, q: BenchQuery) -> list[Target]:
-        pg_pid = self.db.postmaster_pid
+    def targets(self, q: BenchQuery, regime: str) -> list[Target]:
+        pg_pid, plan = self.db.postmaster_pid, self.plan
         found = []
-        for name in ("ours-compiled", "ours-dataloader"):
-            peer = self.peers[name]
-            found.append(Target(name, functools.partial(run_wrk, peer, q.ours, pg_pid=pg_pid)))
-        if q.postgraphile is not None and "postgraphile" in self.peers:
-            peer = self.peers["postgraphile"]
-            found.append(Target("postgraphile", functools.partial(run_wrk, peer, q.postgraphile, pg_pid=pg_pid)))
-        if self.floor.get(q.key):
-            statements = self.floor[q.key]
-            found.append(Target("sql-floor", lambda c, d: run_floor(self.db.dsn, statements, c, d, pg_pid)))
+        for name, peer in self.peers.items():
+            side = "postgraphile" if peer.kind == "postgraphile" else "ours"  # ariadne answers our documents
+            request = q.ours if side == "ours" else q.postgraphile
+            if request is None:
+                continue
+            bodies = None
+            if regime == "varied":
+                bodies = self.bodies.get((q.key, side))
+                if bodies is None:
+                    continue
+            run = partial(run_wrk, peer, request, pg_pid=pg_pid, bodies=bodies, cpus=plan.wrk_cpus)
+            found.append(Target(name, partial(run, check_every=plan.check_every)))
+        if regime == "identical":
+            for replay in REPLAYS:
+                statements = self.replays.get((replay, q.key))
+                if replay in plan.peers and statements:
+                    found.append(Target(replay, partial(_replay_run, self.db.dsn, statements, pg_pid=pg_pid)))
         return found
+
+
+def _replay_run(
+    dsn: str, statements: tuple[Statement, ...], clients: int, seconds: float, *, pg_pid: int | None
+) -> Run:
+    return run_replay(dsn, statements, clients, seconds, pg_pid)
 
 
 # --- set-up: credentials, saved query, peers --------------------------------------------------
@@ -128,7 +179,8 @@ class Stage:
 
 def liaison(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": dsn}
-    done = subprocess.run([str(VENV / "liaison"), *args], env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    venv = Path(sys.executable).parent
+    done = subprocess.run([str(venv / "liaison"), *args], env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
         raise SystemExit(f"liaison {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     return done
@@ -136,30 +188,30 @@ def liaison(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def bench_token(role: str = "internal", sub: str = "bench/perf.py") -> str:
     """A bearer token for ``role`` (internal: every row, consumers masked) for this run, from
-    the single sign-on of ``JWT_ENV``."""
+    the single sign-on of ``JWT_ENV``; PostGraphile verifies the same token."""
     now = int(time.time())
-    claims: dict[str, str | int] = {
-        "iss": JWT_ENV["LIAISON_JWT_ISSUER"],
-        "aud": JWT_ENV["LIAISON_JWT_AUDIENCE"],
-        "sub": sub,
-    }
-    claims |= {"iat": now, "exp": now + 6 * 3600, "role": role}
+    claims: dict[str, str | int] = {"iss": JWT_ENV["LIAISON_JWT_ISSUER"], "aud": JWT_ENV["LIAISON_JWT_AUDIENCE"]}
+    claims["sub"] = sub
+    claims |= {"iat": now, "exp": now + 12 * 3600, "role": role}
     return jwt.encode(claims, JWT_ENV["LIAISON_JWT_SECRET"], algorithm="HS256")
 
 
-TWO_WORKERS = "ours-compiled-2-workers"
-
-
-def start_peers(dsn: str, *, workers: bool) -> dict[str, Peer]:
-    """All peers at once, so that they run the same code even while the service is being
-    edited; with ``workers``, also ours-compiled under two uvicorn workers (idle until used)."""
-    peers = {}
+def start_peers(dsn: str, plan: Plan, workers: int, token: str) -> dict[str, Peer]:
+    """The HTTP peers of ``plan`` at once, each with ``workers`` processes."""
+    peers: dict[str, Peer] = {}
     try:
         for execution in ("compiled", "dataloader"):
-            peers[f"ours-{execution}"] = start_ours(f"ours-{execution}", dsn, execution)
-        peers["postgraphile"] = start_postgraphile(dsn)
-        if workers:
-            peers[TWO_WORKERS] = start_ours(TWO_WORKERS, dsn, "compiled", workers=2)
+            name = f"ours-{execution}"
+            if name in plan.peers or (name == "ours-compiled" and "replay-ours" in plan.peers):
+                peers[name] = start_ours(name, dsn, execution, workers)
+        if "postgraphile" in plan.peers or "replay-postgraphile" in plan.peers:
+            peers["postgraphile"] = start_postgraphile(dsn, token, workers=workers, node_flags=plan.node_flags)
+        if "postgraphile-defaults" in plan.peers:
+            peers["postgraphile-defaults"] = start_postgraphile(
+                dsn, token, name="postgraphile-defaults", workers=workers, session="", node_flags=plan.node_flags
+            )
+        if "ariadne-dataloader" in plan.peers:
+            peers["ariadne-dataloader"] = start_ariadne(dsn, token, workers=workers)
     except BaseException:
         for peer in peers.values():
             stop(peer)
@@ -170,14 +222,30 @@ def start_peers(dsn: str, *, workers: bool) -> dict[str, Peer]:
 # --- before timing: answers, statements ---------------------------------------------------------
 
 
-def check(stage: Stage, results: Results, keep_going: bool) -> None:
-    ours = [stage.peers["ours-compiled"], stage.peers["ours-dataloader"]]
-    answers = check_answers(stage.queries, ours, stage.peers.get("postgraphile"))
-    results.execution.update(answers.execution)
+def check(stage: Stage, results: Results, variants: dict[str, list[Variant]], keep_going: bool) -> None:
+    ours = [p for p in stage.peers.values() if p.kind == "ours"]
+    pg = stage.peers.get("postgraphile")
+    sampled = [
+        dataclasses.replace(q, key=f"{q.key} variant {i}", ours=q.ours_with(v.ours),
+                            postgraphile=q.postgraphile_with(v.postgraphile) if v.postgraphile is not None else None)
+        for q in stage.queries
+        for i, v in enumerate(variants.get(q.key, [])[:: max(1, len(variants.get(q.key, [])) // CHECKED_VARIANTS)])
+    ]  # fmt: skip
+    alike = [p for p in stage.peers.values() if p.kind == "ariadne"]
+    answers = check_answers(stage.queries + sampled, ours, pg, alike)
+    for (peer, key), path in answers.execution.items():
+        results.execution.setdefault((peer, key), path)
     results.size.update(answers.size)
-    results.verdict.update(answers.verdict)
+    part = f"{stage.workers} process(es)"
+    results.verdict.update({f"{k}, {part}": v for k, v in answers.verdict.items() if " variant " not in k})
+    checked = [k for k in answers.verdict if " variant " in k]
+    if checked:
+        results.verdict[f"varied, {part}"] = f"{len(checked)} sampled variants checked the same way"
+    if "postgraphile-defaults" in stage.peers:
+        other = check_answers(stage.queries, ours[:1], stage.peers["postgraphile-defaults"])
+        answers.problems += other.problems
     for q in stage.queries:
-        paths = {p.name: answers.execution[(p.name, q.key)] for p in ours}
+        paths = {p.name: answers.execution.get((p.name, q.key)) for p in ours}
         print(f"  {q.label:28} {answers.verdict[q.key]}; path: {paths}", flush=True)
     if answers.problems:
         print("\nMISMATCH REPORT", *answers.problems, sep="\n  ", flush=True)
@@ -196,7 +264,7 @@ async def _logged_requests(stage: Stage) -> dict[Window, list[LogEntry]]:
     async with ServerLog(stage.db.dsn, stage.db.log_file) as server_log:
         for peer in stage.peers.values():
             for q in stage.queries:
-                request = q.ours if peer.kind == "ours" else q.postgraphile
+                request = q.postgraphile if peer.kind == "postgraphile" else q.ours
                 if request is None:
                     continue
                 for i in range(COUNTED_REQUESTS):
@@ -225,10 +293,10 @@ def _per_request(logged: dict[Window, list[LogEntry]]) -> dict[tuple[str, str], 
 
 
 def capture(stage: Stage, results: Results) -> None:
-    """Statements per request for every peer (server log), and the floor's statements."""
+    """Statements per request for every peer (server log), and the replays' statements."""
     logged: dict[Window, list[LogEntry]] = {}
     if stage.db.log_file is None:
-        _note(results, "The server log cannot be read here: statements per request n/a.")
+        _note(results, "The server log cannot be read here: statements per request n/a, no replay of PostGraphile.")
     else:
         try:
             logged = asyncio.run(_logged_requests(stage))
@@ -236,18 +304,24 @@ def capture(stage: Stage, results: Results) -> None:
             _note(results, f"Statement capture failed ({type(exc).__name__}: {exc}): statements per request n/a.")
     results.statements.update(_per_request(logged))
     for q in stage.queries:
-        compiled = compiled_statement(q.document, q.operation, q.variables)
-        if compiled is not None:
-            stage.floor[q.key], results.floor_source[q.key] = (compiled,), "resolvers.compiler"
-        elif ("ours-compiled", q.key, 1) in logged:
-            stage.floor[q.key] = asyncio.run(for_replay(stage.db.dsn, logged[("ours-compiled", q.key, 1)]))
-            results.floor_source[q.key] = "log of ours-compiled"
-        else:
-            _note(results, f"{q.key}: no statements for the SQL floor (no compiler, no server log).")
-            continue
-        statements = stage.floor[q.key]
-        data = sum(1 for s in statements if s.sql.lstrip().lower().startswith(("select", "with")))
-        results.statements[("sql-floor", q.key)] = (float(data), float(len(statements)))
+        for replay, source in REPLAYS.items():
+            if replay not in stage.plan.peers:
+                continue
+            compiled = compiled_statement(q.document, q.operation, q.variables) if replay == "replay-ours" else None
+            if compiled is not None:
+                stage.replays[(replay, q.key)], results.replay_source[(replay, q.key)] = (
+                    (compiled,),
+                    "resolvers.compiler",
+                )
+            elif (source, q.key, 1) in logged:
+                stage.replays[(replay, q.key)] = asyncio.run(for_replay(stage.db.dsn, logged[(source, q.key, 1)]))
+                results.replay_source[(replay, q.key)] = f"log of {source}"
+            else:
+                _note(results, f"{q.key}: no statements for {replay}.")
+                continue
+            statements = stage.replays[(replay, q.key)]
+            data = sum(1 for s in statements if reads_data(s.sql))
+            results.statements[(replay, q.key)] = (float(data), float(len(statements)))
 
 
 def _note(results: Results, text: str) -> None:
@@ -263,127 +337,104 @@ STARTED = time.monotonic()
 
 def _show(label: str, run: Run) -> None:
     print(
-        f"{time.monotonic() - STARTED:6.0f}s {label:44} {run.rps:8.1f} req/s  p50 {run.p50_ms:8.1f} ms  p99 {run.p99_ms:8.1f} ms"
+        f"{time.monotonic() - STARTED:6.0f}s {label:52} {run.rps:8.1f} req/s  p50 {run.p50_ms:8.1f} ms  p99 {run.p99_ms:8.1f} ms"
         f"  server {run.server_cpu_ms:7.2f} ms/req  PG {run.pg_cpu_ms:6.2f} ms/req  RSS {run.rss_mb:5.0f} MB"
-        f"  n={run.requests}" + (f"  {run.errors} FAILED" if run.errors else ""),
+        f"  n={run.requests} checked={run.checked}" + (f"  {run.errors} FAILED {run.bad_sample[:200]}" if run.errors else ""),
         flush=True,
-    )
+    )  # fmt: skip
 
 
-def warm_up(stage: Stage, plan: Plan, queries: list[BenchQuery]) -> None:
-    for q in queries:
-        for t in stage.targets(q):
-            run = t.run(16, plan.warmup)
-            stage.estimate[(q.key, t.name)] = run.rps
-            _show(f"warm-up {q.key} {t.name}", run)
+def warm_up(stage: Stage) -> None:
+    for regime in stage.plan.regimes:
+        for q in stage.queries:
+            for t in stage.targets(q, regime):
+                run = t.run(16, stage.plan.warmup)
+                stage.estimate[(regime, q.key, t.name)] = run.rps
+                _show(f"warm-up w{stage.workers} {regime} {q.key} {t.name}", run)
 
 
-def _duration(stage: Stage, plan: Plan, key: str, target: str, concurrency: int) -> float:
-    return duration_for(stage.estimate.get((key, target), 1.0), concurrency, plan.base, plan.cap)
-
-
-def main_rounds(stage: Stage, plan: Plan, results: Results) -> None:
+def rounds(stage: Stage, results: Results) -> None:
+    plan = stage.plan
     for r in range(plan.rounds):
-        print(f"round {r + 1} of {plan.rounds}", flush=True)
-        for c in plan.concurrency:
-            for q in stage.queries:
-                targets = stage.targets(q)
-                shift = r % len(targets)
-                for t in targets[shift:] + targets[:shift]:
-                    run = t.run(c, _duration(stage, plan, q.key, t.name, c))
-                    results.add(q.key, c, t.name, run)
-                    _show(f"{q.key} c{c} {t.name}", run)
-
-
-def growth_round(stage: Stage, plan: Plan, results: Results) -> None:
-    for q in (q for q in stage.queries if q.key in plan.growth_queries):
-        for t in stage.targets(q):
-            run = t.run(16, _duration(stage, plan, q.key, t.name, 16))
-            results.growth[(stage.db.cases, q.key, t.name)] = run
-            _show(f"growth {stage.db.cases:,} cases {q.key} {t.name}", run)
-
-
-def workers_rounds(stage: Stage, plan: Plan, results: Results, two: Peer) -> None:
-    one = stage.peers["ours-compiled"]
-    sides = {"1 worker": one, "2 workers": two}
-    queries = [q for q in stage.queries if q.key in plan.worker_queries]
-    for q in queries:  # warm the new workers (every document parsed, every pool filled), and check
-        for _ in range(4):
-            response = send(two, q.ours)
-        results.execution[(two.name, q.key)] = response.headers.get(EXECUTION_HEADER, "absent")
-        if response.json().get("data") != send(one, q.ours).json().get("data"):
-            results.problems.append(f"{q.label}: two workers answer other data than one")
-    for r in range(plan.rounds):
-        order = list(sides) if r % 2 == 0 else list(reversed(sides))
-        for c in plan.worker_concurrency:
-            for q in queries:
-                for side in order:
-                    d = _duration(stage, plan, q.key, "ours-compiled", c)
-                    run = run_wrk(sides[side], q.ours, c, d, stage.db.postmaster_pid)
-                    results.workers.setdefault((q.key, c, side), []).append(run)
-                    _show(f"workers {q.key} c{c} {side}", run)
-
-
-# --- one database size ------------------------------------------------------------------------
-
-
-def measure(db: BenchDatabase, plan: Plan, results: Results, size: int, *, last: bool, keep_going: bool) -> None:
-    print(f"\n== {db.cases:,} cases ({db.volume_cases:,} added to the demo)", flush=True)
-    if db.volume_cases > size:
-        _note(results, f"The database already held {db.volume_cases:,} synthetic cases where {size:,} were asked for.")
-    key = bench_token()
-    liaison(db.dsn, "queries", "push", str(SAVED), "--owner", "bench/perf.py")
-    queries = build_queries(key, asyncio.run(representations(db.dsn)))
-    if plan.queries is not None:
-        queries = [q for q in queries if q.key in plan.queries]
-    results.titles.update({q.key: q.title for q in queries})
-    peers = start_peers(db.dsn, workers=last)
-    try:
-        stage = Stage(db, queries, {k: v for k, v in peers.items() if k != TWO_WORKERS})
-        check(stage, results, keep_going)
-        capture(stage, results)
-        results.growth_volume[db.cases] = db.volume_cases
-        if not last:
-            growth_queries = [q for q in queries if q.key in plan.growth_queries]
-            warm_up(stage, plan, growth_queries)
-            growth_round(stage, plan, results)
-            return
-        warm_up(stage, plan, queries)
-        main_rounds(stage, plan, results)
-        paths_after(stage, results)
-        for (q, c, peer_name), runs in results.runs.items():
-            if c == 16 and q in plan.growth_queries:
-                results.growth[(db.cases, q, peer_name)] = _median_run(runs)
-        workers_rounds(stage, plan, results, peers[TWO_WORKERS])
-        results.versions.update(versions(db.dsn))
-        results.database = describe(db, results.load_at_start)
-    finally:
-        for peer in peers.values():
-            stop(peer)
+        print(f"round {r + 1} of {plan.rounds}, {stage.workers} process(es) each", flush=True)
+        for regime in plan.regimes:
+            for c in plan.concurrency:
+                for q in stage.queries:
+                    targets = stage.targets(q, regime)
+                    shift = r % max(1, len(targets))
+                    for t in targets[shift:] + targets[:shift]:
+                        rps = stage.estimate.get((regime, q.key, t.name), 1.0)
+                        run = t.run(c, duration_for(rps, c, plan.base, plan.cap))
+                        results.add(q.key, regime, stage.workers, c, t.name, run)
+                        _show(f"w{stage.workers} {regime} {q.key} c{c} {t.name}", run)
 
 
 def paths_after(stage: Stage, results: Results) -> None:
     """Ask our peers once more: a path that changed during the run (a fallback) is reported."""
-    for name in ("ours-compiled", "ours-dataloader"):
+    for name, peer in stage.peers.items():
+        if peer.kind != "ours":
+            continue
         for q in stage.queries:
-            now = send(stage.peers[name], q.ours).headers.get(EXECUTION_HEADER, "absent")
+            now = send(peer, q.ours).headers.get(EXECUTION_HEADER, "absent")
             before = results.execution.get((name, q.key))
             if before != now:
                 results.execution[(name, q.key)] = f"{before}, later {now}"
 
 
-def _median_run(runs: list[Run]) -> Run:
-    return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
+# --- the whole run ----------------------------------------------------------------------------
 
 
-def describe(db: BenchDatabase, load_at_start: float) -> str:
+def measure(db: BenchDatabase, plan: Plan, results: Results, keep_going: bool) -> None:
+    print(f"\n== {db.cases:,} cases ({db.volume_cases:,} added to the demo)", flush=True)
+    if db.volume_cases > plan.size:
+        _note(
+            results,
+            f"The database already held {db.volume_cases:,} synthetic cases where {plan.size:,} were asked for.",
+        )
+    token = bench_token()
+    liaison(db.dsn, "queries", "push", str(SAVED), "--owner", "bench/perf.py")
+    queries = [q for q in build_queries(token, asyncio.run(representations(db.dsn))) if q.key in plan.queries]
+    results.titles.update({q.key: q.title for q in queries})
+    replays: dict[tuple[str, str], tuple[Statement, ...]] = {}
+    for i, workers in enumerate(plan.workers):
+        part = f"{workers} process(es) per peer"
+        load_start = os.getloadavg()
+        print(f"\n== {part}; load average {load_start[0]:.2f}", flush=True)
+        peers = start_peers(db.dsn, plan, workers, token)
+        try:
+            timed = {k: v for k, v in peers.items() if k in plan.peers}
+            stage = Stage(db, plan, workers, queries, timed, replays)
+            variants = {}
+            if "varied" in plan.regimes:
+                ours = [p for p in peers.values() if p.kind == "ours"]
+                variants = draw(db.dsn, queries, ours, peers.get("postgraphile"))
+                for q in queries:
+                    if q.key in variants:
+                        stage.bodies[(q.key, "ours")] = write_bodies(q, variants[q.key], "ours")
+                        if q.postgraphile is not None and "postgraphile" in peers:
+                            stage.bodies[(q.key, "postgraphile")] = write_bodies(q, variants[q.key], "postgraphile")
+                results.variants.update({k: len(v) for k, v in variants.items()})
+            check(dataclasses.replace(stage, peers=peers), results, variants, keep_going)
+            if i == 0:
+                capture(dataclasses.replace(stage, peers=peers), results)
+            warm_up(stage)
+            rounds(stage, results)
+            paths_after(stage, results)
+        finally:
+            for peer in peers.values():
+                stop(peer)
+        results.parts.append((part, load_start[0], os.getloadavg()[0]))
+    results.versions.update(versions(db.dsn))
+    results.database = describe(db)
+
+
+def describe(db: BenchDatabase) -> str:
     where = f"embedded PostgreSQL in {db.server.data_dir.relative_to(ROOT)}" if db.server else "the PostgreSQL of --dsn"
     loaded = f"volume added in {db.load_seconds:.0f} s this run" if db.load_seconds else "reused as loaded before"
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.machine())  # fmt: skip
     return (
-        f"{os.cpu_count()} cores ({cpu}), load average {load_at_start:.1f} at the start and "
-        f"{os.getloadavg()[0]:.1f} at the end; everything on loopback. "
+        f"{os.cpu_count()} cores ({cpu}); everything on loopback. "
         f"Database: {db.cases:,} cases ({db.volume_cases:,} synthetic on top of the demo), {where}, {loaded}."
     )
 
@@ -415,71 +466,113 @@ def versions(dsn: str) -> dict[str, str]:
     }
 
 
-# --- the whole run ----------------------------------------------------------------------------
-
-
 NOTES = [
+    "Authentication: every peer gets the same HS256 bearer token (role internal) from one issuer. Ours verifies "
+    "it (and remembers a verified token, as for a dashboard); PostGraphile verifies it on every request in "
+    "grafast's context and passes its claims as pgSettings, so it runs each request in a transaction with "
+    "set_config, as a PostGraphile deployment with JWTs does. Chosen over anonymous access because Q1 and Q3 "
+    "read cases, which our service shows to an authenticated role only.",
+    "Session settings: PostGraphile's pool takes our pool's (jit = off, plan_cache_mode = force_generic_plan, "
+    "timezone = UTC) as libpq options; `postgraphile-defaults`, when run, is PostGraphile on PostgreSQL's defaults.",
+    "Identical regime: the same request every time. Varied regime: bench/varied.py's variants (codes, regions, "
+    "page sizes, cursors) in turn, each wrk thread from its own offset.",
+    "Bodies checked during timing: one response in N (see the failures column) must be HTTP 200 and a JSON object "
+    'with a "data" member and no "errors" member (a string check in bench/wrk.lua); a failure counts as an error.',
+    "Replays (identical regime only): one request's statements, from the server log (or resolvers.compiler), sent "
+    "one after the other through the service's own pool (db/pool.py: its session settings, no reset round trip), "
+    "a connection per request, at the same concurrency; parameters as text cast to the types PostgreSQL infers, "
+    "writes left out. replay-postgraphile includes PostGraphile's BEGIN, set_config and COMMIT.",
     "Q2 on PostGraphile reads the view contact_point_current_rating (given a primary and a foreign key by "
     "smart tags in bench/postgraphile/server.mjs) ordered by contact point id, which orders as code does in "
     "this data (the check above compares the lists).",
     "Q4 is the part of our district statistics PostGraphile's amber preset can express: contact points in "
-    "all and by host kind, as totalCount of filtered connections (nine per district; five-into summed from "
-    "five of them). Case statistics need aggregates it does not have: Q4c times ours only.",
-    "Q5 (_entities) and Q6 (a saved query by name, GET /queries/FiveStarDirectory?first=50) are ours only.",
-    "SQL floor: each worker holds a connection and sends the logged statements of one request one after "
-    "the other (parameters as text, cast to the types PostgreSQL infers; writes left out), at the same "
-    "concurrency; our service may send some of them concurrently on several pool connections.",
+    "all and by host kind, as totalCount of filtered connections.",
     "PostgreSQL's CPU includes background processes (checkpointer, WAL writer, autovacuum) during the run.",
-    "Statements per request are counted from the server log (log_statement = 'all' for an untimed pass, "
-    "three requests per peer and query, the first left out): the embedded server's wheel has no "
-    "pg_stat_statements.",
 ]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    def ints(text: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in text.split(","))
+
+    def words(text: str) -> tuple[str, ...]:
+        return tuple(text.split(","))
+
     parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one size (30,000 cases), one short round: minutes")
+    parser.add_argument(
+        "--smoke", action="store_true", help="demo data, 1 round of 2–4 s runs at c=16: proves the harness"
+    )
     parser.add_argument("--dsn", help="use this PostgreSQL (migrations, demo and volume are added as needed)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md", help="append the tables here")
-    parser.add_argument("--rounds", type=int, help="rounds of the main matrix (default 3; --quick 1)")
+    parser.add_argument("--size", type=int, help="synthetic cases on top of the demo (default 1000000; --smoke 0)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 5; --smoke 1)")
+    parser.add_argument("--duration", type=float, help="seconds a timed run lasts at least (default 10; --smoke 2)")
+    parser.add_argument("--workers", type=ints, help="processes per peer, one part each (default 1,2)")
+    parser.add_argument("--concurrency", type=ints, help="wrk connections (default 16,64; --smoke 16)")
+    parser.add_argument("--regimes", type=words, help="identical,varied (default both)")
+    parser.add_argument("--queries", type=words, help="of Q1,Q2,Q3,Q4 (default) and Q4c,Q5,Q6 (ours only)")
     parser.add_argument(
-        "--sizes",
-        type=lambda text: tuple(int(x) for x in text.split(",")),
-        help="cases to add to the demo, ascending, comma-separated; the last gets the full matrix "
-        "(default 10000,100000,1000000; --quick 30000)",
+        "--peers",
+        type=words,
+        help=f"of {','.join(HTTP_PEERS + tuple(REPLAYS))} (default all but postgraphile-defaults)",
     )
     parser.add_argument(
-        "--queries",
-        type=lambda text: tuple(text.split(",")),
-        help="only these queries, comma-separated (Q1,Q2,Q3,Q4,Q4c,Q5,Q6; default all)",
+        "--postgraphile-defaults", action="store_true", help="also PostGraphile on PostgreSQL's session defaults"
     )
+    parser.add_argument("--wrk-cpus", help="taskset CPU list for wrk (e.g. 1), to keep it off the servers' cores")
+    parser.add_argument(
+        "--node-flags", type=shlex.split, help="flags for PostGraphile's node, e.g. '--max-semi-space-size=64'"
+    )
+    parser.add_argument("--check-every", type=int, help="check one response body in N during timing (default 10)")
     parser.add_argument("--keep-going", action="store_true", help="time even when answers differ (flagged)")
-    return parser.parse_args(argv)
+    return parser.parse_args(argv)  # fmt: skip
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    plan = SMOKE if args.smoke else FULL
+    changes = {
+        "size": args.size,
+        "rounds": args.rounds,
+        "base": args.duration,
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+        "regimes": args.regimes,
+        "queries": args.queries,
+        "peers": args.peers,
+        "wrk_cpus": args.wrk_cpus,
+        "node_flags": tuple(args.node_flags) if args.node_flags else None,
+        "check_every": args.check_every,
+    }
+    plan = dataclasses.replace(plan, **{k: v for k, v in changes.items() if v is not None})
+    if args.duration is not None:
+        plan = dataclasses.replace(plan, cap=max(plan.cap, 6 * args.duration))
+    if args.postgraphile_defaults and "postgraphile-defaults" not in plan.peers:
+        plan = dataclasses.replace(plan, peers=(*plan.peers, "postgraphile-defaults"))
+    unknown = set(plan.peers) - set(HTTP_PEERS) - set(REPLAYS) or set(plan.regimes) - set(REGIMES)
+    if unknown:
+        raise SystemExit(f"unknown peers or regimes: {', '.join(sorted(unknown))}")
+    return plan
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    plan = QUICK if args.quick else FULL
-    if args.rounds:
-        plan = dataclasses.replace(plan, rounds=args.rounds)
-    if args.sizes:
-        plan = dataclasses.replace(plan, sizes=args.sizes)
-    if args.queries:
-        plan = dataclasses.replace(plan, queries=args.queries)
+    plan = plan_from(args)
     check_wrk()
     npm_ci()
     started = time.monotonic()
     results = Results(
-        mode="quick" if args.quick else "full",
+        mode="smoke" if args.smoke else "full",
         command=".venv/bin/python -m bench.perf " + shlex.join(sys.argv[1:] if argv is None else argv),
         started=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         notes=list(NOTES),
         load_at_start=os.getloadavg()[0],
+        check_every=plan.check_every,
+        wrk_cpus=plan.wrk_cpus,
+        node_flags=" ".join(plan.node_flags),
     )
-    for size in plan.sizes:
-        with bench_database(args.dsn, size, returns_for(size)) as db:
-            measure(db, plan, results, size, last=size == plan.sizes[-1], keep_going=args.keep_going)
+    with bench_database(args.dsn, plan.size, returns_for(plan.size)) as db:
+        measure(db, plan, results, args.keep_going)
     results.seconds = time.monotonic() - started
     text = markdown(results)
     print("\n" + text)

@@ -61,10 +61,22 @@ class BenchQuery:
     """What our service runs (for the compiler, when it can say its statement)."""
     operation: str | None
     variables: dict[str, Any]
+    """The identical regime's variables (the varied regime's come from bench/varied.py)."""
+    postgraphile_document: str | None = None
+    auth: dict[str, str] = field(default_factory=dict)
+    """The headers that authenticate a request (the same bearer token for every peer)."""
 
     @property
     def label(self) -> str:
         return f"{self.key} {self.title}"
+
+    def ours_with(self, variables: dict[str, Any]) -> Request:
+        """Our request with other variables (a POST /graphql query)."""
+        return _post(self.document, variables, self.auth)
+
+    def postgraphile_with(self, variables: dict[str, Any]) -> Request:
+        assert self.postgraphile_document is not None
+        return _post(self.postgraphile_document, variables, self.auth)
 
 
 # --- normalising --------------------------------------------------------------------------
@@ -295,16 +307,16 @@ async def representations(dsn: str) -> list[dict[str, str]]:
 
 
 def build_queries(key: str, entities: list[dict[str, str]]) -> list[BenchQuery]:
-    """The queries, our requests sent with ``key`` (an internal role's API key)."""
+    """The queries, every request (ours and PostGraphile's) sent with the bearer token ``key``."""
     auth = {"authorization": f"Bearer {key}"}
     found = []
 
     def add(key_: str, title: str, name: str, variables: dict[str, Any], ours_n, pg_n, *, postgraphile: bool) -> None:
         document = _document(f"{name}.graphql")
-        pg = None
+        pg, pg_doc = None, None
         if postgraphile:
             pg_doc = _document(f"{name}.postgraphile.graphql")
-            pg = _post(pg_doc, variables, {})
+            pg = _post(pg_doc, variables, auth)
         found.append(
             BenchQuery(
                 key_,
@@ -316,13 +328,15 @@ def build_queries(key: str, entities: list[dict[str, str]]) -> list[BenchQuery]:
                 document,
                 _operation(document),
                 variables,
+                pg_doc,
+                auth,
             )
         )
 
-    add("Q1", "dashboard", "q1_dashboard", {}, q1_ours, q1_postgraphile, postgraphile=True)
-    add("Q2", "five-star list", "q2_list", {}, q2_ours, q2_postgraphile, postgraphile=True)
-    add("Q3", "detail", "q3_detail", {"code": DETAIL_POINT}, q3_ours, q3_postgraphile, postgraphile=True)
-    add("Q4", "district point stats", "q4_stats", {}, q4_ours, q4_postgraphile, postgraphile=True)
+    add("Q1", "dashboard", "q1_dashboard", {"points": 20, "cases": 5}, q1_ours, q1_postgraphile, postgraphile=True)
+    add("Q2", "five-star list", "q2_list", {"first": 50, "after": None}, q2_ours, q2_postgraphile, postgraphile=True)
+    add("Q3", "detail", "q3_detail", {"code": DETAIL_POINT, "cases": 10}, q3_ours, q3_postgraphile, postgraphile=True)
+    add("Q4", "district point stats", "q4_stats", {"region": "310000"}, q4_ours, q4_postgraphile, postgraphile=True)
     add("Q4c", "district case stats", "q4c_case_stats", {}, None, None, postgraphile=False)
     add("Q5", "_entities ×100", "q5_entities", {"representations": entities}, None, None, postgraphile=False)
     saved = SAVED.read_text()

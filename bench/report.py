@@ -11,8 +11,26 @@ from .load import Run
 
 __all__ = ["Results", "markdown"]
 
-OURS = ("ours-compiled", "ours-dataloader")
-PEERS = (*OURS, "postgraphile", "sql-floor")
+PEERS = (
+    "ours-compiled",
+    "ours-dataloader",
+    "postgraphile",
+    "postgraphile-defaults",
+    "ariadne-dataloader",
+    "replay-ours",
+    "replay-postgraphile",
+)
+RATIOS = (
+    ("ours-compiled", "postgraphile"),
+    ("ours-dataloader", "postgraphile"),
+    ("ours-dataloader", "ariadne-dataloader"),
+    ("ours-compiled", "replay-ours"),
+    ("postgraphile", "replay-postgraphile"),
+    ("postgraphile", "postgraphile-defaults"),
+)
+
+Key = tuple[str, str, int, int, str]
+"""(query, regime, processes per peer, concurrency, peer)."""
 
 
 @dataclass
@@ -20,30 +38,31 @@ class Results:
     mode: str
     command: str
     started: str
-    runs: dict[tuple[str, int, str], list[Run]] = field(default_factory=dict)
-    """(query, concurrency, peer) → one Run per round, in round order."""
-    growth: dict[tuple[int, str, str], Run] = field(default_factory=dict)
-    """(cases in the database, query, peer) → Run at concurrency 16."""
-    growth_volume: dict[int, int] = field(default_factory=dict)
-    """cases in the database → synthetic cases added to the demo."""
-    workers: dict[tuple[str, int, str], list[Run]] = field(default_factory=dict)
-    """(query, concurrency, "1 worker" | "2 workers") → one Run per round."""
+    runs: dict[Key, list[Run]] = field(default_factory=dict)
+    """One Run per round, in round order."""
     statements: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     """(peer, query) → (data statements, all statements) per request, from the server log."""
-    floor_source: dict[str, str] = field(default_factory=dict)
+    replay_source: dict[tuple[str, str], str] = field(default_factory=dict)
     execution: dict[tuple[str, str], str] = field(default_factory=dict)
     size: dict[tuple[str, str], int] = field(default_factory=dict)
     verdict: dict[str, str] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
+    variants: dict[str, int] = field(default_factory=dict)
+    """query → how many variants the varied regime cycles through."""
+    parts: list[tuple[str, float, float]] = field(default_factory=list)
+    """(part, load average at its start, at its end)."""
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     database: str = ""
     seconds: float = 0.0
     load_at_start: float = 0.0
+    check_every: int = 10
+    wrk_cpus: str | None = None
+    node_flags: str = ""
 
-    def add(self, query: str, concurrency: int, peer: str, run: Run) -> None:
-        self.runs.setdefault((query, concurrency, peer), []).append(run)
+    def add(self, query: str, regime: str, workers: int, concurrency: int, peer: str, run: Run) -> None:
+        self.runs.setdefault((query, regime, workers, concurrency, peer), []).append(run)
 
 
 def _median(values: list[float]) -> float:
@@ -59,118 +78,83 @@ def _n(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _rps(runs: list[Run]) -> str:
-    values = [r.rps for r in runs]
-    text = _n(_median(values))
+def _range(values: list[float], digits: int = 1, unit: str = "") -> str:
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return "—"
+    text = _n(_median(values), digits) + unit
     if len(values) > 1:
-        text += f" ({_n(min(values))}–{_n(max(values))})"
+        text += f" ({_n(min(values), digits)}–{_n(max(values), digits)})"
     return text
 
 
-def _flag(runs: list[Run], concurrency: int) -> str:
-    """A mark where a run finished fewer requests than it had connections: latency unreliable."""
-    few = any(r.requests < concurrency for r in runs)
-    failed = sum(r.errors for r in runs)
-    return ("*" if few else "") + (f" ({failed} failed)" if failed else "")
+def _groups(results: Results) -> list[tuple[str, str, int, int]]:
+    """(query, regime, processes, concurrency) in the order they were first measured."""
+    seen: list[tuple[str, str, int, int]] = []
+    for q, regime, w, c, _ in results.runs:
+        if (q, regime, w, c) not in seen:
+            seen.append((q, regime, w, c))
+    return sorted(seen, key=lambda g: (g[1] != "identical", g[2], g[0], g[3]))
 
 
-def _queries(results: Results) -> list[str]:
-    seen: list[str] = []
-    for q, _, _ in results.runs:
-        if q not in seen:
-            seen.append(q)
-    return seen
-
-
-def _concurrencies(runs: dict[tuple[str, int, str], list[Run]]) -> list[int]:
-    return sorted({c for _, c, _ in runs})
+def _failures(runs: list[Run], concurrency: int) -> str:
+    """Failures, bodies checked, and ``*`` where a run finished fewer requests than it had
+    connections (its rate and latency are rough; with none, its ratios are left out)."""
+    failed, bad, checked = sum(r.errors for r in runs), sum(r.bad_bodies for r in runs), sum(r.checked for r in runs)
+    few = "*" if any(r.requests < concurrency for r in runs) else ""
+    return f"{failed} ({bad} of {checked} bodies){few}" if checked else f"{failed}{few}"
 
 
 def main_table(results: Results) -> str:
     lines = [
-        "| query | clients | peer | path | req/s (range) | p50 ms | p99 ms | server CPU ms/req | PG CPU ms/req "
-        "| SQL/req (all) | peak RSS MB | response KB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| regime | procs | query | clients | peer | path | req/s (range) | p50 ms | p99 ms | server CPU ms/req "
+        "| PG CPU ms/req | server+PG CPU ms/req | SQL/req (all) | peak RSS MB | failures (bad of checked bodies) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for q in _queries(results):
-        for c in _concurrencies(results.runs):
-            for peer in PEERS:
-                runs = results.runs.get((q, c, peer))
-                if not runs:
-                    continue
-                data, every = results.statements.get((peer, q), (float("nan"), float("nan")))
-                path = results.floor_source.get(q, "") if peer == "sql-floor" else results.execution.get((peer, q), "")
-                size = results.size.get((peer, q))
-                lines.append(
-                    f"| {q} {results.titles.get(q, '')} | {c} | {peer} | {path} | {_rps(runs)}{_flag(runs, c)} "
-                    f"| {_n(_median([r.p50_ms for r in runs]))} | {_n(_median([r.p99_ms for r in runs]))} "
-                    f"| {_n(_median([r.server_cpu_ms for r in runs]), 2)} | {_n(_median([r.pg_cpu_ms for r in runs]), 2)} "
-                    f"| {_n(data, 1)} ({_n(every, 1)}) | {_n(max(r.rss_mb for r in runs), 0)} "
-                    f"| {'' if size is None else _n(size / 1024, 1)} |"
-                )
+    for q, regime, w, c in _groups(results):
+        for peer in PEERS:
+            runs = results.runs.get((q, regime, w, c, peer))
+            if not runs:
+                continue
+            data, every = results.statements.get((peer, q), (float("nan"), float("nan")))
+            path = (
+                results.replay_source.get((peer, q), "")
+                if peer.startswith("replay")
+                else results.execution.get((peer, q), "")
+            )
+            lines.append(
+                f"| {regime} | {w} | {q} {results.titles.get(q, '')} | {c} | {peer} | {path} | {_range([r.rps for r in runs])} "
+                f"| {_n(_median([r.p50_ms for r in runs]))} | {_n(_median([r.p99_ms for r in runs]))} "
+                f"| {_n(_median([r.server_cpu_ms for r in runs]), 2)} | {_n(_median([r.pg_cpu_ms for r in runs]), 2)} "
+                f"| {_range([r.cpu_ms for r in runs], 2)} "
+                f"| {_n(data, 1)} ({_n(every, 1)}) | {_n(max(r.rss_mb for r in runs), 0)} | {_failures(runs, c)} |"
+            )  # fmt: skip
     return "\n".join(lines)
 
 
-def _ratio(results: Results, q: str, c: int, a: str, b: str) -> float:
-    """Median over rounds of a's req/s over b's in the same round."""
-    ra, rb = results.runs.get((q, c, a)), results.runs.get((q, c, b))
+def _ratios(results: Results, g: tuple[str, str, int, int], a: str, b: str, measure: str) -> list[float]:
+    """a's figure over b's, each round's own runs."""
+    q, regime, w, c = g
+    ra, rb = results.runs.get((q, regime, w, c, a)), results.runs.get((q, regime, w, c, b))
     if not ra or not rb:
-        return float("nan")
-    return _median([x.rps / y.rps if y.rps else float("nan") for x, y in zip(ra, rb, strict=False)])
+        return []
+    return [getattr(x, measure) / getattr(y, measure) if x.requests and y.requests and getattr(y, measure) else float("nan")
+            for x, y in zip(ra, rb, strict=False)]  # fmt: skip
 
 
 def ratio_table(results: Results) -> str:
-    pairs = [
-        ("ours-compiled", "postgraphile"),
-        ("ours-dataloader", "postgraphile"),
-        ("ours-compiled", "sql-floor"),
-        ("ours-dataloader", "sql-floor"),
-        ("postgraphile", "sql-floor"),
-    ]
+    pairs = [p for p in RATIOS if any(k[4] == p[0] for k in results.runs) and any(k[4] == p[1] for k in results.runs)]
     head = " | ".join(f"{a} / {b}" for a, b in pairs)
-    lines = [f"| query | clients | {head} |", "|---|---|" + "---|" * len(pairs)]
-    for q in _queries(results):
-        for c in _concurrencies(results.runs):
-            cells = [_ratio(results, q, c, a, b) for a, b in pairs]
-            if all(math.isnan(x) for x in cells):
-                continue
-            lines.append(
-                f"| {q} | {c} | " + " | ".join(_n(x, 2) + ("×" if not math.isnan(x) else "") for x in cells) + " |"
-            )
-    return "\n".join(lines)
-
-
-def growth_table(results: Results) -> str:
     lines = [
-        "| cases in the database (volume added) | query | peer | req/s | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|",
+        f"| regime | procs | query | clients | {head} | CPU/req ours-compiled / postgraphile |",
+        "|---|---|---|---|" + "---|" * (len(pairs) + 1),
     ]
-    for (cases, q, peer), run in sorted(
-        results.growth.items(), key=lambda kv: (kv[0][0], kv[0][1], PEERS.index(kv[0][2]))
-    ):
-        volume = results.growth_volume.get(cases, 0)
-        lines.append(
-            f"| {cases:,} ({volume:,}) | {q} {results.titles.get(q, '')} | {peer} | {_n(run.rps)} | {_n(run.p50_ms)} | {_n(run.p99_ms)} |"
-        )
-    return "\n".join(lines)
-
-
-def workers_table(results: Results) -> str:
-    lines = [
-        "| query | clients | path 1 / 2 | 1 worker req/s | 2 workers req/s | 2 / 1 | CPU ms/req 1 / 2 | peak RSS MB 1 / 2 |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for q, c in sorted({(q, c) for q, c, _ in results.workers}):
-        one, two = results.workers.get((q, c, "1 worker"), []), results.workers.get((q, c, "2 workers"), [])
-        if not one or not two:
+    for g in _groups(results):
+        cells = [_range(_ratios(results, g, a, b, "rps"), 2, "×") for a, b in pairs]
+        cpu = _range(_ratios(results, g, "ours-compiled", "postgraphile", "cpu_ms"), 2, "×")
+        if all(x == "—" for x in cells) and cpu == "—":
             continue
-        ratio = _median([b.rps / a.rps if a.rps else float("nan") for a, b in zip(one, two, strict=False)])
-        paths = f"{results.execution.get(('ours-compiled', q), '?')} / {results.execution.get(('ours-compiled-2-workers', q), '?')}"
-        lines.append(
-            f"| {q} {results.titles.get(q, '')} | {c} | {paths} | {_rps(one)} | {_rps(two)} | {_n(ratio, 2)}× "
-            f"| {_n(_median([r.server_cpu_ms for r in one]), 2)} / {_n(_median([r.server_cpu_ms for r in two]), 2)} "
-            f"| {_n(max(r.rss_mb for r in one), 0)} / {_n(max(r.rss_mb for r in two), 0)} |"
-        )
+        lines.append(f"| {g[1]} | {g[2]} | {g[0]} | {g[3]} | " + " | ".join(cells) + f" | {cpu} |")
     return "\n".join(lines)
 
 
@@ -180,34 +164,36 @@ def _bullets(items: list[Any]) -> str:
 
 def markdown(results: Results) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in results.versions.items())
+    loads = "; ".join(f"{part}: {a:.2f} → {b:.2f}" for part, a, b in results.parts)
+    variants = ", ".join(f"{k} {v:,}" for k, v in results.variants.items())
+    title = "smoke run: proves the harness, not a result" if results.mode == "smoke" else "the benchmark"
     parts = [
-        f"## PostGraphile v5 against ours (`bench/perf.py`{' --quick' if results.mode == 'quick' else ''}), {results.started}",
+        f"## PostGraphile v5 against ours (`bench/perf.py`, {title}), {results.started}",
         "",
         f"```sh\n{results.command}\n```",
         "",
-        f"{results.database} Took {results.seconds / 60:.1f} min in all. Versions: {versions}.",
+        f"{results.database} Load average (1 min) {results.load_at_start:.2f} at the start; per part, start → end: "
+        f"{loads}. Took {results.seconds / 60:.1f} min in all. wrk pinned to CPUs: {results.wrk_cpus or 'no'}; "
+        f"node flags: {results.node_flags or 'none'}; one body in {results.check_every} checked during timing. "
+        f"Varied regime: {variants or 'not run'} variants. Versions: {versions}.",
         "",
-        "Median over rounds (req/s: lowest–highest round). CPU per request: the peer's process tree "
-        "(the SQL floor: its asyncpg driver) and PostgreSQL's (postmaster and every child), from /proc. "
-        "SQL/req: statements that read data per request (in brackets all statements, BEGIN/SET/the pool's reset "
-        "included), from the server log in a separate untimed pass. path: the `X-Liaison-Execution` header of our "
-        "answer (absent: the service does not send it yet); for the floor, where its statements came from. "
-        "`*`: a run finished fewer requests than it had connections, so its latency and rate are rough.",
+        "Median over rounds (range: lowest–highest round). procs: processes per peer (ours: `liaison serve "
+        "--workers N`; PostGraphile: `node:cluster` workers). CPU per request: the peer's process tree (a replay: "
+        "its asyncpg driver) and PostgreSQL's (postmaster and every child), from /proc. SQL/req: statements that "
+        "read data per request (in brackets all statements), from the server log in an untimed pass. path: the "
+        "`X-Liaison-Execution` header of our answer; for a replay, where its statements came from.",
         "",
         main_table(results),
         "",
-        "Throughput ratios, each taken within a round, then the median over rounds:",
+        "Ratios, each taken within a round (req/s, and server+PostgreSQL CPU per request), median (range) over rounds:",
         "",
         ratio_table(results),
         "",
+        "Checks before timing:",
+        "",
+        _bullets([f"{q}: {v}" for q, v in results.verdict.items()]),
+        "",
     ]
-    if results.growth:
-        parts += ["Growth: concurrency 16, as the case volume grows (one round per size but the last, "
-                  "whose figures are the main table's):", "", growth_table(results), ""]  # fmt: skip
-    if results.workers:
-        parts += ["Workers: ours-compiled with one uvicorn worker (`liaison serve`) against two "
-                  "(`uvicorn --factory api.asgi:app --workers 2`), alternated:", "", workers_table(results), ""]  # fmt: skip
-    parts += ["Checks before timing:", "", _bullets([f"{q}: {v}" for q, v in results.verdict.items()]), ""]
     if results.problems:
         parts += ["**Problems found** (timed anyway, with --keep-going):", "", _bullets(results.problems), ""]
     if results.notes:
