@@ -27,12 +27,14 @@ __all__ = [
     "AwardStats",
     "Breakdown",
     "CaseStats",
+    "EducationStats",
     "PointStats",
     "Tally",
     "award_stats",
     "case_figures",
     "case_stats",
     "case_stats_from_rows",
+    "education_stats",
     "membership_stats",
     "point_stats",
     "return_flows",
@@ -44,7 +46,13 @@ NETWORK = "network"
 """The scope key of the whole network."""
 
 # What a scope key selects, as an expression over contact point ``p`` joined to district ``d``.
-_SCOPE = {"network": "'network'", "region": "d.region_code", "district": "d.code"}
+_SCOPE = {
+    "network": "'network'",
+    "region": "d.region_code",
+    "district": "d.code",
+    "street": "p.street_id::text",
+    "contact_point": "p.code",
+}
 
 
 def _scope(scope: str) -> str:
@@ -164,6 +172,42 @@ SELECT {_scope(scope)} AS key, m.programme_code, m.level, count(*)
     found: dict[str, dict[tuple[str, str | None], int]] = defaultdict(dict)
     for key, programme, level, count in await db.fetch(sql, *_args(scope, keys)):
         found[key][(programme, level)] = count
+    return [found[key] for key in keys]
+
+
+@dataclass(slots=True)
+class EducationStats:
+    activities: int = 0
+    attendance: int = 0
+    copies: int = 0
+    by_kind: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    """kind -> (activities, attendance, copies), in kind order."""
+
+    @property
+    def training_attendance(self) -> int:
+        return self.by_kind.get("training", (0, 0, 0))[1]
+
+
+async def education_stats(
+    db: Executor, scope: str, keys: Sequence[str], held_from: date | None, held_before: date | None
+) -> list[EducationStats]:
+    """Education activities held in [from, before) at the scope's contact points."""
+    params: list[Any] = _args(scope, keys)
+    period = _period(params, "a.held_on", held_from, held_before, "::date")
+    sql = f"""
+SELECT {_scope(scope)} AS key, GROUPING(a.kind), a.kind, count(*), sum(a.attendance)::bigint, sum(a.copies)::bigint
+  FROM education_activity a JOIN contact_point p ON p.id = a.contact_point_id JOIN district d ON d.code = p.district_code
+ WHERE {" AND ".join([_where_keys(scope), *period])}
+ GROUP BY {_sets(scope, "a.kind", "")}"""
+    found: dict[str, EducationStats] = defaultdict(EducationStats)
+    for key, whole, kind, count, attendance, copies in await db.fetch(sql, *params):
+        stats = found[key]
+        if whole:
+            stats.activities, stats.attendance, stats.copies = count, attendance, copies
+        else:
+            stats.by_kind[kind] = (count, attendance, copies)
+    for stats in found.values():
+        stats.by_kind = dict(sorted(stats.by_kind.items()))
     return [found[key] for key in keys]
 
 
@@ -519,6 +563,8 @@ class Tally:
         conditions = [self.where.format(*values)]
         if scope == "district":  # no join: the district column is on the rows (and indexed)
             conditions.append(f"{district} = {key}")
+        elif scope == "street":  # every tally's rows have their contact point as ``p``
+            conditions.append(f"p.street_id = {key}")
         elif scope == "region":
             rows += f" JOIN district d ON d.code = {district}"
             conditions.append(f"d.region_code = {key}")

@@ -18,14 +18,26 @@ from db.model import CASE, CROSS_STORE_RETURN, Table
 from .context import Context
 from .errors import BadUserInput, check_range
 
-__all__ = ["Count", "Flow", "Scope", "award_stats", "case_stats", "membership_counts", "point_stats", "return_flows"]
+__all__ = [
+    "Count",
+    "Flow",
+    "Scope",
+    "award_stats",
+    "case_stats",
+    "education_stats",
+    "membership_counts",
+    "point_stats",
+    "return_flows",
+    "street_case_stats",
+]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What a ``Stats`` object counts over: ``kind`` is network, region or district."""
+    """What a ``Stats`` object counts over: ``kind`` is network, region, district, street or
+    (for education) contact point; ``key`` its code (a street's id, as text)."""
 
     kind: str
     key: str
@@ -86,6 +98,13 @@ async def membership_counts(info: Info[Context, None], scope: Scope) -> list[Cou
     return [Count(programme, count, level) for (programme, level), count in sorted(found.items(), key=str)]
 
 
+async def education_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.EducationStats:
+    """Education held in the period; public, so any period will do."""
+    start, before = (None, None) if period is None else (period.from_, period.before)
+    check_range(start, before, "period.from", "period.before")
+    return await info.context.loaders.scoped(stats.education_stats, scope.kind, start, before).load(scope.key)  # type: ignore[no-any-return]
+
+
 async def _summarised(
     info: Info[Context, None],
     summarised: Callable[..., Awaitable[list[Any]]],
@@ -121,6 +140,12 @@ async def _summarised(
 async def case_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.CaseStats:
     start, before = period_bounds(info.context.viewer, period, CASE)
     return await _summarised(info, stats.case_stats, stats.case_stats_from_rows, scope, start, before)  # type: ignore[no-any-return]
+
+
+async def street_case_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.CaseStats:
+    """A street's cases, counted from the rows: the summaries are kept per district."""
+    start, before = period_bounds(info.context.viewer, period, CASE)
+    return await info.context.loaders.scoped(stats.case_stats_from_rows, scope.kind, start, before).load(scope.key)  # type: ignore[no-any-return]
 
 
 async def return_flows(info: Info[Context, None], scope: Scope, period: Any) -> list[Flow]:

@@ -27,11 +27,13 @@ from .enums import (
 )
 
 if TYPE_CHECKING:
+    from .education import EducationStats
     from .network import Region
 
-__all__ = ["Period", "Stats"]
+__all__ = ["Period", "Stats", "StreetStats"]
 
 RegionRef = Annotated["Region", strawberry.lazy("schema.network")]
+EducationStatsRef = Annotated["EducationStats", strawberry.lazy("schema.education")]
 
 
 @strawberry.input(description="A period of days (Shanghai time): from `from` (inclusive) to `before` (exclusive).")
@@ -193,8 +195,8 @@ MEMBERSHIP_TALLY = Tally(
 )
 
 
-@strawberry.type(description="Statistics of the network, a region or a district.")
-class Stats:
+@strawberry.type(description="The figures of a scope's contact points, which statistics types inherit.")
+class PointFigures:
     @strawberry.field(description="Contact points by host kind and current rating.")
     @rel.compiled(POINT_TALLIES)
     async def contact_points(self, info: Info) -> ContactPointStats:
@@ -205,6 +207,13 @@ class Stats:
     async def star_awards(self, info: Info) -> StarAwardStats:
         return await st.award_stats(info, self)  # type: ignore[arg-type, return-value]
 
+    @strawberry.field(description="Consumer education (消费教育) held in the period (all time if none).")
+    async def education(self, info: Info, period: Period | None = None) -> EducationStatsRef:
+        return await st.education_stats(info, self, period)  # type: ignore[arg-type, return-value]
+
+
+@strawberry.type(description="Statistics of the network, a region or a district.")
+class Stats(PointFigures):
     @strawberry.field(description="Programme memberships of contact points and enterprises, by programme and level.")
     @rel.compiled(MEMBERSHIP_TALLY)
     async def memberships(self, info: Info) -> list[MembershipCount]:
@@ -219,3 +228,13 @@ class Stats:
     @rel.compiled(rel.Summarised(model.CROSS_STORE_RETURN, RETURN_FLOWS))
     async def cross_store_returns(self, info: Info, period: Period | None = None) -> list[ReturnFlow]:
         return await st.return_flows(info, self, period)  # type: ignore[arg-type, return-value]
+
+
+@strawberry.type(description="Statistics of a street or town (街镇).")
+class StreetStats(PointFigures):
+    @strawberry.field(
+        description="Cases opened in the period (all time if none), counted from the cases themselves: the"
+        " summaries are kept per district."
+    )
+    async def cases(self, info: Info, period: Period | None = None) -> CaseStats:
+        return await st.street_case_stats(info, self, period)  # type: ignore[arg-type, return-value]

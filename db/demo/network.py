@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from ..records import ContactPoint, Honour
+from ..records import ContactPoint, Honour, Street
 from . import plan
 from .draw import day_between, split
 from .names import STREETS, address, point_name
@@ -81,9 +81,11 @@ def _wecom(rng: random.Random, host_kind: str) -> tuple[bool, bool]:
     return uses, uses and rng.random() < 0.75
 
 
-def contact_points(rng: random.Random) -> list[ContactPoint]:
+def contact_points(rng: random.Random) -> tuple[list[ContactPoint], list[Street]]:
+    """The points, and the streets and towns they sit in (ids in order of first use)."""
     points: list[ContactPoint] = []
     numbers: dict[str, int] = {}
+    street_ids: dict[tuple[str, str], int] = {}
 
     def add(
         district: str,
@@ -97,6 +99,7 @@ def contact_points(rng: random.Random) -> list[ContactPoint]:
     ) -> None:
         numbers[district] = numbers.get(district, 0) + 1
         code = f"CP{district}-{numbers[district]:05d}"
+        street_id = street_ids.setdefault((district, street), len(street_ids) + 1)
         points.append(
             ContactPoint(
                 len(points) + 1,
@@ -104,11 +107,11 @@ def contact_points(rng: random.Random) -> list[ContactPoint]:
                 name,
                 name_en,
                 district,
-                street,
                 kind,
                 where or address(rng, district),
                 established,
                 *wecom,
+                street_id,
             )
         )
 
@@ -144,7 +147,7 @@ def contact_points(rng: random.Random) -> list[ContactPoint]:
                 day_between(rng, plan.YRD_LAUNCH_ON, date(2020, 7, 31)),
                 (True, False),
             )
-    return points
+    return points, [Street(i, district, name) for (district, name), i in street_ids.items()]
 
 
 def honours(rng: random.Random, points: list[ContactPoint]) -> list[Honour]:
