@@ -44,6 +44,7 @@ def contact_point_predicates(
     current_stars: Sequence[int] | None = None,
     rated_in_batches: Sequence[int] | None = None,
     honours: Sequence[str] | None = None,
+    honour_tiers: Sequence[int] | None = None,
     programmes: Sequence[str] | None = None,
     programme_levels: Sequence[str] | None = None,
     has_online_mediation: bool | None = None,
@@ -95,6 +96,14 @@ def contact_point_predicates(
                 "EXISTS (SELECT 1 FROM contact_point_honour h WHERE h.contact_point_id = t.id AND h.honour = ANY({}))",
                 (tuple(honours),),
                 ("text[]",),
+            )
+        )
+    if honour_tiers is not None:
+        found.append(
+            Predicate(
+                "EXISTS (SELECT 1 FROM contact_point_honour h WHERE h.contact_point_id = t.id AND h.tier = ANY({}))",
+                (tuple(honour_tiers),),
+                ("int[]",),
             )
         )
     if programmes is not None:

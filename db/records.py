@@ -91,6 +91,9 @@ class Honour(NamedTuple):
     contact_point_id: int
     honour: str
     awarded_on: date
+    tier: int
+    """1 municipal demonstration, 2 Pudong hundred-best, 3 grass-roots excellent: generated
+    from ``honour`` by the database (migration 0017), so never written."""
 
 
 class EducationActivity(NamedTuple):

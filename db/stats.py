@@ -35,6 +35,7 @@ __all__ = [
     "case_stats",
     "case_stats_from_rows",
     "education_stats",
+    "honour_stats",
     "membership_stats",
     "point_stats",
     "return_flows",
@@ -208,6 +209,19 @@ SELECT {_scope(scope)} AS key, GROUPING(a.kind), a.kind, count(*), sum(a.attenda
             stats.by_kind[kind] = (count, attendance, copies)
     for stats in found.values():
         stats.by_kind = dict(sorted(stats.by_kind.items()))
+    return [found[key] for key in keys]
+
+
+async def honour_stats(db: Executor, scope: str, keys: Sequence[str]) -> list[dict[tuple[str, int], int]]:
+    """(honour, tier) -> the scope's contact points holding it."""
+    sql = f"""
+SELECT {_scope(scope)} AS key, h.honour, h.tier, count(*)
+  FROM contact_point_honour h JOIN contact_point p ON p.id = h.contact_point_id JOIN district d ON d.code = p.district_code
+ WHERE {_where_keys(scope)}
+ GROUP BY {_sets(scope, "h.honour, h.tier")}"""
+    found: dict[str, dict[tuple[str, int], int]] = defaultdict(dict)
+    for key, honour, tier, count in await db.fetch(sql, *_args(scope, keys)):
+        found[key][(honour, tier)] = count
     return [found[key] for key in keys]
 
 
@@ -517,6 +531,7 @@ class TallyRow(NamedTuple):
     batch: int
     stars: int
     level: str | None
+    tier: int
 
 
 TALLY = Table("tally", TallyRow, "t.key")
@@ -535,6 +550,7 @@ _TALLIED = {
         "coalesce(p.district_code, e.district_code)",
     ),
     "awards": ("star_award a JOIN contact_point p ON p.id = a.contact_point_id", "p.district_code"),
+    "honours": ("contact_point_honour h JOIN contact_point p ON p.id = h.contact_point_id", "p.district_code"),
 }
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "award_stats",
     "case_stats",
     "education_stats",
+    "honour_counts",
     "membership_counts",
     "point_stats",
     "return_flows",
@@ -91,6 +92,19 @@ async def point_stats(info: Info[Context, None], scope: Scope) -> stats.PointSta
 
 async def award_stats(info: Info[Context, None], scope: Scope) -> stats.AwardStats:
     return await info.context.loaders.scoped(stats.award_stats, scope.kind).load(scope.key)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class TierCount:
+    key: str
+    tier: int
+    count: int
+
+
+async def honour_counts(info: Info[Context, None], scope: Scope) -> list[TierCount]:
+    """Points per honour, by tier."""
+    found = await info.context.loaders.scoped(stats.honour_stats, scope.kind).load(scope.key)
+    return [TierCount(honour, tier, count) for (honour, tier), count in sorted(found.items(), key=lambda i: i[0][::-1])]
 
 
 async def membership_counts(info: Info[Context, None], scope: Scope) -> list[Count]:

@@ -59,6 +59,9 @@ class StarAward(relay.Node):
 @strawberry.type(description="An honour a contact point holds, such as municipal demonstration point.")
 class Honour:
     honour: HonourKind = strawberry.field(description="Which honour.")
+    tier: int = strawberry.field(
+        description="Its tier (三级引领): 1 municipal demonstration, 2 Pudong hundred-best, 3 grass-roots excellent."
+    )
     awarded_on: datetime.date = strawberry.field(description="When it was awarded.")
 
 
@@ -155,6 +158,9 @@ class ContactPointFilter:
     current_stars: list[Stars] | None = strawberry.field(default=None, description="Currently rated so.")
     rated_in_batches: list[int] | None = strawberry.field(default=None, description="Rated in any of these batches.")
     honours: list[HonourKind] | None = strawberry.field(default=None, description="Holding any of these honours.")
+    honour_tiers: list[int] | None = strawberry.field(
+        default=None, description="Holding an honour of any of these tiers (1, 2, 3; see `Honour.tier`)."
+    )
     programmes: list[ProgrammeCode] | None = strawberry.field(
         default=None, description="Member (now or before) of any of these programmes."
     )

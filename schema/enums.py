@@ -60,12 +60,18 @@ class Stars(Enum):
     FIVE = v(5, description="Five stars (五星).")
 
 
-@strawberry.enum(description="An honour a contact point holds besides its stars.")
+@strawberry.enum(
+    description="An honour a contact point holds besides its stars: the three tiers that lead the rest (三级引领)."
+)
 class HonourKind(Enum):
     MUNICIPAL_DEMONSTRATION = v(
-        "municipal_demonstration", description="Municipal demonstration point (市级示范联络点)."
+        "municipal_demonstration", description="Tier 1: municipal demonstration point (市级示范联络点)."
     )
-    PUDONG_HUNDRED_BEST = v("pudong_hundred_best", description="Pudong hundred-best point (浦东百佳联络点).")
+    PUDONG_HUNDRED_BEST = v("pudong_hundred_best", description="Tier 2: Pudong hundred-best point (浦东百佳联络点).")
+    GRASSROOTS_EXCELLENT = v(
+        "grassroots_excellent",
+        description="Tier 3: grass-roots excellent point (基层优秀联络点), named by a local market supervision office.",
+    )
 
 
 @strawberry.enum(description="What a consumer-education (消费教育) activity was.")

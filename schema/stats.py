@@ -20,6 +20,7 @@ from .enums import (
     CaseChannel,
     CaseKind,
     CaseStatus,
+    HonourKind,
     HostKind,
     MembershipLevel,
     ProgrammeCode,
@@ -83,6 +84,13 @@ class BatchCount:
     batch: int = strawberry.field(description="The batch.")
     stars: Stars = strawberry.field(description="The rating.")
     count: int = strawberry.field(description="Awards.")
+
+
+@strawberry.type(description="Contact points holding one honour, with its tier (三级引领).")
+class HonourCount:
+    key: HonourKind = strawberry.field(name="honour", description="The honour.")
+    tier: int = strawberry.field(description="Its tier: 1 municipal, 2 Pudong hundred-best, 3 grass-roots.")
+    count: int = strawberry.field(description="Points holding it.")
 
 
 @strawberry.type(description="Memberships of one programme (and level, for reassured consumption).")
@@ -187,6 +195,7 @@ AWARD_TALLIES = rel.Tallies(
 )
 
 
+HONOUR_TALLY = Tally("honours", by=(("key", "h.honour"), ("tier", "h.tier")), order='t.tier, t.key COLLATE "C"')
 MEMBERSHIP_TALLY = Tally(
     "memberships",
     by=(("key", "m.programme_code"), ("level", "m.level")),
@@ -206,6 +215,11 @@ class PointFigures:
     @rel.compiled(AWARD_TALLIES)
     async def star_awards(self, info: Info) -> StarAwardStats:
         return await st.award_stats(info, self)  # type: ignore[arg-type, return-value]
+
+    @strawberry.field(description="Contact points per honour, the three tiers first to last (三级引领).")
+    @rel.compiled(HONOUR_TALLY)
+    async def honours(self, info: Info) -> list[HonourCount]:
+        return await st.honour_counts(info, self)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Consumer education (消费教育) held in the period (all time if none).")
     async def education(self, info: Info, period: Period | None = None) -> EducationStatsRef:

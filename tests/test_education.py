@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from resolvers.imports import Actor, run_import
 
-from .support import data, post, service
+from .support import compiled_and_verified, data, post, service
 
 FILES = Path(__file__).parent / "imports"
 ME = Actor("cli:tester", "cli")
@@ -88,13 +88,7 @@ def test_network_and_region_education_add_up(client: TestClient) -> None:
 
 
 def test_a_points_activities_compile_and_match(demo_dsn: str) -> None:
-    with service(demo_dsn, LIAISON_EXECUTION="compiled") as compiled:
-        served, statements, found = post(compiled, POINT, code="CP310115-00001")
-    assert (served, statements) == ("compiled", 1)
-    with service(demo_dsn) as verified:  # both paths, compared byte for byte
-        response = verified.post("/graphql", json={"query": POINT, "variables": {"code": "CP310115-00001"}})
-    assert response.headers["X-Liaison-Execution"] == "verified"
-    assert response.json()["data"] == found
+    found = compiled_and_verified(demo_dsn, POINT, code="CP310115-00001")
     point = found["contactPoint"]["educationActivities"]
     days = [n["heldOn"] for n in point["nodes"]]
     assert days == sorted(days, reverse=True)

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from db.migrate import load_migrations, migrate
 
-from .support import data, gql, post, service
+from .support import compiled_and_verified, data, gql, service
 
 BEFORE_STREETS = [m for m in load_migrations() if m.name < "0016"]
 assert any(m.name.startswith("0016_") for m in load_migrations()) and BEFORE_STREETS
@@ -103,13 +103,7 @@ STREETS = """query Streets { district(code: "310115") { streets { id name
 
 
 def test_district_streets_and_their_statistics_compile(demo_dsn: str, huamu: dict[str, int]) -> None:
-    with service(demo_dsn, LIAISON_EXECUTION="compiled") as compiled:
-        served, statements, found = post(compiled, STREETS)
-    assert (served, statements) == ("compiled", 1)
-    with service(demo_dsn) as verified:
-        response = verified.post("/graphql", json={"query": STREETS})
-    assert response.headers["X-Liaison-Execution"] == "verified"
-    assert response.json()["data"] == found
+    found = compiled_and_verified(demo_dsn, STREETS)
     streets = {s["name"]: s for s in found["district"]["streets"]}
     assert len(streets) > 30
     assert streets["花木街道"]["stats"]["contactPoints"]["total"] == huamu["points"]

@@ -15,7 +15,6 @@ from ..records import (
     CrossStoreReturn,
     EducationActivity,
     Enterprise,
-    Honour,
     Membership,
     StarAward,
     Store,
@@ -25,7 +24,7 @@ from . import plan
 from .cases import CaseWriter, demo_drafts
 from .education import education_activities
 from .enterprises import enterprises
-from .network import contact_points, honours
+from .network import HONOUR_COLUMNS, HonourRow, contact_points, grassroots_honours, honours
 from .ratings import batch2_memberships, other_point_memberships, star_awards
 from .returns import cross_store_returns
 
@@ -38,7 +37,7 @@ class DemoData:
 
     street: list[Street]
     contact_point: list[ContactPoint]
-    contact_point_honour: list[Honour]
+    contact_point_honour: list[HonourRow]
     star_award: list[StarAward]
     education_activity: list[EducationActivity]
     enterprise: list[Enterprise]
@@ -57,7 +56,7 @@ class DemoData:
 COLUMNS: dict[str, tuple[str, ...]] = {
     "street": Street._fields,
     "contact_point": ContactPoint._fields,
-    "contact_point_honour": Honour._fields,
+    "contact_point_honour": HONOUR_COLUMNS,
     "star_award": StarAward._fields,
     "education_activity": EducationActivity._fields,
     "enterprise": Enterprise._fields,
@@ -76,6 +75,7 @@ def stream(seed: int = plan.SEED, chunk: int = 5000) -> Iterator[tuple[str, Sequ
     rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not secrets
     points, streets = contact_points(rng)
     point_honours = honours(rng, points)
+    point_honours += grassroots_honours(seed, points, point_honours)
     awards, batch2 = star_awards(rng, points)  # sets the batch-2 points' WeCom flags
     yield "street", streets
     yield "contact_point", points

@@ -70,6 +70,10 @@ DEMONSTRATION: dict[str, int] = {
     "310151": 9,
 }
 PUDONG_HUNDRED_BEST = 127
+# 基层优秀联络点, the third tier: not published; chosen among Pudong's points without a higher
+# honour, 5 per street or town where it has that many, from their own random stream.
+GRASSROOTS_EXCELLENT_PER_STREET = 5
+GRASSROOTS_SEED_OFFSET = 3
 
 # Star ratings.
 BATCH1_FIVE, BATCH1_FOUR = 34, 50  # 84; the split is not published

@@ -111,6 +111,10 @@ HONOURS = {
     "百佳联络点": "pudong_hundred_best",
     "百佳": "pudong_hundred_best",
     "pudong hundred best": "pudong_hundred_best",
+    "基层优秀联络点": "grassroots_excellent",
+    "基层优秀": "grassroots_excellent",
+    "grass-roots excellent": "grassroots_excellent",
+    "grassroots excellent": "grassroots_excellent",
 }
 _award = v.choice({**STARS, **HONOURS, "4": "4", "5": "5"}, "star rating or honour")
 
