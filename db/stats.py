@@ -1,7 +1,8 @@
-"""Statistics of the network, a region or a district: aggregates batched by scope key.
+"""Statistics of the network, a region, a district or a street: aggregates batched by scope key.
 
-Each function takes the keys of one batch (region or district codes; for the whole
-network the single key ``NETWORK``) and returns one result per key, in the order asked:
+Each function takes the keys of one batch (region or district codes, street ids as text,
+contact point codes for education; for the whole network the single key ``NETWORK``) and
+returns one result per key, in the order asked:
 one statement per kind of statistic, whatever the number of scopes.
 """
 
