@@ -1,6 +1,6 @@
 """``POST /imports``: a register imported over HTTP, for admins and case officers.
 
-A multipart form: ``kind`` (contact-points, awards, memberships, cases), ``file`` (CSV or
+A multipart form: ``kind`` (contact-points, awards, memberships, cases, activities), ``file`` (CSV or
 XLSX) and ``apply`` (``true`` to write; a dry run otherwise). The answer is the import's
 report as JSON, the same as ``liaison import --json`` prints. The upload is spooled to a
 temporary file by Starlette's form parser (python-multipart), so memory stays bounded. A

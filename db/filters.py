@@ -15,6 +15,7 @@ __all__ = [
     "case_predicates",
     "contact_point_predicates",
     "cross_store_return_predicates",
+    "education_predicates",
     "enterprise_predicates",
 ]
 
@@ -38,10 +39,12 @@ def contact_point_predicates(
     *,
     district_codes: Sequence[str] | None = None,
     region_codes: Sequence[str] | None = None,
+    street_names: Sequence[str] | None = None,
     host_kinds: Sequence[str] | None = None,
     current_stars: Sequence[int] | None = None,
     rated_in_batches: Sequence[int] | None = None,
     honours: Sequence[str] | None = None,
+    honour_tiers: Sequence[int] | None = None,
     programmes: Sequence[str] | None = None,
     programme_levels: Sequence[str] | None = None,
     has_online_mediation: bool | None = None,
@@ -62,6 +65,12 @@ def contact_point_predicates(
                 "t.district_code IN (SELECT d.code FROM district d WHERE d.region_code = ANY({}))",
                 (tuple(region_codes),),
                 ("text[]",),
+            )
+        )
+    if street_names is not None:
+        found.append(
+            Predicate(
+                "t.street_id IN (SELECT s.id FROM street s WHERE s.name = ANY({}))", (tuple(street_names),), ("text[]",)
             )
         )
     if current_stars is not None:
@@ -87,6 +96,14 @@ def contact_point_predicates(
                 "EXISTS (SELECT 1 FROM contact_point_honour h WHERE h.contact_point_id = t.id AND h.honour = ANY({}))",
                 (tuple(honours),),
                 ("text[]",),
+            )
+        )
+    if honour_tiers is not None:
+        found.append(
+            Predicate(
+                "EXISTS (SELECT 1 FROM contact_point_honour h WHERE h.contact_point_id = t.id AND h.tier = ANY({}))",
+                (tuple(honour_tiers),),
+                ("int[]",),
             )
         )
     if programmes is not None:
@@ -116,6 +133,7 @@ def case_predicates(
     closed_before: datetime | None = None,
     contact_point_codes: Sequence[str] | None = None,
     district_codes: Sequence[str] | None = None,
+    street_names: Sequence[str] | None = None,
     respondent_credit_codes: Sequence[str] | None = None,
     settled: bool | None = None,
 ) -> tuple[Predicate, ...]:
@@ -146,6 +164,15 @@ def case_predicates(
             Predicate(
                 "t.contact_point_id IN (SELECT c.id FROM contact_point c WHERE c.district_code = ANY({}))",
                 (tuple(district_codes),),
+                ("text[]",),
+            )
+        )
+    if street_names is not None:
+        found.append(
+            Predicate(
+                "t.contact_point_id IN (SELECT c.id FROM contact_point c JOIN street s ON s.id = c.street_id"
+                " WHERE s.name = ANY({}))",
+                (tuple(street_names),),
                 ("text[]",),
             )
         )
@@ -196,6 +223,20 @@ def cross_store_return_predicates(
         found.append(Predicate("t.returned_on >= {}", (returned_from,), ("date",)))
     if returned_before is not None:
         found.append(Predicate("t.returned_on < {}", (returned_before,), ("date",)))
+    return tuple(found)
+
+
+def education_predicates(
+    *,
+    kinds: Sequence[str] | None = None,
+    held_from: date | None = None,
+    held_before: date | None = None,
+) -> tuple[Predicate, ...]:
+    found = _any("kind", kinds, "text[]")
+    if held_from is not None:
+        found.append(Predicate("t.held_on >= {}", (held_from,), ("date",)))
+    if held_before is not None:
+        found.append(Predicate("t.held_on < {}", (held_before,), ("date",)))
     return tuple(found)
 
 

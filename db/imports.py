@@ -89,6 +89,8 @@ class KindSql:
     """Each selects (row_number, field, reason) over ``import_rows s`` (and ``import_incoming_0 i``)."""
     district: str
     """The district a staged row ``s`` belongs to, for the caller's scope."""
+    before: tuple[str, ...] = ()
+    """Statements before the inserts, when applying: rows the incoming ones refer to."""
     after: tuple[str, ...] = ()
     """Statements after the inserts and before the updates ($1 actor, $2 role)."""
 
@@ -126,7 +128,7 @@ CONTACT_POINTS = KindSql(
                 "name",
                 "name_en",
                 "district_code",
-                "street_town",
+                "street_id",
                 "host_kind",
                 "address",
                 "established_on",
@@ -134,11 +136,21 @@ CONTACT_POINTS = KindSql(
                 "has_online_mediation",
             ),
             """SELECT s.row_number, t.id IS NOT NULL AS found, t.id AS target_id, s.code, s.name,
-                      coalesce(s.name_en, t.name_en) AS name_en, s.district_code, s.street_town, s.host_kind,
+                      coalesce(s.name_en, t.name_en) AS name_en, s.district_code, st.id AS street_id, s.host_kind,
                       s.address, s.established_on, coalesce(s.uses_wecom, t.uses_wecom, false) AS uses_wecom,
-                      coalesce(s.has_online_mediation, t.has_online_mediation, false) AS has_online_mediation
-                 FROM import_rows s LEFT JOIN contact_point t ON t.code = s.code""",
+                      coalesce(s.has_online_mediation, t.has_online_mediation, false) AS has_online_mediation,
+                      s.street_town
+                 FROM import_rows s LEFT JOIN contact_point t ON t.code = s.code
+                 LEFT JOIN street st ON st.district_code = s.district_code AND st.name = s.street_town""",
         ),
+    ),
+    before=(
+        # A street or town the register names for the first time becomes a row of its own.
+        """INSERT INTO street (district_code, name)
+           SELECT DISTINCT district_code, street_town FROM import_incoming_0 WHERE street_id IS NULL
+           ORDER BY 1, 2 ON CONFLICT DO NOTHING""",
+        """UPDATE import_incoming_0 i SET street_id = st.id FROM street st
+            WHERE i.street_id IS NULL AND st.district_code = i.district_code AND st.name = i.street_town""",
     ),
     checks=(_unknown("district_code", "district_code", "district", "code", "district code"),),
     district="s.district_code",
@@ -358,7 +370,45 @@ CASES = KindSql(
     ),
 )
 
-KINDS = {"contact-points": CONTACT_POINTS, "awards": AWARDS, "memberships": MEMBERSHIPS, "cases": CASES}
+ACTIVITIES = KindSql(
+    staging=(
+        ("contact_point_code", "text"),
+        ("held_on", "date"),
+        ("kind", "text"),
+        ("attendance", "integer"),
+        ("copies", "integer"),
+        ("title", "text"),
+    ),
+    key="s.contact_point_code, s.held_on, s.kind",
+    key_field="contact_point_code",
+    targets=(
+        Target(
+            "education_activity",
+            ("contact_point_id", "held_on", "kind", "attendance", "copies", "title"),
+            """SELECT s.row_number, t.id IS NOT NULL AS found, t.id AS target_id, p.id AS contact_point_id,
+                      s.held_on, s.kind, coalesce(s.attendance, t.attendance, 0) AS attendance,
+                      coalesce(s.copies, t.copies, 0) AS copies, coalesce(s.title, t.title, '') AS title
+                 FROM import_rows s JOIN contact_point p ON p.code = s.contact_point_code
+                 LEFT JOIN education_activity t
+                        ON t.contact_point_id = p.id AND t.held_on = s.held_on AND t.kind = s.kind""",
+        ),
+    ),
+    checks=(
+        _unknown("contact_point_code", "contact_point_code", "contact_point", "code", "contact point"),
+        """SELECT s.row_number, 'held_on', 'before the contact point was set up (' || p.established_on || ')'
+             FROM import_rows s JOIN contact_point p ON p.code = s.contact_point_code
+            WHERE s.held_on < p.established_on""",
+    ),
+    district=_POINT_DISTRICT,
+)
+
+KINDS = {
+    "contact-points": CONTACT_POINTS,
+    "awards": AWARDS,
+    "memberships": MEMBERSHIPS,
+    "cases": CASES,
+    "activities": ACTIVITIES,
+}
 
 HISTORY = """
 INSERT INTO import_run (kind, file_name, file_sha256, file_bytes, actor, actor_role, rows, created, updated, unchanged)
@@ -459,6 +509,8 @@ async def _apply(
     conn: asyncpg.Connection, kind: str, actor: Actor, file: tuple[str, bytes, int], counts: Counts
 ) -> int:
     sql = KINDS[kind]
+    for statement in sql.before:
+        await conn.execute(statement)
     for n, target in enumerate(sql.targets):
         columns = ", ".join(target.columns)
         await conn.execute(

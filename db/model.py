@@ -64,10 +64,14 @@ CONTACT_POINT = Table(
     (("code", "text"), ("name", "text"), ("established_on", "date")),
     ("id", "code"),
 )
+STREET = Table("street", r.Street, "t.name, t.id")
 HONOUR = Table("contact_point_honour", r.Honour, "t.awarded_on, t.honour")
 STAR_AWARD = Table("star_award", r.StarAward, "t.batch, t.id")
 CURRENT_RATING = Table(
     "contact_point_current_rating", r.CurrentRating, "t.contact_point_id", unique=("contact_point_id",)
+)
+EDUCATION_ACTIVITY = Table(
+    "education_activity", r.EducationActivity, "t.held_on DESC, t.id DESC", (("held_on", "date"),)
 )
 ENTERPRISE = Table(
     "enterprise", r.Enterprise, "t.credit_code", (("credit_code", "text"), ("name", "text")), ("id", "credit_code")

@@ -43,8 +43,8 @@ __all__ = [
 Form = Literal["plain", "datetime", "decimal", "float", "enum"]
 """How a column is written in the response (``db.formats``)."""
 
-Scope = Literal["network", "region", "district"]
-"""What statistics count over: the whole network, or a region's or district's rows."""
+Scope = Literal["network", "region", "district", "street"]
+"""What statistics count over: the whole network, or a region's, district's or street's rows."""
 
 LinkCast = Literal["text", "bigint"]
 """The SQL type of a lookup's value."""

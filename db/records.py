@@ -18,6 +18,7 @@ __all__ = [
     "CrossStoreReturn",
     "CurrentRating",
     "District",
+    "EducationActivity",
     "Enterprise",
     "Honour",
     "Membership",
@@ -25,6 +26,7 @@ __all__ = [
     "Region",
     "StarAward",
     "Store",
+    "Street",
 ]
 
 
@@ -68,18 +70,42 @@ class ContactPoint(NamedTuple):
     name: str
     name_en: str | None
     district_code: str
-    street_town: str
     host_kind: str
     address: str
     established_on: date
     uses_wecom: bool
     has_online_mediation: bool
+    street_id: int
+    """Last: migration 0016 added it when the street became a row of its own."""
+
+
+class Street(NamedTuple):
+    """A street or town (街镇) of a district."""
+
+    id: int
+    district_code: str
+    name: str
 
 
 class Honour(NamedTuple):
     contact_point_id: int
     honour: str
     awarded_on: date
+    tier: int
+    """1 municipal demonstration, 2 Pudong hundred-best, 3 grass-roots excellent: generated
+    from ``honour`` by the database (migration 0017), so never written."""
+
+
+class EducationActivity(NamedTuple):
+    id: int
+    contact_point_id: int
+    held_on: date
+    kind: str
+    attendance: int
+    """People attending (人次): trainings, lectures, campaigns."""
+    copies: int
+    """Leaflets and other materials handed out (份)."""
+    title: str
 
 
 class StarAward(NamedTuple):

@@ -1,7 +1,8 @@
-"""Statistics of the network, a region or a district: aggregates batched by scope key.
+"""Statistics of the network, a region, a district or a street: aggregates batched by scope key.
 
-Each function takes the keys of one batch (region or district codes; for the whole
-network the single key ``NETWORK``) and returns one result per key, in the order asked:
+Each function takes the keys of one batch (region or district codes, street ids as text,
+contact point codes for education; for the whole network the single key ``NETWORK``) and
+returns one result per key, in the order asked:
 one statement per kind of statistic, whatever the number of scopes.
 """
 
@@ -22,6 +23,7 @@ __all__ = [
     "AWARD_TALLIES",
     "BREAKDOWNS",
     "CASE_FIGURES",
+    "HONOUR_TALLY",
     "MEMBERSHIP_TALLY",
     "NETWORK",
     "RETURN_FLOWS",
@@ -29,12 +31,15 @@ __all__ = [
     "AwardStats",
     "Breakdown",
     "CaseStats",
+    "EducationStats",
     "PointStats",
     "Tally",
     "award_stats",
     "case_figures",
     "case_stats",
     "case_stats_from_rows",
+    "education_stats",
+    "honour_stats",
     "membership_stats",
     "point_stats",
     "point_tallies",
@@ -47,7 +52,13 @@ NETWORK = "network"
 """The scope key of the whole network."""
 
 # What a scope key selects, as an expression over contact point ``p`` joined to district ``d``.
-_SCOPE = {"network": "'network'", "region": "d.region_code", "district": "d.code"}
+_SCOPE = {
+    "network": "'network'",
+    "region": "d.region_code",
+    "district": "d.code",
+    "street": "p.street_id::text",
+    "contact_point": "p.code",
+}
 
 
 def _scope(scope: str) -> str:
@@ -167,6 +178,55 @@ SELECT {_scope(scope)} AS key, m.programme_code, m.level, count(*)
     found: dict[str, dict[tuple[str, str | None], int]] = defaultdict(dict)
     for key, programme, level, count in await db.fetch(sql, *_args(scope, keys)):
         found[key][(programme, level)] = count
+    return [found[key] for key in keys]
+
+
+@dataclass(slots=True)
+class EducationStats:
+    activities: int = 0
+    attendance: int = 0
+    copies: int = 0
+    by_kind: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    """kind -> (activities, attendance, copies), in kind order."""
+
+    @property
+    def training_attendance(self) -> int:
+        return self.by_kind.get("training", (0, 0, 0))[1]
+
+
+async def education_stats(
+    db: Executor, scope: str, keys: Sequence[str], held_from: date | None, held_before: date | None
+) -> list[EducationStats]:
+    """Education activities held in [from, before) at the scope's contact points."""
+    params: list[Any] = _args(scope, keys)
+    period = _period(params, "a.held_on", held_from, held_before, "::date")
+    sql = f"""
+SELECT {_scope(scope)} AS key, GROUPING(a.kind), a.kind, count(*), sum(a.attendance)::bigint, sum(a.copies)::bigint
+  FROM education_activity a JOIN contact_point p ON p.id = a.contact_point_id JOIN district d ON d.code = p.district_code
+ WHERE {" AND ".join([_where_keys(scope), *period])}
+ GROUP BY {_sets(scope, "a.kind", "")}"""
+    found: dict[str, EducationStats] = defaultdict(EducationStats)
+    for key, whole, kind, count, attendance, copies in await db.fetch(sql, *params):
+        stats = found[key]
+        if whole:
+            stats.activities, stats.attendance, stats.copies = count, attendance, copies
+        else:
+            stats.by_kind[kind] = (count, attendance, copies)
+    for stats in found.values():
+        stats.by_kind = dict(sorted(stats.by_kind.items()))
+    return [found[key] for key in keys]
+
+
+async def honour_stats(db: Executor, scope: str, keys: Sequence[str]) -> list[dict[tuple[str, int], int]]:
+    """(honour, tier) -> the scope's contact points holding it."""
+    sql = f"""
+SELECT {_scope(scope)} AS key, h.honour, h.tier, count(*)
+  FROM contact_point_honour h JOIN contact_point p ON p.id = h.contact_point_id JOIN district d ON d.code = p.district_code
+ WHERE {_where_keys(scope)}
+ GROUP BY {_sets(scope, "h.honour, h.tier")}"""
+    found: dict[str, dict[tuple[str, int], int]] = defaultdict(dict)
+    for key, honour, tier, count in await db.fetch(sql, *_args(scope, keys)):
+        found[key][(honour, tier)] = count
     return [found[key] for key in keys]
 
 
@@ -449,6 +509,7 @@ class TallyRow(NamedTuple):
     batch: int
     stars: int
     level: str | None
+    tier: int
 
 
 TALLY = Table("tally", TallyRow, "t.key")
@@ -467,6 +528,7 @@ _TALLIED = {
         "coalesce(p.district_code, e.district_code)",
     ),
     "awards": ("star_award a JOIN contact_point p ON p.id = a.contact_point_id", "p.district_code"),
+    "honours": ("contact_point_honour h JOIN contact_point p ON p.id = h.contact_point_id", "p.district_code"),
 }
 
 
@@ -495,6 +557,8 @@ class Tally:
         conditions = [self.where.format(*values)]
         if scope == "district":  # no join: the district column is on the rows (and indexed)
             conditions.append(f"{district} = {key}")
+        elif scope == "street":  # every tally's rows have their contact point as ``p``
+            conditions.append(f"p.street_id = {key}")
         elif scope == "region":
             rows += f" JOIN district d ON d.code = {district}"
             conditions.append(f"d.region_code = {key}")
@@ -591,6 +655,9 @@ AWARD_TALLIES = {
     "by_batch": Tally("awards", by=(("batch", "a.batch"), ("stars", "a.stars")), order="t.batch, t.stars"),
 }
 """``StarAwardStats``' figures as the compiled path counts them, the same as ``award_stats``."""
+
+HONOUR_TALLY = Tally("honours", by=(("key", "h.honour"), ("tier", "h.tier")), order='t.tier, t.key COLLATE "C"')
+"""Honours by honour and tier (三级引领) as the compiled path counts them."""
 
 MEMBERSHIP_TALLY = Tally(
     "memberships",

@@ -32,8 +32,8 @@ VOLUME_FIRST_NUMBER = 1_000_000
 CHUNK = 50_000
 
 POINTS = """
-SELECT id, code, name, name_en, district_code, street_town, host_kind, address, established_on,
-       uses_wecom, has_online_mediation
+SELECT id, code, name, name_en, district_code, host_kind, address, established_on,
+       uses_wecom, has_online_mediation, street_id
   FROM contact_point cp WHERE district_code = ANY($1::text[]) ORDER BY id"""
 # Jinshan's classed ODR enterprises are left out: their complaints are a published figure.
 ENTERPRISES = """

@@ -16,7 +16,13 @@ from strawberry import Info
 from strawberry.utils.str_converters import to_camel_case
 
 from db import model
-from db.filters import case_predicates, contact_point_predicates, cross_store_return_predicates, enterprise_predicates
+from db.filters import (
+    case_predicates,
+    contact_point_predicates,
+    cross_store_return_predicates,
+    education_predicates,
+    enterprise_predicates,
+)
 from db.model import Table
 from db.sql import Order, Page, Predicate
 
@@ -30,7 +36,9 @@ __all__ = [
     "CASES_AT_POINT",
     "CONTACT_POINTS",
     "CONTACT_POINTS_IN_DISTRICT",
+    "CONTACT_POINTS_IN_STREET",
     "CROSS_STORE_RETURNS",
+    "EDUCATION_AT_POINT",
     "ENTERPRISES",
     "MEMBERS",
     "RETURNS_OF_ENTERPRISE",
@@ -127,12 +135,20 @@ def _check_returns(values: dict[str, Any]) -> None:
     check_range(values.get("returned_from"), values.get("returned_before"), "returnedFrom", "returnedBefore")
 
 
+def _check_education(values: dict[str, Any]) -> None:
+    check_range(values.get("held_from"), values.get("held_before"), "heldFrom", "heldBefore")
+
+
 CONTACT_POINTS = Listing(model.CONTACT_POINT, contact_point_predicates)
 CONTACT_POINTS_IN_DISTRICT = CONTACT_POINTS.under("district_code", "code")
+CONTACT_POINTS_IN_STREET = CONTACT_POINTS.under("street_id", "id")
 ENTERPRISES = Listing(model.ENTERPRISE, enterprise_predicates)
 CASES = Listing(model.CASE, case_predicates, descending=True, check=_check_cases)
 CASES_AT_POINT = CASES.under("contact_point_id", "id")
 CASES_AGAINST = CASES.under("respondent_enterprise_id", "id")
 CROSS_STORE_RETURNS = Listing(model.CROSS_STORE_RETURN, cross_store_return_predicates, True, check=_check_returns)
 RETURNS_OF_ENTERPRISE = CROSS_STORE_RETURNS.under("enterprise_id", "id")
+EDUCATION_AT_POINT = Listing(model.EDUCATION_ACTIVITY, education_predicates, True, check=_check_education).under(
+    "contact_point_id", "id"
+)
 MEMBERS = Listing(model.MEMBERSHIP, descending=True).under("programme_code", "code")

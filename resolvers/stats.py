@@ -18,14 +18,27 @@ from db.model import CASE, CROSS_STORE_RETURN, Table
 from .context import Context
 from .errors import BadUserInput, check_range
 
-__all__ = ["Count", "Flow", "Scope", "award_stats", "case_stats", "membership_counts", "point_stats", "return_flows"]
+__all__ = [
+    "Count",
+    "Flow",
+    "Scope",
+    "award_stats",
+    "case_stats",
+    "education_stats",
+    "honour_counts",
+    "membership_counts",
+    "point_stats",
+    "return_flows",
+    "street_case_stats",
+]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What a ``Stats`` object counts over: ``kind`` is network, region or district."""
+    """What a ``Stats`` object counts over: ``kind`` is network, region, district, street or
+    (for education) contact point; ``key`` its code (a street's id, as text)."""
 
     kind: str
     key: str
@@ -81,9 +94,29 @@ async def award_stats(info: Info[Context, None], scope: Scope) -> stats.AwardSta
     return await info.context.loaders.scoped(stats.award_stats, scope.kind).load(scope.key)
 
 
+@dataclass(frozen=True, slots=True)
+class TierCount:
+    key: str
+    tier: int
+    count: int
+
+
+async def honour_counts(info: Info[Context, None], scope: Scope) -> list[TierCount]:
+    """Points per honour, by tier."""
+    found = await info.context.loaders.scoped(stats.honour_stats, scope.kind).load(scope.key)
+    return [TierCount(honour, tier, count) for (honour, tier), count in sorted(found.items(), key=lambda i: i[0][::-1])]
+
+
 async def membership_counts(info: Info[Context, None], scope: Scope) -> list[Count]:
     found = await info.context.loaders.scoped(stats.membership_stats, scope.kind).load(scope.key)
     return [Count(programme, count, level) for (programme, level), count in sorted(found.items(), key=str)]
+
+
+async def education_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.EducationStats:
+    """Education held in the period; public, so any period will do."""
+    start, before = (None, None) if period is None else (period.from_, period.before)
+    check_range(start, before, "period.from", "period.before")
+    return await info.context.loaders.scoped(stats.education_stats, scope.kind, start, before).load(scope.key)
 
 
 async def _summarised(
@@ -121,6 +154,12 @@ async def _summarised(
 async def case_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.CaseStats:
     start, before = period_bounds(info.context.viewer, period, CASE)
     return await _summarised(info, stats.case_stats, stats.case_stats_from_rows, scope, start, before)
+
+
+async def street_case_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.CaseStats:
+    """A street's cases, counted from the rows: the summaries are kept per district."""
+    start, before = period_bounds(info.context.viewer, period, CASE)
+    return await info.context.loaders.scoped(stats.case_stats_from_rows, scope.kind, start, before).load(scope.key)
 
 
 async def return_flows(info: Info[Context, None], scope: Scope, period: Any) -> list[Flow]:

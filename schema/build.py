@@ -22,10 +22,11 @@ from .compiled import CompiledExecution
 from .contact_point import ContactPoint, StarAward
 from .cost import reachable_types, size_lists
 from .cross_store_return import CrossStoreReturn
+from .education import EducationActivity
 from .enterprise import Enterprise, Store
 from .errors import ClientErrors, without_values
 from .limits import Limits
-from .network import District, Region
+from .network import District, Region, Street
 from .programme import Membership, Programme
 from .query import Query
 from .saved_operation import SavedOperationMutations
@@ -43,12 +44,14 @@ NODE_TYPES = [
     ContactPoint,
     CrossStoreReturn,
     District,
+    EducationActivity,
     Enterprise,
     Membership,
     Programme,
     Region,
     StarAward,
     Store,
+    Street,
 ]
 
 

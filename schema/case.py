@@ -124,6 +124,9 @@ class CaseFilter:
     closed_before: datetime.datetime | None = strawberry.field(default=None, description="Closed before.")
     contact_point_codes: list[str] | None = strawberry.field(default=None, description="At any of these points.")
     district_codes: list[str] | None = strawberry.field(default=None, description="At points in these districts.")
+    street_names: list[str] | None = strawberry.field(
+        default=None, description="At points in streets or towns (街镇) of these names, e.g. 花木街道."
+    )
     respondent_credit_codes: list[str] | None = strawberry.field(
         default=None, description="Against any of these enterprises (unified social credit codes)."
     )

@@ -11,7 +11,8 @@ from strawberry import Info, relay
 
 from db import model
 from resolvers import relations as rel
-from resolvers.listings import CASES_AT_POINT
+from resolvers import stats as st
+from resolvers.listings import CASES_AT_POINT, EDUCATION_AT_POINT
 
 from .connection import Connection
 from .enums import FIVE_INTO, HonourKind, HostKind, MembershipLevel, OrderDirection, ProgrammeCode, Stars
@@ -20,16 +21,24 @@ from .permissions import CASE_READERS, allowed
 
 if TYPE_CHECKING:
     from .case import Case, CaseFilter, CaseOrder
-    from .network import District
+    from .education import EducationActivity, EducationFilter, EducationOrder, EducationStats
+    from .network import District, Street
     from .programme import Membership
+    from .stats import Period
 
 __all__ = ["ContactPoint", "ContactPointFilter", "ContactPointOrder", "Honour", "StarAward"]
 
 DistrictRef = Annotated["District", strawberry.lazy("schema.network")]
+StreetRef = Annotated["Street", strawberry.lazy("schema.network")]
 MembershipRef = Annotated["Membership", strawberry.lazy("schema.programme")]
 CaseRef = Annotated["Case", strawberry.lazy("schema.case")]
 CaseFilterRef = Annotated["CaseFilter", strawberry.lazy("schema.case")]
 CaseOrderRef = Annotated["CaseOrder", strawberry.lazy("schema.case")]
+ActivityRef = Annotated["EducationActivity", strawberry.lazy("schema.education")]
+ActivityFilterRef = Annotated["EducationFilter", strawberry.lazy("schema.education")]
+ActivityOrderRef = Annotated["EducationOrder", strawberry.lazy("schema.education")]
+EducationStatsRef = Annotated["EducationStats", strawberry.lazy("schema.education")]
+PeriodRef = Annotated["Period", strawberry.lazy("schema.stats")]
 
 
 @strawberry.type(description="A star rating awarded to a contact point in one batch.")
@@ -50,6 +59,9 @@ class StarAward(relay.Node):
 @strawberry.type(description="An honour a contact point holds, such as municipal demonstration point.")
 class Honour:
     honour: HonourKind = strawberry.field(description="Which honour.")
+    tier: int = strawberry.field(
+        description="Its tier (三级引领): 1 municipal demonstration, 2 Pudong hundred-best, 3 grass-roots excellent."
+    )
     awarded_on: datetime.date = strawberry.field(description="When it was awarded.")
 
 
@@ -64,7 +76,9 @@ class ContactPoint(relay.Node):
     district: DistrictRef = strawberry.field(
         resolver=rel.to_one(model.DISTRICT, "code", "district_code"), description="The district it belongs to."
     )
-    street_town: str = strawberry.field(description="The street or town (街镇) it sits in.")
+    street: StreetRef = strawberry.field(
+        resolver=rel.to_one(model.STREET, "id", "street_id"), description="The street or town (街镇) it sits in."
+    )
     host_kind: HostKind = strawberry.field(description="Who hosts it.")
     address: str = strawberry.field(description="Street address.")
     established_on: datetime.date = strawberry.field(description="When it was set up.")
@@ -112,15 +126,41 @@ class ContactPoint(relay.Node):
     ) -> Connection[CaseRef] | None:
         return await CASES_AT_POINT.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
+    @strawberry.field(
+        description="Its consumer-education activities (消费教育); latest first unless `orderBy` says otherwise."
+    )
+    @rel.compiled(EDUCATION_AT_POINT)
+    async def education_activities(
+        self,
+        info: Info,
+        filter: ActivityFilterRef | None = None,
+        order_by: ActivityOrderRef | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ActivityRef]:
+        return await EDUCATION_AT_POINT.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
+
+    @strawberry.field(description="Its consumer education in the period (all time if none), in figures.")
+    async def education(self, info: Info, period: PeriodRef | None = None) -> EducationStatsRef:
+        return await st.education_stats(info, st.Scope("contact_point", self.code), period)  # type: ignore[return-value]
+
 
 @strawberry.input(description="Conditions on contact points; all given conditions must hold.")
 class ContactPointFilter:
     district_codes: list[str] | None = strawberry.field(default=None, description="In any of these districts.")
     region_codes: list[str] | None = strawberry.field(default=None, description="In any of these regions.")
+    street_names: list[str] | None = strawberry.field(
+        default=None, description="In a street or town (街镇) of any of these names, e.g. 花木街道."
+    )
     host_kinds: list[HostKind] | None = strawberry.field(default=None, description="Hosted by any of these kinds.")
     current_stars: list[Stars] | None = strawberry.field(default=None, description="Currently rated so.")
     rated_in_batches: list[int] | None = strawberry.field(default=None, description="Rated in any of these batches.")
     honours: list[HonourKind] | None = strawberry.field(default=None, description="Holding any of these honours.")
+    honour_tiers: list[int] | None = strawberry.field(
+        default=None, description="Holding an honour of any of these tiers (1, 2, 3; see `Honour.tier`)."
+    )
     programmes: list[ProgrammeCode] | None = strawberry.field(
         default=None, description="Member (now or before) of any of these programmes."
     )

@@ -267,6 +267,8 @@ def size_lists(roots: list[type]) -> None:
     """
     for _, definition in reachable_types(roots):
         for member in definition.fields:
+            if any(isinstance(d, ListSize) for d in member.directives):
+                continue  # a field a type inherits is met once per type that has it
             # From the resolver's signature: reading ``member.arguments`` this early would fix
             # them before extensions (relay's ``node(id:)``) add theirs.
             resolver = member.base_resolver

@@ -15,6 +15,7 @@ __all__ = [
     "CaseStatus",
     "CaseTransferTarget",
     "DistrictKind",
+    "EducationKind",
     "HonourKind",
     "HostKind",
     "MembershipLevel",
@@ -65,12 +66,28 @@ class Stars(Enum):
     FIVE = v(5, description="Five stars (五星).")
 
 
-@strawberry.enum(description="An honour a contact point holds besides its stars.")
+@strawberry.enum(
+    description="An honour a contact point holds besides its stars: the three tiers that lead the rest (三级引领)."
+)
 class HonourKind(Enum):
     MUNICIPAL_DEMONSTRATION = v(
-        "municipal_demonstration", description="Municipal demonstration point (市级示范联络点)."
+        "municipal_demonstration", description="Tier 1: municipal demonstration point (市级示范联络点)."
     )
-    PUDONG_HUNDRED_BEST = v("pudong_hundred_best", description="Pudong hundred-best point (浦东百佳联络点).")
+    PUDONG_HUNDRED_BEST = v("pudong_hundred_best", description="Tier 2: Pudong hundred-best point (浦东百佳联络点).")
+    GRASSROOTS_EXCELLENT = v(
+        "grassroots_excellent",
+        description="Tier 3: grass-roots excellent point (基层优秀联络点), named by a local market supervision office.",
+    )
+
+
+@strawberry.enum(description="What a consumer-education (消费教育) activity was.")
+class EducationKind(Enum):
+    TRAINING = v("training", description="A training or law lecture (培训/普法讲座), counted in attendances (人次).")
+    LEAFLETS = v(
+        "leaflets", description="Leaflets and other materials handed out (发放宣传材料), counted in copies (份)."
+    )
+    CAMPAIGN_315 = v("campaign_315", description="A campaign on consumer rights day, 15 March (3·15活动).")
+    OTHER = v("other", description="Any other activity, e.g. a consumer-experience day.")
 
 
 @strawberry.enum(description="The programmes that contact points and enterprises join.")

@@ -9,18 +9,18 @@ from strawberry import Info, relay
 
 from db import model
 from resolvers import relations as rel
-from resolvers.listings import CONTACT_POINTS_IN_DISTRICT
+from resolvers.listings import CONTACT_POINTS_IN_DISTRICT, CONTACT_POINTS_IN_STREET
 from resolvers.stats import Scope
 
 from .connection import Connection
 from .enums import DistrictKind
 from .node import keyed_by
-from .stats import Stats
+from .stats import Stats, StreetStats
 
 if TYPE_CHECKING:
     from .contact_point import ContactPoint, ContactPointFilter, ContactPointOrder
 
-__all__ = ["District", "Region"]
+__all__ = ["District", "Region", "Street"]
 
 ContactPointRef = Annotated["ContactPoint", strawberry.lazy("schema.contact_point")]
 FilterRef = Annotated["ContactPointFilter", strawberry.lazy("schema.contact_point")]
@@ -61,6 +61,11 @@ class District(relay.Node):
         resolver=rel.to_one(model.REGION, "code", "region_code"), description="The region it belongs to."
     )
 
+    streets: list[Street] = strawberry.field(
+        resolver=rel.to_many(model.STREET, "district_code", "code"),
+        description="Its streets and towns (街镇) that have contact points, by name.",
+    )
+
     @strawberry.field(description="Statistics of its contact points, cases and returns.")
     @rel.compiled(rel.Statistics("district", "code"))
     def stats(self) -> Stats:
@@ -79,3 +84,35 @@ class District(relay.Node):
         before: str | None = None,
     ) -> Connection[ContactPointRef]:
         return await CONTACT_POINTS_IN_DISTRICT.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="A street or town (街镇) of a district: the street/town government is the second party of the"
+    " three-party linkage (regulator, street/town, contact point).",
+)
+@keyed_by(model.STREET, "id")
+class Street(relay.Node):
+    name: str = strawberry.field(description="Chinese name, e.g. 花木街道 or 川沙新镇.")
+    district: District = strawberry.field(
+        resolver=rel.to_one(model.DISTRICT, "code", "district_code"), description="The district it belongs to."
+    )
+
+    @strawberry.field(description="Statistics of its contact points, their cases and education.")
+    @rel.compiled(rel.Statistics("street", "id"))
+    def stats(self) -> StreetStats:
+        return Scope("street", str(self.id))  # type: ignore[return-value, attr-defined]
+
+    @strawberry.field(description="Its contact points; by code unless `orderBy` says otherwise.")
+    @rel.compiled(CONTACT_POINTS_IN_STREET)
+    async def contact_points(
+        self,
+        info: Info,
+        filter: FilterRef | None = None,
+        order_by: OrderRef | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ContactPointRef]:
+        return await CONTACT_POINTS_IN_STREET.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]

@@ -11,7 +11,7 @@ from strawberry import Info
 
 from db import model
 from db import stats as db_stats
-from db.stats import BREAKDOWNS, CASE_FIGURES, MEMBERSHIP_TALLY, RETURN_FLOWS
+from db.stats import BREAKDOWNS, CASE_FIGURES, HONOUR_TALLY, MEMBERSHIP_TALLY, RETURN_FLOWS
 from resolvers import relations as rel
 from resolvers import stats as st
 
@@ -21,6 +21,7 @@ from .enums import (
     CaseChannel,
     CaseKind,
     CaseStatus,
+    HonourKind,
     HostKind,
     MembershipLevel,
     ProgrammeCode,
@@ -28,11 +29,13 @@ from .enums import (
 )
 
 if TYPE_CHECKING:
+    from .education import EducationStats
     from .network import Region
 
-__all__ = ["Period", "Stats"]
+__all__ = ["Period", "Stats", "StreetStats"]
 
 RegionRef = Annotated["Region", strawberry.lazy("schema.network")]
+EducationStatsRef = Annotated["EducationStats", strawberry.lazy("schema.education")]
 
 
 @strawberry.input(description="A period of days (Shanghai time): from `from` (inclusive) to `before` (exclusive).")
@@ -82,6 +85,13 @@ class BatchCount:
     batch: int = strawberry.field(description="The batch.")
     stars: Stars = strawberry.field(description="The rating.")
     count: int = strawberry.field(description="Awards.")
+
+
+@strawberry.type(description="Contact points holding one honour, with its tier (三级引领).")
+class HonourCount:
+    key: HonourKind = strawberry.field(name="honour", description="The honour.")
+    tier: int = strawberry.field(description="Its tier: 1 municipal, 2 Pudong hundred-best, 3 grass-roots.")
+    count: int = strawberry.field(description="Points holding it.")
 
 
 @strawberry.type(description="Memberships of one programme (and level, for reassured consumption).")
@@ -172,8 +182,8 @@ POINT_TALLIES = rel.Tallies(db_stats.point_tallies(FIVE_INTO))
 AWARD_TALLIES = rel.Tallies(db_stats.AWARD_TALLIES)
 
 
-@strawberry.type(description="Statistics of the network, a region or a district.")
-class Stats:
+@strawberry.type(description="The figures of a scope's contact points, which statistics types inherit.")
+class PointFigures:
     @strawberry.field(description="Contact points by host kind and current rating.")
     @rel.compiled(POINT_TALLIES)
     async def contact_points(self, info: Info) -> ContactPointStats:
@@ -184,6 +194,18 @@ class Stats:
     async def star_awards(self, info: Info) -> StarAwardStats:
         return await st.award_stats(info, self)  # type: ignore[arg-type, return-value]
 
+    @strawberry.field(description="Contact points per honour, the three tiers first to last (三级引领).")
+    @rel.compiled(HONOUR_TALLY)
+    async def honours(self, info: Info) -> list[HonourCount]:
+        return await st.honour_counts(info, self)  # type: ignore[arg-type, return-value]
+
+    @strawberry.field(description="Consumer education (消费教育) held in the period (all time if none).")
+    async def education(self, info: Info, period: Period | None = None) -> EducationStatsRef:
+        return await st.education_stats(info, self, period)  # type: ignore[arg-type, return-value]
+
+
+@strawberry.type(description="Statistics of the network, a region or a district.")
+class Stats(PointFigures):
     @strawberry.field(description="Programme memberships of contact points and enterprises, by programme and level.")
     @rel.compiled(MEMBERSHIP_TALLY)
     async def memberships(self, info: Info) -> list[MembershipCount]:
@@ -198,3 +220,13 @@ class Stats:
     @rel.compiled(rel.Summarised(model.CROSS_STORE_RETURN, RETURN_FLOWS))
     async def cross_store_returns(self, info: Info, period: Period | None = None) -> list[ReturnFlow]:
         return await st.return_flows(info, self, period)  # type: ignore[arg-type, return-value]
+
+
+@strawberry.type(description="Statistics of a street or town (街镇).")
+class StreetStats(PointFigures):
+    @strawberry.field(
+        description="Cases opened in the period (all time if none), counted from the cases themselves: the"
+        " summaries are kept per district."
+    )
+    async def cases(self, info: Info, period: Period | None = None) -> CaseStats:
+        return await st.street_case_stats(info, self, period)  # type: ignore[arg-type, return-value]

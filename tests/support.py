@@ -143,6 +143,19 @@ def post(
     return response.headers[HEADER], db.statements - before, body["data"]
 
 
+def compiled_and_verified(dsn: str, query: str, **variables: Any) -> dict[str, Any]:
+    """The data of a query that must compile to one statement, and that verify mode, which
+    runs both paths and compares them byte for byte, must answer the same."""
+    with service(dsn, LIAISON_EXECUTION="compiled") as compiled:
+        served, statements, found = post(compiled, query, **variables)
+    assert (served, statements) == ("compiled", 1)
+    with service(dsn) as verified:
+        response = verified.post("/graphql", json={"query": query, "variables": variables})
+    assert response.headers[HEADER] == "verified"
+    assert response.json()["data"] == found
+    return found
+
+
 LIAISON = Path(sys.executable).with_name("liaison")
 
 

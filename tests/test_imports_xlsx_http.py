@@ -112,7 +112,8 @@ async def test_xlsx_with_merged_header_serial_dates_and_formulas(conn: asyncpg.C
     )  # fmt: skip
     assert report.applied and report.created == 3 and report.ignored_columns == []
     days = await conn.fetch(
-        "SELECT code, established_on, street_town, address FROM contact_point WHERE code LIKE 'CP310101-9004_' ORDER BY code"
+        "SELECT p.code, p.established_on, s.name AS street_town, p.address FROM contact_point p"
+        " JOIN street s ON s.id = p.street_id WHERE p.code LIKE 'CP310101-9004_' ORDER BY p.code"
     )
     assert {d["established_on"] for d in days} == {datetime.date(2020, 9, 28)}
     assert (days[0]["street_town"], days[0]["address"]) == ("外滩街道", "圆明园路41号")
@@ -164,7 +165,7 @@ def test_http_roles_dry_run_and_apply(db_dsn: str) -> None:
 
 def test_http_bad_requests_are_coded(db_dsn: str) -> None:
     with service(db_dsn, role=None) as client:
-        bad_kind = _post(client, "activities", "c.csv", b"x", "admin")
+        bad_kind = _post(client, "stores", "c.csv", b"x", "admin")
         assert bad_kind.status_code == 400 and bad_kind.json()["errors"][0]["extensions"]["code"] == "UNKNOWN_KIND"
         no_file = client.post("/imports", data={"kind": "cases"}, headers=bearer("admin"))
         assert no_file.status_code == 400 and no_file.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -134,7 +134,8 @@ WRITES = [
     " returned_on, amount) SELECT 'YRD-2099-' || lpad(id::text, 6, '0'), enterprise_id, purchase_store_id,"
     " return_store_id, kind, purchased_on, returned_on, amount FROM cross_store_return WHERE id % 11 = 0",
     # a contact point and a store moving district (their codes carry it)
-    "UPDATE contact_point SET district_code = '310104', code = 'CP310104-99001'"
+    "UPDATE contact_point SET district_code = '310104', code = 'CP310104-99001',"
+    " street_id = (SELECT min(s.id) FROM street s WHERE s.district_code = '310104')"
     ' WHERE id = (SELECT c.contact_point_id FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id'
     "             WHERE p.district_code = '310101' ORDER BY c.id LIMIT 1)",
     "UPDATE store SET district_code = '310104', code = 'ST310104-99001'"

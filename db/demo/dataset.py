@@ -13,16 +13,18 @@ from ..records import (
     CaseEvent,
     ContactPoint,
     CrossStoreReturn,
+    EducationActivity,
     Enterprise,
-    Honour,
     Membership,
     StarAward,
     Store,
+    Street,
 )
 from . import plan
 from .cases import CaseWriter, demo_drafts
+from .education import education_activities
 from .enterprises import enterprises
-from .network import contact_points, honours
+from .network import HONOUR_COLUMNS, HonourRow, contact_points, grassroots_honours, honours
 from .ratings import batch2_memberships, other_point_memberships, star_awards
 from .returns import cross_store_returns
 
@@ -33,9 +35,11 @@ __all__ = ["COLUMNS", "DemoData", "generate", "stream"]
 class DemoData:
     """Rows per table, in an order that satisfies every foreign key."""
 
+    street: list[Street]
     contact_point: list[ContactPoint]
-    contact_point_honour: list[Honour]
+    contact_point_honour: list[HonourRow]
     star_award: list[StarAward]
+    education_activity: list[EducationActivity]
     enterprise: list[Enterprise]
     brand: list[Brand]
     store: list[Store]
@@ -50,9 +54,11 @@ class DemoData:
 
 # Table -> the columns COPY writes, in DemoData's (foreign-key) order.
 COLUMNS: dict[str, tuple[str, ...]] = {
+    "street": Street._fields,
     "contact_point": ContactPoint._fields,
-    "contact_point_honour": Honour._fields,
+    "contact_point_honour": HONOUR_COLUMNS,
     "star_award": StarAward._fields,
+    "education_activity": EducationActivity._fields,
     "enterprise": Enterprise._fields,
     "brand": Brand._fields,
     "store": Store._fields,
@@ -67,12 +73,15 @@ def stream(seed: int = plan.SEED, chunk: int = 5000) -> Iterator[tuple[str, Sequ
     """(table, rows) in DemoData's order; cases and their events come in alternate chunks,
     so that a load can copy one chunk while the next is drawn."""
     rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not secrets
-    points = contact_points(rng)
+    points, streets = contact_points(rng)
     point_honours = honours(rng, points)
+    point_honours += grassroots_honours(seed, points, point_honours)
     awards, batch2 = star_awards(rng, points)  # sets the batch-2 points' WeCom flags
+    yield "street", streets
     yield "contact_point", points
     yield "contact_point_honour", point_honours
     yield "star_award", awards
+    yield "education_activity", education_activities(seed, points)
     memberships = batch2_memberships(rng, batch2) + other_point_memberships(rng, points, batch2)
     companies = enterprises(rng)
     yield "enterprise", companies.enterprises

@@ -7,12 +7,16 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from ..records import ContactPoint, Honour
+from ..records import ContactPoint, Street
 from . import plan
 from .draw import day_between, split
 from .names import STREETS, address, point_name
 
-__all__ = ["NAMED_POINTS", "contact_points", "honours"]
+__all__ = ["HONOUR_COLUMNS", "NAMED_POINTS", "HonourRow", "contact_points", "grassroots_honours", "honours"]
+
+HonourRow = tuple[int, str, date]
+"""A contact_point_honour row as written: the tier is the database's (migration 0017)."""
+HONOUR_COLUMNS = ("contact_point_id", "honour", "awarded_on")
 
 # district -> (name, name_en, host_kind, street_town, address or None, established_on)
 NAMED_POINTS: dict[str, list[tuple[str, str, str, str, str | None, date]]] = {
@@ -81,9 +85,11 @@ def _wecom(rng: random.Random, host_kind: str) -> tuple[bool, bool]:
     return uses, uses and rng.random() < 0.75
 
 
-def contact_points(rng: random.Random) -> list[ContactPoint]:
+def contact_points(rng: random.Random) -> tuple[list[ContactPoint], list[Street]]:
+    """The points, and the streets and towns they sit in (ids in order of first use)."""
     points: list[ContactPoint] = []
     numbers: dict[str, int] = {}
+    street_ids: dict[tuple[str, str], int] = {}
 
     def add(
         district: str,
@@ -97,6 +103,7 @@ def contact_points(rng: random.Random) -> list[ContactPoint]:
     ) -> None:
         numbers[district] = numbers.get(district, 0) + 1
         code = f"CP{district}-{numbers[district]:05d}"
+        street_id = street_ids.setdefault((district, street), len(street_ids) + 1)
         points.append(
             ContactPoint(
                 len(points) + 1,
@@ -104,11 +111,11 @@ def contact_points(rng: random.Random) -> list[ContactPoint]:
                 name,
                 name_en,
                 district,
-                street,
                 kind,
                 where or address(rng, district),
                 established,
                 *wecom,
+                street_id,
             )
         )
 
@@ -144,21 +151,39 @@ def contact_points(rng: random.Random) -> list[ContactPoint]:
                 day_between(rng, plan.YRD_LAUNCH_ON, date(2020, 7, 31)),
                 (True, False),
             )
-    return points
+    return points, [Street(i, district, name) for (district, name), i in street_ids.items()]
 
 
-def honours(rng: random.Random, points: list[ContactPoint]) -> list[Honour]:
+def honours(rng: random.Random, points: list[ContactPoint]) -> list[HonourRow]:
     """Awarded on 15 March (consumer rights day) of 2015–2019, after the point was set up."""
-    rows: list[Honour] = []
+    rows: list[HonourRow] = []
 
     def award(candidates: list[ContactPoint], count: int, honour: str) -> None:
         for point in rng.sample(candidates, count):
             year = rng.randint(max(2015, point.established_on.year + 1), 2019)
-            rows.append(Honour(point.id, honour, date(year, 3, 15)))
+            rows.append((point.id, honour, date(year, 3, 15)))
 
     for district, count in plan.DEMONSTRATION.items():
         eligible = [p for p in points if p.district_code == district and p.established_on.year <= 2018]
         award(eligible, count, "municipal_demonstration")
     pudong = [p for p in points if p.district_code == plan.PUDONG and p.established_on.year <= 2018]
     award(pudong, plan.PUDONG_HUNDRED_BEST, "pudong_hundred_best")
+    return rows
+
+
+def grassroots_honours(seed: int, points: list[ContactPoint], higher: list[HonourRow]) -> list[HonourRow]:
+    """Pudong's grass-roots excellent points (基层优秀联络点): a few per street or town among the
+    points set up by 2018 without a higher honour, named on 15 March of 2017–2019. Drawn
+    from a random stream of their own, so the rest of the demo stays as it was."""
+    rng = random.Random(seed + plan.GRASSROOTS_SEED_OFFSET)  # noqa: S311 - reproducible synthetic data
+    honoured = {point_id for point_id, _, _ in higher}
+    by_street: dict[int, list[ContactPoint]] = {}
+    for p in points:
+        if p.district_code == plan.PUDONG and p.id not in honoured and p.established_on.year <= 2018:
+            by_street.setdefault(p.street_id, []).append(p)
+    rows: list[HonourRow] = []
+    for _, candidates in sorted(by_street.items()):
+        for point in rng.sample(candidates, min(plan.GRASSROOTS_EXCELLENT_PER_STREET, len(candidates))):
+            year = rng.randint(max(2017, point.established_on.year + 1), 2019)
+            rows.append((point.id, "grassroots_excellent", date(year, 3, 15)))
     return rows

@@ -70,6 +70,10 @@ DEMONSTRATION: dict[str, int] = {
     "310151": 9,
 }
 PUDONG_HUNDRED_BEST = 127
+# 基层优秀联络点, the third tier: not published; chosen among Pudong's points without a higher
+# honour, 5 per street or town where it has that many, from their own random stream.
+GRASSROOTS_EXCELLENT_PER_STREET = 5
+GRASSROOTS_SEED_OFFSET = 3
 
 # Star ratings.
 BATCH1_FIVE, BATCH1_FOUR = 34, 50  # 84; the split is not published
@@ -111,5 +115,18 @@ PUDONG_AFTER = (date(2019, 7, 6), CASES_AS_OF.date(), 3_600)
 OTHER_DISTRICT_CASES = 14_000  # spread over the other 15 districts by their number of points
 OTHER_CASES_FROM = date(2015, 1, 1)
 PARTNER_CASES_PER_POINT = 8
+
+# Education activities (消费教育). Pudong's in its window (PUDONG_WINDOW): the article's
+# "培训8万余人次" and "宣传材料10余万份" as exact totals chosen above the published floors.
+# kind -> (activities, attendance, copies); 3·15 campaigns are held on 15 March.
+PUDONG_EDUCATION = {
+    "training": (1_800, 81_600, 0),
+    "leaflets": (1_300, 0, 84_000),
+    "campaign_315": (450, 27_000, 19_800),
+    "other": (250, 6_000, 0),
+}
+PUDONG_EDUCATION_AFTER = 400  # 2019-07-06 to the snapshot, mixed kinds
+OTHER_DISTRICT_EDUCATION = 3_000  # the other 15 districts, 2015-01-01 to the snapshot
+EDUCATION_SEED_OFFSET = 315  # its own random stream: the rest of the demo stays as it was
 
 __all__ = [name for name in dir() if name.isupper()]

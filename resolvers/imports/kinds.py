@@ -4,7 +4,6 @@ A kind is its fields (the model's name, the headers the regulator prints in Chin
 their English forms, a parser, whether it is required) and the checks that span fields of
 one row. Its natural key, duplicates within a file and the checks against the database
 (unknown district or contact point, a case's lifecycle) live with its SQL in ``db.imports``.
-Education activities come with the education model, as one more entry in ``KINDS``.
 """
 
 from __future__ import annotations
@@ -112,6 +111,10 @@ HONOURS = {
     "百佳联络点": "pudong_hundred_best",
     "百佳": "pudong_hundred_best",
     "pudong hundred best": "pudong_hundred_best",
+    "基层优秀联络点": "grassroots_excellent",
+    "基层优秀": "grassroots_excellent",
+    "grass-roots excellent": "grassroots_excellent",
+    "grassroots excellent": "grassroots_excellent",
 }
 _award = v.choice({**STARS, **HONOURS, "4": "4", "5": "5"}, "star rating or honour")
 
@@ -291,4 +294,39 @@ CASES = Kind(
     checks=(_case_rules,),
 )
 
-KINDS = {kind.name: kind for kind in (CONTACT_POINTS, AWARDS, MEMBERSHIPS, CASES)}
+ACTIVITY_KINDS = {
+    "培训": "training",
+    "培训讲座": "training",
+    "普法讲座": "training",
+    "讲座": "training",
+    "发放宣传资料": "leaflets",
+    "发放宣传材料": "leaflets",
+    "宣传资料": "leaflets",
+    "leaflet distribution": "leaflets",
+    "3·15活动": "campaign_315",
+    "3.15活动": "campaign_315",
+    "315活动": "campaign_315",
+    "3·15": "campaign_315",
+    "3.15": "campaign_315",
+    "315": "campaign_315",
+    "3-15 campaign": "campaign_315",
+    "campaign 315": "campaign_315",
+    "其他": "other",
+    "其他活动": "other",
+}
+
+
+ACTIVITIES = Kind(
+    "activities",
+    (
+        Field("contact_point_code", ("联络点编号", "编号"), ("contact point code", "code"), POINT, True),
+        Field("held_on", ("活动日期", "日期", "开展日期"), ("held on", "date"), v.date, True),
+        Field("kind", ("活动类型", "类型"), ("kind", "activity"), v.choice(ACTIVITY_KINDS, "kind of activity"), True),
+        Field("attendance", ("参加人次", "人次", "培训人次"), ("attendance",), v.integer),
+        Field("copies", ("发放份数", "份数", "宣传资料份数"), ("copies", "leaflets"), v.integer),
+        Field("title", ("活动名称", "主题"), ("title",), v.text),
+    ),
+)
+"""Education activities (消费教育), one per point, day and kind; an empty count keeps what is held (0 if new)."""
+
+KINDS = {kind.name: kind for kind in (CONTACT_POINTS, AWARDS, MEMBERSHIPS, CASES, ACTIVITIES)}
