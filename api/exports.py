@@ -220,6 +220,11 @@ def _xlsx_cell(sheet: Any, value: Any, type_: Any) -> Any:
     return value
 
 
+def _append(sheet: Any, rows: list[list[Any]], types: list[Any]) -> None:
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, value, type_) for value, type_ in zip(row, types, strict=True)])
+
+
 async def _xlsx(exporter: _Exporter, lists: list[_List]) -> AsyncIterator[bytes]:
     """One sheet per list; openpyxl's write-only mode keeps rows in a temporary file, not in
     memory, and the finished workbook is streamed from another."""
@@ -230,8 +235,7 @@ async def _xlsx(exporter: _Exporter, lists: list[_List]) -> AsyncIterator[bytes]
         types = [column.type for column in item.table.columns]
         sheet.append([column.name for column in item.table.columns])
         async for rows in exporter.rows(item):
-            for row in rows:
-                sheet.append([_xlsx_cell(sheet, value, type_) for value, type_ in zip(row, types, strict=True)])
+            await asyncio.to_thread(_append, sheet, rows, types)  # openpyxl's CPU, off the event loop
     with tempfile.TemporaryFile() as saved:
         await asyncio.to_thread(book.save, saved)
         saved.seek(0)

@@ -158,6 +158,11 @@ async def test_the_row_limit_cuts_and_says_so(demo_dsn: str) -> None:
     found = sheets(both.content)
     assert both.headers["x-export-truncated-lists"] == "district.contactPoints"
     assert len(found["district.contactPoints"]) == 151 and len(found["regions"]) < 150
+    with service(demo_dsn, LIAISON_MAX_EXPORT_ROWS="2") as client:
+        tiny = client.get("/queries/Both", params={"format": "csv"})
+    assert tiny.headers["x-export-truncated-lists"] == "regions, district.contactPoints"  # a plain list too
+    archive = zipfile.ZipFile(io.BytesIO(tiny.content))
+    assert [len(read_csv(archive.read(name))) for name in archive.namelist()] == [3, 3]
 
 
 async def test_a_failing_export_answers_its_status_and_a_json_error(db_dsn: str) -> None:
