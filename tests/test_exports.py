@@ -14,7 +14,9 @@ from typing import Any
 
 import asyncpg
 import openpyxl
+import pytest
 
+from api.exports import BrokenExport
 from db import saved
 
 from .support import bearer, service
@@ -225,3 +227,11 @@ async def test_the_register_goes_out_as_xlsx_and_comes_back_unchanged(db_dsn: st
     report = dry.json()["report"]
     assert report["rejectedRows"] == 0 and report["ignoredColumns"] == [], report
     assert (report["created"], report["updated"], report["unchanged"]) == (0, 0, len(rows) - 1)
+
+
+async def test_a_page_that_fails_midway_breaks_the_stream_off(demo_dsn: str) -> None:
+    """Past the first page the status is sent: a failure (here the caller's budget, spent
+    after a few pages) must not end the file as if it were whole."""
+    await store(demo_dsn, (EXAMPLES / "ContactPointRegister.graphql").read_text())
+    with service(demo_dsn, LIAISON_BUDGET_POINTS="1000") as client, pytest.raises(BrokenExport, match="RATE_LIMITED"):
+        client.get("/queries/ContactPointRegister", params={"districts": PUDONG, "format": "csv"})
