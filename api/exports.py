@@ -249,7 +249,8 @@ async def _encoded(texts: AsyncIterator[str]) -> AsyncIterator[bytes]:
 
 
 def _headers(exporter: _Exporter, lists: list[_List], filename: str) -> dict[str, str]:
-    headers = {k: v for k, v in exporter.response.headers.items() if k.startswith(("x-", "cache-control"))}
+    headers = {k: v for k, v in exporter.response.headers.items() if k.startswith("x-")}
+    headers["Cache-Control"] = "no-store"  # streamed, so no ETag to revalidate with; and maybe a credential's rows
     headers["X-Saved-Query-Version"] = str(exporter.operation.version)
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     cut = [item.table.name for item in lists if item.total > exporter.limit]

@@ -85,6 +85,7 @@ async def test_columns_come_from_the_selection_even_when_nothing_matches(demo_ds
         assert empty.status_code == 200, empty.text
         assert read_csv(empty.content) == [COLUMNS]
         assert empty.headers["x-export-truncated"] == "false"
+        assert empty.headers["cache-control"] == "no-store"
         empty_sheet = client.get("/queries/Points", params={"name": "no point has this name", "format": "xlsx"})
         assert sheets(empty_sheet.content) == {"contactPoints": [tuple(COLUMNS)]}
         some = client.get("/queries/Points", params={"first": "3", "name": "浦东"}, headers={"Accept": "text/csv"})
