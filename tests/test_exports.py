@@ -78,9 +78,9 @@ def graphql_data(client: Any, query: str, **params: Any) -> Any:
     return response.json()["data"]
 
 
-async def test_columns_come_from_the_selection_even_when_nothing_matches(demo_dsn: str) -> None:
-    await store(demo_dsn, POINTS)
-    with service(demo_dsn) as client:
+async def test_columns_come_from_the_selection_even_when_nothing_matches(db_dsn: str) -> None:
+    await store(db_dsn, POINTS)
+    with service(db_dsn) as client:
         empty = client.get("/queries/Points", params={"name": "no point has this name", "format": "csv"})
         assert empty.status_code == 200, empty.text
         assert read_csv(empty.content) == [COLUMNS]
@@ -98,9 +98,9 @@ async def test_columns_come_from_the_selection_even_when_nothing_matches(demo_ds
     assert rows[0][5] == first["hostKind"]
 
 
-async def test_several_lists_are_one_csv_each_in_a_zip_or_one_sheet_each(demo_dsn: str) -> None:
-    await store(demo_dsn, TWO_LISTS)
-    with service(demo_dsn) as client:
+async def test_several_lists_are_one_csv_each_in_a_zip_or_one_sheet_each(db_dsn: str) -> None:
+    await store(db_dsn, TWO_LISTS)
+    with service(db_dsn) as client:
         zipped = client.get("/queries/Both", params={"format": "csv"})
         book = client.get("/queries/Both", params={"format": "xlsx"})
         expected = graphql_data(client, "Both")
@@ -121,11 +121,11 @@ async def test_several_lists_are_one_csv_each_in_a_zip_or_one_sheet_each(demo_ds
     }
 
 
-async def test_cursors_are_followed_to_the_end_beyond_a_page(demo_dsn: str) -> None:
+async def test_cursors_are_followed_to_the_end_beyond_a_page(db_dsn: str) -> None:
     register = (EXAMPLES / "ContactPointRegister.graphql").read_text()
-    await store(demo_dsn, register)
+    await store(db_dsn, register)
     count = "query Count($d: [String!]) { contactPoints(filter: {districtCodes: $d}) { totalCount } }"
-    with service(demo_dsn) as client:
+    with service(db_dsn) as client:
         response = client.get("/queries/ContactPointRegister", params={"districts": PUDONG, "format": "csv"})
         total = client.post("/graphql", json={"query": count, "variables": {"d": [PUDONG]}}).json()
     header, *rows = read_csv(response.content)
@@ -148,9 +148,9 @@ async def test_cursors_are_followed_to_the_end_beyond_a_page(demo_dsn: str) -> N
     ]
 
 
-async def test_the_row_limit_cuts_and_says_so(demo_dsn: str) -> None:
-    await store(demo_dsn, POINTS, TWO_LISTS)
-    with service(demo_dsn, LIAISON_MAX_EXPORT_ROWS="150") as client:
+async def test_the_row_limit_cuts_and_says_so(db_dsn: str) -> None:
+    await store(db_dsn, POINTS, TWO_LISTS)
+    with service(db_dsn, LIAISON_MAX_EXPORT_ROWS="150") as client:
         cut = client.get("/queries/Points", params={"format": "csv"})
         whole = client.get("/queries/Points", params={"format": "csv", "name": "浦东"})
         both = client.get("/queries/Both", params={"format": "xlsx"})
@@ -161,7 +161,7 @@ async def test_the_row_limit_cuts_and_says_so(demo_dsn: str) -> None:
     found = sheets(both.content)
     assert both.headers["x-export-truncated-lists"] == "district.contactPoints"
     assert len(found["district.contactPoints"]) == 151 and len(found["regions"]) < 150
-    with service(demo_dsn, LIAISON_MAX_EXPORT_ROWS="2") as client:
+    with service(db_dsn, LIAISON_MAX_EXPORT_ROWS="2") as client:
         tiny = client.get("/queries/Both", params={"format": "csv"})
     assert tiny.headers["x-export-truncated-lists"] == "regions, district.contactPoints"  # a plain list too
     archive = zipfile.ZipFile(io.BytesIO(tiny.content))
@@ -230,9 +230,9 @@ async def test_the_register_goes_out_as_xlsx_and_comes_back_unchanged(db_dsn: st
     assert (report["created"], report["updated"], report["unchanged"]) == (0, 0, len(rows) - 1)
 
 
-async def test_a_page_that_fails_midway_breaks_the_stream_off(demo_dsn: str) -> None:
+async def test_a_page_that_fails_midway_breaks_the_stream_off(db_dsn: str) -> None:
     """Past the first page the status is sent: a failure (here the caller's budget, spent
     after a few pages) must not end the file as if it were whole."""
-    await store(demo_dsn, (EXAMPLES / "ContactPointRegister.graphql").read_text())
-    with service(demo_dsn, LIAISON_BUDGET_POINTS="1000") as client, pytest.raises(BrokenExport, match="RATE_LIMITED"):
+    await store(db_dsn, (EXAMPLES / "ContactPointRegister.graphql").read_text())
+    with service(db_dsn, LIAISON_BUDGET_POINTS="1000") as client, pytest.raises(BrokenExport, match="RATE_LIMITED"):
         client.get("/queries/ContactPointRegister", params={"districts": PUDONG, "format": "csv"})
