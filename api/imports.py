@@ -3,8 +3,9 @@
 A multipart form: ``kind`` (contact-points, awards, memberships, cases, activities), ``file`` (CSV or
 XLSX) and ``apply`` (``true`` to write; a dry run otherwise). The answer is the import's
 report as JSON, the same as ``liaison import --json`` prints. The upload is spooled to a
-temporary file by Starlette's form parser (python-multipart), so memory stays bounded. A
-case officer imports rows of its own districts only.
+temporary file by Starlette's form parser (python-multipart), so memory stays bounded; it
+may hold ``LIAISON_MAX_IMPORT_BYTES``, refused by its Content-Length before a byte is read,
+and counted as it is read besides. A case officer imports rows of its own districts only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Message
 
 from db.access import Role, Viewer
 from db.errors import DatabaseUnavailable
@@ -21,10 +23,8 @@ from resolvers.imports import KINDS, Actor, ImportRefused, Scope, run_import
 from .admission import Refused, refusal, unavailable
 from .auth import Unauthenticated
 
-__all__ = ["MAX_IMPORT_BYTES", "post_import"]
+__all__ = ["post_import"]
 
-MAX_IMPORT_BYTES = 256 * 1024 * 1024
-"""The largest upload taken: twice the 100 MB the regulator's largest registers reach."""
 IMPORTERS = (Role.ADMIN, Role.CASE_OFFICER)
 _TRUE = {"true", "1", "yes", "on"}
 
@@ -43,20 +43,34 @@ async def _viewer(request: Request) -> Viewer:
     return viewer
 
 
-def _declared_size(request: Request) -> None:
+def _bounded(request: Request) -> Request:
+    """The request, refused at once if its Content-Length is over the limit, and otherwise
+    read through a count that refuses a body longer than it said."""
+    limit = request.app.state.settings.limits.max_import_bytes
+    too_large = Refused(413, "PAYLOAD_TOO_LARGE", f"An import may hold at most {limit} bytes.")
     declared = request.headers.get("content-length", "")
     if not declared.isdigit():
         raise Refused(411, "LENGTH_REQUIRED", "Send the upload with a Content-Length.")
-    if int(declared) > MAX_IMPORT_BYTES:
-        raise Refused(413, "PAYLOAD_TOO_LARGE", f"An import may hold at most {MAX_IMPORT_BYTES} bytes.")
+    if int(declared) > limit:
+        raise too_large
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise too_large
+        return message
+
+    return Request(request.scope, receive)
 
 
 async def post_import(request: Request) -> Response:
     try:
         viewer = await _viewer(request)
-        _declared_size(request)
         try:
-            form = await request.form(max_files=1, max_fields=4)
+            form = await _bounded(request).form(max_files=1, max_fields=4)
         except MultiPartException as exc:
             raise Refused(400, "BAD_REQUEST", f"The body is not a multipart form this endpoint takes: {exc}") from exc
         try:

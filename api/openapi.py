@@ -38,6 +38,7 @@ from resolvers.private_apis import graphql_schema
 from schema import schema
 
 from .admission import Refused, refusal
+from .exports import XLSX
 from .faults import answering_faults
 
 __all__ = ["openapi_document", "serve_openapi"]
@@ -97,7 +98,8 @@ def openapi_document(graphql_schema: GraphQLSchema, operations: list[saved.Saved
             "title": "liaison-graph saved queries",
             "version": "1",
             "description": "Saved GraphQL queries run by name (README: Saved queries). Variables go as query"
-            " parameters or a JSON body; `format=csv` or `Accept: text/csv` gives the list in the answer as CSV.",
+            " parameters or a JSON body; `format=csv` or `format=xlsx` exports every list in the answer, every"
+            " page of it (README: Export).",
         },
         "servers": [{"url": server}],
         "components": {
@@ -112,6 +114,7 @@ def openapi_document(graphql_schema: GraphQLSchema, operations: list[saved.Saved
 _ANSWERS = (
     ("400", "A variable is missing or of the wrong type."),
     ("401", "The credential is not valid."),
+    ("403", "An export asked for a field the caller's role may not read."),
     ("404", "No such saved query or version."),
     ("429", "The caller's budget is spent."),
     ("503", "The database is unavailable or the service overloaded; retry after `Retry-After`."),
@@ -158,7 +161,7 @@ class _Builder:
             "name": "format",
             "in": "query",
             "required": False,
-            "schema": {"type": "string", "enum": ["json", "csv"]},
+            "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]},
         }
         error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         answers: dict[str, Any] = {
@@ -176,6 +179,8 @@ class _Builder:
                         }
                     },
                     "text/csv": {"schema": {"type": "string"}},
+                    "application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}},
+                    XLSX: {"schema": {"type": "string", "contentMediaType": XLSX}},
                 },
             },
             "304": {"description": "Not modified since the `ETag` given in `If-None-Match`."},

@@ -24,9 +24,10 @@ from schema.compiled import plain_data
 from schema.engine import QueryEngine
 
 from .budget import InProcessBudget
+from .exports import csv_of
 from .saved_queries import coerce_parameter, declared_variables
 from .settings import Settings
-from .tables import NoList, to_csv
+from .tables import NotExportable, tables_of
 
 __all__ = ["add_parser", "run"]
 
@@ -142,10 +143,17 @@ async def _run(dsn: str, args: argparse.Namespace) -> int:
         print(json.dumps([e.formatted for e in result.errors], ensure_ascii=False, indent=2), file=sys.stderr)
     if args.format == "csv" and not result.errors:
         try:
-            sys.stdout.write(to_csv(plain_data(result.data)))
-        except NoList as exc:
+            tables = tables_of(
+                schema._schema, operation.document, operation.operation_name, settings.limits.max_page_size
+            )
+        except NotExportable as exc:
             print(exc, file=sys.stderr)
             return 1
+        if len(tables) > 1:
+            names = ", ".join(t.name for t in tables)
+            print(f"the query has several lists ({names}): export it over HTTP, as a ZIP or XLSX", file=sys.stderr)
+            return 1
+        sys.stdout.write(csv_of(tables[0], plain_data(result.data)))
     else:
         print(json.dumps({"data": plain_data(result.data)}, ensure_ascii=False, indent=2))
     return 1 if result.errors else 0

@@ -3,7 +3,8 @@
 GET takes variables as query parameters (each coerced by the operation's declared type)
 or as one ``variables`` JSON parameter; POST takes a JSON object of variables. ``version``
 pins a version; the default is the latest one not deprecated. The answer is the GraphQL
-response as JSON, or with ``Accept: text/csv`` (or ``format=csv``) the list in it as CSV.
+response as JSON, or with ``format=csv`` or ``format=xlsx`` (or the ``Accept`` of either)
+its lists exported whole (``api.exports``).
 Caching as on ``GET /graphql`` (``api.http_cache``): ``Cache-Control`` from the operation's
 cache hints, an ``ETag``, and 304 for ``If-None-Match`` with it.
 """
@@ -31,18 +32,16 @@ from resolvers.documents import is_mutation
 from resolvers.private_apis import graphql_schema
 from schema import schema
 from schema.caches import DocumentCaches
-from schema.compiled import plain_data
 
 from .admission import Refused, admit, context_for, record_of, refusal
+from .exports import FORMATS, export
 from .faults import answering_faults, outage
 from .http_cache import cacheable
 from .jsonout import dumps
 from .results import is_request_error
-from .tables import NoList, to_csv
 
 __all__ = ["run_saved_query"]
 
-CSV = "text/csv"
 _RESERVED = {"version", "format", "variables"}
 
 
@@ -55,6 +54,9 @@ async def run_saved_query(request: Request) -> Response:
             record_of(request).saved_query = operation.name
             request.app.state.telemetry.metrics.saved_names.add(operation.name)
             variables = await _variables(request, operation)
+            fmt = _format(request)
+            if fmt is not None:
+                return await export(request, operation, variables, fmt)
             response = Response()
             async with request.app.state.executions:
                 result = await schema.execute(
@@ -82,16 +84,8 @@ async def run_saved_query(request: Request) -> Response:
     if retry is not None:  # no data, because of a fault: not a GraphQL-over-HTTP endpoint, so a 503
         status = 503
         headers.update(retry)
-    if _wants_csv(request) and status == 200 and not result.errors:
-        try:
-            content, media_type = to_csv(plain_data(result.data)).encode(), f"{CSV}; charset=utf-8"
-            headers["Content-Disposition"] = f'attachment; filename="{operation.name}.csv"'
-        except NoList as exc:
-            return refusal(request, Refused(400, "NOT_A_LIST", str(exc)))
-    else:
-        content = dumps(body)
-        media_type = "application/json; charset=utf-8"
-    answer = Response(content, status_code=status, media_type=media_type, headers=headers)
+    content = dumps(body)
+    answer = Response(content, status_code=status, media_type="application/json; charset=utf-8", headers=headers)
     return cacheable(request, answer, content if status == 200 and not result.errors else None)
 
 
@@ -176,8 +170,13 @@ def coerce_parameter(values: list[str], type_: Any, name: str) -> Any:
         raise Refused(400, "BAD_USER_INPUT", f"`{name}` must be a JSON object.") from exc
 
 
-def _wants_csv(request: Request) -> bool:
+def _format(request: Request) -> str | None:
+    """``csv`` or ``xlsx`` for an export, by ``format`` or ``Accept``; None for JSON."""
     fmt = request.query_params.get("format")
     if fmt is not None:
-        return fmt.lower() == "csv"
-    return CSV in request.headers.get("accept", "")
+        fmt = fmt.lower()
+        if fmt != "json" and fmt not in FORMATS:
+            raise Refused(400, "BAD_REQUEST", f"`format` is json, {' or '.join(FORMATS)}; not {fmt!r}.")
+        return None if fmt == "json" else fmt
+    accept = request.headers.get("accept", "")
+    return next((name for name, media_type in FORMATS.items() if media_type in accept), None)

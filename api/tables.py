@@ -1,67 +1,392 @@
-"""A GraphQL result as a table, for exports: the list in it, one row per item, dotted columns.
+"""A saved operation's lists as tables, read from its selection set, not from its data.
 
-The list is the first one met in the data, depth first (a connection's ``nodes``, or its
-``edges`` with their ``node``). Nested objects become dotted columns
-(``district.region.name``); a list inside an item becomes its JSON text.
+A *list* is a field of list type, or a connection (its ``nodes``, or ``edges { node }``),
+reached from the root through to-one objects. Its *columns* are the response keys (alias or
+field name) its items select, in the order the operation selects them, fragments expanded
+where they stand and a key selected twice counted once; a to-one object's fields become
+dotted columns (``district.region.name``); a list inside an item (``starAwards``, a nested
+connection's ``nodes``) is one column holding its JSON. So the columns are the same for
+every result, an empty one included.
+
+Each list is fetched by a document of its own, pruned to the path to it, so that paging one
+list does not run the others again: ``first`` page, then ``next`` pages with
+``after: $_exportAfter``. A connection is read in the largest pages (``first`` is
+``LIAISON_MAX_PAGE_SIZE``, whatever the operation asks: the export takes the whole list),
+and its pages carry ``pageInfo`` and ``totalCount`` under aliases of their own.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NoList", "to_csv"]
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLCompositeType,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLString,
+    InlineFragmentNode,
+    IntValueNode,
+    NamedTypeNode,
+    NameNode,
+    OperationDefinitionNode,
+    SelectionNode,
+    SelectionSetNode,
+    VariableDefinitionNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_leaf_type,
+    is_list_type,
+    parse,
+    print_ast,
+    visit,
+)
+from graphql.language import Visitor
+
+__all__ = ["AFTER", "PAGE", "TOTAL", "Column", "NotExportable", "Table", "tables_of"]
+
+AFTER = "_exportAfter"
+"""The variable the next pages' documents take their cursor in."""
+PAGE = "_exportPage"
+TOTAL = "_exportTotal"
 
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+class NotExportable(Exception):
+    """The operation holds no list to export, or one the export cannot page through."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
-class NoList(Exception):
-    """The result holds no list to turn into rows."""
+@dataclass(frozen=True)
+class Column:
+    name: str
+    """The dotted response keys, as the header shows it."""
+    path: tuple[str, ...]
+    type: GraphQLNamedType | None
+    """The leaf's type; None for a list inside an item, written as its JSON."""
+
+    def value(self, item: Any) -> Any:
+        for key in self.path:
+            if not isinstance(item, dict):
+                return None
+            item = item.get(key)
+        if self.type is None and item is not None:
+            return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+        return item
 
 
-def _first_list(value: Any) -> list[Any] | None:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        for child in value.values():
-            found = _first_list(child)
-            if found is not None:
-                return found
-    return None
+@dataclass(frozen=True)
+class Table:
+    path: tuple[str, ...]
+    """Response keys from the data's root to the list (or connection) field."""
+    columns: tuple[Column, ...]
+    items: tuple[str, ...]
+    """Keys from the connection object to its items: ``("nodes",)`` or ``("edges", "node")``;
+    empty for a plain list."""
+    first: str
+    """The document of the first page (the operation's own ``after``, if it has one)."""
+    next: str | None
+    """The document of the following pages, taking ``$_exportAfter``; None: one page holds it all."""
+    leaf: bool = False
+    """A list of scalars: one column, the item itself."""
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+    def page(self, data: Any) -> tuple[list[Any], int, str | None]:
+        """A page's items, the list's total and the cursor after them (None at the end)."""
+        found = data
+        for key in self.path:
+            found = found.get(key) if isinstance(found, dict) else None
+        if not self.items:
+            items = found if isinstance(found, list) else []
+            return items, len(items), None
+        if not isinstance(found, dict):
+            return [], 0, None
+        if len(self.items) == 1:
+            items = found.get(self.items[0]) or []
+        else:
+            items = [
+                edge.get(self.items[1]) if isinstance(edge, dict) else None for edge in found.get(self.items[0]) or []
+            ]
+        info = found.get(PAGE) or {}
+        cursor = info.get("endCursor") if info.get("hasNextPage") else None
+        return items, found.get(TOTAL) or 0, cursor
+
+    def row(self, item: Any) -> list[Any]:
+        if self.leaf:
+            return [item]
+        return [column.value(item) for column in self.columns]
 
 
-def _flatten(item: Any, prefix: str, row: dict[str, Any]) -> None:
-    if isinstance(item, dict):
-        for key, value in item.items():
-            _flatten(value, f"{prefix}{key}.", row)
-    elif isinstance(item, list):
-        row[prefix[:-1]] = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-    elif isinstance(item, bool):
-        row[prefix[:-1]] = "true" if item else "false"  # as in the JSON, not Python's True
-    elif isinstance(item, str) and item.startswith(_FORMULA):
-        row[prefix[:-1]] = "'" + item  # never a formula when the sheet opens (CSV injection)
-    else:
-        row[prefix[:-1]] = "" if item is None else item
+@dataclass
+class _Selected:
+    """One response key of a selection set: its field nodes (merged) and the type holding it."""
+
+    nodes: list[FieldNode]
+    parent: GraphQLCompositeType
+    children: list[tuple[SelectionNode, GraphQLCompositeType]] = field(default_factory=list)
 
 
-def to_csv(data: Any) -> str:
-    """CSV text with a BOM (so spreadsheets read the Chinese as UTF-8) and CRLF line ends."""
-    items = _first_list(data)
-    if items is None:
-        raise NoList("The result holds no list to export as rows.")
-    rows: list[dict[str, Any]] = []
-    for item in items:
-        row: dict[str, Any] = {}
-        _flatten(
-            item.get("node", item) if isinstance(item, dict) and set(item) <= {"node", "cursor"} else item, "", row
+def _grouped(
+    selections: Sequence[tuple[SelectionNode, GraphQLCompositeType]],
+    fragments: dict[str, FragmentDefinitionNode],
+    schema: GraphQLSchema,
+) -> dict[str, _Selected]:
+    """Response keys in the order they are first selected, fragments expanded in place."""
+    keys: dict[str, _Selected] = {}
+
+    def take(selection: SelectionNode, parent: GraphQLCompositeType) -> None:
+        if isinstance(selection, FieldNode):
+            key = (selection.alias or selection.name).value
+            selected = keys.setdefault(key, _Selected([], parent))
+            selected.nodes.append(selection)
+            for child in selection.selection_set.selections if selection.selection_set else ():
+                selected.children.append((child, parent))
+            return
+        condition: NamedTypeNode | None
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = fragments[selection.name.value]
+            condition, inner = fragment.type_condition, fragment.selection_set
+        else:
+            assert isinstance(selection, InlineFragmentNode)
+            condition, inner = selection.type_condition, selection.selection_set
+        typed = schema.get_type(condition.name.value) if condition else parent
+        for child in inner.selections:
+            take(child, typed)  # type: ignore[arg-type]
+
+    for selection, parent in selections:
+        take(selection, parent)
+    return keys
+
+
+def _field_type(selected: _Selected) -> Any:
+    name = selected.nodes[0].name.value
+    if name == "__typename":
+        return GraphQLString
+    assert isinstance(selected.parent, GraphQLObjectType | GraphQLInterfaceType)
+    return selected.parent.fields[name].type
+
+
+def _children(selected: _Selected, type_: Any) -> list[tuple[SelectionNode, GraphQLCompositeType]]:
+    """The sub-selections of a key, typed by the field's own type."""
+    return [(node, type_) for node, _ in selected.children]
+
+
+class _Planner:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, page_size: int
+    ):
+        self.schema, self.document, self.operation, self.page_size = schema, document, operation, page_size
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+    def tables(self) -> list[Table]:
+        root = self.schema.query_type
+        assert root is not None
+        found: list[Table] = []
+        self._walk([(s, root) for s in self.operation.selection_set.selections], (), [], found)
+        return found
+
+    def _walk(
+        self,
+        selections: list[tuple[SelectionNode, GraphQLCompositeType]],
+        path: tuple[str, ...],
+        chain: list[_Selected],
+        found: list[Table],
+    ) -> None:
+        for key, selected in _grouped(selections, self.fragments, self.schema).items():
+            type_ = _field_type(selected)
+            named = get_named_type(type_)
+            if is_list_type(get_nullable_type(type_)):
+                found.append(self._list(selected, named, (*path, key), chain))
+            elif isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+                if "pageInfo" in named.fields and ("nodes" in named.fields or "edges" in named.fields):
+                    table = self._connection(selected, named, (*path, key), chain)
+                    if table is not None:
+                        found.append(table)
+                else:
+                    self._walk(_children(selected, named), (*path, key), [*chain, selected], found)
+
+    def _list(self, selected: _Selected, named: Any, path: tuple[str, ...], chain: list[_Selected]) -> Table:
+        document = self._document(chain, _merged(selected, ()))
+        if is_leaf_type(named):
+            return Table(path, (Column(path[-1], (), named),), (), document, None, leaf=True)
+        return Table(path, tuple(self._columns(_children(selected, named), ())), (), document, None)
+
+    def _connection(
+        self, selected: _Selected, named: GraphQLObjectType | GraphQLInterfaceType, path: tuple[str, ...], chain: list
+    ) -> Table | None:
+        inner = _grouped(_children(selected, named), self.fragments, self.schema)
+        items: tuple[str, ...] | None = None
+        item_type = get_named_type(named.fields["nodes"].type) if "nodes" in named.fields else None
+        for key, child in inner.items():
+            if child.nodes[0].name.value == "nodes":
+                items, item_selections = (key,), _children(child, item_type)
+                break
+        else:
+            for key, child in inner.items():
+                if child.nodes[0].name.value == "edges":
+                    edge_type = get_named_type(named.fields["edges"].type)
+                    edge = _grouped(_children(child, edge_type), self.fragments, self.schema)
+                    node_key = next((k for k, e in edge.items() if e.nodes[0].name.value == "node"), None)
+                    if node_key is not None:
+                        item_type = get_named_type(edge_type.fields["node"].type)
+                        items, item_selections = (key, node_key), _children(edge[node_key], item_type)
+                        break
+        if items is None:
+            return None  # only counts: nothing to list
+        arguments = {a.name.value: a for a in selected.nodes[0].arguments or ()}
+        if "last" in arguments or "before" in arguments:
+            raise NotExportable(
+                "NOT_EXPORTABLE",
+                f"`{'.'.join(path)}` pages backwards (`last`/`before`); an export follows cursors forwards.",
+            )
+        extra = (_aliased(PAGE, "pageInfo", ("hasNextPage", "endCursor")), _aliased(TOTAL, "totalCount", ()))
+        # The whole list is exported whatever ``first`` the operation asks: in the largest pages.
+        arguments["first"] = ArgumentNode(name=NameNode(value="first"), value=IntValueNode(value=str(self.page_size)))
+        first = self._document(chain, _merged(selected, extra, tuple(arguments.values())))
+        arguments["after"] = ArgumentNode(name=NameNode(value="after"), value=VariableNode(name=NameNode(value=AFTER)))
+        following = self._document(chain, _merged(selected, extra, tuple(arguments.values())), after=True)
+        return Table(path, tuple(self._columns(item_selections, ())), items, first, following)
+
+    def _columns(self, selections: list, prefix: tuple[str, ...]) -> Iterator[Column]:
+        for key, selected in _grouped(selections, self.fragments, self.schema).items():
+            type_ = _field_type(selected)
+            named = get_named_type(type_)
+            path = (*prefix, key)
+            if is_list_type(get_nullable_type(type_)):
+                yield Column(".".join(path), path, None)
+            elif is_leaf_type(named):
+                yield Column(".".join(path), path, named)
+            else:
+                yield from self._columns(_children(selected, named), path)
+
+    def _document(self, chain: list[_Selected], leaf: FieldNode, *, after: bool = False) -> str:
+        """The operation pruned to ``chain`` and then ``leaf``, with only the variables and
+        fragments it still uses (GraphQL refuses unused ones)."""
+        selection = leaf
+        for outer in reversed(chain):
+            selection = _merged(outer, (), None, SelectionSetNode(selections=(selection,)))
+        used_fragments = _spreads(selection, self.fragments)
+        definitions = [self.fragments[name] for name in used_fragments]
+        names = _variables([selection, *definitions])
+        declared = [v for v in self.operation.variable_definitions or () if v.variable.name.value in names]
+        if after:
+            declared.append(
+                VariableDefinitionNode(
+                    variable=VariableNode(name=NameNode(value=AFTER)),
+                    type=_named_type_node("String"),
+                    directives=(),
+                )
+            )
+        operation = OperationDefinitionNode(
+            operation=self.operation.operation,
+            name=self.operation.name,
+            variable_definitions=tuple(declared),
+            directives=self.operation.directives,
+            selection_set=SelectionSetNode(selections=(selection,)),
         )
-        rows.append(row)
-    columns = list(dict.fromkeys(column for row in rows for column in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return "\ufeff" + out.getvalue()
+        return print_ast(DocumentNode(definitions=(operation, *definitions)))
+
+
+def _named_type_node(name: str) -> NamedTypeNode:
+    return NamedTypeNode(name=NameNode(value=name))
+
+
+def _aliased(alias: str, name: str, leaves: tuple[str, ...]) -> FieldNode:
+    inner = SelectionSetNode(
+        selections=tuple(FieldNode(name=NameNode(value=n), arguments=(), directives=()) for n in leaves)
+    )
+    return FieldNode(
+        alias=NameNode(value=alias),
+        name=NameNode(value=name),
+        arguments=(),
+        directives=(),
+        selection_set=inner if leaves else None,
+    )
+
+
+def _merged(
+    selected: _Selected,
+    extra: tuple[SelectionNode, ...],
+    arguments: tuple[ArgumentNode, ...] | None = None,
+    selection_set: SelectionSetNode | None = None,
+) -> FieldNode:
+    """The key's field as one node: its first node's name, alias, arguments and directives,
+    and the sub-selections of all its nodes (or ``selection_set``)."""
+    node = selected.nodes[0]
+    if selection_set is None and node.selection_set is not None:
+        children = tuple(s for n in selected.nodes for s in (n.selection_set.selections if n.selection_set else ()))
+        selection_set = SelectionSetNode(selections=(*children, *extra))
+    return FieldNode(
+        alias=node.alias,
+        name=node.name,
+        arguments=node.arguments if arguments is None else arguments,
+        directives=node.directives,
+        selection_set=selection_set,
+    )
+
+
+class _Names(Visitor):
+    """The fragments a node spreads and the variables it uses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spreads: list[str] = []
+        self.variables: set[str] = set()
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+        self.spreads.append(node.name.value)
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.variables.add(node.name.value)
+
+
+def _names(node: Any) -> _Names:
+    names = _Names()
+    visit(node, names)
+    return names
+
+
+def _spreads(node: Any, fragments: dict[str, FragmentDefinitionNode]) -> list[str]:
+    """Names of the fragments ``node`` spreads, and those they spread, in order met."""
+    found: list[str] = []
+    pending = [node]
+    while pending:
+        for name in _names(pending.pop()).spreads:
+            if name not in found:
+                found.append(name)
+                pending.append(fragments[name])
+    return found
+
+
+def _variables(nodes: list[Any]) -> set[str]:
+    return set().union(*(_names(node).variables for node in nodes))
+
+
+def tables_of(schema: GraphQLSchema, document: str, operation_name: str | None, page_size: int) -> list[Table]:
+    """The operation's lists, in the order it selects them; ``NotExportable`` when it has none."""
+    parsed = parse(document)
+    operation = next(
+        d
+        for d in parsed.definitions
+        if isinstance(d, OperationDefinitionNode)
+        and (operation_name is None or (d.name and d.name.value == operation_name))
+    )
+    found = _Planner(schema, parsed, operation, page_size).tables()
+    if not found:
+        raise NotExportable("NOT_A_LIST", "The result holds no list to export as rows.")
+    return found

@@ -36,6 +36,12 @@ class Limits(FromEnvironment):
     """Seconds; windows are aligned to the epoch, so all processes agree on the reset time."""
     max_body_bytes: PositiveInt = 102_400
     """Bytes of a request's body (413 PAYLOAD_TOO_LARGE beyond)."""
+    max_import_bytes: PositiveInt = 256 * 1024 * 1024
+    """Bytes of an upload to ``POST /imports`` (413 PAYLOAD_TOO_LARGE beyond): twice the
+    100 MB the regulator's largest registers reach; it is spooled to disk, not memory."""
+    max_export_rows: PositiveInt = 100_000
+    """Rows of each list a saved query's CSV or XLSX export holds; beyond, the export is cut
+    and says so (``X-Export-Truncated: true``)."""
     max_operations: PositiveInt = 10
     """Operations in one batched request (a JSON array)."""
     request_timeout: PositiveFloat = 15.0

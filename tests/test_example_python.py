@@ -52,11 +52,14 @@ def test_the_script_writes_a_saved_querys_rows_as_csv(db_dsn: str, tmp_path: Pat
     with live_service(db_dsn, tmp_path) as base:
         done = report(base, key, out, "DistrictCaseReport", **PUDONG_2020)
         assert done.returncode == 0, done.stderr
-        assert done.stderr.strip() == f"{out}: {len(expected['nodes'])} rows of DistrictCaseReport"
+        # Every page: the export follows the cursors past the first page's 100.
+        assert done.stderr.strip() == f"{out}: {expected['totalCount']} rows of DistrictCaseReport"
 
         text = out.read_bytes().decode("utf-8")
         assert text.startswith("\ufeff"), "a BOM, so spreadsheets read the Chinese as UTF-8"
         rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+        assert len({r["number"] for r in rows}) == len(rows) == expected["totalCount"]
+        rows = rows[: len(expected["nodes"])]
         assert [r["number"] for r in rows] == [n["number"] for n in expected["nodes"]]
         assert [r["contactPoint.name"] for r in rows] == [n["contactPoint"]["name"] for n in expected["nodes"]]
         assert [r["amountClaimed"] for r in rows] == [n["amountClaimed"] or "" for n in expected["nodes"]]

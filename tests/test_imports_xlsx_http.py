@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import openpyxl
 from resolvers.imports import Actor, run_import
 from resolvers.imports.formulas import uncomputed_formulas
 
-from .support import LIAISON, bearer, service
+from .support import LIAISON, app_state, bearer, service
 
 FILES = Path(__file__).parent / "imports"
 HEADER = ["联络点编号", "联络点名称", "区代码", "街镇", "类型", "地址", "设立日期"]
@@ -180,13 +181,29 @@ def test_http_bad_requests_are_coded(db_dsn: str) -> None:
         assert bad_rows.status_code == 200 and bad_rows.json()["report"]["rejectedRows"] == 7
 
 
-def test_http_refuses_an_upload_over_the_bound(db_dsn: str, monkeypatch) -> None:
-    import api.imports
+def test_http_refuses_an_upload_over_the_bound(db_dsn: str) -> None:
+    produced: list[int] = []
 
-    monkeypatch.setattr(api.imports, "MAX_IMPORT_BYTES", 100)
-    with service(db_dsn, role=None) as client:
-        large = _post(client, "cases", "c.csv", b"x" * 200, "admin")
+    def body(size: int) -> Iterator[bytes]:
+        for _ in range(size // 1000):
+            produced.append(1000)
+            yield b"x" * 1000
+
+    admin = {**bearer("admin"), "Content-Type": "multipart/form-data; boundary=b"}
+    with service(db_dsn, role=None, LIAISON_MAX_IMPORT_BYTES="1000") as client:
+        large = _post(client, "cases", "c.csv", b"x" * 2000, "admin")
         assert large.status_code == 413 and large.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert "at most 1000 bytes" in large.json()["errors"][0]["message"]
+        # Refused by its Content-Length: not one byte of the body is read.
+        declared = client.post("/imports", content=body(100_000_000), headers={**admin, "Content-Length": "100000000"})
+        assert declared.status_code == 413 and produced == []
+        # Declared short, sent long: refused by the count as it is read.
+        lying = client.post("/imports", content=body(5000), headers={**admin, "Content-Length": "500"})
+        assert lying.status_code == 413 and lying.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    with service(db_dsn, role=None) as client:  # the default: 256 MiB
+        assert app_state(client).settings.limits.max_import_bytes == 256 * 1024 * 1024
+        small = _post(client, "cases", "c.csv", b"x" * 2000, "admin")
+        assert small.status_code == 422  # read, and refused for what it holds
 
 
 def test_the_command_line_dry_runs_then_applies(db_dsn: str) -> None:

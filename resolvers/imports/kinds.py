@@ -86,7 +86,13 @@ CONTACT_POINTS = Kind(
         Field("name", ("联络点名称", "名称"), ("name",), v.text, True),
         Field("name_en", ("英文名称",), ("english name", "name (english)"), v.text),
         Field("district_code", ("区代码", "所属区代码", "行政区划代码"), ("district", "district code"), DISTRICT, True),
-        Field("street_town", ("街镇", "所属街镇", "街道(镇)"), ("street/town", "street or town"), v.text, True),
+        Field(
+            "street_town",
+            ("街镇", "所属街镇", "街道(镇)"),
+            ("street/town", "street or town", "street", "street.name"),  # the last as the register exports it
+            v.text,
+            True,
+        ),
         Field(
             "host_kind",
             ("类型", "依托单位类型", "设立类型"),

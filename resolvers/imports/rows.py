@@ -2,7 +2,10 @@
 
 The header is the row, among the first ten, naming the most fields of the kind: title rows
 above it (a merged cell across the sheet) are passed over, and in a two-row header an
-empty cell (under a cell merged downwards) takes the name above it.
+empty cell (under a cell merged downwards) takes the name above it. Headers match without
+regard to case, spaces, ``*``, ``_`` or ``.``, so the API's own names as a saved query's
+export writes them (``nameEn``, ``district.code``) read as the fields (``name_en``,
+``district_code``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class Rejection:
 
 def _folded(name: Any) -> str:
     folded = unicodedata.normalize("NFKC", str(name)).lower()
-    folded = re.sub(r"[\s*＊:：]|[(（](必填|选填|required|optional)[)）]", "", folded)
+    folded = re.sub(r"[\s*＊:：._]|[(（](必填|选填|required|optional)[)）]", "", folded)
     return folded
 
 
