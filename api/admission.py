@@ -19,7 +19,7 @@ from strawberry.http.parse_content_type import parse_content_type
 
 from db.access import ANONYMOUS
 from db.errors import DatabaseUnavailable
-from resolvers.context import REQUEST_ID, Context, request_id
+from resolvers.context import Context, request_id
 from resolvers.limits import Limits
 from resolvers.private_apis import keep_body
 from resolvers.record import RequestRecord
@@ -77,8 +77,8 @@ def unavailable(fault: DatabaseUnavailable) -> Refused:
 
 
 def refusal(request: Request, refused: Refused) -> Response:
-    """The refusal's JSON answer, with the request's id; in the error too when the fault is
-    the server's (5xx), as for an internal error, so that a report can quote it."""
+    """The refusal's JSON answer; the request's id in the error when the fault is the
+    server's (5xx), as for an internal error, so that a report can quote it."""
     media_type = response_media_type(request.headers.get("accept")) or JSON
     record_of(request).errors.append(refused.code)
     extensions = {"code": refused.code}
@@ -89,7 +89,7 @@ def refusal(request: Request, refused: Refused) -> Response:
     return Response(
         dumps(body),
         status_code=refused.status,
-        headers={**refused.headers, REQUEST_ID: identifier},
+        headers=refused.headers,
         media_type=f"{media_type}; charset=utf-8",
     )
 

@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 
 from db import saved
 from db.access import Role, Viewer
@@ -36,6 +37,7 @@ from .ide import graphiql_assets
 from .imports import post_import
 from .metrics import Metrics, serve_metrics
 from .openapi import serve_openapi
+from .request_ids import RequestIds
 from .saved_queries import run_saved_query
 from .settings import Settings
 from .startup import prepare_database
@@ -81,6 +83,14 @@ async def _prepare_saved_queries(db: Database, engine: QueryEngine, max_page: in
         if operation.label not in failed:
             outcome = compile_ahead(engine, operation.document, operation.operation_name, internal, max_page)
             log.info("saved query %s: %s", operation.label, outcome)
+
+
+class _Service(Starlette):
+    """Starlette with ``RequestIds`` outside all its middleware, its error middleware too:
+    a 500 carries the id its log line names."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestIds(super().build_middleware_stack())
 
 
 def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
@@ -131,7 +141,7 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
     if traces is not None:
         middleware.insert(0, http_spans(traces))
     graphql = GraphQLApp(schema, graphql_ide="graphiql", limits=settings.limits)
-    app = Starlette(
+    app = _Service(
         routes=[
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),

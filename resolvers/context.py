@@ -76,11 +76,9 @@ class Context:
     """The websocket's credential and subscriptions, once ``connection_init`` came."""
     loaders: Loaders = field(init=False)
     request_id: str = field(init=False)
-    """See ``request_id``; echoed back."""
+    """See ``request_id``: the one the response's ``X-Request-ID`` names."""
 
     def __post_init__(self) -> None:
         # Per request: a loader shared between requests would leak data between viewers.
         self.loaders = Loaders(self.db, self.viewer)
         self.request_id = request_id(self.request)
-        if self.response is not None:
-            self.response.headers[REQUEST_ID] = self.request_id

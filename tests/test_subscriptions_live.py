@@ -8,25 +8,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx2
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
-from .subscriptions_support import CASE_EVENTS
+from .subscriptions_support import CASE_EVENTS, head
 from .support import bearer, live_service
 from .writes_support import NAME, PHONE, PUDONG_POINT, document, intake
 
 BOUND = 60.0
 """Seconds to wait for the events before failing, instead of hanging."""
-
-
-async def head(dsn: str) -> str:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return str(await conn.fetchval("SELECT coalesce(max(position), 0) FROM case_event_position"))
-    finally:
-        await conn.close()
 
 
 def subscriber(base: str, role: str, **claims: Any) -> Client:
