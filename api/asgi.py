@@ -30,7 +30,7 @@ def app() -> Starlette:
 def _tune_gc() -> None:
     """Keep the schema and modules out of every collection, and collect young objects less.
 
-    Measured on these machines (shared/notes/performance.md): garbage collection took
+    Measured on the 2-core machines this was built on: garbage collection took
     20-48 % of a busy server's CPU; a gen-0 threshold of 100,000 alone raised throughput 68 %.
     """
     gc.collect()

