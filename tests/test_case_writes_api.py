@@ -86,7 +86,11 @@ def test_a_case_is_opened_mediated_and_settled(client: TestClient) -> None:
     settled = ok(client, "caseSettle", number=number, expectedVersion=4, amountRecovered="399.00")
     assert settled["case"]["status"] == "SETTLED" and settled["case"]["closedAt"] is not None
     assert settled["case"]["amountRecovered"] == "399.00" and settled["case"]["version"] == 5
-    assert {"field": "amount_recovered", "before": None, "after": "399.00"} in settled["event"]["changes"]
+    assert settled["event"]["changes"] == [  # the fields of Case, in its terms
+        {"field": "amountRecovered", "before": None, "after": "399.00"},
+        {"field": "closedAt", "before": None, "after": settled["case"]["closedAt"]},
+        {"field": "status", "before": "MEDIATING", "after": "SETTLED"},
+    ]
     history = data(client, "query ($n: String!) { case(number: $n) { events { kind actorRole } } }", n=number)
     kinds = [e["kind"] for e in history["case"]["events"]]
     assert kinds == ["OPENED", "ACCEPTED", "MEDIATION_STARTED", "NOTE_ADDED", "SETTLED"]
@@ -359,7 +363,7 @@ def test_who_may_write(client: TestClient, db_dsn: str) -> None:
     assert codes(payload(client, "caseOpen", **intake(contactPoint=HUANGPU_POINT))) == ["OUT_OF_SCOPE"]
     assert opened(client, contactPoint=OTHER_PUDONG_POINT)["number"].startswith("C310115-")
     corrected = ok(client, "caseCorrect", number=number, expectedVersion=1, kind="CONSULTATION", reason="misfiled")
-    assert {"field": "kind", "before": "complaint", "after": "consultation"} in corrected["event"]["changes"]
+    assert corrected["event"]["changes"] == [{"field": "kind", "before": "COMPLAINT", "after": "CONSULTATION"}]
     transferred = ok(client, "caseTransfer", number=number, expectedVersion=2, to="DISTRICT_BUREAU", reason="big")
     assert transferred["case"]["status"] == "TRANSFERRED"
     assert codes(payload(client, "caseReopen", number=number, expectedVersion=3, reason="back")) == []
@@ -550,6 +554,15 @@ def test_a_transfer_to_another_point_hands_the_case_over(client: TestClient) -> 
     moved = ok(client, "caseTransfer", number=number, expectedVersion=2, contactPoint=OTHER_PUDONG_POINT, **handover)
     assert moved["case"]["status"] == "RECEIVED" and moved["case"]["version"] == 3
     assert moved["event"]["kind"] == "HANDED_OVER" and moved["case"]["closedAt"] is None
+    assert moved["event"]["changes"] == [  # codes, not the database's ids
+        {"field": "contactPoint", "before": PUDONG_POINT, "after": OTHER_PUDONG_POINT},
+        {"field": "status", "before": "ACCEPTED", "after": "RECEIVED"},
+        {
+            "field": "transfer",
+            "before": None,
+            "after": f'{{"contactPoint": "{OTHER_PUDONG_POINT}", "to": "CONTACT_POINT"}}',
+        },
+    ]
     again = ok(client, "caseTransfer", number=number, expectedVersion=2, contactPoint=OTHER_PUDONG_POINT, **handover)
     assert again["event"] is None and again["case"]["version"] == 3  # the outcome holds: a no-op
     assert data(client, POINT_OF, n=number)["case"]["contactPoint"]["code"] == OTHER_PUDONG_POINT

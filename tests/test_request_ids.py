@@ -85,8 +85,8 @@ def test_a_websocket_handshake_carries_the_request_id(client: TestClient) -> Non
     """A subscription's connection is quotable too: its accept names the id its logs use."""
     protocol = ["graphql-transport-ws"]
     with client.websocket_connect("/graphql", subprotocols=protocol, headers={"X-Request-ID": "dash-ws-1"}) as ws:
-        kept = dict(ws.extra_headers or [])
+        kept: dict[bytes, bytes] = dict(ws.extra_headers or [])
     with client.websocket_connect("/graphql", subprotocols=protocol) as ws:
-        made = dict(ws.extra_headers or [])
+        made: dict[bytes, bytes] = dict(ws.extra_headers or [])
     assert kept.get(b"x-request-id") == b"dash-ws-1", kept
     assert re.fullmatch(rb"[0-9a-f]{32}", made.get(b"x-request-id", b"")), made
