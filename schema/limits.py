@@ -92,7 +92,7 @@ class Limits(SchemaExtension):
             if isinstance(variables, list):
                 return None  # wrong variables: execution refuses them with graphql-core's errors
             try:
-                found = measure(graphql_schema, document, operation, variables.coerced, key[-1])
+                found = measure(graphql_schema, document, operation, variables, key[-1])
             except TooLarge:
                 return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
             if raw is not None:  # measures are kept by document, operation and variables
