@@ -241,6 +241,53 @@ async def load_probe(dsn: str, cases: int) -> dict[str, float]:
     return found
 
 
+async def _insert_all(conn: asyncpg.Connection, numbers: list[str], point: int, opened: datetime.datetime) -> None:
+    for number in numbers:
+        await conn.execute(INSERT, number, point, opened)
+
+
+async def concurrent_intake(dsn: str, writers: int, per_writer: int) -> dict[str, float]:
+    """Cases per second from ``writers`` connections inserting at once (each insert its own
+    transaction), all at one district's contact points or each writer at another district's,
+    with the version triggers on and off: whether the version rows make writers wait."""
+    admin = await asyncpg.connect(dsn)
+    conns = [await asyncpg.connect(dsn) for _ in range(writers)]
+    found: dict[str, float] = {}
+    try:
+        by_district = [
+            r[0]
+            for r in await admin.fetch(
+                "SELECT min(id) FROM contact_point WHERE district_code LIKE '31%' GROUP BY district_code ORDER BY 1"
+            )
+        ]
+        opened = datetime.datetime.now(datetime.UTC)
+        serial = 0
+        for versions in (True, False, True, False):
+            await _set_versions(admin, versions)
+            for spread in ("one district", "a district each"):
+                numbers = [
+                    [f"C310101-2098-{n:02d}{i:03d}{serial:02d}" for i in range(per_writer)] for n in range(writers)
+                ]
+                points = [by_district[0 if spread == "one district" else n % len(by_district)] for n in range(writers)]
+                started = time.perf_counter()
+                await asyncio.gather(*(_insert_all(*w, opened) for w in zip(conns, numbers, points, strict=True)))
+                rate = writers * per_writer / (time.perf_counter() - started)
+                key = f"{spread}, versions {'on' if versions else 'off'}"
+                found[key] = max(found.get(key, 0.0), rate)
+                await _set_versions(admin, True)
+                await admin.execute(
+                    'DELETE FROM "case" WHERE number = ANY($1::text[])', [n for w in numbers for n in w]
+                )
+                await _set_versions(admin, versions)
+                serial += 1
+    finally:
+        await _set_versions(admin, True)
+        for conn in conns:
+            await conn.close()
+        await admin.close()
+    return found
+
+
 async def _check(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
@@ -342,6 +389,7 @@ def main() -> None:
     parser.add_argument("--intake-rows", type=int, default=300)
     parser.add_argument("--load-probe", type=int, default=0, help="also time add_volume of N cases with/without")
     parser.add_argument("--dsn", help="a database to bring to the volume instead of an embedded cluster per size")
+    parser.add_argument("--writers", type=int, default=0, help="also measure intake from N concurrent writers")
     parser.add_argument("--out", help="append the section to this file (bench/RESULTS.md)")
     args = parser.parse_args()
     check_wrk()
@@ -351,6 +399,13 @@ def main() -> None:
         with bench_database(None, args.sizes[0], returns_for(args.sizes[0])) as db:
             probe = asyncio.run(load_probe(db.dsn, args.load_probe))
     text = report(found, probe, args.load_probe, args)
+    if args.writers:
+        with bench_database(args.dsn, args.sizes[0], returns_for(args.sizes[0])) as db:
+            rates = asyncio.run(concurrent_intake(db.dsn, args.writers, args.intake_rows))
+        text += "\n" + "\n".join(
+            f"- {args.writers} concurrent writers, {key}: {rate:,.0f} cases/s" for key, rate in rates.items()
+        )
+        text += f" (best of two rounds; load average {os.getloadavg()[0]:.1f})\n"
     print(text)
     if args.out:
         with open(args.out, "a", encoding="utf-8") as out:
