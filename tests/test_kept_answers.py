@@ -19,6 +19,7 @@ from schema import schema
 from schema.caches import BoundedCache
 
 from .support import app_state, bearer, compiled_and_verified, post, service
+from .test_metrics import SECRET, scrape
 from .writes_support import intake, write
 
 INTERNAL = Viewer(Role.INTERNAL)
@@ -206,7 +207,7 @@ async def test_a_reference_write_moves_the_answers_that_name_it(conn: asyncpg.Co
 
 
 def test_the_service_keeps_q4c_across_todays_intake_on_every_path(db_dsn: str) -> None:
-    with service(db_dsn, LIAISON_EXECUTION="compiled") as client:
+    with service(db_dsn, LIAISON_EXECUTION="compiled", LIAISON_METRICS_SECRET=SECRET) as client:
         answers = app_state(client).engine.answers
         first = post(client, year(2020))
         now = post(client, year(THIS_YEAR))
@@ -216,4 +217,7 @@ def test_the_service_keeps_q4c_across_todays_intake_on_every_path(db_dsn: str) -
         assert post(client, year(2020)) == first and answers.served["kept"] == 2
         today = post(client, year(THIS_YEAR))
         assert today[:2] == ("compiled", 2) and today != now and answers.served["stale"] == 1
+        samples = scrape(client)
+        outcomes = {k[1][0][1]: v for k, v in samples.items() if k[0] == "liaison_kept_answers_total"}
+        assert outcomes == {"kept": 2, "stale": 1, "new": 2}
     compiled_and_verified(db_dsn, year(THIS_YEAR))
