@@ -14,6 +14,7 @@ from graphql.utilities import get_operation_ast
 from db import summaries
 from db.access import Role, Viewer
 from db.answers import Answers, VersionCheck, fetch_answer, render_versioned
+from db.volume import add_volume
 from resolvers.compiler import Compiler
 from schema import schema
 from schema.caches import BoundedCache
@@ -221,3 +222,15 @@ def test_the_service_keeps_q4c_across_todays_intake_on_every_path(db_dsn: str) -
         outcomes = {k[1][0][1]: v for k, v in samples.items() if k[0] == "liaison_kept_answers_total"}
         assert outcomes == {"kept": 2, "stale": 1, "new": 2}
     compiled_and_verified(db_dsn, year(THIS_YEAR))
+
+
+async def test_a_volume_load_moves_the_answers_over_every_year(db_dsn: str, conn: asyncpg.Connection) -> None:
+    """``liaison volume`` (COPY, with the triggers) bumps what it adds to: cases and returns."""
+    every_year = """{ region(code: "310000") { districts { code stats { cases { total medianDaysToClose }
+      crossStoreReturns { count fromRegion { code } } } } } }"""
+    kept = Kept(conn)
+    first, _ = await kept.get(every_year)
+    assert await kept.get(every_year) == (first, ["check"])
+    await add_volume(db_dsn, cases=300, returns=30, seed=22)
+    loaded, cost = await kept.get(every_year)
+    assert cost == ["check", "statement"] and loaded != first
