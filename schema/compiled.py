@@ -27,7 +27,7 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from db.access import Viewer
-from db.compiled import fetch_data, render
+from db.answers import VersionCheck, fetch_answer, render_versioned
 from db.errors import DatabaseUnavailable, InvalidInput
 from resolvers.compiler import NotCompiled
 from resolvers.context import Context
@@ -56,6 +56,8 @@ class Statement(NamedTuple):
     values: list[Any]
     first_key: str | None
     """The operation's first response key: where a database fault is reported, as the generic path does."""
+    check: VersionCheck | None = None
+    """When its answer may be kept (``db.answers``): the statement reading the versions it depends on."""
 
 
 class CompiledExecution(SchemaExtension):
@@ -117,7 +119,9 @@ class CompiledExecution(SchemaExtension):
             return None
         self.first_key = statement.first_key
         try:
-            return await fetch_data(context.db, statement.sql, statement.values)
+            return await fetch_answer(
+                context.db, context.engine.answers, statement.sql, statement.values, statement.check
+            )
         except DatabaseUnavailable as fault:
             return fault
         except InvalidInput:
@@ -200,8 +204,8 @@ def _rendered(
     max_page: int,
 ) -> Statement:
     """Render ``root`` and keep it for the next request of the same key (unless its variables are not one)."""
-    sql, values = render(root, viewer)
-    statement = Statement(sql, values, root.selection[0].key if root.selection else None)
+    sql, values, check = render_versioned(root, viewer)
+    statement = Statement(sql, values, root.selection[0].key if root.selection else None, check)
     if variables is not None:
         key = _statement_key(query, operation_name, viewer, variables, max_page)
         caches.statements.put(statement, plain_size(statement), *key)
