@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from strawberry import Info
@@ -22,14 +23,12 @@ __all__ = [
     "Count",
     "Flow",
     "Scope",
-    "award_stats",
     "case_stats",
     "education_stats",
-    "honour_counts",
-    "membership_counts",
-    "point_stats",
+    "figures",
     "return_flows",
     "street_case_stats",
+    "tallied",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,6 @@ class Scope:
 class Count:
     key: Any
     count: int
-    level: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,30 +84,16 @@ def period_bounds(viewer: Viewer, period: Any, counted: Table) -> tuple[datetime
     return start, before
 
 
-async def point_stats(info: Info[Context, None], scope: Scope) -> stats.PointStats:
-    return await info.context.loaders.scoped(stats.point_stats, scope.kind).load(scope.key)
+async def figures(info: Info[Context, None], scope: Scope, tallies: Mapping[str, stats.Tally]) -> SimpleNamespace:
+    """An object of figures of the scope (``ContactPointStats`` ...) from their ``tallies`` by
+    field name, batched with the same object of other scopes."""
+    loader = info.context.loaders.scoped(stats.tallied, scope.kind, tuple(tallies.items()))
+    return SimpleNamespace(**await loader.load(scope.key))
 
 
-async def award_stats(info: Info[Context, None], scope: Scope) -> stats.AwardStats:
-    return await info.context.loaders.scoped(stats.award_stats, scope.kind).load(scope.key)
-
-
-@dataclass(frozen=True, slots=True)
-class TierCount:
-    key: str
-    tier: int
-    count: int
-
-
-async def honour_counts(info: Info[Context, None], scope: Scope) -> list[TierCount]:
-    """Points per honour, by tier."""
-    found = await info.context.loaders.scoped(stats.honour_stats, scope.kind).load(scope.key)
-    return [TierCount(honour, tier, count) for (honour, tier), count in sorted(found.items(), key=lambda i: i[0][::-1])]
-
-
-async def membership_counts(info: Info[Context, None], scope: Scope) -> list[Count]:
-    found = await info.context.loaders.scoped(stats.membership_stats, scope.kind).load(scope.key)
-    return [Count(programme, count, level) for (programme, level), count in sorted(found.items(), key=str)]
+async def tallied(info: Info[Context, None], scope: Scope, tally: stats.Tally) -> Any:
+    """One figure of the scope."""
+    return (await figures(info, scope, {"value": tally})).value
 
 
 async def education_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.EducationStats:

@@ -11,7 +11,7 @@ from strawberry import Info
 
 from db import model
 from db import stats as db_stats
-from db.stats import BREAKDOWNS, CASE_FIGURES, HONOUR_TALLY, MEMBERSHIP_TALLY, RETURN_FLOWS
+from db.stats import AWARD_TALLIES, BREAKDOWNS, CASE_FIGURES, HONOUR_TALLY, MEMBERSHIP_TALLY, RETURN_FLOWS
 from resolvers import relations as rel
 from resolvers import stats as st
 
@@ -115,20 +115,13 @@ class ReturnFlow:
 @strawberry.type(description="Contact points by host kind and by current rating.")
 class ContactPointStats:
     total: int = strawberry.field(description="Contact points.")
-
-    @strawberry.field(
+    five_into: int = strawberry.field(
         description="Five-into (五进) points: hosted by malls, scenic areas, schools, barracks, enterprises."
     )
-    def five_into(self) -> int:
-        return sum(n for kind, n in self.by_host_kind.items() if kind in FIVE_INTO)
-
-    @strawberry.field(description="Points per host kind.")
-    def by_host_kind(self) -> list[HostKindCount]:
-        return st.counts(self.by_host_kind)  # type: ignore[return-value]
-
-    @strawberry.field(description="Points per current rating; unrated points are not listed.")
-    def by_current_stars(self) -> list[StarsCount]:
-        return st.counts(self.by_current_stars)  # type: ignore[return-value]
+    by_host_kind: list[HostKindCount] = strawberry.field(description="Points per host kind.")
+    by_current_stars: list[StarsCount] = strawberry.field(
+        description="Points per current rating; unrated points are not listed."
+    )
 
 
 @strawberry.type(description="Star awards per batch, and the points they rate.")
@@ -136,10 +129,7 @@ class StarAwardStats:
     total: int = strawberry.field(description="Awards in all batches (a point upgraded counts twice).")
     upgrades: int = strawberry.field(description="Four-star points upgraded to five in a later batch.")
     distinct_rated_points: int = strawberry.field(description="Points with at least one award.")
-
-    @strawberry.field(description="Awards per batch and rating.")
-    def by_batch(self) -> list[BatchCount]:
-        return [BatchCount(batch=b, stars=s, count=n) for (b, s), n in sorted(self.by_batch.items())]
+    by_batch: list[BatchCount] = strawberry.field(description="Awards per batch and rating.")
 
 
 @strawberry.type(description="Cases opened in the period, at the scope's contact points.")
@@ -177,27 +167,26 @@ class CaseStats:
         return st.counts(self.by_category)  # type: ignore[return-value]
 
 
-# What the compiled path counts for each figure (db.stats, next to the generic path's statements).
-POINT_TALLIES = rel.Tallies(db_stats.point_tallies(FIVE_INTO))
-AWARD_TALLIES = rel.Tallies(db_stats.AWARD_TALLIES)
+# Each figure's one definition (db.stats), which both paths count.
+POINT_TALLIES = db_stats.point_tallies(FIVE_INTO)
 
 
 @strawberry.type(description="The figures of a scope's contact points, which statistics types inherit.")
 class PointFigures:
     @strawberry.field(description="Contact points by host kind and current rating.")
-    @rel.compiled(POINT_TALLIES)
+    @rel.compiled(rel.Tallies(POINT_TALLIES))
     async def contact_points(self, info: Info) -> ContactPointStats:
-        return await st.point_stats(info, self)  # type: ignore[arg-type, return-value]
+        return await st.figures(info, self, POINT_TALLIES)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Star awards by batch, upgrades and distinct rated points.")
-    @rel.compiled(AWARD_TALLIES)
+    @rel.compiled(rel.Tallies(AWARD_TALLIES))
     async def star_awards(self, info: Info) -> StarAwardStats:
-        return await st.award_stats(info, self)  # type: ignore[arg-type, return-value]
+        return await st.figures(info, self, AWARD_TALLIES)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Contact points per honour, the three tiers first to last (三级引领).")
     @rel.compiled(HONOUR_TALLY)
     async def honours(self, info: Info) -> list[HonourCount]:
-        return await st.honour_counts(info, self)  # type: ignore[arg-type, return-value]
+        return await st.tallied(info, self, HONOUR_TALLY)  # type: ignore[arg-type]
 
     @strawberry.field(description="Consumer education (消费教育) held in the period (all time if none).")
     async def education(self, info: Info, period: Period | None = None) -> EducationStatsRef:
@@ -209,7 +198,7 @@ class Stats(PointFigures):
     @strawberry.field(description="Programme memberships of contact points and enterprises, by programme and level.")
     @rel.compiled(MEMBERSHIP_TALLY)
     async def memberships(self, info: Info) -> list[MembershipCount]:
-        return await st.membership_counts(info, self)  # type: ignore[arg-type, return-value]
+        return await st.tallied(info, self, MEMBERSHIP_TALLY)  # type: ignore[arg-type]
 
     @strawberry.field(description="Cases opened in the period (all time if none).")
     @rel.compiled(rel.Summarised(model.CASE, CASE_FIGURES))
