@@ -18,11 +18,13 @@ from db.model import CASE, CROSS_STORE_RETURN, Table
 
 from .context import Context
 from .errors import BadUserInput, check_range
+from .relations import compiled
 
 __all__ = [
     "Count",
     "Flow",
     "Scope",
+    "breakdown",
     "case_stats",
     "education_stats",
     "figures",
@@ -56,8 +58,15 @@ class Flow:
     count: int
 
 
-def counts(by: dict[Any, int]) -> list[Count]:
-    return [Count(key, count) for key, count in sorted(by.items(), key=lambda item: str(item[0]))]
+def breakdown(spec: stats.Breakdown) -> Callable[..., Any]:
+    """The resolver of a list of cases per value (``CaseStats.by_status`` ...), compiled as ``spec``."""
+
+    @compiled(spec)
+    def counts(root: stats.CaseStats, info: Info[Context, None]) -> Any:
+        by: dict[Any, int] = getattr(root, info.python_name)
+        return [Count(key, count) for key, count in by.items()]
+
+    return counts
 
 
 PUBLIC_PERIOD_DAYS = 28

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Info
@@ -44,40 +44,43 @@ class Period:
     before: datetime.date | None = strawberry.field(default=None, description="First day after, exclusive.")
 
 
-@strawberry.type(description="How many, for one host kind.")
-class HostKindCount:
-    key: HostKind = strawberry.field(name="hostKind", description="The host kind.")
+@strawberry.type
+class _Count:
+    """How many, for one value of ``key``: each subclass names and types ``key`` (a field it
+    redeclares keeps its place, first)."""
+
+    key: Any
     count: int = strawberry.field(description="How many.")
+
+
+@strawberry.type(description="How many, for one host kind.")
+class HostKindCount(_Count):
+    key: HostKind = strawberry.field(name="hostKind", description="The host kind.")
 
 
 @strawberry.type(description="How many, for one current rating.")
-class StarsCount:
+class StarsCount(_Count):
     key: Stars = strawberry.field(name="stars", description="The current rating.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="How many, for one status.")
-class CaseStatusCount:
+class CaseStatusCount(_Count):
     key: CaseStatus = strawberry.field(name="status", description="The status.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="How many, for one kind.")
-class CaseKindCount:
+class CaseKindCount(_Count):
     key: CaseKind = strawberry.field(name="kind", description="The kind.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="How many, for one channel.")
-class CaseChannelCount:
+class CaseChannelCount(_Count):
     key: CaseChannel = strawberry.field(name="channel", description="The channel.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="How many, for one category.")
-class CaseCategoryCount:
+class CaseCategoryCount(_Count):
     key: CaseCategory = strawberry.field(name="category", description="The category.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="Awards of one batch at one rating.")
@@ -145,26 +148,18 @@ class CaseStats:
     )
     amount_claimed: decimal.Decimal = strawberry.field(description="Yuan claimed, as a decimal string.")
     amount_recovered: decimal.Decimal = strawberry.field(description="Yuan recovered, as a decimal string.")
-
-    @strawberry.field(description="Cases per status.")
-    @rel.compiled(BREAKDOWNS["by_status"])
-    def by_status(self) -> list[CaseStatusCount]:
-        return st.counts(self.by_status)  # type: ignore[return-value]
-
-    @strawberry.field(description="Cases per kind.")
-    @rel.compiled(BREAKDOWNS["by_kind"])
-    def by_kind(self) -> list[CaseKindCount]:
-        return st.counts(self.by_kind)  # type: ignore[return-value]
-
-    @strawberry.field(description="Cases per channel.")
-    @rel.compiled(BREAKDOWNS["by_channel"])
-    def by_channel(self) -> list[CaseChannelCount]:
-        return st.counts(self.by_channel)  # type: ignore[return-value]
-
-    @strawberry.field(description="Cases per category.")
-    @rel.compiled(BREAKDOWNS["by_category"])
-    def by_category(self) -> list[CaseCategoryCount]:
-        return st.counts(self.by_category)  # type: ignore[return-value]
+    by_status: list[CaseStatusCount] = strawberry.field(
+        resolver=st.breakdown(BREAKDOWNS["by_status"]), description="Cases per status."
+    )
+    by_kind: list[CaseKindCount] = strawberry.field(
+        resolver=st.breakdown(BREAKDOWNS["by_kind"]), description="Cases per kind."
+    )
+    by_channel: list[CaseChannelCount] = strawberry.field(
+        resolver=st.breakdown(BREAKDOWNS["by_channel"]), description="Cases per channel."
+    )
+    by_category: list[CaseCategoryCount] = strawberry.field(
+        resolver=st.breakdown(BREAKDOWNS["by_category"]), description="Cases per category."
+    )
 
 
 # Each figure's one definition (db.stats), which both paths count.
