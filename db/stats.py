@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -23,6 +23,7 @@ __all__ = [
     "AWARD_TALLIES",
     "BREAKDOWNS",
     "CASE_FIGURES",
+    "EDUCATION_TALLIES",
     "HONOUR_TALLY",
     "MEMBERSHIP_TALLY",
     "NETWORK",
@@ -30,12 +31,10 @@ __all__ = [
     "TALLY",
     "Breakdown",
     "CaseStats",
-    "EducationStats",
     "Tally",
     "case_figures",
     "case_stats",
     "case_stats_from_rows",
-    "education_stats",
     "point_tallies",
     "return_flows",
     "return_flows_from_rows",
@@ -52,7 +51,6 @@ _SCOPE = {
     "region": "d.region_code",
     "district": "d.code",
     "street": "p.street_id::text",
-    "contact_point": "p.code",
 }
 
 
@@ -103,42 +101,6 @@ def _where_keys(scope: str) -> str:
 
 def _args(scope: str, keys: Sequence[str]) -> list[Any]:
     return [] if scope == "network" else [list(keys)]
-
-
-@dataclass(slots=True)
-class EducationStats:
-    activities: int = 0
-    attendance: int = 0
-    copies: int = 0
-    by_kind: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    """kind -> (activities, attendance, copies), in kind order."""
-
-    @property
-    def training_attendance(self) -> int:
-        return self.by_kind.get("training", (0, 0, 0))[1]
-
-
-async def education_stats(
-    db: Executor, scope: str, keys: Sequence[str], held_from: date | None, held_before: date | None
-) -> list[EducationStats]:
-    """Education activities held in [from, before) at the scope's contact points."""
-    params: list[Any] = _args(scope, keys)
-    period = _period(params, "a.held_on", held_from, held_before, "::date")
-    sql = f"""
-SELECT {_scope(scope)} AS key, GROUPING(a.kind), a.kind, count(*), sum(a.attendance)::bigint, sum(a.copies)::bigint
-  FROM education_activity a JOIN contact_point p ON p.id = a.contact_point_id JOIN district d ON d.code = p.district_code
- WHERE {" AND ".join([_where_keys(scope), *period])}
- GROUP BY {_sets(scope, "a.kind", "")}"""
-    found: dict[str, EducationStats] = defaultdict(EducationStats)
-    for key, whole, kind, count, attendance, copies in await db.fetch(sql, *params):
-        stats = found[key]
-        if whole:
-            stats.activities, stats.attendance, stats.copies = count, attendance, copies
-        else:
-            stats.by_kind[kind] = (count, attendance, copies)
-    for stats in found.values():
-        stats.by_kind = dict(sorted(stats.by_kind.items()))
-    return [found[key] for key in keys]
 
 
 MEDIAN_DAYS_TO_CLOSE = (
@@ -423,6 +385,10 @@ class TallyRow(NamedTuple):
     stars: int | None = None
     level: str | None = None
     tier: int | None = None
+    kind: str | None = None
+    activities: int | None = None
+    attendance: int | None = None
+    copies: int | None = None
 
 
 TALLY = Table("tally", TallyRow, "t.key")
@@ -442,6 +408,7 @@ _TALLIED = {
     ),
     "awards": ("star_award a JOIN contact_point p ON p.id = a.contact_point_id", "p.district_code"),
     "honours": ("contact_point_honour h JOIN contact_point p ON p.id = h.contact_point_id", "p.district_code"),
+    "education": ("education_activity a JOIN contact_point p ON p.id = a.contact_point_id", "p.district_code"),
 }
 
 
@@ -463,12 +430,23 @@ class Tally:
     """(column of ``TallyRow``, SQL) per group column."""
     order: str = 't.key::text COLLATE "C"'
     """The order of the groups over ``t``: by default ``str`` of the key, by code point."""
+    also: tuple[tuple[str, str], ...] = ()
+    """With ``by``: (column of ``TallyRow``, SQL) per further measure of each group."""
+    dated: str | None = None
+    """The rows' day, which ``during`` bounds."""
+    period: tuple[date | None, date | None] = (None, None)
+
+    def during(self, start: date | None, before: date | None) -> Tally:
+        """The figure over the rows dated in [start, before) (None: unbounded)."""
+        return replace(self, period=(start, before))
 
     def source(self, scope: str, key: str | None, params: Params) -> str:
         """``FROM ... WHERE ...`` of the tallied rows of the scope whose key is the SQL ``key``."""
         rows, district = _TALLIED[self.rows]
         values = [params.add(list(v), self.cast) for v in self.values]
         conditions = [self.where.format(*values)]
+        if self.dated is not None:
+            conditions += _period(params.values, self.dated, *self.period, "::date")
         if scope == "district":  # no join: the district column is on the rows (and indexed)
             conditions.append(f"{district} = {key}")
         elif scope == "street":  # every tally's rows have their contact point as ``p``
@@ -476,12 +454,14 @@ class Tally:
         elif scope == "region":
             rows += f" JOIN district d ON d.code = {district}"
             conditions.append(f"d.region_code = {key}")
+        elif scope == "contact_point":  # as the street
+            conditions.append(f"p.code = {key}")
         return f"FROM {rows} WHERE {' AND '.join(conditions)}"
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The ``TallyRow`` columns of its groups."""
-        return (*(column for column, _ in self.by), "count")
+        return (*(column for column, _ in self.by), "count", *(column for column, _ in self.also))
 
     def value(self, scope: str, key: str | None, params: Params) -> str:
         """The figure of the scope whose key is the SQL ``key``: one value, or with ``by`` the
@@ -490,7 +470,11 @@ class Tally:
         if not self.by:
             return f"SELECT {self.measure} {source}"
         groups = ", ".join(f"{sql} AS {column}" for column, sql in self.by)
-        return f"SELECT {groups}, {self.measure} AS count {source} GROUP BY {', '.join(sql for _, sql in self.by)}"
+        measures = "".join(f", {sql} AS {column}" for column, sql in self.also)
+        return (
+            f"SELECT {groups}, {self.measure} AS count{measures} {source}"
+            f" GROUP BY {', '.join(sql for _, sql in self.by)}"
+        )
 
 
 async def tallied(
@@ -616,3 +600,24 @@ MEMBERSHIP_TALLY = Tally(
     order='t.key COLLATE "C", t.level IS NULL, t.level COLLATE "C"',
 )
 """Memberships of contact points and enterprises by programme and level."""
+
+
+def _education(measure: str = "count(*)", **more: Any) -> Tally:
+    return Tally("education", measure, dated="a.held_on", **more)
+
+
+_ATTENDANCE = "coalesce(sum(a.attendance), 0)::bigint"
+_COPIES = "coalesce(sum(a.copies), 0)::bigint"
+EDUCATION_TALLIES = {
+    "activities": _education(),
+    "attendance": _education(_ATTENDANCE),
+    "copies": _education(_COPIES),
+    "training_attendance": _education(_ATTENDANCE, where="a.kind = 'training'"),
+    "by_kind": _education(
+        by=(("kind", "a.kind"),),
+        also=(("activities", "count(*)"), ("attendance", _ATTENDANCE), ("copies", _COPIES)),
+        order='t.kind COLLATE "C"',
+    ),
+}
+"""``EducationStats``' figures over the activities held at the scope's contact points, each
+figure ``during`` the period asked for; Pudong's published 培训人次 is the training attendance."""

@@ -27,6 +27,7 @@ __all__ = [
     "breakdown",
     "case_stats",
     "education_stats",
+    "education_tallies",
     "figures",
     "return_flows",
     "street_case_stats",
@@ -105,11 +106,18 @@ async def tallied(info: Info[Context, None], scope: Scope, tally: stats.Tally) -
     return (await figures(info, scope, {"value": tally})).value
 
 
-async def education_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.EducationStats:
-    """Education held in the period; public, so any period will do."""
+def education_tallies(period: Any) -> dict[str, stats.Tally]:
+    """``EducationStats``' figures over a ``Period`` input; public, so any period will do.
+
+    The operation compiler calls it too (``rel.Tallies``), so both paths refuse alike."""
     start, before = (None, None) if period is None else (period.from_, period.before)
     check_range(start, before, "period.from", "period.before")
-    return await info.context.loaders.scoped(stats.education_stats, scope.kind, start, before).load(scope.key)
+    return {name: tally.during(start, before) for name, tally in stats.EDUCATION_TALLIES.items()}
+
+
+async def education_stats(info: Info[Context, None], scope: Scope, period: Any) -> SimpleNamespace:
+    """Education held in the period at the scope's contact points."""
+    return await figures(info, scope, education_tallies(period))
 
 
 async def _summarised(

@@ -184,6 +184,7 @@ class PointFigures:
         return await st.tallied(info, self, HONOUR_TALLY)  # type: ignore[arg-type]
 
     @strawberry.field(description="Consumer education (消费教育) held in the period (all time if none).")
+    @rel.compiled(rel.Tallies(db_stats.EDUCATION_TALLIES, st.education_tallies))
     async def education(self, info: Info, period: Period | None = None) -> EducationStatsRef:
         return await st.education_stats(info, self, period)  # type: ignore[arg-type, return-value]
 
