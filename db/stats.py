@@ -79,12 +79,6 @@ def _settlement_rate(settled: str, not_settled: str) -> str:
     return f"CASE WHEN {decided} > 0 THEN ({settled})::float8 / {decided} END"
 
 
-def _sets(scope: str, *sets: str) -> str:
-    """GROUPING SETS of the given column lists, each within the scope key (none for the network)."""
-    key = [] if scope == "network" else [_scope(scope)]
-    return "GROUPING SETS (" + ", ".join("(" + ", ".join(key + [s for s in [cols] if s]) + ")" for cols in sets) + ")"
-
-
 def _period(params: list[Any], column: str, start: date | None, before: date | None, as_sql: str) -> list[str]:
     """Conditions for [start, before) on ``column``, their days appended to ``params``."""
     found = []
@@ -145,42 +139,49 @@ def _finish(found: dict[str, CaseStats], keys: Sequence[str]) -> list[CaseStats]
     return [found[key] for key in keys]
 
 
+def _counted_rows(scope: str, where: str, median: bool = True) -> str:
+    """Per scope key, the figures of the cases meeting ``where`` (over ``c``, its contact point
+    ``p`` and district ``d``) counted from the rows themselves, as the columns of ``_case_figures``."""
+    counted = ", ".join(
+        f"count(*) FILTER (WHERE c.{column} = '{value}') AS {column}_{value}"
+        for _, column, values in _COUNTED
+        for value in values
+    )
+    return f"""
+SELECT {_scope(scope)} AS key, count(*) AS total,
+       count(*) FILTER (WHERE c.channel = 'online_mediation' AND c.status = 'settled') AS settled_online_mediations,
+       coalesce(sum(c.amount_claimed), 0.00) AS amount_claimed, coalesce(sum(c.amount_recovered), 0.00) AS amount_recovered,
+       {_settlement_rate(*(f"count(*) FILTER (WHERE c.status = '{status}')" for status in _DECIDED))} AS settlement_rate,
+       {counted}, {MEDIAN_DAYS_TO_CLOSE if median else "NULL::float8"} AS median_days_to_close
+  FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id JOIN district d ON d.code = p.district_code
+ WHERE {where}
+ GROUP BY 1"""
+
+
+def _read_figures(rows: Sequence[Any], keys: Sequence[str]) -> list[CaseStats]:
+    """``CaseStats`` from rows of ``_case_figures``' columns: one per key, in the order asked."""
+    found: dict[str, CaseStats] = defaultdict(CaseStats)
+    for key, total, online, claimed, recovered, rate, *counts in rows:
+        stats = found[key] = CaseStats(total, settled_online_mediations=online, settlement_rate=rate)
+        stats.amount_claimed, stats.amount_recovered = claimed, recovered
+        stats.median_days_to_close = counts.pop()
+        for into, _, values in _COUNTED:
+            these, counts = counts[: len(values)], counts[len(values) :]
+            getattr(stats, into).update((value, n) for value, n in zip(values, these, strict=True) if n)
+    return _finish(found, keys)
+
+
 async def case_stats_from_rows(
     db: Executor, scope: str, keys: Sequence[str], opened_from: date | None, opened_before: date | None
 ) -> list[CaseStats]:
     """Cases opened in [from, before) (Shanghai dates) at the scope's contact points, counted
-    from the raw rows: the reference that ``case_stats`` must equal (verify mode compares)."""
+    from the raw rows: the reference that ``case_stats`` must equal (verify mode compares),
+    and a street's figures (the summaries are kept per district)."""
     params: list[Any] = _args(scope, keys)
     period = _period(params, "c.opened_at", opened_from, opened_before, OPENED_ON)
-    sql = f"""
-SELECT {_scope(scope)} AS key, GROUPING(c.status, c.kind, c.channel, c.category),
-       c.status, c.kind, c.channel, c.category, count(*),
-       count(*) FILTER (WHERE c.channel = 'online_mediation' AND c.status = 'settled'),
-       {_settlement_rate(*(f"count(*) FILTER (WHERE c.status = '{status}')" for status in _DECIDED))},
-       {MEDIAN_DAYS_TO_CLOSE},
-       coalesce(sum(c.amount_claimed), 0.00), coalesce(sum(c.amount_recovered), 0.00)
-  FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id JOIN district d ON d.code = p.district_code
- WHERE {" AND ".join([_where_keys(scope), *period])}
- GROUP BY {_sets(scope, "c.status", "c.kind", "c.channel", "c.category", "")}"""
-    found: dict[str, CaseStats] = defaultdict(CaseStats)
-    # GROUPING(status, kind, channel, category): a bit set for each column *not* grouped by.
-    for key, mask, status, kind, channel, category, count, online, rate, median, claimed, recovered in await db.fetch(
-        sql, *params
-    ):
-        stats = found[key]
-        if mask == 0b0111:
-            stats.by_status[status] = count
-        elif mask == 0b1011:
-            stats.by_kind[kind] = count
-        elif mask == 0b1101:
-            stats.by_channel[channel] = count
-        elif mask == 0b1110:
-            stats.by_category[category] = count
-        else:
-            stats.total, stats.settled_online_mediations = count, online
-            stats.settlement_rate, stats.median_days_to_close = rate, median
-            stats.amount_claimed, stats.amount_recovered = claimed, recovered
-    return _finish(found, keys)
+    return _read_figures(
+        await db.fetch(_counted_rows(scope, " AND ".join([_where_keys(scope), *period])), *params), keys
+    )
 
 
 _SUMMED = ", ".join(
@@ -295,15 +296,7 @@ async def case_stats(
     params: list[Any] = _args(scope, keys)
     keyed = "true" if scope == "network" else f"{_summary_key(scope)} = ANY($1::text[])"
     where = f"{keyed} AND {_in_spans(params, 's', opened_from, opened_before)}"
-    found: dict[str, CaseStats] = defaultdict(CaseStats)
-    for key, total, online, claimed, recovered, rate, *counts in await db.fetch(_case_figures(scope, where), *params):
-        stats = found[key] = CaseStats(total, settled_online_mediations=online, settlement_rate=rate)
-        stats.amount_claimed, stats.amount_recovered = claimed, recovered
-        stats.median_days_to_close = counts.pop()
-        for into, _, values in _COUNTED:
-            these, counts = counts[: len(values)], counts[len(values) :]
-            getattr(stats, into).update((value, n) for value, n in zip(values, these, strict=True) if n)
-    return _finish(found, keys)
+    return _read_figures(await db.fetch(_case_figures(scope, where), *params), keys)
 
 
 _RETURNED = {
@@ -533,16 +526,20 @@ def case_figures(
     scope: str, key: str | None, start: date | None, before: date | None, params: Params, median: bool
 ) -> str:
     """One row of the statistics of the scope whose key is the SQL ``key`` over [start, before),
-    from the summaries as ``case_stats`` reads them: ``CaseFiguresRow``'s columns and one per
-    counted value (``status_received`` ...), zeros and nulls where no case counts."""
-    period = _in_spans(params.values, "s", start, before)
-    where = period if key is None else f"{_summary_key(scope)} = {key} AND {period}"
+    as ``case_stats`` reads them (a street's from the rows): ``CaseFiguresRow``'s columns and
+    one per counted value (``status_received`` ...), zeros and nulls where no case counts."""
+    if scope == "street":  # counted from the rows, as ``case_stats_from_rows`` counts a street's
+        period = " AND ".join(["true", *_period(params.values, "c.opened_at", start, before, OPENED_ON)])
+        figures = _counted_rows(scope, f"p.street_id = {key} AND {period}", median)
+    else:
+        period = _in_spans(params.values, "s", start, before)
+        where = period if key is None else f"{_summary_key(scope)} = {key} AND {period}"
+        figures = _case_figures(scope, where, median)
     counted = [f"{column}_{value}" for _, column, values in _COUNTED for value in values]
     totals = ["total", "settled_online_mediations", *counted]
     columns = [f"coalesce(f.{c}, 0)::bigint AS {c}" for c in totals]
     columns += [f"coalesce(f.{c}, 0.00) AS {c}" for c in ("amount_claimed", "amount_recovered")]
     columns += ["f.median_days_to_close", "f.settlement_rate"]
-    figures = _case_figures(scope, where, median)
     return f"SELECT {', '.join(columns)} FROM (SELECT) one LEFT JOIN ({figures}) f ON true"
 
 

@@ -213,5 +213,6 @@ class StreetStats(PointFigures):
         description="Cases opened in the period (all time if none), counted from the cases themselves: the"
         " summaries are kept per district."
     )
+    @rel.compiled(rel.Summarised(model.CASE, CASE_FIGURES))
     async def cases(self, info: Info, period: Period | None = None) -> CaseStats:
         return await st.street_case_stats(info, self, period)  # type: ignore[arg-type, return-value]
