@@ -1,9 +1,11 @@
-"""Statistics of the network, a region, a district or a street: aggregates batched by scope key.
+"""Statistics of the network, a region, a district, a street or (education) a contact point.
 
-Each function takes the keys of one batch (region or district codes, street ids as text,
-contact point codes for education; for the whole network the single key ``NETWORK``) and
-returns one result per key, in the order asked:
-one statement per kind of statistic, whatever the number of scopes.
+Each figure is defined once here: a ``Tally`` (points, awards, honours, memberships,
+education) or a statement form of the case and return figures. The compiled statement
+renders a figure per scope (``db.compiled``); the loaders' functions take the keys of one
+batch (region or district codes, street ids as text, contact point codes; for the whole
+network the single key ``NETWORK``) and return one result per key, in the order asked: one
+statement per kind of statistic, whatever the number of scopes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Statistics of a scope (the network, a region, a district), each through a batched loader."""
+"""Statistics of a scope (the network, a region, a district, a street), each through a batched loader
+from the one definition of each figure in ``db.stats``."""
 
 from __future__ import annotations
 
