@@ -148,7 +148,13 @@ class _Walk:
         if isinstance(spec, Statistics):
             return plan.Scoped(key, spec.scope, spec.attr, self.selection(named, None, merged))
         if isinstance(spec, Tallies):
-            return plan.Nested(key, self._tallies(named, spec, merged))
+            tallies = spec.tallies
+            if spec.during is not None:
+                try:
+                    tallies = spec.during(self._arguments(definition, strawberry_field, nodes[0]).get("period"))
+                except BadUserInput as refused:
+                    raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
+            return plan.Nested(key, self._tallies(named, tallies, merged))
         if isinstance(spec, Tally | Breakdown):
             return plan.Counted(key, spec, self.selection(named, TALLY, merged))
         if isinstance(spec, AllRows):
@@ -167,7 +173,9 @@ class _Walk:
             return self._connection(key, spec, named, arguments, merged)
         raise NotCompiled(f"{where} has no compiled form")
 
-    def _tallies(self, figures: GraphQLObjectType, spec: Tallies, merged: SelectionSetNode) -> plan.Selection:
+    def _tallies(
+        self, figures: GraphQLObjectType, tallies: dict[str, Tally], merged: SelectionSetNode
+    ) -> plan.Selection:
         fields: list[plan.Field] = []
         for key, nodes in self.walker.collect(figures, merged).items():
             name = nodes[0].name.value
@@ -175,7 +183,7 @@ class _Walk:
                 fields.append(plan.Constant(key, figures.name))
                 continue
             definition = figures.fields[name]
-            tally = spec.tallies.get(definition.extensions["strawberry-definition"].python_name)
+            tally = tallies.get(definition.extensions["strawberry-definition"].python_name)
             if tally is None:
                 raise NotCompiled(f"{figures.name}.{name} has no compiled form")
             groups: Any = get_named_type(definition.type)
