@@ -339,3 +339,26 @@ async def test_a_restore_undoes_a_deprecation_only_for_a_document_that_still_val
     assert [e["code"] for e in payload["userErrors"]] == ["INVALID_DOCUMENT"]
     assert "noLongerAField" in payload["userErrors"][0]["message"]
     assert (await saved.find(conn, "Gone")) is None  # still deprecated
+
+
+@pytest.mark.parametrize("given", ["1_000", "\uff11\uff10", "\u0661", " 5", "0x10", "nan", "inf", "1e400"])
+def test_a_number_in_a_query_parameter_is_ascii_digits(given: str) -> None:
+    """Python's int() and float() read ``1_000``, other scripts' digits, spaces and ``nan``."""
+    from graphql import GraphQLFloat, GraphQLInt
+
+    from api.admission import Refused
+    from api.saved_queries import coerce_parameter
+
+    for number in (GraphQLInt, GraphQLFloat):
+        with pytest.raises(Refused) as refused:
+            coerce_parameter([given], number, "first")
+        assert refused.value.code == "BAD_USER_INPUT"
+
+
+def test_a_number_in_a_query_parameter_reads_as_graphql_writes_it() -> None:
+    from graphql import GraphQLFloat, GraphQLInt
+
+    from api.saved_queries import coerce_parameter
+
+    assert [coerce_parameter([v], GraphQLInt, "n") for v in ("20", "-3", "+4")] == [20, -3, 4]
+    assert [coerce_parameter([v], GraphQLFloat, "x") for v in ("2.5", "-1e3", "7")] == [2.5, -1000.0, 7.0]
