@@ -228,6 +228,10 @@ def test_the_command_line_pushes_runs_and_checks(db_dsn: str, tmp_path: Path) ->
     assert pushed.stdout.count("saved ") == len(list(EXAMPLES.glob("*.graphql")))
     examples = len(list(EXAMPLES.glob("*.graphql")))
     assert liaison("push", str(EXAMPLES), "--owner", "reports team").stdout.count("unchanged ") == examples
+    for wrong in (("--var", "first=abc"), ("--variables", "{nope")):
+        refused_var = liaison("run", "FiveStarDirectory", *wrong)
+        assert refused_var.returncode == 2 and "Traceback" not in refused_var.stderr, refused_var.stderr
+        assert len(refused_var.stderr.strip().splitlines()) == 1, refused_var.stderr
     exported = liaison("run", "FiveStarDirectory", "--var", "first=5", "--format", "csv")
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.DictReader(io.StringIO(exported.stdout.removeprefix("\ufeff"))))
