@@ -309,6 +309,7 @@ async def test_admins_manage_saved_queries_over_graphql(db_dsn: str) -> None:
             assert (
                 body["data"] == {"savedOperationSave": None} and body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
             )
+            assert body["errors"][0]["message"].startswith("Changing saved queries needs one of the roles admin")
         by_get = client.get(
             "/graphql", params={"query": SAVE, "variables": json.dumps({"document": POINTS})}, headers=admin
         )
