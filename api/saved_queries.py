@@ -109,7 +109,9 @@ async def _variables(request: Request, operation: saved.SavedOperation) -> dict[
     if request.method == "POST":
         try:
             body = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise Refused(400, "BAD_REQUEST", "The request's JSON is nested too deeply.") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
             raise Refused(400, "BAD_REQUEST", "The body must be a JSON object of variables.") from exc
         if not isinstance(body, dict):
             raise Refused(400, "BAD_REQUEST", "The body must be a JSON object of variables.")
@@ -118,7 +120,9 @@ async def _variables(request: Request, operation: saved.SavedOperation) -> dict[
     if given is not None:
         try:
             variables = json.loads(given)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise Refused(400, "BAD_REQUEST", "The request's JSON is nested too deeply.") from exc
+        except ValueError as exc:
             raise Refused(400, "BAD_REQUEST", "`variables` must be a JSON object.") from exc
         if not isinstance(variables, dict):
             raise Refused(400, "BAD_REQUEST", "`variables` must be a JSON object.")

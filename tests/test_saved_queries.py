@@ -103,6 +103,12 @@ async def test_run_by_name_over_get_and_post(db_dsn: str, conn: asyncpg.Connecti
         missing = client.get("/queries/PointsOfDistrict")  # a required variable not given
         assert missing.status_code == 400 and missing.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
         assert client.get("/queries/NoSuchQuery").status_code == 404
+        nested = '{"district": ' + "[" * 3000 + "]" * 3000 + "}"
+        for deep in (
+            client.post("/queries/PointsOfDistrict", content=nested, headers={"Content-Type": "application/json"}),
+            client.get("/queries/PointsOfDistrict", params={"variables": nested}),
+        ):
+            assert deep.json()["errors"][0]["message"] == "The request's JSON is nested too deeply."
 
 
 async def test_etag_and_not_modified(db_dsn: str, conn: asyncpg.Connection) -> None:
