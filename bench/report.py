@@ -17,6 +17,7 @@ PEERS = (
     "postgraphile",
     "postgraphile-defaults",
     "ariadne-dataloader",
+    "joinmonster",
     "replay-ours",
     "replay-postgraphile",
 )
@@ -24,6 +25,7 @@ RATIOS = (
     ("ours-compiled", "postgraphile"),
     ("ours-dataloader", "postgraphile"),
     ("ours-dataloader", "ariadne-dataloader"),
+    ("ours-compiled", "joinmonster"),
     ("ours-compiled", "replay-ours"),
     ("postgraphile", "replay-postgraphile"),
     ("postgraphile", "postgraphile-defaults"),
