@@ -92,7 +92,7 @@ const HostKind = enumOf("HostKind", [
   "residential_committee", "market_mall", "scenic_area", "school", "barracks", "enterprise", "shop", "other",
 ]);
 const Stars = new GraphQLEnumType({ name: "Stars", values: { FOUR: { value: 4 }, FIVE: { value: 5 } } });
-const Honour = enumOf("HonourKind", ["municipal_demonstration", "pudong_hundred_best"]);
+const Honour = enumOf("HonourKind", ["municipal_demonstration", "pudong_hundred_best", "grassroots_excellent"]);
 const Level = enumOf("MembershipLevel", ["excellent", "compliant", "committed"]);
 const ProgrammeCode = enumOf("ProgrammeCode", [
   "reassured_consumption", "offline_no_reason_return", "odr", "yrd_cross_store_return", "pre_compensation",
