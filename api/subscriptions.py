@@ -13,15 +13,21 @@ Around Strawberry's protocol handler:
   more is answered with an ``error`` message whose code is ``TOO_MANY_SUBSCRIPTIONS``;
 - a message from the client larger than ``LIAISON_MAX_MESSAGE_BYTES`` closes with 1009
   (message too big), as uvicorn does below it for a larger frame.
+
+Subscribers that share an event's execution (``schema.subscription.SharedEventExecution``)
+share its serialised data too: it is serialised for the first and the same bytes go into
+each one's ``next`` message, with that subscriber's own operation id.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Mapping
 from datetime import timedelta
 from json import JSONDecodeError
 from typing import Any
 
+import orjson
 from graphql import GraphQLFormattedError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -37,11 +43,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from db.errors import DatabaseUnavailable
 from resolvers.context import Context
 from resolvers.limits import Limits
+from schema.subscription import SharedData
 
 from .auth import Unauthenticated
 from .jsonout import dumps
 
-__all__ = ["SizedWebSocketAdapter", "TransportWsHandler", "websocket_options"]
+__all__ = ["SizedWebSocketAdapter", "TransportWsHandler", "frame", "websocket_options"]
 
 _REASON_BYTES = 123
 """The most a close frame's reason may hold (RFC 6455)."""
@@ -58,6 +65,21 @@ def websocket_options(limits: Limits) -> dict[str, Any]:
         "connection_init_wait_timeout": timedelta(seconds=limits.connection_init_timeout),
         "max_subscriptions_per_connection": limits.max_subscriptions_per_connection,
     }
+
+
+def frame(message: Mapping[str, Any]) -> bytes:
+    """``message`` as JSON; shared data (``SharedData``) serialised once for all who share it."""
+    payload = message.get("payload")
+    if (
+        message.get("type") == "next"
+        and isinstance(payload, dict)
+        and isinstance(data := payload.get("data"), SharedData)
+    ):
+        if data.serialised is None:
+            data.serialised = dumps(data)
+        with contextlib.suppress(orjson.JSONEncodeError):  # a lone surrogate in the id: the plain way below
+            return orjson.dumps({**message, "payload": {**payload, "data": orjson.Fragment(data.serialised)}})
+    return dumps(message)
 
 
 class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -116,7 +138,7 @@ class SizedWebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
-            await self.ws.send_text(dumps(message).decode())
+            await self.ws.send_text(frame(message).decode())
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 
