@@ -91,6 +91,11 @@ class Session:
     subscribers: set[Subscriber] = field(default_factory=set)
     ended: SubscriptionRefused | None = None
     """Why the credential no longer holds, once it does not."""
+    scope: Viewer = field(init=False)
+    """``access_scope(viewer)``: what the listener groups subscribers by, at every batch."""
+
+    def __post_init__(self) -> None:
+        self.scope = access_scope(self.viewer)
 
 
 @dataclass(eq=False)
@@ -281,7 +286,7 @@ class EventHub:
         groups: defaultdict[Viewer, list[Subscriber]] = defaultdict(list)
         for session in self.sessions:
             for subscriber in session.subscribers:
-                groups[access_scope(session.viewer)].append(subscriber)
+                groups[session.scope].append(subscriber)
         viewers = sorted(groups, key=repr)  # a stable order: the same statement text, one prepared plan
         scopes = [Scope(v, {s.wanted for s in groups[v]}) for v in viewers]
         rows = await batch_after(self.db, self.position, _PAGE, scopes)
