@@ -75,8 +75,8 @@ def frame(message: Mapping[str, Any]) -> bytes:
         and isinstance(payload, dict)
         and isinstance(data := payload.get("data"), SharedData)
     ):
-        if data.serialised is None:
-            data.serialised = dumps(data)
+        if data.serialised is None:  # a copy: orjson's output keeps a 4 KiB buffer, and this is kept
+            data.serialised = memoryview(dumps(data)).tobytes()
         with contextlib.suppress(orjson.JSONEncodeError):  # a lone surrogate in the id: the plain way below
             return orjson.dumps({**message, "payload": {**payload, "data": orjson.Fragment(data.serialised)}})
     return dumps(message)

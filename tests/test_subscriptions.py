@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import tracemalloc
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -256,6 +257,24 @@ def test_sharers_are_sent_the_same_bytes_each_with_its_own_id(db_dsn: str, monke
             }
         assert json.loads(texts["a"][0])["payload"]["data"]["caseEvents"]["case"]["consumerName"] == NAME
         assert json.loads(texts["i"][0])["payload"]["data"]["caseEvents"]["case"]["consumerName"] == "欧*"
+
+
+def test_the_bytes_kept_for_sharers_are_the_size_of_their_text() -> None:
+    """Up to 4,096 shared executions are kept with their bytes: orjson's output holds a 4 KiB
+    buffer whatever its length, which made them 16 MiB of the reader's memory."""
+    shared = [
+        SharedData({"caseEvents": {"cursor": str(n), "case": {"number": f"C310115-2026-{n:06d}"}}}) for n in range(256)
+    ]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for data in shared:
+            api.subscriptions.frame({"id": "1", "type": "next", "payload": {"data": data}})
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert all(data.serialised is not None for data in shared)
+    assert kept < 256 * 200, kept  # each text is under 80 bytes
 
 
 async def test_a_batch_costs_one_statement_whatever_the_access_scopes(db_dsn: str) -> None:
