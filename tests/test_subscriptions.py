@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 import api.subscriptions
 from api.jsonout import dumps
 from db.access import Role, Viewer
-from db.case_events import EventFilter, StreamedEvent, head_position
+from db.case_events import EventFilter, Scope, StreamedEvent, batch_after, head_position
 from db.cases_write import Claim, Intake, Writer, open_case
 from db.credentials import create_key, revoke_key
 from db.pool import open_database
@@ -277,6 +277,26 @@ def test_the_bytes_kept_for_sharers_are_the_size_of_their_text() -> None:
     assert kept < 256 * 200, kept  # each text is under 80 bytes
 
 
+async def test_the_batch_statement_stays_one_text_while_subscribers_come_and_go() -> None:
+    """Scopes and filters are parameters: other districts, points, kinds or officers of the
+    same roles read with the same statement, so PostgreSQL plans it once per connection."""
+    texts = []
+
+    class Capture:
+        async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+            texts.append(query)
+            return []
+
+    for district, kinds in (("310115", ()), ("310101", ("accepted", "opened"))):
+        officer = Viewer(Role.CASE_OFFICER, district_codes=(district,))
+        wanted = {
+            EventFilter(district_codes=(district,), kinds=kinds),
+            EventFilter(contact_point_codes=(PUDONG_POINT,)),
+        }
+        await batch_after(Capture(), 0, 500, [Scope(Viewer(Role.INTERNAL), wanted), Scope(officer, wanted)])
+    assert texts[0] == texts[1]
+
+
 async def test_a_batch_costs_one_statement_whatever_the_access_scopes(db_dsn: str) -> None:
     """The listener reads a batch with each event as every scope of its subscribers may see
     it in one statement: routes and scoped reads together, not one more per scope."""
@@ -330,7 +350,7 @@ async def test_a_batch_costs_one_statement_whatever_the_access_scopes(db_dsn: st
         assert await taken("internal, Huangpu only", 1) == [(huangpu, "欧*")]
         assert await taken("officer", 2) == [(pudong, NAME), (huangpu, "欧*")]
         assert await taken("point", 1) == [(pudong, NAME)]
-        assert subscribers["partner"].queue.empty() and subscribers["point"].queue.empty()
+        assert all(subscribers[name].queue.empty() for name in ("partner", "point", "internal, Huangpu only"))
         assert costs and set(costs) == {1}, costs
     finally:
         await conn.close()
