@@ -4,8 +4,8 @@ The listener of each service process reads each batch of new positions in one st
 per position its *route* (where the event happened: its kind, contact point and district,
 which decide which subscribers want it) and, per access scope of its subscribers, the event
 as that scope may see it, through the access layer (row predicates and masks), or NULL
-where the scope may not see it or none of its subscribers wants it. A subscriber catching
-up reads its own events the same way. An event a viewer may not see is never read for it.
+where the scope may not see it or none of its subscribers can want it. A subscriber
+catching up reads its own events the same way. An event a viewer may not see is never read for it.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ class BatchRow(NamedTuple):
     route: Route
     items: tuple[StreamedEvent | None, ...]
     """Per scope, in the order given: the event as that scope sees it, or None where it may
-    not see it or none of that scope's subscribers wants it."""
+    not see it or none of that scope's subscribers can want it (the codes they ask for
+    joined: the route says which of them does)."""
 
 
 _JOINS = (
