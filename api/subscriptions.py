@@ -17,15 +17,21 @@ Around Strawberry's protocol handler:
 - a message from the client larger than ``LIAISON_MAX_MESSAGE_BYTES`` closes with 1009
   (message too big), as uvicorn does below it for a larger frame; one nested past the JSON
   parser's recursion limit closes with 4400, as a message that is not JSON does.
+
+Subscribers that share an event's execution (``schema.subscription.SharedEventExecution``)
+share its serialised data too: it is serialised for the first and the same bytes go into
+each one's ``next`` message, with that subscriber's own operation id.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Mapping
 from datetime import timedelta
 from json import JSONDecodeError
 from typing import Any
 
+import orjson
 from graphql import GraphQLError, GraphQLFormattedError, get_operation_ast
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -42,11 +48,12 @@ from db.errors import DatabaseUnavailable
 from resolvers.context import Context
 from resolvers.limits import Limits
 from schema.caches import parse_document
+from schema.subscription import SharedData
 
 from .auth import Unauthenticated
 from .jsonout import dumps
 
-__all__ = ["SizedWebSocketAdapter", "TransportWsHandler", "websocket_options"]
+__all__ = ["SizedWebSocketAdapter", "TransportWsHandler", "frame", "websocket_options"]
 
 _REASON_BYTES = 123
 """The most a close frame's reason may hold (RFC 6455)."""
@@ -63,6 +70,21 @@ def websocket_options(limits: Limits) -> dict[str, Any]:
         "connection_init_wait_timeout": timedelta(seconds=limits.connection_init_timeout),
         "max_subscriptions_per_connection": limits.max_subscriptions_per_connection,
     }
+
+
+def frame(message: Mapping[str, Any]) -> bytes:
+    """``message`` as JSON; shared data (``SharedData``) serialised once for all who share it."""
+    payload = message.get("payload")
+    if (
+        message.get("type") == "next"
+        and isinstance(payload, dict)
+        and isinstance(data := payload.get("data"), SharedData)
+    ):
+        if data.serialised is None:  # a copy: orjson's output keeps a 4 KiB buffer, and this is kept
+            data.serialised = memoryview(dumps(data)).tobytes()
+        with contextlib.suppress(orjson.JSONEncodeError):  # a lone surrogate in the id: the plain way below
+            return orjson.dumps({**message, "payload": {**payload, "data": orjson.Fragment(data.serialised)}})
+    return dumps(message)
 
 
 class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -144,7 +166,7 @@ class SizedWebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
-            await self.ws.send_text(dumps(message).decode())
+            await self.ws.send_text(frame(message).decode())
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 

@@ -2,9 +2,10 @@
 
 The ``EventHub`` (owned by the app) keeps one PostgreSQL connection that LISTENs; a
 notification only wakes it. It then reads the positions committed since the last it read
-(``db.case_events``: commit order), picks the subscribers whose filter wants each event,
-and reads the events once per distinct access scope, through the access layer: row
-predicates and masks apply at delivery, with the viewer the subscriber has now. Every
+(``db.case_events``: commit order) in one statement per batch, with each event as each
+distinct access scope of the subscribers may see it, through the access layer (row
+predicates and masks apply at delivery, with the viewer the subscriber has now), and hands
+each event to the subscribers whose filter wants it. Every
 subscriber's own queue is bounded; one that falls behind is read from the table instead,
 from its last position, so it loses nothing. A subscriber that resumes ``after`` a
 position reads what it missed from the table the same way, since events are rows.
@@ -38,10 +39,11 @@ from db.access import Role, Viewer
 from db.case_events import (
     EventFilter,
     Listener,
+    Scope,
     StreamedEvent,
+    batch_after,
     head_position,
     listen,
-    routes_after,
     streamed_events,
 )
 from db.errors import DatabaseUnavailable
@@ -89,6 +91,11 @@ class Session:
     subscribers: set[Subscriber] = field(default_factory=set)
     ended: SubscriptionRefused | None = None
     """Why the credential no longer holds, once it does not."""
+    scope: Viewer = field(init=False)
+    """``access_scope(viewer)``: what the listener groups subscribers by, at every batch."""
+
+    def __post_init__(self) -> None:
+        self.scope = access_scope(self.viewer)
 
 
 @dataclass(eq=False)
@@ -276,30 +283,22 @@ class EventHub:
 
     async def _fan_out(self) -> bool:
         """Deliver the next page of positions; whether there may be more."""
-        routes = await routes_after(self.db, self.position, _PAGE)
-        if not routes:
-            return False
-        wanted: defaultdict[Subscriber, set[int]] = defaultdict(set)
+        groups: defaultdict[Viewer, list[Subscriber]] = defaultdict(list)
         for session in self.sessions:
             for subscriber in session.subscribers:
-                for route in routes:
-                    if subscriber.wanted.wants(route):
-                        wanted[subscriber].add(route.position)
-        groups: defaultdict[Viewer, list[Subscriber]] = defaultdict(list)
-        for subscriber in wanted:
-            groups[access_scope(subscriber.session.viewer)].append(subscriber)
-
-        async def deliver(viewer: Viewer, subscribers: list[Subscriber]) -> None:
-            positions = sorted(set().union(*(wanted[s] for s in subscribers)))
-            items = await streamed_events(self.db, viewer, positions=positions, limit=len(positions))
-            for subscriber in subscribers:
-                for item in items:
-                    if item.position in wanted[subscriber]:
-                        self._offer(subscriber, item)
-
-        await asyncio.gather(*(deliver(v, s) for v, s in groups.items()))
-        self.position = routes[-1].position
-        return len(routes) == _PAGE
+                groups[session.scope].append(subscriber)
+        viewers = sorted(groups, key=repr)  # a stable order: the same statement text, one prepared plan
+        scopes = [Scope(v, {s.wanted for s in groups[v]}) for v in viewers]
+        rows = await batch_after(self.db, self.position, _PAGE, scopes)
+        for route, items in rows:
+            for viewer, item in zip(viewers, items, strict=True):
+                if item is not None:
+                    for subscriber in groups[viewer]:
+                        if subscriber.wanted.wants(route):
+                            self._offer(subscriber, item)
+        if rows:
+            self.position = rows[-1].route.position
+        return len(rows) == _PAGE
 
     def _offer(self, subscriber: Subscriber, item: StreamedEvent) -> None:
         if subscriber.behind:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 from collections.abc import AsyncGenerator, Hashable, Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from .enums import CaseEventKind, stored
 __all__ = [
     "CaseEventDelivery",
     "CaseEventStreamFilter",
+    "SharedData",
     "SharedEventExecution",
     "Subscription",
     "SubscriptionsOverWebSocket",
@@ -116,5 +118,24 @@ class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
     def execute_operation(self, serially: bool | None = None) -> Any:
         if self._sharing is None:
             return super().execute_operation(serially)
-        hub = self.context_value.events
-        return hub.shared(self._sharing, lambda: super(SharedEventExecution, self).execute_operation(serially))
+
+        async def execute() -> Any:
+            result = super(SharedEventExecution, self).execute_operation(serially)
+            result = await result if inspect.isawaitable(result) else result
+            if isinstance(result, ExecutionResult) and result.data is not None:
+                result.data = SharedData(result.data)
+            return result
+
+        return self.context_value.events.shared(self._sharing, execute)
+
+
+class SharedData(dict[str, Any]):
+    """An event's data as every subscriber sharing its execution gets it (the same object):
+    the transport serialises it once, into ``serialised``, and sends those bytes to each
+    sharer inside its own message (api.subscriptions)."""
+
+    __slots__ = ("serialised",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        self.serialised: bytes | None = None

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import tracemalloc
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -17,9 +20,16 @@ import pytest
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from db.access import Role
-from db.case_events import head_position
+import api.subscriptions
+from api.jsonout import dumps
+from db.access import Role, Viewer
+from db.case_events import EventFilter, Scope, StreamedEvent, batch_after, head_position
+from db.cases_write import Claim, Intake, Writer, open_case
 from db.credentials import create_key, revoke_key
+from db.pool import open_database
+from resolvers.case_events import EventHub
+from resolvers.limits import Limits
+from schema.subscription import SharedData
 
 from .subscriptions_support import CASE_EVENTS
 from .support import app_state, bearer, service, wait_until
@@ -34,8 +44,8 @@ BOUND = 30.0
 """Seconds a test waits for a message before failing, instead of hanging."""
 
 
-def receive(ws: WebSocketTestSession) -> dict[str, Any]:
-    """The next message from the server (a close raises ``WebSocketDisconnect``)."""
+def receive_text(ws: WebSocketTestSession) -> str:
+    """The next message from the server as sent (a close raises ``WebSocketDisconnect``)."""
 
     async def bounded() -> Any:
         with anyio.fail_after(BOUND):
@@ -43,7 +53,12 @@ def receive(ws: WebSocketTestSession) -> dict[str, Any]:
 
     message = ws.portal.call(bounded)
     ws._raise_on_close(message)
-    return json.loads(message["text"])
+    return str(message["text"])
+
+
+def receive(ws: WebSocketTestSession) -> dict[str, Any]:
+    """The next message from the server (a close raises ``WebSocketDisconnect``)."""
+    return json.loads(receive_text(ws))
 
 
 def closed_with(ws: WebSocketTestSession) -> WebSocketDisconnect:
@@ -203,6 +218,144 @@ def test_subscribers_asking_the_same_under_one_access_share_one_execution_per_ev
             (number, "ACCEPTED", NAME),
         ]
         assert [(e["case"]["number"], e["case"]["consumerName"]) for e in internal_seen] == [(number, "欧*")] * 2
+
+
+def test_sharers_are_sent_the_same_bytes_each_with_its_own_id(db_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event's shared execution is serialised once, and each sharer's message holds
+    those bytes with its own operation id."""
+    serialised: list[object] = []
+
+    def counting(data: object) -> bytes:
+        if isinstance(data, SharedData):
+            serialised.append(data)
+        return dumps(data)
+
+    monkeypatch.setattr(api.subscriptions, "dumps", counting)
+    with service(db_dsn, role="admin") as client, contextlib.ExitStack() as stack:
+        hub = app_state(client).events
+        officers = [
+            stack.enter_context(connected(client, as_role("case_officer", districts=["310115"]))) for _ in "abc"
+        ]
+        internal = stack.enter_context(connected(client, as_role("internal")))
+        assert client.portal is not None and hub is not None
+        after = str(client.portal.call(head_position, app_state(client).db))
+        sockets = dict(zip("abci", (*officers, internal), strict=True))
+        for ident, ws in sockets.items():
+            subscribe(ws, ident, districtCodes=["310115"], after=after)
+        before = hub.executions
+        number = ok(client, "caseOpen", **intake())["case"]["number"]
+        ok(client, "caseAccept", number=number, expectedVersion=1)
+        texts = {ident: [receive_text(ws) for _ in range(2)] for ident, ws in sockets.items()}
+        assert len(serialised) == hub.executions - before == 2 * 2  # two events, two access scopes
+        for ident in "abci":
+            assert [json.loads(t)["id"] for t in texts[ident]] == [ident, ident]
+        for event in range(2):  # the same text but for the id (and extensions: each one's budget)
+            sent = {ident: texts[ident][event].split(',"extensions":', 1)[0] for ident in "abc"}
+            assert sent["a"].startswith('{"id":"a","type":"next","payload":{"data":{"caseEvents":')
+            assert {text.replace(f'{{"id":"{ident}",', "", 1) for ident, text in sent.items()} == {
+                sent["a"].replace('{"id":"a",', "", 1)
+            }
+        assert json.loads(texts["a"][0])["payload"]["data"]["caseEvents"]["case"]["consumerName"] == NAME
+        assert json.loads(texts["i"][0])["payload"]["data"]["caseEvents"]["case"]["consumerName"] == "欧*"
+
+
+def test_the_bytes_kept_for_sharers_are_the_size_of_their_text() -> None:
+    """Up to 4,096 shared executions are kept with their bytes: orjson's output holds a 4 KiB
+    buffer whatever its length, which made them 16 MiB of the reader's memory."""
+    shared = [
+        SharedData({"caseEvents": {"cursor": str(n), "case": {"number": f"C310115-2026-{n:06d}"}}}) for n in range(256)
+    ]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for data in shared:
+            api.subscriptions.frame({"id": "1", "type": "next", "payload": {"data": data}})
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert all(data.serialised is not None for data in shared)
+    assert kept < 256 * 200, kept  # each text is under 80 bytes
+
+
+async def test_the_batch_statement_stays_one_text_while_subscribers_come_and_go() -> None:
+    """Scopes and filters are parameters: other districts, points, kinds or officers of the
+    same roles read with the same statement, so PostgreSQL plans it once per connection."""
+    texts = []
+
+    class Capture:
+        async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+            texts.append(query)
+            return []
+
+    for district, kinds in (("310115", ()), ("310101", ("accepted", "opened"))):
+        officer = Viewer(Role.CASE_OFFICER, district_codes=(district,))
+        wanted = {
+            EventFilter(district_codes=(district,), kinds=kinds),
+            EventFilter(contact_point_codes=(PUDONG_POINT,)),
+        }
+        await batch_after(Capture(), 0, 500, [Scope(Viewer(Role.INTERNAL), wanted), Scope(officer, wanted)])
+    assert texts[0] == texts[1]
+
+
+async def test_a_batch_costs_one_statement_whatever_the_access_scopes(db_dsn: str) -> None:
+    """The listener reads a batch with each event as every scope of its subscribers may see
+    it in one statement: routes and scoped reads together, not one more per scope."""
+    db = await open_database(db_dsn, max_size=4, timeout=10)
+
+    async def verify(authorization: str | None) -> Viewer:
+        raise AssertionError("no credential to check")
+
+    hub = EventHub(db, db_dsn, Limits(), verify)
+    costs: list[int] = []
+    fan_out = hub._fan_out
+
+    async def counted() -> bool:
+        before = db.statements
+        more = await fan_out()
+        costs.append(db.statements - before)
+        return more
+
+    hub._fan_out = counted  # type: ignore[method-assign]
+    viewers = {
+        "internal": Viewer(Role.INTERNAL),
+        "internal, Huangpu only": Viewer(Role.INTERNAL),
+        "officer": Viewer(Role.CASE_OFFICER, district_codes=("310115",)),
+        "point": Viewer(Role.CONTACT_POINT, contact_point_codes=(PUDONG_POINT,)),
+        "partner": Viewer(Role.PARTNER, region_codes=("320000",)),
+    }
+    wanted = {"internal, Huangpu only": EventFilter(district_codes=("310101",))}
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        subscribers = {
+            name: await hub.subscribe(hub.open(None, viewer), wanted.get(name, EventFilter()), None)
+            for name, viewer in viewers.items()
+        }
+        admin = Writer("admin", Role.ADMIN, "test", every_point=True)
+        numbers = []
+        for point in (PUDONG_POINT, HUANGPU_POINT):
+            claim = Claim("caseOpen", None, hashlib.sha256(point.encode()).digest())
+            intake = Intake(point, "complaint", "on_site", "product_quality", "", NAME, PHONE, None, Decimal(1), None)
+            written = await open_case(conn, admin, claim, intake)
+            numbers.append(await conn.fetchval('SELECT number FROM "case" WHERE id = $1', written.case_id))
+
+        async def taken(name: str, count: int) -> list[tuple[str, str | None]]:
+            items: list[StreamedEvent] = []
+            async with asyncio.timeout(BOUND):
+                while len(items) < count:
+                    items.append(await subscribers[name].queue.get())
+            return [(item.case.number, item.case.consumer_name) for item in items]
+
+        pudong, huangpu = numbers
+        assert await taken("internal", 2) == [(pudong, "欧*"), (huangpu, "欧*")]
+        assert await taken("internal, Huangpu only", 1) == [(huangpu, "欧*")]
+        assert await taken("officer", 2) == [(pudong, NAME), (huangpu, "欧*")]
+        assert await taken("point", 1) == [(pudong, NAME)]
+        assert all(subscribers[name].queue.empty() for name in ("partner", "point", "internal, Huangpu only"))
+        assert costs and set(costs) == {1}, costs
+    finally:
+        await conn.close()
+        await hub.close()
+        await db.close()
 
 
 def test_filters_pick_districts_points_and_kinds(db_dsn: str) -> None:
