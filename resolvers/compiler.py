@@ -16,6 +16,7 @@ request of the document, so the decision can be kept per document and role.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from graphql import (
@@ -32,23 +33,21 @@ from graphql import (
     SelectionSetNode,
     get_named_type,
 )
-from graphql.execution.values import get_argument_values, get_directive_values
+from graphql.execution.values import get_directive_values
 from strawberry.permission import PermissionExtension
-from strawberry.relay import GlobalID
-from strawberry.types.arguments import convert_arguments
 
 from db import plan
 from db.access import Viewer
 from db.model import Table
+from db.plan import Root
 from db.stats import TALLY, Breakdown, Tally
 
-from .errors import BadUserInput
-from .listings import Listing
+from .bindings import Arguments, Binder, ListingSite, LookupSite, NodesSite, NotCompiled, PeriodSite, Site
+from .listings import Listing, PageRequest
 from .private_apis import graphql_schema
 from .relations import AllRows, Computed, Lookup, Relation, Statistics, Summarised, Tallies
-from .stats import period_bounds
 
-__all__ = ["Compiler", "NotCompiled"]
+__all__ = ["Compiler", "NotCompiled", "Shaped"]
 
 _FORMS: dict[str, plan.Form] = {"DateTime": "datetime", "Decimal": "decimal", "Float": "float"}
 _PLAIN = frozenset({"String", "Boolean", "Int", "Date"})
@@ -64,13 +63,16 @@ _PAGE_INFO: dict[str, plan.PageInfoField] = {
 _Part = TypeVar("_Part", bound=str)
 
 
-class NotCompiled(Exception):
-    """The operation runs on the generic path; ``static``: for every request of its document."""
+@dataclass(frozen=True)
+class Shaped:
+    """A plan for every request of one variable shape: ``root`` holds ``Slot``s where this
+    request's ``values`` go, and ``binder`` finds another request's (``resolvers.bindings``);
+    ``structure`` is what the SQL text depends on beyond the shape."""
 
-    def __init__(self, reason: str, *, static: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.static = static
+    root: plan.Root
+    binder: Binder
+    structure: tuple[Any, ...]
+    values: tuple[Any, ...]
 
 
 class Compiler:
@@ -88,22 +90,65 @@ class Compiler:
         viewer: Viewer,
         max_page: int,
     ) -> plan.Root:
+        """The plan of this request, with its values in it."""
+        return self._walk(document, operation, variables, viewer, max_page, marking=False)[0]
+
+    def shape(
+        self,
+        document: Any,
+        operation: OperationDefinitionNode,
+        variables: Any,
+        viewer: Viewer,
+        max_page: int,
+    ) -> Shaped:
+        """The plan of every request of this one's variable shape: what the SQL text depends on
+        is the same for all of them but for ``structure``."""
+        root, walk = self._walk(document, operation, variables, viewer, max_page, marking=True)
+        return Shaped(root, Binder(tuple(walk.sites)), tuple(walk.structure), tuple(walk.values))
+
+    def _walk(
+        self,
+        document: Any,
+        operation: OperationDefinitionNode,
+        variables: Any,
+        viewer: Viewer,
+        max_page: int,
+        *,
+        marking: bool,
+    ) -> tuple[Root, _Walk]:
         if operation.operation.value != "query":
             raise NotCompiled(f"a {operation.operation.value} runs on the generic path")
-        walk = _Walk(self, document, variables, viewer, max_page)
+        walk = _Walk(self, document, variables, viewer, max_page, marking)
         query = self.schema.query_type
         assert query is not None
-        return plan.Root(walk.selection(query, None, operation.selection_set))
+        return plan.Root(walk.selection(query, None, operation.selection_set)), walk
 
 
 class _Walk:
-    def __init__(self, compiler: Compiler, document: Any, variables: Any, viewer: Viewer, max_page: int) -> None:
+    def __init__(
+        self, compiler: Compiler, document: Any, variables: Any, viewer: Viewer, max_page: int, marking: bool
+    ) -> None:
         self.compiler = compiler
         self.schema = compiler.schema
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         self.variables = variables
         self.viewer = viewer
         self.max_page = max_page
+        self.marking = marking
+        self.sites: list[Site] = []
+        self.structure: list[Any] = []
+        self.values: list[Any] = []
+
+    def bound(self, site: Site) -> Any:
+        """What ``site`` reads from this request, validated, as the plan holds it: with its
+        values in it, or (``marking``) with ``Slot``s in their place."""
+        found = site.found(self.variables, self.viewer, self.max_page)
+        structure, values = site.split(found)
+        first = len(self.values)
+        self.sites.append(site)
+        self.structure.append(structure)
+        self.values += values
+        return site.marked(found, first) if self.marking else found
 
     # -- selections, as the executor collects them
 
@@ -208,18 +253,15 @@ class _Walk:
             return plan.Counted(key, spec, self.selection(named, TALLY, merged))
         if isinstance(spec, AllRows):
             return plan.Rows(key, spec.table, None, self.selection(named, spec.table, merged), many=True)
-        arguments = self._arguments(definition, strawberry_field, nodes[0])
+        arguments = Arguments.of(definition, strawberry_field, nodes[0], self.compiler.strawberry)
         if isinstance(spec, Summarised):
-            try:
-                start, before = period_bounds(self.viewer, arguments.get("period"), spec.counted)
-            except BadUserInput as refused:
-                raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
+            start, before = self.bound(PeriodSite(arguments, spec.counted))
             return plan.Summary(key, spec.figures, start, before, self.selection(named, spec.figures, merged))
         if isinstance(spec, Lookup):
-            link = plan.Link(spec.column, value=arguments[spec.argument], cast="text")
+            link = plan.Link(spec.column, value=self.bound(LookupSite(arguments, spec.argument)), cast="text")
             return plan.Rows(key, spec.table, link, self.selection(named, spec.table, merged))
         if isinstance(spec, Listing):
-            return self._connection(key, spec, named, arguments, merged)
+            return self._connection(key, spec, named, self.bound(ListingSite(arguments, spec)), merged)
         raise NotCompiled(f"{where} has no compiled form")
 
     def _tallies(self, figures: GraphQLObjectType, spec: Tallies, merged: SelectionSetNode) -> plan.Selection:
@@ -259,28 +301,9 @@ class _Walk:
             return plan.Scalar(key, column)
         raise NotCompiled(f"{where}: no SQL form for {named.name}")
 
-    def _arguments(self, definition: Any, strawberry_field: Any, node: FieldNode) -> dict[str, Any]:
-        values = get_argument_values(definition, node, self.variables)
-        converter = self.compiler.strawberry
-        return convert_arguments(
-            values, strawberry_field.arguments, converter.schema_converter.scalar_registry, converter.config
-        )
-
     def _connection(
-        self, key: str, listing: Listing, connection: GraphQLObjectType, args: dict[str, Any], merged: SelectionSetNode
+        self, key: str, listing: Listing, connection: GraphQLObjectType, asked: PageRequest, merged: SelectionSetNode
     ) -> plan.Connection:
-        try:
-            asked = listing.request(
-                args.get("filter"),
-                args.get("order_by"),
-                args.get("first"),
-                args.get("after"),
-                args.get("last"),
-                args.get("before"),
-                max_page=self.max_page,
-            )
-        except BadUserInput as refused:
-            raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
         node_type: Any = get_named_type(connection.fields["nodes"].type)
         parts: list[tuple[str, plan.ConnectionPart]] = []
         node_nodes: list[FieldNode] = []
@@ -336,27 +359,12 @@ class _Walk:
         return found
 
     def _nodes(self, key: str, name: str, definition: Any, nodes: list[FieldNode]) -> plan.Rows | plan.Sequence:
-        values = get_argument_values(definition, nodes[0], self.variables)
-        ids = [values["id"]] if name == "node" else list(values["ids"])
         items: list[plan.Rows | None] = []
-        for raw in ids:
-            try:
-                global_id = raw if isinstance(raw, GlobalID) else GlobalID.from_id(raw)
-            except Exception as exc:  # strawberry raises several kinds for a malformed id
-                raise NotCompiled("a malformed global id", static=False) from exc
-            runtime = self.schema.get_type(global_id.type_name)
-            source = None
-            if isinstance(runtime, GraphQLObjectType):
-                source = getattr(runtime.extensions["strawberry-definition"].origin, "node_source", None)
-            if source is None or not isinstance(runtime, GraphQLObjectType):
-                raise NotCompiled("a global id of no known node type", static=False)
-            table, column = source
-            node_key: Any = global_id.node_id
-            if column == "id":
-                if not (node_key.isascii() and node_key.isdigit() and len(node_key) < 19):
-                    items.append(None)
-                    continue
-                node_key = int(node_key)
+        for target in self.bound(NodesSite.of(self.schema, definition, nodes[0], many=name == "nodes")):
+            if target is None:
+                items.append(None)
+                continue
+            runtime, table, column, node_key = target
             link = plan.Link(column, value=node_key, cast="bigint" if column == "id" else "text")
             items.append(plan.Rows(key, table, link, self.selection(runtime, table, self._merged(nodes))))
         if name == "node":

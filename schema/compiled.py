@@ -3,7 +3,9 @@
 Runs in ``on_execute`` after ``Limits`` (so depth, cost and budget were checked and
 charged as for any operation): if the request may use the compiled path and the compiler
 has a plan for it, the statement's JSON text becomes the result's ``data`` unparsed
-(``orjson.Fragment``), and graphql-core's executor never runs. Anything else (mutations,
+(``orjson.Fragment``), and graphql-core's executor never runs. A statement is planned and
+rendered once per document, viewer scope and variable shape (``statement_for``): a request
+of a known shape binds its own values, validated, to the same SQL text. Anything else (mutations,
 introspection, ``_entities``, a field without a mapping, a request the generic path would
 answer with an error) runs on the generic path. Whether a request may use the compiled
 path is the engine's decision (``schema.engine``, ``Context.execution``). Each response
@@ -20,19 +22,29 @@ from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 import orjson
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLList,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    get_nullable_type,
+    parse,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, NonNullTypeNode, parse
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from db.access import Viewer
 from db.compiled import fetch_data, render
 from db.errors import DatabaseUnavailable, InvalidInput
-from resolvers.compiler import NotCompiled
+from db.plan import Slot
+from resolvers.compiler import Compiler, NotCompiled
 from resolvers.context import Context
 
-from .caches import DocumentCaches, plain_size, variables_key
+from .caches import DocumentCaches, digest, plain_size
 from .engine import QueryEngine
 
 __all__ = [
@@ -44,6 +56,7 @@ __all__ = [
     "fault_error",
     "plain_data",
     "statement_for",
+    "variable_shape",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,6 +69,22 @@ class Statement(NamedTuple):
     values: list[Any]
     first_key: str | None
     """The operation's first response key: where a database fault is reported, as the generic path does."""
+
+
+class Rendered(NamedTuple):
+    """A statement rendered once for a shape: its parameters, with ``Slot``s where each
+    request's values go (``slots``: parameter position, value index)."""
+
+    sql: str
+    template: tuple[Any, ...]
+    slots: tuple[tuple[int, int], ...]
+    first_key: str | None
+
+    def bound(self, values: tuple[Any, ...]) -> Statement:
+        params = list(self.template)
+        for position, index in self.slots:
+            params[position] = values[index]
+        return Statement(self.sql, params, self.first_key)
 
 
 class CompiledExecution(SchemaExtension):
@@ -127,33 +156,29 @@ class CompiledExecution(SchemaExtension):
             return None
 
     def _statement(self, engine: QueryEngine, context: Context) -> Statement | None:
-        """This request's SQL and parameters, rendered once per document, viewer and variables."""
+        """This request's SQL and parameters: rendered once per document, viewer scope and
+        variable shape, bound to this request's values."""
         execution = self.execution_context
         caches, compiler = engine.caches, engine.compiler
         viewer = context.viewer
         key = (execution.query or "", execution.operation_name, viewer.role.value)
-        if key in caches.fallbacks:  # documents the compiler cannot serve: asked once
+        if key in caches.fallbacks or execution.graphql_document is None:  # the compiler cannot serve it: asked once
             return None
-        variables = variables_key(execution.variables)
-        max_page = context.limits.max_page_size
-        statement = statement_for(caches, *key[:2], viewer, variables, max_page) if variables is not None else None
-        if statement is not None:
-            return statement
-        operation = get_operation_ast(execution.graphql_document, execution.operation_name)  # type: ignore[arg-type]
+        operation = get_operation_ast(execution.graphql_document, execution.operation_name)
         if operation is None:
             return None
         coerced = get_variable_values(compiler.schema, operation.variable_definitions or (), execution.variables or {})
         if isinstance(coerced, list):
             return None  # the generic path words the variables' errors
+        request = (key[0], key[1], execution.graphql_document, operation, coerced)
         try:
-            root = compiler.plan(execution.graphql_document, operation, coerced, viewer, context.limits.max_page_size)
+            return statement_for(caches, compiler, *request, viewer, context.limits.max_page_size)
         except NotCompiled as reason:
             if reason.static:
                 _remember(caches, key, reason.reason)
             else:
                 log.debug("request %s on the generic path: %s", context.request_id, reason.reason)
             return None
-        return _rendered(caches, root, viewer, key[0], key[1], variables, max_page)
 
 
 def compile_ahead(engine: QueryEngine, query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
@@ -171,48 +196,88 @@ def compile_ahead(engine: QueryEngine, query: str, operation_name: str | None, v
     if isinstance(coerced, list):
         return "compiles on its first request: it takes variables"
     try:
-        root = compiler.plan(document, operation, coerced, viewer, max_page)
+        statement_for(caches, compiler, query, operation_name, document, operation, coerced, viewer, max_page)
     except NotCompiled as reason:
         if reason.static:
             _remember(caches, (query, operation_name, viewer.role.value), reason.reason)
         return f"runs on the generic path: {reason.reason}"
-    _rendered(caches, root, viewer, query, operation_name, variables_key({}), max_page)
     return "compiled ahead"
 
 
-def _statement_key(
-    query: str, operation_name: str | None, viewer: Viewer, variables: bytes | None, max_page: int
-) -> tuple[Any, ...]:
-    """Everything a rendered statement depends on: its parameters carry the viewer's scope
-    (regions, districts, contact points), so two viewers of one role share it only when
-    their scopes are the same."""
-    scope = (viewer.region_codes, viewer.district_codes, viewer.contact_point_codes)
-    return (query, operation_name, viewer.role.value, *scope, variables, max_page)
-
-
-def _rendered(
-    caches: DocumentCaches,
-    root: Any,
-    viewer: Viewer,
-    query: str,
-    operation_name: str | None,
-    variables: bytes | None,
-    max_page: int,
-) -> Statement:
-    """Render ``root`` and keep it for the next request of the same key (unless its variables are not one)."""
-    sql, values = render(root, viewer)
-    statement = Statement(sql, values, root.selection[0].key if root.selection else None)
-    if variables is not None:
-        key = _statement_key(query, operation_name, viewer, variables, max_page)
-        caches.statements.put(statement, plain_size(statement), *key)
-    return statement
+SITE_BYTES = 1024
+"""What a kept binder holds per site beyond its argument nodes and the schema's shared
+objects (measured with tracemalloc, nodes included: 840 bytes a site for Q3, 955 for the
+tests' SHAPES query)."""
 
 
 def statement_for(
-    caches: DocumentCaches, query: str, operation_name: str | None, viewer: Any, variables: bytes, max_page: int
+    caches: DocumentCaches,
+    compiler: Compiler | None,
+    query: str,
+    operation_name: str | None,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: VariableValues,
+    viewer: Viewer,
+    max_page: int,
 ) -> Statement | None:
-    """The statement an earlier request of this document, viewer and variables was served by, if kept."""
-    return caches.statements.get(*_statement_key(query, operation_name, viewer, variables, max_page))
+    """The statement of this request: an earlier request's of the same variable shape, bound
+    to this one's values; else (given the ``compiler``) planned, rendered and kept for the next;
+    else None. NotCompiled when the compiler cannot serve it, or refuses one of its values.
+
+    Kept by everything a rendered statement depends on: the document and operation, the
+    viewer's role and scope (its parameters carry the regions, districts and contact points),
+    the page size limit and the variables' shape; then by the structure its values give
+    (``resolvers.bindings``: a filter's predicates, the order, a period's bounds)."""
+    scope = (viewer.region_codes, viewer.district_codes, viewer.contact_point_codes)
+    shape = digest(query, operation_name, viewer.role.value, *scope, max_page, variable_shape(variables))
+    binder = caches.binders.get(shape)
+    if binder is not None:
+        structure, values = binder.bind(variables, viewer, max_page)
+        rendered = caches.statements.get(shape, structure)
+        if rendered is not None:
+            return rendered.bound(values)
+    if compiler is None:
+        return None
+    shaped = compiler.shape(document, operation, variables, viewer, max_page)
+    sql, template = render(shaped.root, viewer)
+    slots = tuple((position, value.index) for position, value in enumerate(template) if isinstance(value, Slot))
+    rendered = Rendered(sql, tuple(template), slots, shaped.root.selection[0].key if shaped.root.selection else None)
+    caches.statements.put(rendered, plain_size(rendered), shape, shaped.structure)
+    if binder is None:
+        size = sum(SITE_BYTES + plain_size(site.node) for site in shaped.binder.sites)
+        caches.binders.put(shaped.binder, size, shape)
+    return rendered.bound(shaped.values)
+
+
+_ABSENT = "absent"
+_VALUE = "$"
+_BY_VALUE = frozenset({"Boolean", "ID"})
+
+
+def variable_shape(variables: VariableValues) -> tuple[Any, ...]:
+    """What of a request's variables decides which fields a compiled plan walks: which
+    variables are absent or null (and fields of input objects), Booleans (``@skip``,
+    ``@include``) and IDs (a global id's type picks its table), with the lengths of lists
+    holding them. Every other value is a parameter; what else the SQL text depends on is
+    found by the plan's sites (``resolvers.bindings``) from the values themselves."""
+    coerced = variables.coerced
+    return tuple(
+        (name, _shape(source.signature.type, coerced[name]) if name in coerced else _ABSENT)
+        for name, source in variables.sources.items()
+    )
+
+
+def _shape(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = get_nullable_type(kind)
+    if isinstance(kind, GraphQLList):
+        items = tuple(_shape(kind.of_type, item) for item in value)
+        return items if any(item != _VALUE for item in items) else _VALUE
+    if isinstance(kind, GraphQLInputObjectType):
+        return tuple((name, _shape(kind.fields[name].type, item)) for name, item in sorted(value.items()))
+    return repr(value) if getattr(kind, "name", None) in _BY_VALUE else _VALUE
 
 
 def fault_error(fault: DatabaseUnavailable, path: list[str]) -> GraphQLError:
