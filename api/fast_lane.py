@@ -29,7 +29,7 @@ from db.compiled import fetch_data
 from db.errors import DatabaseUnavailable, InvalidInput
 from resolvers.compiler import NotCompiled
 from schema.caches import DocumentCaches
-from schema.compiled import HEADER, Statement, fault_error, statement_for
+from schema.compiled import HEADER, Statement, fault_error, known_statement, statement_for
 from schema.limits import admit_operation, cost_extension, measured
 from schema.tracing import operation_span
 
@@ -58,16 +58,20 @@ async def serve_known(request: Request) -> Response | None:
         return None
     if operation_name is None:
         operation_name = _only_operation_name(parsed.document)
-    operation = get_operation_ast(parsed.document, operation_name)
-    if operation is None:
-        return None
-    coerced = get_variable_values(engine.compiler.schema, operation.variable_definitions or (), variables or {})
-    if isinstance(coerced, list):
-        return None
-    known = (query, operation_name, parsed.document, operation, coerced, viewer, limits.max_page_size)
-    statement = _bound(caches, *known)
-    measuring = (engine.compiler.schema, parsed.document, operation, coerced.coerced)
-    found = measured(caches, query, operation_name, variables, limits, measuring) if statement is not None else None
+    # Sent before: neither coerced, bound nor measured again.
+    statement = known_statement(caches, query, operation_name, viewer, variables, limits.max_page_size)
+    found = measured(caches, query, operation_name, variables, limits) if statement is not None else None
+    if statement is None or found is None:  # new values: coerced, bound to their shape's statement, measured
+        operation = get_operation_ast(parsed.document, operation_name)
+        if operation is None:
+            return None
+        coerced = get_variable_values(engine.compiler.schema, operation.variable_definitions or (), variables or {})
+        if isinstance(coerced, list):
+            return None
+        asked = (query, operation_name, parsed.document, operation, coerced, viewer, limits.max_page_size)
+        statement = _bound(caches, *asked, variables)
+        measuring = (engine.compiler.schema, parsed.document, operation, coerced.coerced)
+        found = measured(caches, query, operation_name, variables, limits, measuring) if statement else None
     if statement is None or found is None:
         return None
     headers = Response()

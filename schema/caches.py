@@ -88,6 +88,9 @@ variables combinations."""
 STATEMENTS_BUDGET = _budget(8)
 """Compiled statements, one per document, viewer scope and variable shape: SQL of a few KB
 each for a dashboard's query, so about a thousand."""
+BOUND_BUDGET = _budget(2)
+"""Values of requests bound to a kept statement, by their exact variables: a request sent
+again is neither coerced nor bound again. A few hundred bytes each, so some thousands."""
 BINDERS_BUDGET = _budget(1)
 """What binds another request's values to a compiled statement: a few sites per document
 and variable shape (``resolvers.bindings``)."""
@@ -203,6 +206,7 @@ class DocumentCaches:
     measured: BoundedCache[Any] = field(default_factory=lambda: BoundedCache(MEASURED_BUDGET))
     statements: BoundedCache[Any] = field(default_factory=lambda: BoundedCache(STATEMENTS_BUDGET))
     binders: BoundedCache[Any] = field(default_factory=lambda: BoundedCache(BINDERS_BUDGET))
+    bound: BoundedCache[Any] = field(default_factory=lambda: BoundedCache(BOUND_BUDGET))
     fallbacks: BoundedCache[str] = field(default_factory=lambda: BoundedCache(FALLBACKS_BUDGET))
     declarations: BoundedCache[dict[str, Any]] = field(default_factory=lambda: BoundedCache(DECLARATIONS_BUDGET))
 

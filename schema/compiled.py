@@ -44,7 +44,7 @@ from db.plan import Slot
 from resolvers.compiler import Compiler, NotCompiled
 from resolvers.context import Context
 
-from .caches import DocumentCaches, digest, plain_size
+from .caches import DocumentCaches, digest, plain_size, variables_key
 from .engine import QueryEngine
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "compile_ahead",
     "fallback_reason",
     "fault_error",
+    "known_statement",
     "plain_data",
     "statement_for",
     "variable_shape",
@@ -164,6 +165,10 @@ class CompiledExecution(SchemaExtension):
         key = (execution.query or "", execution.operation_name, viewer.role.value)
         if key in caches.fallbacks or execution.graphql_document is None:  # the compiler cannot serve it: asked once
             return None
+        max_page = context.limits.max_page_size
+        known = known_statement(caches, key[0], key[1], viewer, execution.variables, max_page)
+        if known is not None:
+            return known
         operation = get_operation_ast(execution.graphql_document, execution.operation_name)
         if operation is None:
             return None
@@ -172,7 +177,7 @@ class CompiledExecution(SchemaExtension):
             return None  # the generic path words the variables' errors
         request = (key[0], key[1], execution.graphql_document, operation, coerced)
         try:
-            return statement_for(caches, compiler, *request, viewer, context.limits.max_page_size)
+            return statement_for(caches, compiler, *request, viewer, max_page, execution.variables)
         except NotCompiled as reason:
             if reason.static:
                 _remember(caches, key, reason.reason)
@@ -220,34 +225,64 @@ def statement_for(
     variables: VariableValues,
     viewer: Viewer,
     max_page: int,
+    exact: dict[str, Any] | None = None,
 ) -> Statement | None:
     """The statement of this request: an earlier request's of the same variable shape, bound
     to this one's values; else (given the ``compiler``) planned, rendered and kept for the next;
     else None. NotCompiled when the compiler cannot serve it, or refuses one of its values.
+    With ``exact``, the request's variables as sent, its values are kept for ``known_statement``.
 
     Kept by everything a rendered statement depends on: the document and operation, the
     viewer's role and scope (its parameters carry the regions, districts and contact points),
     the page size limit and the variables' shape; then by the structure its values give
     (``resolvers.bindings``: a filter's predicates, the order, a period's bounds)."""
-    scope = (viewer.region_codes, viewer.district_codes, viewer.contact_point_codes)
-    shape = digest(query, operation_name, viewer.role.value, *scope, max_page, variable_shape(variables))
+    request = _request_key(query, operation_name, viewer, max_page)
+    shape = digest(*request, variable_shape(variables))
     binder = caches.binders.get(shape)
+    rendered = None
     if binder is not None:
         structure, values = binder.bind(variables, viewer, max_page)
-        rendered = caches.statements.get(shape, structure)
-        if rendered is not None:
-            return rendered.bound(values)
-    if compiler is None:
-        return None
-    shaped = compiler.shape(document, operation, variables, viewer, max_page)
-    sql, template = render(shaped.root, viewer)
-    slots = tuple((position, value.index) for position, value in enumerate(template) if isinstance(value, Slot))
-    rendered = Rendered(sql, tuple(template), slots, shaped.root.selection[0].key if shaped.root.selection else None)
-    caches.statements.put(rendered, plain_size(rendered), shape, shaped.structure)
-    if binder is None:
-        size = sum(SITE_BYTES + plain_size(site.node) for site in shaped.binder.sites)
-        caches.binders.put(shaped.binder, size, shape)
-    return rendered.bound(shaped.values)
+        key = digest(shape, structure)
+        rendered = caches.statements.get(key)
+    if rendered is None:
+        if compiler is None:
+            return None
+        shaped = compiler.shape(document, operation, variables, viewer, max_page)
+        sql, template = render(shaped.root, viewer)
+        slots = tuple((position, value.index) for position, value in enumerate(template) if isinstance(value, Slot))
+        first_key = shaped.root.selection[0].key if shaped.root.selection else None
+        rendered = Rendered(sql, tuple(template), slots, first_key)
+        key, values = digest(shape, shaped.structure), shaped.values
+        caches.statements.put(rendered, plain_size(rendered), key)
+        if binder is None:
+            size = sum(SITE_BYTES + plain_size(site.node) for site in shaped.binder.sites)
+            caches.binders.put(shaped.binder, size, shape)
+    raw = variables_key(exact) if exact is not None else None
+    if raw is not None:
+        caches.bound.put((key, values), plain_size(values) + BOUND_BYTES, *request, raw)
+    return rendered.bound(values)
+
+
+BOUND_BYTES = 200
+"""A kept binding beyond its values: the tuple and the statement's 32-byte key."""
+
+
+def known_statement(
+    caches: DocumentCaches, query: str, operation_name: str | None, viewer: Viewer, exact: Any, max_page: int
+) -> Statement | None:
+    """The statement of a request whose variables, as sent, an earlier request of the same
+    document and viewer scope had: its values were validated and bound then, so they are
+    neither coerced nor bound again (the cost of a repeated request stays what it was when
+    statements were kept per exact variables)."""
+    raw = variables_key(exact) if isinstance(exact, dict | None) else None
+    found = caches.bound.get(*_request_key(query, operation_name, viewer, max_page), raw) if raw is not None else None
+    rendered = caches.statements.get(found[0]) if found is not None else None
+    return rendered.bound(found[1]) if rendered is not None and found is not None else None
+
+
+def _request_key(query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> tuple[Any, ...]:
+    scope = (viewer.region_codes, viewer.district_codes, viewer.contact_point_codes)
+    return (query, operation_name, viewer.role.value, *scope, max_page)
 
 
 _ABSENT = "absent"
