@@ -70,7 +70,7 @@ async def serve_known(request: Request) -> Response | None:
             return None
         asked = (query, operation_name, parsed.document, operation, coerced, viewer, limits.max_page_size)
         statement = _bound(caches, *asked, variables)
-        measuring = (engine.compiler.schema, parsed.document, operation, coerced.coerced)
+        measuring = (engine.compiler.schema, parsed.document, operation, coerced)
         found = measured(caches, query, operation_name, variables, limits, measuring) if statement else None
     if statement is None or found is None:
         return None

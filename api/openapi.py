@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import (
-    FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
@@ -23,7 +21,6 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
-    InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
@@ -35,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 
 from db import saved
 from resolvers.private_apis import graphql_schema
+from resolvers.selection import Selections, subselections
 from schema import schema
 
 from .admission import Refused, refusal
@@ -254,32 +252,23 @@ class _Builder:
         parent: GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType,
         selection: SelectionSetNode,
         fragments: dict[str, FragmentDefinitionNode],
-        conditional: bool = False,
     ) -> dict[str, Any]:
-        """An object's JSON schema from the fields selected on it: fragments merged in, and
-        fields under another type's condition, or under @skip/@include, optional."""
+        """An object's JSON schema from the fields selected on it (``resolvers.selection``'s
+        walk): a key selected twice is one property of both selections; a key is required
+        when it is selected on ``parent`` itself with no ``@skip``/``@include`` on the way."""
+        walker = Selections(self.schema, fragments)
         properties: dict[str, Any] = {}
-        required: list[str] = []
-        for node in selection.selections:
-            if isinstance(node, FieldNode):
-                key = node.alias.value if node.alias else node.name.value
-                if node.name.value == "__typename":
-                    properties[key] = {"type": "string"}
-                else:
-                    field = parent.fields[node.name.value]  # type: ignore[union-attr]
-                    properties[key] = self.output(field.type, node.selection_set, fragments)
-                if not conditional and not node.directives:
-                    required.append(key)
-                continue
-            fragment: FragmentDefinitionNode | InlineFragmentNode = (
-                fragments[node.name.value] if isinstance(node, FragmentSpreadNode) else node  # type: ignore[assignment]
-            )
-            condition = fragment.type_condition
-            same = condition is None or condition.name.value == parent.name
-            target = parent if same else self.schema.get_type(condition.name.value)  # type: ignore[union-attr]
-            inner = self.selection(target, fragment.selection_set, fragments, conditional or not same)  # type: ignore[arg-type]
-            properties.update(inner["properties"])
-            required.extend(k for k in inner.get("required", ()) if k not in required)
+        for key, selected in walker.grouped(parent, selection).items():
+            if selected.name == "__typename":
+                properties[key] = {"type": "string"}
+            else:
+                field = selected.owner.fields[selected.name]  # type: ignore[union-attr]
+                properties[key] = self.output(field.type, subselections(selected.nodes), fragments)
+        plain = Selections(self.schema, fragments, included=lambda node: not node.directives)
+        certain = {
+            (node.alias or node.name).value for node, owner in plain.fields(parent, selection) if owner is parent
+        }
+        required = [key for key in properties if key in certain]
         result: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             result["required"] = required

@@ -1,4 +1,4 @@
-"""``liaison queries …``: push, list, show, deprecate, check and run saved operations."""
+"""``liaison queries …``: push, list, show, deprecate, restore, check and run saved operations."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(commands: Any) -> None:
-    queries = commands.add_parser("queries", help="saved operations: push, list, show, deprecate, check, run")
+    queries = commands.add_parser("queries", help="saved operations: push, list, show, deprecate, restore, check, run")
     actions = queries.add_subparsers(dest="action", required=True, metavar="ACTION")
     push = actions.add_parser(
         "push", help="save a folder of .graphql files, one file, or a persisted-operations manifest"
@@ -48,6 +48,9 @@ def add_parser(commands: Any) -> None:
     deprecate = actions.add_parser("deprecate", help="retire a version: no longer the default")
     deprecate.add_argument("name")
     deprecate.add_argument("version", type=int)
+    restore = actions.add_parser("restore", help="undo a deprecation, if the version still validates")
+    restore.add_argument("name")
+    restore.add_argument("version", type=int)
     actions.add_parser("check", help="re-validate every active version against the current schema")
     run_ = actions.add_parser("run", help="run a saved query and print its result (JSON or CSV)")
     run_.add_argument("name")
@@ -186,6 +189,18 @@ async def _main(dsn: str, args: argparse.Namespace) -> int:
                 print(f"no active version {args.version} of {args.name!r}", file=sys.stderr)
                 return 1
             print(f"deprecated {args.name} v{args.version}")
+            return 0
+        if args.action == "restore":
+            found = await saved.find(conn, args.name, args.version)
+            if found is None or found.deprecated_at is None:
+                print(f"no deprecated version {args.version} of {args.name!r}", file=sys.stderr)
+                return 1
+            broken = broken_documents([(found.label, found.document)], graphql_schema(schema))
+            if broken:
+                print(f"not restored: {found.label} no longer validates:", *broken[0][1], sep="\n  ", file=sys.stderr)
+                return 1
+            await saved.restore(conn, args.name, args.version)
+            print(f"restored {args.name} v{args.version}")
             return 0
         active = await saved.active_operations(conn)
         broken = broken_documents([(o.label, o.document) for o in active], graphql_schema(schema))

@@ -1,4 +1,5 @@
-"""``X-Request-ID`` on every HTTP response, so that any answer can be quoted in a report.
+"""``X-Request-ID`` on every HTTP response and websocket handshake, so that any answer can
+be quoted in a report.
 
 ``RequestIds`` wraps the whole app, outside Starlette's own error middleware (see
 ``api.app``): the GraphQL view, the router's 404 and 405, the static files and a 500 all
@@ -22,7 +23,7 @@ class RequestIds:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         identifier = request_id(HTTPConnection(scope))
@@ -30,6 +31,8 @@ class RequestIds:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)[REQUEST_ID] = identifier
+            elif message["type"] == "websocket.accept":  # the handshake's 101 carries it
+                message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", identifier.encode())]}
             await send(message)
 
         await self.app(scope, receive, sending)

@@ -9,10 +9,14 @@ Around Strawberry's protocol handler:
   that starts with its code (``UNAUTHENTICATED: ...``). Without one, the connection is
   anonymous, and anonymous callers may not subscribe to case events.
 - it must come within ``LIAISON_CONNECTION_INIT_TIMEOUT`` seconds (else 4408);
+- only subscriptions run here: a query or mutation is answered with an ``error`` message
+  whose code is ``OPERATION_NOT_ALLOWED`` (over HTTP, the router secret, idempotency keys
+  and the write's answer hold; over the socket a mutation ran but answered without its case);
 - operations in flight per connection: ``LIAISON_MAX_SUBSCRIPTIONS_PER_CONNECTION``; one
   more is answered with an ``error`` message whose code is ``TOO_MANY_SUBSCRIPTIONS``;
 - a message from the client larger than ``LIAISON_MAX_MESSAGE_BYTES`` closes with 1009
-  (message too big), as uvicorn does below it for a larger frame.
+  (message too big), as uvicorn does below it for a larger frame; one nested past the JSON
+  parser's recursion limit closes with 4400, as a message that is not JSON does.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from datetime import timedelta
 from json import JSONDecodeError
 from typing import Any
 
-from graphql import GraphQLFormattedError
+from graphql import GraphQLError, GraphQLFormattedError, get_operation_ast
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
@@ -37,6 +41,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from db.errors import DatabaseUnavailable
 from resolvers.context import Context
 from resolvers.limits import Limits
+from schema.caches import parse_document
 
 from .auth import Unauthenticated
 from .jsonout import dumps
@@ -100,7 +105,30 @@ class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
             }
             await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error]))
             return
+        if self.connection_acknowledged and self._operation_type(message) in ("query", "mutation"):
+            error = {
+                "message": "Only subscriptions run over the websocket; send queries and mutations by POST to /graphql.",
+                "extensions": {"code": "OPERATION_NOT_ALLOWED"},
+            }
+            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error]))
+            return
         await super().handle_subscribe(message)
+
+    def _operation_type(self, message: SubscribeMessage) -> str | None:
+        """The type of the operation the message would run, or None where Strawberry's own
+        parsing and validation will answer (no such operation, several and none named)."""
+        payload = message.get("payload") or {}
+        query, name = payload.get("query"), payload.get("operationName")
+        if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+            return None
+        max_tokens = self.context.limits.max_tokens
+        parsed = self.context.engine.caches.parsed.get(query, max_tokens)
+        try:
+            document = parsed.document if parsed is not None else parse_document(query, max_tokens).document
+        except GraphQLError:
+            return None
+        operation = get_operation_ast(document, name)
+        return None if operation is None else operation.operation.value
 
     async def shutdown(self) -> None:
         try:
@@ -130,10 +158,15 @@ class SizedWebSocketAdapter(ASGIWebSocketAdapter):
                     await ws.close(1009, _reason("PAYLOAD_TOO_LARGE", f"A message may hold at most {limit} bytes."))
                     return
                 try:
-                    yield self.view.decode_json(text)
+                    decoded = self.view.decode_json(text)
+                except RecursionError:  # valid JSON, nested past the parser's limit: a protocol error
+                    await ws.close(4400, _reason("BAD_REQUEST", "The message's JSON is nested too deeply."))
+                    return
                 except JSONDecodeError as exc:
                     if not ignore_parsing_errors:
                         raise NonJsonMessageReceived from exc
+                    continue
+                yield decoded
         except KeyError as exc:
             raise NonTextMessageReceived from exc
         except WebSocketDisconnect:

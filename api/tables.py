@@ -18,8 +18,8 @@ and its pages carry ``pageInfo`` and ``totalCount`` under aliases of their own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -34,7 +34,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLString,
-    InlineFragmentNode,
     IntValueNode,
     NamedTypeNode,
     NameNode,
@@ -52,6 +51,8 @@ from graphql import (
     visit,
 )
 from graphql.language import Visitor
+
+from resolvers.selection import Selected, Selections, fragments_of, subselections
 
 __all__ = ["AFTER", "PAGE", "TOTAL", "Column", "NotExportable", "Table", "tables_of"]
 
@@ -132,58 +133,11 @@ class Table:
         return [column.value(item) for column in self.columns]
 
 
-@dataclass
-class _Selected:
-    """One response key of a selection set: its field nodes (merged) and the type holding it."""
-
-    nodes: list[FieldNode]
-    parent: GraphQLCompositeType
-    children: list[tuple[SelectionNode, GraphQLCompositeType]] = field(default_factory=list)
-
-
-def _grouped(
-    selections: Sequence[tuple[SelectionNode, GraphQLCompositeType]],
-    fragments: dict[str, FragmentDefinitionNode],
-    schema: GraphQLSchema,
-) -> dict[str, _Selected]:
-    """Response keys in the order they are first selected, fragments expanded in place."""
-    keys: dict[str, _Selected] = {}
-
-    def take(selection: SelectionNode, parent: GraphQLCompositeType) -> None:
-        if isinstance(selection, FieldNode):
-            key = (selection.alias or selection.name).value
-            selected = keys.setdefault(key, _Selected([], parent))
-            selected.nodes.append(selection)
-            for child in selection.selection_set.selections if selection.selection_set else ():
-                selected.children.append((child, parent))
-            return
-        condition: NamedTypeNode | None
-        if isinstance(selection, FragmentSpreadNode):
-            fragment = fragments[selection.name.value]
-            condition, inner = fragment.type_condition, fragment.selection_set
-        else:
-            assert isinstance(selection, InlineFragmentNode)
-            condition, inner = selection.type_condition, selection.selection_set
-        typed = schema.get_type(condition.name.value) if condition else parent
-        for child in inner.selections:
-            take(child, typed)  # type: ignore[arg-type]
-
-    for selection, parent in selections:
-        take(selection, parent)
-    return keys
-
-
-def _field_type(selected: _Selected) -> Any:
-    name = selected.nodes[0].name.value
-    if name == "__typename":
+def _field_type(selected: Selected) -> Any:
+    if selected.name == "__typename":
         return GraphQLString
-    assert isinstance(selected.parent, GraphQLObjectType | GraphQLInterfaceType)
-    return selected.parent.fields[name].type
-
-
-def _children(selected: _Selected, type_: Any) -> list[tuple[SelectionNode, GraphQLCompositeType]]:
-    """The sub-selections of a key, typed by the field's own type."""
-    return [(node, type_) for node, _ in selected.children]
+    assert isinstance(selected.owner, GraphQLObjectType | GraphQLInterfaceType)
+    return selected.owner.fields[selected.name].type
 
 
 class _Planner:
@@ -191,23 +145,26 @@ class _Planner:
         self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, page_size: int
     ):
         self.schema, self.document, self.operation, self.page_size = schema, document, operation, page_size
-        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.fragments = fragments_of(document)
+        # Read without the request's variables: a column is there whatever ``@skip``/``@include`` decide.
+        self.walker = Selections(schema, self.fragments)
 
     def tables(self) -> list[Table]:
         root = self.schema.query_type
         assert root is not None
         found: list[Table] = []
-        self._walk([(s, root) for s in self.operation.selection_set.selections], (), [], found)
+        self._walk(root, self.operation.selection_set, (), [], found)
         return found
 
     def _walk(
         self,
-        selections: list[tuple[SelectionNode, GraphQLCompositeType]],
+        parent: GraphQLCompositeType,
+        selections: SelectionSetNode,
         path: tuple[str, ...],
-        chain: list[_Selected],
+        chain: list[Selected],
         found: list[Table],
     ) -> None:
-        for key, selected in _grouped(selections, self.fragments, self.schema).items():
+        for key, selected in self.walker.grouped(parent, selections).items():
             type_ = _field_type(selected)
             named = get_named_type(type_)
             if is_list_type(get_nullable_type(type_)):
@@ -218,33 +175,33 @@ class _Planner:
                     if table is not None:
                         found.append(table)
                 else:
-                    self._walk(_children(selected, named), (*path, key), [*chain, selected], found)
+                    self._walk(named, subselections(selected.nodes), (*path, key), [*chain, selected], found)
 
-    def _list(self, selected: _Selected, named: Any, path: tuple[str, ...], chain: list[_Selected]) -> Table:
+    def _list(self, selected: Selected, named: Any, path: tuple[str, ...], chain: list[Selected]) -> Table:
         document = self._document(chain, _merged(selected, ()))
         if is_leaf_type(named):
             return Table(path, (Column(path[-1], (), named),), (), document, None, leaf=True)
-        return Table(path, tuple(self._columns(_children(selected, named), ())), (), document, None)
+        return Table(path, tuple(self._columns(named, subselections(selected.nodes), ())), (), document, None)
 
     def _connection(
-        self, selected: _Selected, named: GraphQLObjectType | GraphQLInterfaceType, path: tuple[str, ...], chain: list
+        self, selected: Selected, named: GraphQLObjectType | GraphQLInterfaceType, path: tuple[str, ...], chain: list
     ) -> Table | None:
-        inner = _grouped(_children(selected, named), self.fragments, self.schema)
+        inner = self.walker.grouped(named, subselections(selected.nodes))
         items: tuple[str, ...] | None = None
-        item_type = get_named_type(named.fields["nodes"].type) if "nodes" in named.fields else None
+        item_type: Any = get_named_type(named.fields["nodes"].type) if "nodes" in named.fields else None
         for key, child in inner.items():
-            if child.nodes[0].name.value == "nodes":
-                items, item_selections = (key,), _children(child, item_type)
+            if child.name == "nodes":
+                items, item_nodes = (key,), child.nodes
                 break
         else:
             for key, child in inner.items():
-                if child.nodes[0].name.value == "edges":
-                    edge_type = get_named_type(named.fields["edges"].type)
-                    edge = _grouped(_children(child, edge_type), self.fragments, self.schema)
-                    node_key = next((k for k, e in edge.items() if e.nodes[0].name.value == "node"), None)
+                if child.name == "edges":
+                    edge_type: Any = get_named_type(named.fields["edges"].type)
+                    edge = self.walker.grouped(edge_type, subselections(child.nodes))
+                    node_key = next((k for k, e in edge.items() if e.name == "node"), None)
                     if node_key is not None:
                         item_type = get_named_type(edge_type.fields["node"].type)
-                        items, item_selections = (key, node_key), _children(edge[node_key], item_type)
+                        items, item_nodes = (key, node_key), edge[node_key].nodes
                         break
         if items is None:
             return None  # only counts: nothing to list
@@ -260,10 +217,12 @@ class _Planner:
         first = self._document(chain, _merged(selected, extra, tuple(arguments.values())))
         arguments["after"] = ArgumentNode(name=NameNode(value="after"), value=VariableNode(name=NameNode(value=AFTER)))
         following = self._document(chain, _merged(selected, extra, tuple(arguments.values())), after=True)
-        return Table(path, tuple(self._columns(item_selections, ())), items, first, following)
+        return Table(path, tuple(self._columns(item_type, subselections(item_nodes), ())), items, first, following)
 
-    def _columns(self, selections: list, prefix: tuple[str, ...]) -> Iterator[Column]:
-        for key, selected in _grouped(selections, self.fragments, self.schema).items():
+    def _columns(
+        self, parent: GraphQLCompositeType, selections: SelectionSetNode, prefix: tuple[str, ...]
+    ) -> Iterator[Column]:
+        for key, selected in self.walker.grouped(parent, selections).items():
             type_ = _field_type(selected)
             named = get_named_type(type_)
             path = (*prefix, key)
@@ -272,9 +231,9 @@ class _Planner:
             elif is_leaf_type(named):
                 yield Column(".".join(path), path, named)
             else:
-                yield from self._columns(_children(selected, named), path)
+                yield from self._columns(named, subselections(selected.nodes), path)
 
-    def _document(self, chain: list[_Selected], leaf: FieldNode, *, after: bool = False) -> str:
+    def _document(self, chain: list[Selected], leaf: FieldNode, *, after: bool = False) -> str:
         """The operation pruned to ``chain`` and then ``leaf``, with only the variables and
         fragments it still uses (GraphQL refuses unused ones)."""
         selection = leaf
@@ -320,7 +279,7 @@ def _aliased(alias: str, name: str, leaves: tuple[str, ...]) -> FieldNode:
 
 
 def _merged(
-    selected: _Selected,
+    selected: Selected,
     extra: tuple[SelectionNode, ...],
     arguments: tuple[ArgumentNode, ...] | None = None,
     selection_set: SelectionSetNode | None = None,
@@ -329,8 +288,7 @@ def _merged(
     and the sub-selections of all its nodes (or ``selection_set``)."""
     node = selected.nodes[0]
     if selection_set is None and node.selection_set is not None:
-        children = tuple(s for n in selected.nodes for s in (n.selection_set.selections if n.selection_set else ()))
-        selection_set = SelectionSetNode(selections=(*children, *extra))
+        selection_set = SelectionSetNode(selections=(*subselections(selected.nodes).selections, *extra))
     return FieldNode(
         alias=node.alias,
         name=node.name,

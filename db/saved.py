@@ -18,6 +18,7 @@ __all__ = [
     "find",
     "find_by_hash",
     "list_operations",
+    "restore",
     "save",
 ]
 
@@ -110,6 +111,17 @@ async def active_operations(db: Executor) -> list[SavedOperation]:
 async def deprecate(db: Executor, name: str, version: int) -> bool:
     rows = await db.fetch(
         "UPDATE saved_operation SET deprecated_at = now() WHERE name = $1 AND version = $2 AND deprecated_at IS NULL"
+        " RETURNING 1",
+        name,
+        version,
+    )
+    return bool(rows)
+
+
+async def restore(db: Executor, name: str, version: int) -> bool:
+    """Undo a deprecation: the version is active again (and the default if it is the latest)."""
+    rows = await db.fetch(
+        "UPDATE saved_operation SET deprecated_at = NULL WHERE name = $1 AND version = $2 AND deprecated_at IS NOT NULL"
         " RETURNING 1",
         name,
         version,

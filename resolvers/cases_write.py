@@ -113,7 +113,24 @@ def _mutations_in(info: Info[Context, None]) -> int:
     return count(info.operation.selection_set)
 
 
+def _not_unicode(values: dict[str, Any]) -> CaseWritten | None:
+    """A refusal naming the first input field whose text holds a lone surrogate: JSON's
+    ``\\ud800`` escape decodes to one, and no UTF-8 (the database, the key's hash) can hold it."""
+    for name, value in values.items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not text.isascii():
+                lone = next((c for c in text if 0xD800 <= ord(c) <= 0xDFFF), None)
+                if lone is not None:
+                    field = re.sub(r"_([a-z])", lambda m: m[1].upper(), name)
+                    message = f"`{field}` holds a lone surrogate (U+{ord(lone):04X}): text must be valid Unicode."
+                    return _refused("INVALID_TEXT", field, message)
+    return None
+
+
 def _claim(info: Info[Context, None], mutation: str, values: dict[str, Any]) -> w.Claim | CaseWritten:
+    unencodable = _not_unicode(values)
+    if unencodable is not None:
+        return unencodable
     key = values.get("idempotency_key")
     header = info.context.request.headers.get(IDEMPOTENCY_HEADER)
     if header is not None and key is not None and header != key:

@@ -1,8 +1,8 @@
 """The operation compiler: a validated query document as a ``db.plan``, or why not.
 
-It walks the operation as graphql-core's executor would (fragments flattened, ``@skip`` and
-``@include`` applied, aliases as response keys) and reads each field's mapping from the
-schema itself: plain fields are columns of their type's table, relations carry their
+It walks the operation as graphql-core's executor would (``resolvers.selection``: fragments
+flattened, ``@skip``/``@include`` applied, aliases as response keys) and reads each field's
+mapping from the schema itself: plain fields are columns of their type's table, relations carry their
 ``Relation``/``Listing``/``Lookup`` (``resolvers.relations``, ``resolvers.listings``), which the
 loaders of the generic path follow as well. Arguments are converted by Strawberry and
 validated by the same functions the resolvers call, so a request the generic path would
@@ -15,25 +15,20 @@ request of the document, so the decision can be kept per document and role.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from graphql import (
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLEnumType,
-    GraphQLIncludeDirective,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLSkipDirective,
-    InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
 )
-from graphql.execution.values import get_directive_values
 from strawberry.permission import PermissionExtension
 
 from db import plan
@@ -46,6 +41,7 @@ from .bindings import Arguments, Binder, ListingSite, LookupSite, NodesSite, Not
 from .listings import Listing, PageRequest
 from .private_apis import graphql_schema
 from .relations import AllRows, Computed, Lookup, Relation, Statistics, Summarised, Tallies
+from .selection import Selections, directives_allow, fragments_of, subselections
 
 __all__ = ["Compiler", "NotCompiled", "Shaped"]
 
@@ -130,7 +126,7 @@ class _Walk:
     ) -> None:
         self.compiler = compiler
         self.schema = compiler.schema
-        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.walker = Selections(self.schema, fragments_of(document), partial(directives_allow, variables=variables))
         self.variables = variables
         self.viewer = viewer
         self.max_page = max_page
@@ -150,63 +146,11 @@ class _Walk:
         self.values += values
         return site.marked(found, first) if self.marking else found
 
-    # -- selections, as the executor collects them
-
-    def collect(self, runtime: GraphQLObjectType, selections: SelectionSetNode) -> dict[str, list[FieldNode]]:
-        found: dict[str, list[FieldNode]] = {}
-        for node in self._fields(runtime, selections, set()):
-            key = node.alias.value if node.alias else node.name.value
-            found.setdefault(key, []).append(node)
-        return found
-
-    def _fields(self, runtime: GraphQLObjectType, selections: SelectionSetNode, seen: set[str]) -> Iterator[FieldNode]:
-        for selection in selections.selections:
-            if not self._included(selection):
-                continue
-            if isinstance(selection, FieldNode):
-                yield selection
-            elif isinstance(selection, InlineFragmentNode):
-                if selection.type_condition is None or self._applies(selection.type_condition.name.value, runtime):
-                    yield from self._fields(runtime, selection.selection_set, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if name in seen or fragment is None:
-                    continue
-                seen.add(name)
-                if self._applies(fragment.type_condition.name.value, runtime):
-                    yield from self._fields(runtime, fragment.selection_set, seen)
-
-    def _included(self, node: Any) -> bool:
-        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
-        if skip is not None and skip.get("if") is True:
-            return False
-        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
-        return not (include is not None and include.get("if") is False)
-
-    def _applies(self, condition: str, runtime: GraphQLObjectType) -> bool:
-        if condition == runtime.name:
-            return True
-        abstract = self.schema.get_type(condition)
-        return (
-            abstract is not None
-            and not isinstance(abstract, GraphQLObjectType)
-            and self.schema.is_sub_type(
-                abstract,  # type: ignore[arg-type]
-                runtime,
-            )
-        )
-
-    @staticmethod
-    def _merged(nodes: list[FieldNode]) -> SelectionSetNode:
-        selections = tuple(s for node in nodes if node.selection_set for s in node.selection_set.selections)
-        return SelectionSetNode(selections=selections)
-
     # -- fields
 
     def selection(self, parent: GraphQLObjectType, table: Table | None, selections: SelectionSetNode) -> plan.Selection:
         fields: list[plan.Field] = []
-        for key, nodes in self.collect(parent, selections).items():
+        for key, nodes in self.walker.collect(parent, selections).items():
             name = nodes[0].name.value
             if name == "__typename":
                 fields.append(plan.Constant(key, parent.name))
@@ -241,7 +185,7 @@ class _Walk:
             return plan.InSet(key, spec.column, spec.values)
         if not isinstance(named, GraphQLObjectType):
             raise NotCompiled(f"{where} returns an abstract type or a computed value")
-        merged = self._merged(nodes)
+        merged = subselections(nodes)
         if isinstance(spec, Relation):
             link = plan.Link(spec.column, spec.attr) if spec.via is None else plan.Link(spec.column, via=spec.via)
             return plan.Rows(key, spec.table, link, self.selection(named, spec.table, merged), spec.many)
@@ -266,7 +210,7 @@ class _Walk:
 
     def _tallies(self, figures: GraphQLObjectType, spec: Tallies, merged: SelectionSetNode) -> plan.Selection:
         fields: list[plan.Field] = []
-        for key, nodes in self.collect(figures, merged).items():
+        for key, nodes in self.walker.collect(figures, merged).items():
             name = nodes[0].name.value
             if name == "__typename":
                 fields.append(plan.Constant(key, figures.name))
@@ -279,7 +223,7 @@ class _Walk:
             if not tally.by:
                 fields.append(plan.Counted(key, tally))
             else:
-                fields.append(plan.Counted(key, tally, self.selection(groups, TALLY, self._merged(nodes))))
+                fields.append(plan.Counted(key, tally, self.selection(groups, TALLY, subselections(nodes))))
         return tuple(fields)
 
     def _check_access(self, strawberry_field: Any, where: str) -> None:
@@ -311,7 +255,7 @@ class _Walk:
         for part_key, (part, nodes) in self._known(connection, merged, _PARTS).items():
             if part == "pageInfo":
                 page_type: Any = get_named_type(connection.fields["pageInfo"].type)
-                info = self._known(page_type, self._merged(nodes), _PAGE_INFO)
+                info = self._known(page_type, subselections(nodes), _PAGE_INFO)
                 parts.append((part_key, plan.PageInfo(tuple((k, what) for k, (what, _) in info.items()))))
                 continue
             parts.append((part_key, part))
@@ -321,13 +265,13 @@ class _Walk:
                 if edge_parts:
                     raise NotCompiled("two differently aliased `edges` of one connection")
                 edge_type: Any = get_named_type(connection.fields["edges"].type)
-                for edge_key, (edge_part, edge_nodes) in self._known(edge_type, self._merged(nodes), _EDGE).items():
+                for edge_key, (edge_part, edge_nodes) in self._known(edge_type, subselections(nodes), _EDGE).items():
                     edge_parts.append((edge_key, edge_part))
                     if edge_part == "node":
                         node_nodes += edge_nodes
         if len({k for k, what in parts if what == "nodes"}) > 1 or len([e for e in edge_parts if e[1] == "node"]) > 1:
             raise NotCompiled("aliased copies of a connection's nodes")
-        node_selection = self.selection(node_type, listing.table, self._merged(node_nodes)) if node_nodes else ()
+        node_selection = self.selection(node_type, listing.table, subselections(node_nodes)) if node_nodes else ()
         link = None if listing.parent is None else plan.Link(listing.parent, listing.attr)
         return plan.Connection(
             key,
@@ -348,7 +292,7 @@ class _Walk:
         """Each response key of a connection, edge or pageInfo object: the field ``known`` names,
         or ``__typename``; NotCompiled for any other field."""
         found: dict[str, tuple[_Part | plan.Constant, list[FieldNode]]] = {}
-        for key, nodes in self.collect(runtime, selections).items():
+        for key, nodes in self.walker.collect(runtime, selections).items():
             name = nodes[0].name.value
             if name == "__typename":
                 found[key] = plan.Constant(key, runtime.name), nodes
@@ -366,7 +310,7 @@ class _Walk:
                 continue
             runtime, table, column, node_key = target
             link = plan.Link(column, value=node_key, cast="bigint" if column == "id" else "text")
-            items.append(plan.Rows(key, table, link, self.selection(runtime, table, self._merged(nodes))))
+            items.append(plan.Rows(key, table, link, self.selection(runtime, table, subselections(nodes))))
         if name == "node":
             if items[0] is None:
                 raise NotCompiled("a global id of no row", static=False)

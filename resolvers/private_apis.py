@@ -17,7 +17,14 @@ from strawberry.extensions import MaskErrors
 from strawberry.extensions.tracing.apollo_federation import ApolloFederationTracingExtension
 from strawberry.schema.schema import validate_document
 
-__all__ = ["OVERRIDDEN", "graphql_info", "graphql_schema", "keep_body", "validate_document"]
+__all__ = [
+    "OVERRIDDEN",
+    "graphql_info",
+    "graphql_schema",
+    "keep_body",
+    "provided_operation_name",
+    "validate_document",
+]
 
 OVERRIDDEN: tuple[tuple[type, str], ...] = (
     (MaskErrors, "_process_errors"),  # schema.errors.ClientErrors: codes every error
@@ -31,6 +38,12 @@ OVERRIDDEN: tuple[tuple[type, str], ...] = (
 def graphql_schema(schema: Any) -> GraphQLSchema:
     """graphql-core's schema under a Strawberry schema (validation, planning, type lookups)."""
     return schema._schema
+
+
+def provided_operation_name(execution: Any) -> str | None:
+    """The operationName the request gave, if any: Strawberry's ``operation_name`` falls back
+    to the document's first operation, which the spec forbids when there are several."""
+    return execution._provided_operation_name
 
 
 def graphql_info(info: Any) -> GraphQLResolveInfo:

@@ -1,4 +1,4 @@
-"""Managing saved operations over GraphQL (admins): save a version, deprecate one, list them."""
+"""Managing saved operations over GraphQL (admins): save a version, deprecate or restore one, list them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .context import Context
 from .documents import check_document
 from .private_apis import graphql_schema
 
-__all__ = ["Deprecated", "Saved", "UserError", "deprecate_operation", "list_saved", "save_operation"]
+__all__ = ["Saved", "Switched", "UserError", "deprecate_operation", "list_saved", "restore_operation", "save_operation"]
 
 
 @dataclass
@@ -31,7 +31,9 @@ class Saved:
 
 
 @dataclass
-class Deprecated:
+class Switched:
+    """A version deprecated or restored, or why not."""
+
     saved_operation: saved.SavedOperation | None = None
     user_errors: list[UserError] = field(default_factory=list)
 
@@ -48,12 +50,28 @@ async def save_operation(info: Info[Context, None], document: str, description: 
     return Saved(operation, created)
 
 
-async def deprecate_operation(info: Info[Context, None], name: str, version: int) -> Deprecated:
+async def deprecate_operation(info: Info[Context, None], name: str, version: int) -> Switched:
     db = info.context.db
     if not await saved.deprecate(db, name, version):
         message = f"No active version {version} of {name!r}."
-        return Deprecated(user_errors=[UserError(message, "NOT_FOUND", ["name", "version"])])
-    return Deprecated(await saved.find(db, name, version))
+        return Switched(user_errors=[UserError(message, "NOT_FOUND", ["name", "version"])])
+    return Switched(await saved.find(db, name, version))
+
+
+async def restore_operation(info: Info[Context, None], name: str, version: int) -> Switched:
+    """Undo a deprecation, unless the schema has moved past the document: it would fail every run."""
+    db = info.context.db
+    found = await saved.find(db, name, version)
+    if found is None or found.deprecated_at is None:
+        message = f"No deprecated version {version} of {name!r}."
+        return Switched(user_errors=[UserError(message, "NOT_FOUND", ["name", "version"])])
+    checked = check_document(found.document, graphql_schema(info.schema))
+    if not checked.ok:
+        return Switched(user_errors=[UserError(e, "INVALID_DOCUMENT", ["name", "version"]) for e in checked.errors])
+    if not await saved.restore(db, name, version):  # restored by someone else meanwhile
+        message = f"No deprecated version {version} of {name!r}."
+        return Switched(user_errors=[UserError(message, "NOT_FOUND", ["name", "version"])])
+    return Switched(await saved.find(db, name, version))
 
 
 async def list_saved(info: Info[Context, None], include_deprecated: bool) -> list[Any]:

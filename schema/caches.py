@@ -19,10 +19,10 @@ from typing import Any, Generic, TypeVar
 
 import cachetools
 import orjson
-from graphql import DocumentNode, GraphQLError, Node, parse
+from graphql import DocumentNode, GraphQLError, Node, OperationDefinitionNode, parse
 from strawberry.extensions import SchemaExtension
 
-from resolvers.private_apis import graphql_schema, validate_document
+from resolvers.private_apis import graphql_schema, provided_operation_name, validate_document
 
 __all__ = [
     "PARSED_BYTES_PER_CHAR",
@@ -311,5 +311,16 @@ class TextValidationCache(SchemaExtension):
             if errors and document is not None:  # their locations hold the document's tokens and text
                 held += _parsed_size(len(execution.query or ""), _tokens(document))
             validated.put(errors, held, *key)
+        if not errors and provided_operation_name(execution) is None:
+            errors = _unnamed_among_several(execution.graphql_document)
         execution.pre_execution_errors = errors
         yield
+
+
+def _unnamed_among_several(document: DocumentNode | None) -> list[GraphQLError]:
+    """The spec's request error for a document of several operations and no operationName
+    (GetOperation), which Strawberry would answer by running the first of them."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)] if document else []
+    if len(operations) < 2:
+        return []
+    return [GraphQLError("Must provide operation name if query contains multiple operations.")]

@@ -9,13 +9,21 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry import relay
+from strawberry import Info, relay
 from strawberry.federation.schema_directives import Tag
 
-from db import model
+from db import formats, model
 from resolvers import relations as rel
 
-from .enums import CaseCategory, CaseChannel, CaseEventKind, CaseKind, CaseStatus, OrderDirection
+from .enums import (
+    CaseCategory,
+    CaseChannel,
+    CaseEventKind,
+    CaseKind,
+    CaseStatus,
+    CaseTransferTarget,
+    OrderDirection,
+)
 from .node import keyed_by
 from .permissions import CONSUMER_READERS, allowed
 
@@ -34,9 +42,36 @@ EnterpriseRef = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
 
 @strawberry.type(description="One changed field of a case: its value before and after, as text.")
 class CaseChange:
-    field: str = strawberry.field(description="The column, e.g. `status`, `amount_recovered`, or `transfer`.")
-    before: str | None = strawberry.field(description="The old value, null if there was none.")
-    after: str | None = strawberry.field(description="The new value, null if there is none.")
+    field: str = strawberry.field(
+        description="The field of `Case` that changed, e.g. `status`, `amountRecovered` or `contactPoint`, or"
+        " `transfer` for where a transfer sent the case."
+    )
+    before: str | None = strawberry.field(
+        description="The old value as `Case` gives it (an enum's name, a contact point's or enterprise's code,"
+        " a timestamp in UTC, a decimal's digits), null if there was none."
+    )
+    after: str | None = strawberry.field(description="The new value, in the same form; null if there is none.")
+
+
+_ENUMS: dict[str, type[Enum]] = {
+    "status": CaseStatus,
+    "kind": CaseKind,
+    "channel": CaseChannel,
+    "category": CaseCategory,
+}
+"""Recorded columns whose values are enum values: the API names them by the enum's name."""
+_REFERENCES = {
+    "contact_point_id": ("contactPoint", model.CONTACT_POINT, "code"),
+    "respondent_enterprise_id": ("respondent", model.ENTERPRISE, "credit_code"),
+}
+"""Recorded columns holding a row's surrogate id: the API names the row by its code."""
+_INSTANTS = frozenset({"opened_at", "closed_at"})
+
+
+def _field(column: str) -> str:
+    """A column of ``case`` as its field of ``Case`` (``amount_recovered`` -> ``amountRecovered``)."""
+    first, *rest = column.split("_")
+    return first + "".join(word.title() for word in rest)
 
 
 def _text(value: object) -> str | None:
@@ -44,6 +79,29 @@ def _text(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+async def _api_values(info: Info, column: str, before: object, after: object) -> tuple[str, object, object]:
+    """A recorded change of ``column`` (the audit trigger's terms: columns, enum values,
+    surrogate ids, the session's time zone) in the terms of ``Case``'s fields."""
+
+    async def value(recorded: object) -> object:
+        if recorded is None:
+            return None
+        if column in _ENUMS:
+            return _ENUMS[column](recorded).name
+        if column in _REFERENCES:
+            _, table, code = _REFERENCES[column]
+            row = await rel.lookup(info, table, "id", int(str(recorded)))
+            return None if row is None else getattr(row, code)
+        if column in _INSTANTS:
+            return formats.timestamp(datetime.datetime.fromisoformat(str(recorded)).astimezone(datetime.UTC))
+        if column == "transfer" and isinstance(recorded, dict) and "to" in recorded:
+            return {**recorded, "to": CaseTransferTarget(recorded["to"]).name}
+        return recorded
+
+    field = _REFERENCES[column][0] if column in _REFERENCES else _field(column)
+    return field, await value(before), await value(after)
 
 
 @strawberry.type(description="A change of a case, with who made it. Append-only: events are never changed.")
@@ -57,13 +115,16 @@ class CaseEvent:
         description="The writer's role, for changes made through the API (`database` for plain SQL)."
     )
 
-    @strawberry.field(description="The fields changed, old and new values; never the consumer's name or phone.")
-    def changes(self) -> list[CaseChange]:
+    @strawberry.field(
+        description="The fields changed, old and new values, by field name; never the consumer's name or phone."
+    )
+    async def changes(self, info: Info) -> list[CaseChange]:
         # self is the event row: JSON text. Numbers keep their digits (``100.00``), as text.
         recorded = json.loads(self.changes, parse_float=str, parse_int=str)
+        changed = [await _api_values(info, column, c.get("from"), c.get("to")) for column, c in recorded.items()]
         return [
-            CaseChange(field=name, before=_text(change.get("from")), after=_text(change.get("to")))
-            for name, change in sorted(recorded.items())
+            CaseChange(field=field, before=_text(before), after=_text(after))
+            for field, before, after in sorted(changed, key=lambda change: change[0])
         ]
 
 

@@ -83,6 +83,9 @@ class CaseErrorCode(Enum):
     )
     REASON_REQUIRED = strawberry.enum_value("REASON_REQUIRED", description="This change needs a `reason`.")
     NOTE_REQUIRED = strawberry.enum_value("NOTE_REQUIRED", description="A note needs text.")
+    INVALID_TEXT = strawberry.enum_value(
+        "INVALID_TEXT", description="A text holds a lone surrogate (a JSON escape UTF-8 cannot hold): not Unicode text."
+    )
     TEXT_TOO_LONG = strawberry.enum_value(
         "TEXT_TOO_LONG", description="A summary, note or reason holds at most 2,000 characters."
     )

@@ -16,27 +16,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
-    BooleanValueNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
+    GraphQLError,
     GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     IntValueNode,
     ListValueNode,
     OperationDefinitionNode,
+    SelectionNode,
     SelectionSetNode,
     ValueNode,
     VariableNode,
     get_named_type,
     is_leaf_type,
 )
+from graphql.execution.values import VariableValues
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.lazy_type import LazyType
@@ -44,6 +44,7 @@ from strawberry.types.unset import UNSET
 from strawberry.utils.str_converters import to_camel_case
 
 from resolvers.pagination import DEFAULT_PAGE
+from resolvers.selection import Selections, directives_allow, fragments_of
 
 from .cache_control import field_hint
 
@@ -128,14 +129,13 @@ def measure(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation: OperationDefinitionNode,
-    variables: Mapping[str, Any],
+    variables: VariableValues | None,
     default_page: int = DEFAULT_PAGE,
 ) -> Measure:
     """Measure ``operation``; ``variables`` coerced (``graphql``'s ``get_variable_values``)
-    so that defaults and every accepted spelling of a value count."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    so that defaults and every accepted spelling of a value count; None: it takes none."""
     root = schema.get_root_type(operation.operation)
-    walk = _Walk(schema, fragments, variables, default_page)
+    walk = _Walk(schema, fragments_of(document), variables, default_page)
     if root is not None:
         walk.selections(operation.selection_set, root, 1, None, 1, None)
     return walk.result
@@ -146,17 +146,18 @@ class _Walk:
         self,
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any],
+        variables: VariableValues | None,
         default_page: int,
     ) -> None:
-        self.schema, self.fragments, self.variables, self.default_page = schema, fragments, variables, default_page
+        self.schema, self.variables, self.default_page = schema, variables, default_page
+        self.walker = Selections(schema, fragments, self._included, self._visit)
         self.result = Measure()
 
     def selections(
         self, selection_set: SelectionSetNode, parent: Any, count: int, page: int | None, depth: int, age: int | None
     ) -> None:
         """``age``: the max-age the parent field allows (None at the root)."""
-        for node, owner in self._fields(selection_set, parent, set()):
+        for node, owner in self.walker.fields(parent, selection_set):
             name = node.name.value
             if node.alias is not None:
                 self.result.aliases += 1
@@ -193,49 +194,24 @@ class _Walk:
             inner = self._page_size(node) if named.name.endswith("Connection") else None
             self.selections(node.selection_set, named, objects, inner, depth + 1, hint.max_age)
 
-    def _fields(
-        self, selection_set: SelectionSetNode, parent: Any, spread: set[str]
-    ) -> Iterator[tuple[FieldNode, Any]]:
-        """The fields of a selection set with fragments flattened, each with the type that owns it."""
-        for selection in selection_set.selections:
-            self.result.steps += 1
-            if self.result.steps > MAX_STEPS:
-                raise TooLarge
-            if not self._included(selection):
-                continue
-            if isinstance(selection, FieldNode):
-                yield selection, parent
-            elif isinstance(selection, InlineFragmentNode):
-                owner = (
-                    self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
-                )
-                yield from self._fields(selection.selection_set, owner or parent, spread)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in spread:  # unknown or cyclic: validation reports it
-                    continue
-                owner = self.schema.get_type(fragment.type_condition.name.value) or parent
-                yield from self._fields(fragment.selection_set, owner, spread | {name})
+    def _included(self, selection: SelectionNode) -> bool:
+        """As the executor reads ``@skip``/``@include``; a condition it would refuse (a null)
+        keeps the selection: the measure is an upper bound, and execution words the error."""
+        try:
+            return directives_allow(selection, self.variables)
+        except GraphQLError:
+            return True
 
-    def _included(self, selection: Any) -> bool:
-        for directive in selection.directives or ():
-            name = directive.name.value
-            if name not in ("skip", "include"):
-                continue
-            condition = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
-            value = self._value(condition) if condition is not None else None
-            if isinstance(value, bool) and value == (name == "skip"):
-                return False
-        return True
+    def _visit(self, _: SelectionNode) -> None:
+        self.result.steps += 1
+        if self.result.steps > MAX_STEPS:
+            raise TooLarge
 
     def _value(self, node: ValueNode) -> Any:
         if isinstance(node, VariableNode):
-            return self.variables.get(node.name.value)
+            return self.variables.coerced.get(node.name.value) if self.variables is not None else None
         if isinstance(node, IntValueNode):
             return int(node.value)
-        if isinstance(node, BooleanValueNode):
-            return node.value
         if isinstance(node, ListValueNode):
             return [self._value(v) for v in node.values]
         return None

@@ -92,7 +92,7 @@ class Limits(SchemaExtension):
             if isinstance(variables, list):
                 return None  # wrong variables: execution refuses them with graphql-core's errors
             try:
-                found = measure_kept(caches, key, graphql_schema, document, operation, variables.coerced)
+                found = measure_kept(caches, key, graphql_schema, document, operation, variables)
             except TooLarge:
                 return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
         self.measured = found

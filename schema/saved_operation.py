@@ -49,6 +49,12 @@ class SavedOperationDeprecatePayload:
     user_errors: list[UserError] = strawberry.field(description="Why nothing was deprecated, if nothing was.")
 
 
+@strawberry.type(description="The result of `savedOperationRestore`.")
+class SavedOperationRestorePayload:
+    saved_operation: SavedOperation | None = strawberry.field(description="The version restored.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was restored, if nothing was.")
+
+
 @strawberry.input(description="A document to save as the next version of its operation's name.")
 class SavedOperationSaveInput:
     document: str = strawberry.field(description="One named query that validates against the schema.")
@@ -57,6 +63,15 @@ class SavedOperationSaveInput:
 
 @strawberry.input(description="A version to deprecate: it stays runnable when pinned, but is no longer the default.")
 class SavedOperationDeprecateInput:
+    name: str = strawberry.field(description="The saved query's name.")
+    version: int = strawberry.field(description="The version.")
+
+
+@strawberry.input(
+    description="A deprecated version to make active again (the default, if it is the latest). Refused if it no"
+    " longer validates against the schema."
+)
+class SavedOperationRestoreInput:
     name: str = strawberry.field(description="The saved query's name.")
     version: int = strawberry.field(description="The version.")
 
@@ -80,6 +95,15 @@ class SavedOperationMutations:
         self, info: Info, input: SavedOperationDeprecateInput
     ) -> SavedOperationDeprecatePayload | None:
         return await saved.deprecate_operation(info, input.name, input.version)  # type: ignore[return-value]
+
+    @strawberry.mutation(
+        description="Restore a deprecated version of a saved query, undoing its deprecation. Admins only.",
+        extensions=allowed(ADMINS, "saved query management"),
+    )
+    async def saved_operation_restore(
+        self, info: Info, input: SavedOperationRestoreInput
+    ) -> SavedOperationRestorePayload | None:
+        return await saved.restore_operation(info, input.name, input.version)  # type: ignore[return-value]
 
 
 async def saved_operations(info: Info, include_deprecated: bool = False) -> list[SavedOperation] | None:

@@ -10,6 +10,7 @@ import csv
 import io
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from .support import LIAISON, data, live_service, service
@@ -75,3 +76,28 @@ def test_the_script_writes_a_saved_querys_rows_as_csv(db_dsn: str, tmp_path: Pat
         assert "BAD_USER_INPUT" in bad.stderr, bad.stderr
         assert out.read_bytes() == before
         assert [p.name for p in tmp_path.glob(".*partial")] == []
+
+
+def test_a_query_of_several_lists_is_written_as_a_zip_and_never_under_a_csv_name(db_dsn: str, tmp_path: Path) -> None:
+    folder = tmp_path / "queries"
+    folder.mkdir()
+    (folder / "RegionsAndPoints.graphql").write_text(
+        'query RegionsAndPoints { regions { code name } district(code: "310101") { contactPoints { nodes { code } } } }'
+    )
+    liaison(db_dsn, "queries", "push", str(folder), "--owner", "reports team")
+    key = liaison(db_dsn, "key", "create", "--role", "internal", "--label", "two lists").strip()
+    with live_service(db_dsn, tmp_path) as base:
+        as_csv = report(base, key, tmp_path / "both.csv", "RegionsAndPoints")
+        assert as_csv.returncode == 1 and "--out NAME.zip" in as_csv.stderr, as_csv.stderr
+        assert not (tmp_path / "both.csv").exists()
+
+        done = report(base, key, tmp_path / "both.zip", "RegionsAndPoints")
+        assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(tmp_path / "both.zip") as archive:
+        members = {
+            name: list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig")))) for name in archive.namelist()
+        }
+    assert list(members) == ["regions.csv", "district.contactPoints.csv"]
+    assert members["regions.csv"][0] == ["code", "name"] and len(members["regions.csv"]) > 1
+    counts = ", ".join(f"{name}: {len(rows) - 1} rows" for name, rows in members.items())
+    assert done.stderr.strip() == f"{tmp_path / 'both.zip'}: RegionsAndPoints ({counts})"

@@ -115,6 +115,8 @@ REQUEST_ERRORS = {
         "variables": {"n": "ten"},
     },
     "required variable missing": {"query": "query ($n: Int!) { contactPoints(first: $n) { totalCount } }"},
+    # Not the first of them: the spec asks for operationName (GraphQL, 6.1 GetOperation).
+    "several operations, none named": {"query": "query A { regions { code } } query B { regions { name } }"},
 }
 
 
@@ -130,6 +132,19 @@ def test_a_request_error_by_media_type(client: TestClient, body: dict) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json; charset=utf-8"
     assert "data" not in response.json() and response.json()["errors"]
+
+
+def test_a_mutation_beside_a_query_runs_only_when_named(db_dsn: str) -> None:
+    """Strawberry would run a document's first operation when none is named: a note added."""
+    note = 'mutation B { caseAddNote(input: {number: "C310115-2020-000001", expectedVersion: 1, note: "x"}) { userErrors { code } } }'
+    with service(db_dsn, role="admin") as client:
+        response = post(client, {"query": f"{note} query A {{ __typename }}"})
+        assert response.status_code == 200 and "data" not in response.json(), response.json()
+        [error] = response.json()["errors"]
+        assert error["message"] == "Must provide operation name if query contains multiple operations."
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        history = client.post("/graphql", json={"query": '{ case(number: "C310115-2020-000001") { version } }'})
+        assert history.json()["data"]["case"]["version"] == 1
 
 
 def test_a_field_error_is_not_a_request_error(client: TestClient) -> None:

@@ -94,5 +94,5 @@ def test_mutations_allow_no_age() -> None:
     document = parse('mutation { caseAddNote(input: {number: "C310115-2020-000001", note: "x"}) { case { number } } }')
     operation = get_operation_ast(document)
     assert operation is not None
-    found = measure(schema._schema, document, operation, {})
+    found = measure(schema._schema, document, operation, None)
     assert (found.max_age, found.private) == (0, True)

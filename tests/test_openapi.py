@@ -21,6 +21,10 @@ FRAGMENTS = """query PointCard($code: String!, $filter: ContactPointFilter) {
   contactPoints(first: 2, filter: $filter) @include(if: true) { nodes { ...Card } }
 }
 fragment Card on ContactPoint { code name currentRating { stars } }"""
+TWICE = """query Twice($code: String!) {
+  contactPoint(code: $code) { code }
+  contactPoint(code: $code) { name ... on ContactPoint { code } }
+}"""
 
 
 async def push(dsn: str, documents: list[str]) -> None:
@@ -41,7 +45,7 @@ def response_schema(document: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 async def test_the_document_validates_and_describes_each_saved_query(db_dsn: str) -> None:
-    await push(db_dsn, [*(p.read_text() for p in sorted(EXAMPLES.glob("*.graphql"))), FRAGMENTS])
+    await push(db_dsn, [*(p.read_text() for p in sorted(EXAMPLES.glob("*.graphql"))), FRAGMENTS, TWICE])
     with service(db_dsn) as client:
         response = client.get("/queries/openapi.json")
         assert response.status_code == 200
@@ -67,6 +71,11 @@ async def test_the_document_validates_and_describes_each_saved_query(db_dsn: str
             "$ref": "#/components/schemas/ContactPointFilter"
         }
         assert "ContactPointFilter" in document["components"]["schemas"]
+
+        # A key selected twice is one property with both selections, required once.
+        twice = response_schema(document, "Twice")["properties"]["data"]["properties"]["contactPoint"]
+        point = twice["anyOf"][0] if "anyOf" in twice else twice
+        assert set(point["properties"]) == {"code", "name"} and point["required"] == ["code", "name"], point
 
         # What the saved queries answer fits the schemas the document gives for them.
         answers = {

@@ -11,7 +11,14 @@ import strawberry
 from graphql import FragmentDefinitionNode, GraphQLSchema, parse, specified_rules
 from starlette.requests import Request
 
-from resolvers.private_apis import OVERRIDDEN, graphql_info, graphql_schema, keep_body, validate_document
+from resolvers.private_apis import (
+    OVERRIDDEN,
+    graphql_info,
+    graphql_schema,
+    keep_body,
+    provided_operation_name,
+    validate_document,
+)
 from schema import schema
 from schema.errors import ClientErrors
 from schema.tracing import RouterTracing
@@ -47,6 +54,25 @@ async def test_keep_body_is_what_the_request_reads_afterwards() -> None:
     keep_body(request, b'{"query": "{ a }"}')
     assert await request.body() == b'{"query": "{ a }"}'
     assert await request.json() == {"query": "{ a }"}
+
+
+def test_provided_operation_name_tells_a_given_name_from_strawberrys_fallback() -> None:
+    seen: list[tuple[str | None, str | None]] = []
+
+    class Spy(strawberry.extensions.SchemaExtension):
+        def on_execute(self) -> Any:
+            execution = self.execution_context
+            seen.append((provided_operation_name(execution), execution.operation_name))
+            yield
+
+    @strawberry.type
+    class Query:
+        name: str = "x"
+
+    spied = strawberry.Schema(query=Query, extensions=[Spy])
+    spied.execute_sync("query A { name } query B { name }", operation_name="B")
+    spied.execute_sync("query A { name } query B { name }")
+    assert seen == [("B", "B"), (None, "A")]  # Strawberry falls back to the first operation
 
 
 def test_validate_document_answers_graphql_cores_errors() -> None:

@@ -48,7 +48,7 @@ def plan(text: str, viewer: Viewer = ANONYMOUS, variables: dict[str, Any] | None
 
 def cost(text: str, variables: dict[str, Any] | None = None) -> Any:
     document, operation, coerced = _operation(text, variables)
-    return measure(GRAPHQL, document, operation, coerced.coerced)
+    return measure(GRAPHQL, document, operation, coerced)
 
 
 def test_a_page_costs_its_size_times_what_each_node_costs() -> None:
@@ -69,6 +69,11 @@ def test_aliases_introspection_and_federation_are_counted() -> None:
     assert found.aliases == 2
     assert found.introspection
     assert cost("{ _service { sdl } }").service_sdl
+
+
+def test_a_condition_the_executor_would_refuse_keeps_its_selection_in_the_measure() -> None:
+    text = "query($v: Boolean = true) { regions @include(if: $v) { code } }"
+    assert cost(text, {"v": None}).points == cost(text, {"v": True}).points > cost(text, {"v": False}).points
 
 
 def test_fragments_that_multiply_are_refused_before_they_are_walked() -> None:

@@ -79,3 +79,14 @@ async def test_an_unhandled_exception_answers_500_with_a_request_id(demo_dsn: st
         response = client.get("/broken", headers={"X-Request-ID": "quote-me"})
     assert response.status_code == 500
     assert response.headers.get_list("X-Request-ID") == ["quote-me"]
+
+
+def test_a_websocket_handshake_carries_the_request_id(client: TestClient) -> None:
+    """A subscription's connection is quotable too: its accept names the id its logs use."""
+    protocol = ["graphql-transport-ws"]
+    with client.websocket_connect("/graphql", subprotocols=protocol, headers={"X-Request-ID": "dash-ws-1"}) as ws:
+        kept: dict[bytes, bytes] = dict(ws.extra_headers or [])
+    with client.websocket_connect("/graphql", subprotocols=protocol) as ws:
+        made: dict[bytes, bytes] = dict(ws.extra_headers or [])
+    assert kept.get(b"x-request-id") == b"dash-ws-1", kept
+    assert re.fullmatch(rb"[0-9a-f]{32}", made.get(b"x-request-id", b"")), made

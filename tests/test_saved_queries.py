@@ -73,6 +73,10 @@ async def test_versions_are_immutable_and_numbered(conn: asyncpg.Connection) -> 
     latest, pinned = await saved.find(conn, first.name), await saved.find(conn, first.name, 2)
     assert latest is not None and latest.version == 1  # the latest not deprecated
     assert pinned is not None and pinned.version == 2  # still runnable when pinned
+    assert await saved.restore(conn, first.name, 2)  # a deprecation made in error is undone
+    assert not await saved.restore(conn, first.name, 2)  # only a deprecated version
+    restored = await saved.find(conn, first.name)
+    assert restored is not None and restored.version == 2 and restored.deprecated_at is None
 
 
 async def test_run_by_name_over_get_and_post(db_dsn: str, conn: asyncpg.Connection) -> None:
@@ -289,6 +293,12 @@ async def test_admins_manage_saved_queries_over_graphql(db_dsn: str) -> None:
         assert call(deprecate, admin)["data"]["savedOperationDeprecate"]["savedOperation"]["deprecatedAt"]
         assert call(deprecate, admin)["data"]["savedOperationDeprecate"]["userErrors"] == [{"code": "NOT_FOUND"}]
         assert call("{ savedOperations { name } }", admin)["data"]["savedOperations"] == []
+        restore = 'mutation { savedOperationRestore(input: {name: "PointsOfDistrict", version: 1}) { savedOperation { version deprecatedAt } userErrors { code } } }'
+        restored = call(restore, admin)["data"]["savedOperationRestore"]
+        assert restored == {"savedOperation": {"version": 1, "deprecatedAt": None}, "userErrors": []}
+        assert call(restore, admin)["data"]["savedOperationRestore"]["userErrors"] == [{"code": "NOT_FOUND"}]
+        assert call("{ savedOperations { name } }", admin)["data"]["savedOperations"] == [{"name": "PointsOfDistrict"}]
+        assert call(deprecate, admin)["data"]["savedOperationDeprecate"]["savedOperation"]["deprecatedAt"]
         for role in ("internal", "case_officer", None):
             headers = bearer(role, **({"regions": ["310000"]} if role == "case_officer" else {})) if role else {}
             body = call(SAVE, headers, document=POINTS)
@@ -299,3 +309,33 @@ async def test_admins_manage_saved_queries_over_graphql(db_dsn: str) -> None:
             "/graphql", params={"query": SAVE, "variables": json.dumps({"document": POINTS})}, headers=admin
         )
         assert by_get.status_code == 405  # mutations only by POST
+
+
+async def test_a_restore_undoes_a_deprecation_only_for_a_document_that_still_validates(
+    db_dsn: str, conn: asyncpg.Connection
+) -> None:
+    """A version deprecated in error comes back as the default (CLI or GraphQL), but not one
+    that the schema has moved past: it would fail every run."""
+    good = await store(conn, POINTS)
+    gone, _ = await saved.save(conn, "Gone", "query Gone { regions { noLongerAField } }", "Gone", "tests")
+    for operation in (good, gone):
+        assert await saved.deprecate(conn, operation.name, operation.version)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(LIAISON), "queries", *args]
+        return subprocess.run(command, env={"DATABASE_URL": db_dsn}, capture_output=True, text=True, check=False)
+
+    done = cli("restore", good.name, "1")
+    assert done.returncode == 0 and done.stdout.strip() == f"restored {good.name} v1", done
+    assert (await saved.find(conn, good.name)) == good
+    refused = cli("restore", good.name, "1")
+    assert refused.returncode == 1 and "no deprecated version 1" in refused.stderr
+
+    with service(db_dsn, role=None) as client:
+        restore = 'mutation { savedOperationRestore(input: {name: "Gone", version: 1}) { savedOperation { version } userErrors { code message } } }'
+        answer = client.post("/graphql", json={"query": restore}, headers=bearer("admin")).json()
+    payload = answer["data"]["savedOperationRestore"]
+    assert payload["savedOperation"] is None
+    assert [e["code"] for e in payload["userErrors"]] == ["INVALID_DOCUMENT"]
+    assert "noLongerAField" in payload["userErrors"][0]["message"]
+    assert (await saved.find(conn, "Gone")) is None  # still deprecated

@@ -421,3 +421,61 @@ def test_open_subscriptions_are_a_metric(db_dsn: str) -> None:
             ok(client, "caseOpen", **intake())  # delivered to "a": both are registered by now
             assert receive(ws)["id"] == "a"
             assert open_now() == 2
+
+
+async def count_cases(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval('SELECT count(*) FROM "case"')
+    finally:
+        await conn.close()
+
+
+def test_only_subscriptions_run_over_the_websocket(db_dsn: str) -> None:
+    """Queries and mutations go by HTTP, where the router secret, idempotency keys and the
+    write's answer hold: over the socket a mutation wrote and answered without its case, and
+    `_service` and `_entities` skipped the router secret."""
+    opening = "mutation ($i: CaseOpenInput!) { caseOpen(input: $i) { case { number } userErrors { code } } }"
+    before = anyio.run(count_cases, db_dsn)
+    with (
+        service(db_dsn, role="admin", LIAISON_ROUTER_SECRET="s3cret-shared-with-the-router") as client,
+        connected(client, as_role("contact_point", contactPoints=[PUDONG_POINT])) as ws,
+    ):
+        sent = {
+            "write": {"query": opening, "variables": {"i": intake()}},
+            "federation": {"query": "{ _service { sdl } }"},
+            "query": {"query": "{ regions { code } }"},
+            "unnamed": {
+                "query": f"query A {{ regions {{ code }} }} {PUBLIC_SUBSCRIPTION.replace('subscription', 'subscription B', 1)}"
+            },
+        }
+        for ident, payload in sent.items():
+            ws.send_json({"id": ident, "type": "subscribe", "payload": payload})
+            message = receive(ws)
+            assert message["id"] == ident and message["type"] == "error", message
+            [error] = message["payload"]
+            assert error["extensions"]["code"] == (
+                "GRAPHQL_VALIDATION_FAILED" if ident == "unnamed" else "OPERATION_NOT_ALLOWED"
+            ), message
+        subscribe(ws, "still", query=PUBLIC_SUBSCRIPTION)  # the connection still serves subscriptions
+        ok(client, "caseOpen", **intake())
+        assert delivered(ws, "still")["event"]["kind"] == "OPENED"
+    assert anyio.run(count_cases, db_dsn) == before + 1  # the write over HTTP only
+
+
+def test_a_message_nested_too_deeply_closes_with_a_code(db_dsn: str) -> None:
+    """JSON nested past the parser's recursion limit, under the size limit: a protocol error
+    (4400 with a coded reason), not a dropped connection and a traceback."""
+    deep = "[" * 30000 + "]" * 30000
+    with service(db_dsn) as client:
+        for message in (
+            f'{{"type": "connection_init", "payload": {{"x": {deep}}}}}',
+            f'{{"id": "1", "type": "subscribe", "payload": {{"query": "{{ __typename }}", "variables": {{"x": {deep}}}}}}}',
+        ):
+            with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                if '"subscribe"' in message:
+                    ws.send_json({"type": "connection_init", "payload": {}})
+                    assert receive(ws) == {"type": "connection_ack"}
+                ws.send_text(message)
+                closed = closed_with(ws)
+                assert closed.code == 4400 and closed.reason.startswith("BAD_REQUEST:"), (closed.code, closed.reason)
