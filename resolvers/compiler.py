@@ -7,6 +7,8 @@ mapping from the schema itself: plain fields are columns of their type's table, 
 loaders of the generic path follow as well. Arguments are converted by Strawberry and
 validated by the same functions the resolvers call, so a request the generic path would
 refuse is refused here too, and then runs on the generic path, which words the error.
+Where it reads request values it goes through ``resolvers.bindings``' sites, so that a plan
+can be made once per variable shape (``Compiler.shape``) and bound to other values.
 
 What it does not know (a resolver without a mapping, an abstract type, a field the viewer
 may not read) raises ``NotCompiled``; ``static`` says whether the reason holds for every

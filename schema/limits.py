@@ -123,7 +123,7 @@ def measured(
 ) -> Measure | None:
     """The measure an earlier request of this document and these variables got, if kept;
     else, given the ``operation`` (graphql-core's schema, the document, the operation node,
-    the coerced variables), measured and kept as ``Limits`` does; None when it expands too
+    ``get_variable_values``' result), measured and kept as ``Limits`` does; None when it expands too
     far to measure (the pipeline refuses it)."""
     key = _measure_key(query, operation_name, variables_key(variables), limits)
     found = caches.measured.get(*key) if key[2] is not None else None
@@ -141,12 +141,12 @@ def measure_kept(
     graphql_schema: Any,
     document: Any,
     operation: Any,
-    coerced: Any,
+    variables: Any,
 ) -> Measure:
-    """Measure the operation for these (coerced) variables, and keep the measure under ``key``
-    (``_measure_key``) unless its variables are too large to be one. TooLarge when it expands
-    too far to measure."""
-    found = measure(graphql_schema, document, operation, coerced, key[-1])
+    """Measure the operation for ``variables`` (``get_variable_values``' result), and keep the
+    measure under ``key`` (``_measure_key``) unless the request's variables are too large to
+    be one. TooLarge when it expands too far to measure."""
+    found = measure(graphql_schema, document, operation, variables, key[-1])
     if key[2] is not None:
         caches.measured.put(found, plain_size(found), *key)
     return found
