@@ -33,7 +33,7 @@ from resolvers.limits import Spend
 
 from .cache_control import cache_header
 from .caches import DocumentCaches, caches_of, plain_size, variables_key
-from .cost import Measure, TooLarge, measure
+from .cost import Measure, TooLarge, measure, measured_inputs
 from .errors import INTERNAL
 from .permissions import Forbidden
 
@@ -143,10 +143,16 @@ def measure_kept(
     operation: Any,
     variables: Any,
 ) -> Measure:
-    """Measure the operation for ``variables`` (``get_variable_values``' result), and keep the
-    measure under ``key`` (``_measure_key``) unless the request's variables are too large to
-    be one. TooLarge when it expands too far to measure."""
-    found = measure(graphql_schema, document, operation, variables, key[-1])
+    """The measure of the operation for ``variables`` (``get_variable_values``' result): an
+    earlier request's whose variables read alike to the measure (``measured_inputs``: a new
+    code measures as the old one did), else measured; kept under both, and under ``key``
+    (``_measure_key``) unless the request's variables are too large to be one. TooLarge when
+    it expands too far to measure."""
+    alike = ("alike", key[0], key[1], measured_inputs(variables), key[-1])
+    found = caches.measured.get(*alike)
+    if found is None:
+        found = measure(graphql_schema, document, operation, variables, key[-1])
+        caches.measured.put(found, plain_size(found), *alike)
     if key[2] is not None:
         caches.measured.put(found, plain_size(found), *key)
     return found
