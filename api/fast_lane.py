@@ -53,15 +53,16 @@ async def serve_known(request: Request) -> Response | None:
     limits = request.app.state.settings.limits
     engine = request.app.state.engine
     caches = engine.caches
-    parsed = caches.parsed.get(query, limits.max_tokens)
-    if parsed is None or parsed.points_due:  # new to the process, or its parse not yet charged
-        return None
-    if operation_name is None:
+    parsed = caches.parsed.get(query, limits.max_tokens) if operation_name is None else None
+    if operation_name is None and parsed is not None:
         operation_name = _only_operation_name(parsed.document)
     # Sent before: neither coerced, bound nor measured again.
     statement = known_statement(caches, query, operation_name, viewer, variables, limits.max_page_size)
     found = measured(caches, query, operation_name, variables, limits) if statement is not None else None
     if statement is None or found is None:  # new values: coerced, bound to their shape's statement, measured
+        parsed = parsed or caches.parsed.get(query, limits.max_tokens)
+        if parsed is None or parsed.points_due:  # new to the process, or its parse not yet charged
+            return None
         operation = get_operation_ast(parsed.document, operation_name)
         if operation is None:
             return None

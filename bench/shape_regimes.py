@@ -4,8 +4,9 @@ one statement per variable shape (instead of one per exact variables) changes ov
 One ``liaison serve`` process in compiled mode over ``--dsn`` (the demo data is enough);
 wrk (bench/load.py's ``run_wrk``, bodies checked) at ``--concurrency`` for ``--duration``
 seconds per run, the regimes alternated for ``--rounds`` rounds after a warm-up of each.
-The varied regime cycles through 1,000 bodies: contact-point codes drawn from the database
-and 5 to 20 cases a page (as bench/varied.py draws Q3's). ``--src DIR`` runs another
+The varied regime cycles through ``--variants`` bodies: 1,000 contact-point codes drawn from
+the database and 5 to 20 cases a page (as bench/varied.py draws Q3's); more than 1,000 are
+distinct (code, cases) pairs, up to 16,000, more than the caches keep. ``--src DIR`` runs another
 checkout's code (its directory first on PYTHONPATH; ``git archive main | tar -x -C DIR``),
 for the figures before a change. CPU per request is the service's process alone: the
 PostgreSQL of ``--dsn`` may be shared.
@@ -30,13 +31,13 @@ from .perf import bench_token
 from .queries import Request
 
 QUERY = (Path(__file__).with_name("queries") / "q3_detail.graphql").read_text()
-VARIANTS = 1000
+CODES = 1000
 
 
 async def _codes(dsn: str) -> list[str]:
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch("SELECT code FROM contact_point ORDER BY md5(code) LIMIT $1", VARIANTS)
+        rows = await conn.fetch("SELECT code FROM contact_point ORDER BY md5(code) LIMIT $1", CODES)
     finally:
         await conn.close()
     return [r[0] for r in rows]
@@ -49,20 +50,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=8)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--variants", type=int, default=1000, help="bodies of the varied regime (distinct when <= 16,000)"
+    )
     args = parser.parse_args()
 
     codes = asyncio.run(_codes(args.dsn))
     rng = random.Random(20)  # noqa: S311 (a reproducible draw, not a secret)
-    bodies = [
-        {
-            "query": QUERY,
-            "operationName": "Detail",
-            "variables": {"code": codes[i % len(codes)], "cases": rng.randint(5, 20)},
-        }
-        for i in range(VARIANTS)
-    ]
+    pairs = [(code, cases) for code in codes for cases in range(5, 21)]
+    if args.variants <= CODES:
+        chosen = [(codes[i % len(codes)], rng.randint(5, 20)) for i in range(args.variants)]
+    else:  # distinct (code, cases) pairs, in random order
+        chosen = rng.sample(pairs, min(args.variants, len(pairs)))
+    bodies = [{"query": QUERY, "operationName": "Detail", "variables": {"code": c, "cases": n}} for c, n in chosen]
     BODIES.mkdir(parents=True, exist_ok=True)
-    varied = BODIES / "shape_regimes_q3.jsonl"
+    varied = BODIES / f"shape_regimes_q3_{len(bodies)}.jsonl"
     varied.write_text("".join(json.dumps(b, ensure_ascii=False) + "\n" for b in bodies))
     identical = {**bodies[0], "variables": {"code": codes[0], "cases": 10}}
     headers = {"content-type": "application/json", "authorization": f"Bearer {bench_token()}"}
