@@ -158,7 +158,12 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.jwt)
-    app.state.engine = QueryEngine(schema, settings.execution, fast_lane=not settings.trusted_documents_only)
+    app.state.engine = QueryEngine(
+        schema,
+        settings.execution,
+        fast_lane=not settings.trusted_documents_only,
+        answers_budget=int(settings.answers_mib * 2**20),
+    )
     app.state.telemetry = telemetry
     telemetry.metrics.read_from(app.state)
     # A bulkhead for /graphql and /queries alike: on 2 cores, more executions at once only

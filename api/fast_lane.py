@@ -25,7 +25,7 @@ from graphql.utilities import get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 
-from db.compiled import fetch_data
+from db.answers import fetch_answer
 from db.errors import DatabaseUnavailable, InvalidInput
 from resolvers.compiler import NotCompiled
 from schema.caches import DocumentCaches
@@ -85,7 +85,7 @@ async def serve_known(request: Request) -> Response | None:
     try:
         with operation_span(context.tracer, operation_name) as span:
             span.set_attribute("liaison.execution", "fast_lane")
-            text = await fetch_data(context.db, statement.sql, statement.values)
+            text = await fetch_answer(context.db, engine.answers, statement.sql, statement.values, statement.check)
     except InvalidInput:
         return None
     except DatabaseUnavailable as fault:  # answered at once: the pipeline would wait for it again

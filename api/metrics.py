@@ -132,6 +132,16 @@ class _StateCollector(Collector):
             misses.add_metric([name], cache.misses)
             held.add_metric([name], cache.held)
         yield from (hits, misses, held)
+        if engine is not None:
+            answers = CounterMetricFamily(
+                "liaison_kept_answers",
+                "Compiled answers over versioned data (db.answers), by outcome: served as kept after their"
+                " versions matched (kept), kept with other versions and run again (stale), run and kept (new).",
+                labels=["outcome"],
+            )
+            for outcome in ("kept", "stale", "new"):
+                answers.add_metric([outcome], engine.answers.served[outcome])
+            yield answers
 
 
 async def serve_metrics(request: Request) -> Response:

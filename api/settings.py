@@ -61,6 +61,8 @@ class Settings(FromEnvironment):
     """``compiled``: queries the compiler knows run as one SQL statement; ``dataloader``: none
     do; ``verify``: both run, the generic path's answer is sent and the compiled one checked
     against it byte for byte (a mismatch is logged and flagged in ``X-Liaison-Execution``)."""
+    answers_mib: float = Field(8, alias="LIAISON_ANSWERS_MIB", ge=0)
+    """MiB of compiled statistics answers kept while what they read is unchanged (``db.answers``); 0: none kept."""
     log_format: Literal["json", "text"] = Field("json", alias="LIAISON_LOG_FORMAT")
     """``json``: one object per line (each request's line with its id, path and cost); ``text`` for people."""
     metrics_secret: str | None = Field(None, alias="LIAISON_METRICS_SECRET", repr=False, min_length=16)

@@ -27,9 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import os
 import statistics
 import time
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +43,9 @@ from graphql.utilities import get_operation_ast
 from api.startup import prepare_database
 from db import stats, summaries
 from db.access import Role, Viewer
+from db.answers import render_versioned
 from db.compiled import render
+from db.plan import Root
 from db.volume import add_volume
 from resolvers.compiler import Compiler
 from schema import schema
@@ -53,10 +57,17 @@ from .peers import start_ours, stop
 from .perf import bench_token
 from .queries import build_queries
 
+INTERNAL = Viewer(Role.INTERNAL)
 PERIOD = (datetime.date(2020, 1, 1), datetime.date(2021, 1, 1))
 Q4C = Path(__file__).parent / "queries" / "q4c_case_stats.graphql"
 TARGET_P50_MS, TARGET_RPS, INTAKE_MARGIN = 20.0, 200.0, 0.20
 CASE_TRIGGERS = ("case_summaries_insert", "case_summaries_delete")
+VERSION_TRIGGERS = {
+    table: tuple(f"{table}_version_{event}" for event in ("insert", "update", "delete"))
+    for table in ("case_summary", "case_close_histogram")
+}
+"""Migration 0022's triggers that bump the versions of the case summaries' cells."""
+INTAKE_MODES = ("with summaries", "summaries without versions", "without")
 RETURN_TRIGGERS = ("return_summaries_insert", "return_summaries_delete")
 INSERT = """
 INSERT INTO "case" (number, kind, channel, category, status, contact_point_id, amount_claimed, opened_at)
@@ -71,8 +82,12 @@ class Measured:
     summary_ms: float
     raw_ms: float
     compiled_ms: float
+    check_ms: float
+    """The kept answer's check: the versions Q4c's statement read (``db.answers``)."""
     http: dict[str, Run]
-    """By run: one worker at 1 and 16 connections, two workers at 16."""
+    """By run: one worker at 1 and 16 connections, two workers at 16; answers kept or not."""
+    loads: dict[str, float]
+    """The one-minute load average after each run."""
     intake_ms: dict[str, float]
     differences: int
 
@@ -90,17 +105,25 @@ async def _timed(conn: asyncpg.Connection, stat: object, keys: list[str], runs: 
     return statistics.median(times), found
 
 
-def _compiled_q4c() -> tuple[str, list[object]]:
-    """Q4c's statement as the compiled path renders it for the bench's (internal) viewer."""
+def _compiled_q4c() -> Root:
+    """Q4c's plan as the compiler makes it for the bench's (internal) viewer."""
     compiler = Compiler(schema)
     document = parse(Q4C.read_text())
     operation = get_operation_ast(document)
     assert operation is not None
-    viewer = Viewer(Role.INTERNAL)
-    return render(compiler.plan(document, operation, {}, viewer, 100), viewer)
+    return compiler.plan(document, operation, {}, INTERNAL, 100)
 
 
-async def sql_times(dsn: str, raw_runs: int) -> tuple[float, float, float]:
+async def _median_ms(conn: asyncpg.Connection, sql: str, values: Sequence[object], runs: int = 30) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await conn.fetch(sql, *values)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+async def sql_times(dsn: str, raw_runs: int) -> tuple[float, float, float, float]:
     conn = await asyncpg.connect(dsn)
     try:
         keys = await _districts(conn)
@@ -108,34 +131,39 @@ async def sql_times(dsn: str, raw_runs: int) -> tuple[float, float, float]:
         raw_ms, from_rows = await _timed(conn, stats.case_stats_from_rows, keys, raw_runs)
         if repr(from_summaries) != repr(from_rows):
             raise SystemExit("the summaries' statistics differ from the raw rows': run `liaison stats check`")
-        sql, values = _compiled_q4c()
-        times = []
-        for _ in range(30):
-            started = time.perf_counter()
-            await conn.fetch(sql, *values)
-            times.append((time.perf_counter() - started) * 1000)
-        return summary_ms, raw_ms, statistics.median(times)
+        plan = _compiled_q4c()
+        _, _, check = render_versioned(plan, INTERNAL)
+        assert check is not None
+        compiled_ms = await _median_ms(conn, *render(plan, INTERNAL))
+        return summary_ms, raw_ms, compiled_ms, await _median_ms(conn, check.sql, check.values)
     finally:
         await conn.close()
 
 
-def http_runs(db: BenchDatabase, seconds: float) -> dict[str, Run]:
+def http_runs(db: BenchDatabase, seconds: float) -> tuple[dict[str, Run], dict[str, float]]:
+    """Q4c over HTTP per run, with the compiled answers kept (``db.answers``) and without
+    (``LIAISON_ANSWERS_MIB=0``); and the one-minute load average after each run."""
     q4c = next(q for q in build_queries(bench_token(), []) if q.key == "Q4c")
-    found = {}
+    found, loads = {}, {}
     for workers, concurrency in ((1, 1), (1, 16), (2, 16)):
-        peer = start_ours("ours-compiled", db.dsn, "compiled", workers=workers)
-        try:
-            answer = httpx2.post(peer.url(q4c.ours.path), content=q4c.ours.body, headers=q4c.ours.headers, timeout=300)
-            body = answer.json()
-            if "errors" in body or len(body["data"]["region"]["districts"]) != 16:
-                raise SystemExit(f"Q4c failed: {answer.text[:500]}")
-            if answer.headers.get(HEADER) != "compiled":
-                raise SystemExit(f"Q4c ran on the {answer.headers.get(HEADER)} path, not the compiled one")
-            run_wrk(peer, q4c.ours, concurrency, 3, db.postmaster_pid)  # warm-up
-            found[f"{workers}w c={concurrency}"] = run_wrk(peer, q4c.ours, concurrency, seconds, db.postmaster_pid)
-        finally:
-            stop(peer)
-    return found
+        for kept, env in (("kept", {}), ("not kept", {"LIAISON_ANSWERS_MIB": "0"})):
+            peer = start_ours("ours-compiled", db.dsn, "compiled", workers=workers, env=env)
+            try:
+                answer = httpx2.post(
+                    peer.url(q4c.ours.path), content=q4c.ours.body, headers=q4c.ours.headers, timeout=300
+                )
+                body = answer.json()
+                if "errors" in body or len(body["data"]["region"]["districts"]) != 16:
+                    raise SystemExit(f"Q4c failed: {answer.text[:500]}")
+                if answer.headers.get(HEADER) != "compiled":
+                    raise SystemExit(f"Q4c ran on the {answer.headers.get(HEADER)} path, not the compiled one")
+                run_wrk(peer, q4c.ours, concurrency, 3, db.postmaster_pid)  # warm-up
+                name = f"{workers}w c={concurrency} {kept}"
+                found[name] = run_wrk(peer, q4c.ours, concurrency, seconds, db.postmaster_pid)
+                loads[name] = os.getloadavg()[0]
+            finally:
+                stop(peer)
+    return found, loads
 
 
 async def _set_triggers(conn: asyncpg.Connection, enabled: bool, triggers: tuple[str, ...], table: str) -> None:
@@ -143,20 +171,26 @@ async def _set_triggers(conn: asyncpg.Connection, enabled: bool, triggers: tuple
         await conn.execute(f"ALTER TABLE {table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER {trigger}")
 
 
+async def _set_versions(conn: asyncpg.Connection, enabled: bool) -> None:
+    for table, triggers in VERSION_TRIGGERS.items():
+        await _set_triggers(conn, enabled, triggers, table)
+
+
 async def intake(dsn: str, rounds: int, per_round: int) -> dict[str, float]:
-    """Median ms per single-row INSERT (its own transaction) with and without the summary triggers."""
+    """Median ms per single-row INSERT (its own transaction) with the summary triggers (and
+    the versions they bump), with the summaries but not their versions, and with neither."""
     conn = await asyncpg.connect(dsn)
-    times: dict[str, list[float]] = {"with summaries": [], "without": []}
+    times: dict[str, list[float]] = {mode: [] for mode in INTAKE_MODES}
     try:
         points = [
             r[0] for r in await conn.fetch("SELECT id FROM contact_point WHERE district_code LIKE '31%' LIMIT 50")
         ]
         opened = datetime.datetime(2020, 6, 1, 9, tzinfo=datetime.UTC)
         serial = 0
-        for turn in range(rounds * 2):
-            mode = ("with summaries", "without")[(turn + turn // 2) % 2]  # alternate, the first rotating
-            enabled = mode == "with summaries"
-            await _set_triggers(conn, enabled, CASE_TRIGGERS, '"case"')
+        for turn in range(rounds * len(INTAKE_MODES)):
+            mode = INTAKE_MODES[(turn + turn // len(INTAKE_MODES)) % len(INTAKE_MODES)]  # the first rotating
+            await _set_triggers(conn, mode != "without", CASE_TRIGGERS, '"case"')
+            await _set_versions(conn, mode == "with summaries")
             try:
                 numbers = []
                 for i in range(per_round):
@@ -165,9 +199,11 @@ async def intake(dsn: str, rounds: int, per_round: int) -> dict[str, float]:
                     started = time.perf_counter()
                     await conn.execute(INSERT, numbers[-1], points[i % len(points)], opened)
                     times[mode].append((time.perf_counter() - started) * 1000)
+                await _set_versions(conn, True)
                 await conn.execute('DELETE FROM "case" WHERE number = ANY($1::text[])', numbers)
             finally:
                 await _set_triggers(conn, True, CASE_TRIGGERS, '"case"')
+                await _set_versions(conn, True)
     finally:
         await conn.close()
     return {mode: statistics.median(found) for mode, found in times.items()}
@@ -205,6 +241,53 @@ async def load_probe(dsn: str, cases: int) -> dict[str, float]:
     return found
 
 
+async def _insert_all(conn: asyncpg.Connection, numbers: list[str], point: int, opened: datetime.datetime) -> None:
+    for number in numbers:
+        await conn.execute(INSERT, number, point, opened)
+
+
+async def concurrent_intake(dsn: str, writers: int, per_writer: int) -> dict[str, float]:
+    """Cases per second from ``writers`` connections inserting at once (each insert its own
+    transaction), all at one district's contact points or each writer at another district's,
+    with the version triggers on and off: whether the version rows make writers wait."""
+    admin = await asyncpg.connect(dsn)
+    conns = [await asyncpg.connect(dsn) for _ in range(writers)]
+    found: dict[str, float] = {}
+    try:
+        by_district = [
+            r[0]
+            for r in await admin.fetch(
+                "SELECT min(id) FROM contact_point WHERE district_code LIKE '31%' GROUP BY district_code ORDER BY 1"
+            )
+        ]
+        opened = datetime.datetime.now(datetime.UTC)
+        serial = 0
+        for versions in (True, False, True, False):
+            await _set_versions(admin, versions)
+            for spread in ("one district", "a district each"):
+                numbers = [
+                    [f"C310101-2098-{n:02d}{i:03d}{serial:02d}" for i in range(per_writer)] for n in range(writers)
+                ]
+                points = [by_district[0 if spread == "one district" else n % len(by_district)] for n in range(writers)]
+                started = time.perf_counter()
+                await asyncio.gather(*(_insert_all(*w, opened) for w in zip(conns, numbers, points, strict=True)))
+                rate = writers * per_writer / (time.perf_counter() - started)
+                key = f"{spread}, versions {'on' if versions else 'off'}"
+                found[key] = max(found.get(key, 0.0), rate)
+                await _set_versions(admin, True)
+                await admin.execute(
+                    'DELETE FROM "case" WHERE number = ANY($1::text[])', [n for w in numbers for n in w]
+                )
+                await _set_versions(admin, versions)
+                serial += 1
+    finally:
+        await _set_versions(admin, True)
+        for conn in conns:
+            await conn.close()
+        await admin.close()
+    return found
+
+
 async def _check(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
@@ -214,20 +297,32 @@ async def _check(dsn: str) -> int:
 
 
 def measure(size: int, args: argparse.Namespace) -> Measured:
-    with bench_database(None, size, returns_for(size)) as db:
-        summary_ms, raw_ms, compiled_ms = asyncio.run(sql_times(db.dsn, args.raw_runs))
+    with bench_database(args.dsn, size, returns_for(size)) as db:
+        summary_ms, raw_ms, compiled_ms, check_ms = asyncio.run(sql_times(db.dsn, args.raw_runs))
         print(
             f"{size:,}: statistics {summary_ms:.1f} ms from summaries, {raw_ms:.0f} ms from rows,"
-            f" Q4c's compiled statement {compiled_ms:.1f} ms",
+            f" Q4c's compiled statement {compiled_ms:.1f} ms, its versions' check {check_ms:.2f} ms",
             flush=True,
         )
-        http = http_runs(db, args.seconds)
+        http, loads = http_runs(db, args.seconds)
         for name, run in http.items():
             print(f"{size:,}: Q4c {name} p50 {run.p50_ms:.1f} ms, {run.rps:.0f} req/s", flush=True)
         intake_ms = asyncio.run(intake(db.dsn, args.intake_rounds, args.intake_rows))
         print(f"{size:,}: intake {intake_ms}", flush=True)
         differences = asyncio.run(_check(db.dsn))
-        return Measured(size, db.cases, db.load_seconds, summary_ms, raw_ms, compiled_ms, http, intake_ms, differences)
+        return Measured(
+            size,
+            db.cases,
+            db.load_seconds,
+            summary_ms,
+            raw_ms,
+            compiled_ms,
+            check_ms,
+            http,
+            loads,
+            intake_ms,
+            differences,
+        )
 
 
 def report(found: list[Measured], probe: dict[str, float] | None, probe_cases: int, args: argparse.Namespace) -> str:
@@ -245,32 +340,34 @@ def report(found: list[Measured], probe: dict[str, float] | None, probe_cases: i
         f"of {args.intake_rows} per mode, alternating; median. CPU per request: the service's process tree",
         "and PostgreSQL's. Targets: p50 ≤ 20 ms and ≥ 200 req/s at c=16; intake within 20 %.",
         "",
-        "| cases | load (this run) | SQL from summaries | SQL from rows | compiled Q4c | run | p50 | p99 | req/s"
-        " | service CPU/req | PostgreSQL CPU/req | targets at c=16 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| cases | load (this run) | SQL from summaries | SQL from rows | compiled Q4c | its check | run | p50 | p99 | req/s"
+        " | service CPU/req | PostgreSQL CPU/req | load average | targets at c=16 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in found:
         for name, run in m.http.items():
             met = ""
-            if name.endswith("c=16"):
+            if "c=16" in name:
                 met = (
                     f"p50 {'met' if run.p50_ms <= TARGET_P50_MS else 'missed'},"
                     f" req/s {'met' if run.rps >= TARGET_RPS else 'missed'}"
                 )
             lines.append(
                 f"| {m.cases:,} | {f'{m.load_seconds:.0f} s' if m.load_seconds else 'reused'} | {m.summary_ms:.1f} ms"
-                f" | {m.raw_ms:,.0f} ms | {m.compiled_ms:.1f} ms | {name} | {run.p50_ms:.1f} ms | {run.p99_ms:.1f} ms | {run.rps:,.0f}"
-                f" | {run.server_cpu_ms:.1f} ms | {run.pg_cpu_ms:.1f} ms | {met} |"
+                f" | {m.raw_ms:,.0f} ms | {m.compiled_ms:.1f} ms | {m.check_ms:.2f} ms | {name} | {run.p50_ms:.1f} ms | {run.p99_ms:.1f} ms | {run.rps:,.0f}"
+                f" | {run.server_cpu_ms:.1f} ms | {run.pg_cpu_ms:.1f} ms | {m.loads[name]:.1f} | {met} |"
             )
     lines += [
         "",
-        "| cases | intake with summaries | without | ratio | within 20 % | `stats check` after |",
-        "|---|---|---|---|---|---|",
+        "| cases | intake with summaries and versions | summaries without versions | without | ratio | within 20 %"
+        " | `stats check` after |",
+        "|---|---|---|---|---|---|---|",
     ]
     for m in found:
         ratio = m.intake_ms["with summaries"] / m.intake_ms["without"]
         lines.append(
-            f"| {m.cases:,} | {m.intake_ms['with summaries']:.2f} ms | {m.intake_ms['without']:.2f} ms | {ratio:.2f}"
+            f"| {m.cases:,} | {m.intake_ms['with summaries']:.2f} ms | {m.intake_ms['summaries without versions']:.2f} ms"
+            f" | {m.intake_ms['without']:.2f} ms | {ratio:.2f}"
             f" | {'met' if ratio <= 1 + INTAKE_MARGIN else 'missed'} | {m.differences} differences |"
         )
     if probe:
@@ -291,6 +388,8 @@ def main() -> None:
     parser.add_argument("--intake-rounds", type=int, default=3)
     parser.add_argument("--intake-rows", type=int, default=300)
     parser.add_argument("--load-probe", type=int, default=0, help="also time add_volume of N cases with/without")
+    parser.add_argument("--dsn", help="a database to bring to the volume instead of an embedded cluster per size")
+    parser.add_argument("--writers", type=int, default=0, help="also measure intake from N concurrent writers")
     parser.add_argument("--out", help="append the section to this file (bench/RESULTS.md)")
     args = parser.parse_args()
     check_wrk()
@@ -300,6 +399,13 @@ def main() -> None:
         with bench_database(None, args.sizes[0], returns_for(args.sizes[0])) as db:
             probe = asyncio.run(load_probe(db.dsn, args.load_probe))
     text = report(found, probe, args.load_probe, args)
+    if args.writers:
+        with bench_database(args.dsn, args.sizes[0], returns_for(args.sizes[0])) as db:
+            rates = asyncio.run(concurrent_intake(db.dsn, args.writers, args.intake_rows))
+        text += "\n" + "\n".join(
+            f"- {args.writers} concurrent writers, {key}: {rate:,.0f} cases/s" for key, rate in rates.items()
+        )
+        text += f" (best of two rounds; load average {os.getloadavg()[0]:.1f})\n"
     print(text)
     if args.out:
         with open(args.out, "a", encoding="utf-8") as out:

@@ -10,7 +10,8 @@ The modules of both layers import this one; it imports only the mapping.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Any, Literal, assert_never
 
 from .model import Table
 from .sql import Order, Page, Predicate
@@ -30,6 +31,7 @@ __all__ = [
     "Nested",
     "PageInfo",
     "PageInfoField",
+    "Reads",
     "Root",
     "Rows",
     "Scalar",
@@ -39,6 +41,7 @@ __all__ = [
     "Sequence",
     "Slot",
     "Summary",
+    "reads",
 ]
 
 Form = Literal["plain", "datetime", "decimal", "float", "enum"]
@@ -215,3 +218,52 @@ Selection = tuple[Field, ...]
 class Root:
     selection: Selection
     typename: str = "Query"
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a plan's statement reads: tables by name, and the summaries (``case`` for case
+    figures, ``return`` for return flows) by the years of the days they cover (None: unbounded)."""
+
+    tables: frozenset[str] = frozenset()
+    summaries: frozenset[tuple[str, int | None, int | None]] = frozenset()
+
+    def __or__(self, other: Reads) -> Reads:
+        return Reads(self.tables | other.tables, self.summaries | other.summaries)
+
+
+def reads(selection: Selection) -> Reads:
+    """What the statement of ``selection`` reads, as ``db.compiled`` renders it: the tables of
+    its rows and of their links, a tally's rows (``tally:<rows>``), and the summaries with the
+    district table they are joined to. Row access adds only tables of rows that have it
+    (cases and returns), which are read already."""
+    found = Reads()
+    for f in selection:
+        match f:
+            case Scalar() | Constant() | GlobalId() | InSet():
+                pass
+            case Rows():
+                found |= _rows(f.table, f.link) | reads(f.selection)
+            case Sequence():
+                for item in f.items:
+                    found |= reads((item,)) if item is not None else Reads()
+            case Connection():
+                found |= _rows(f.table, f.link) | reads(f.node_selection)
+            case Scoped() | Nested():
+                found |= reads(f.selection)
+            case Counted():
+                rows = () if isinstance(f.tally, Breakdown) else (f"tally:{f.tally.rows}",)
+                found |= Reads(frozenset(rows)) | reads(f.selection or ())
+            case Summary():
+                source = "case" if f.figures.name == "case_figures" else "return"
+                first = None if f.start is None else f.start.year
+                last = None if f.before is None else (f.before - timedelta(days=1)).year
+                found |= Reads(frozenset({"district"}), frozenset({(source, first, last)})) | reads(f.selection)
+            case _:
+                assert_never(f)
+    return found
+
+
+def _rows(table: Table, link: Link | None) -> Reads:
+    hop = () if link is None or link.via is None else (link.via[0].name,)
+    return Reads(frozenset({table.name, *hop}))

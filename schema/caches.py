@@ -25,6 +25,7 @@ from strawberry.extensions import SchemaExtension
 from resolvers.private_apis import graphql_schema, provided_operation_name, validate_document
 
 __all__ = [
+    "ANSWERS_BUDGET",
     "PARSED_BYTES_PER_CHAR",
     "PARSED_BYTES_PER_TOKEN",
     "VARIABLES_CACHED_BYTES",
@@ -94,6 +95,8 @@ again is neither coerced nor bound again. A few hundred bytes each, so some thou
 BINDERS_BUDGET = _budget(1)
 """What binds another request's values to a compiled statement: a few sites per document
 and variable shape (``resolvers.bindings``)."""
+ANSWERS_BUDGET = _budget(8)
+"""Compiled answers of statistics (``db.answers``): a dashboard's a few KB, so a thousand or more."""
 FALLBACKS_BUDGET = _budget(1)
 """Reasons why a document stays on the generic path: a sentence each."""
 DECLARATIONS_BUDGET = _budget(1)

@@ -38,7 +38,7 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from db.access import Viewer
-from db.compiled import fetch_data, render
+from db.answers import VersionCheck, fetch_answer, render_versioned
 from db.errors import DatabaseUnavailable, InvalidInput
 from db.plan import Slot
 from resolvers.compiler import Compiler, NotCompiled
@@ -70,6 +70,8 @@ class Statement(NamedTuple):
     values: list[Any]
     first_key: str | None
     """The operation's first response key: where a database fault is reported, as the generic path does."""
+    check: VersionCheck | None = None
+    """When its answer may be kept (``db.answers``): the statement reading the versions it depends on."""
 
 
 class Rendered(NamedTuple):
@@ -80,12 +82,14 @@ class Rendered(NamedTuple):
     template: tuple[Any, ...]
     slots: tuple[tuple[int, int], ...]
     first_key: str | None
+    check: VersionCheck | None
+    """``db.answers``: its parameters are the shape's (a period's bounds are structure), never a value's."""
 
     def bound(self, values: tuple[Any, ...]) -> Statement:
         params = list(self.template)
         for position, index in self.slots:
             params[position] = values[index]
-        return Statement(self.sql, params, self.first_key)
+        return Statement(self.sql, params, self.first_key, self.check)
 
 
 class CompiledExecution(SchemaExtension):
@@ -147,7 +151,9 @@ class CompiledExecution(SchemaExtension):
             return None
         self.first_key = statement.first_key
         try:
-            return await fetch_data(context.db, statement.sql, statement.values)
+            return await fetch_answer(
+                context.db, context.engine.answers, statement.sql, statement.values, statement.check
+            )
         except DatabaseUnavailable as fault:
             return fault
         except InvalidInput:
@@ -248,10 +254,10 @@ def statement_for(
         if compiler is None:
             return None
         shaped = compiler.shape(document, operation, variables, viewer, max_page)
-        sql, template = render(shaped.root, viewer)
+        sql, template, check = render_versioned(shaped.root, viewer)
         slots = tuple((position, value.index) for position, value in enumerate(template) if isinstance(value, Slot))
         first_key = shaped.root.selection[0].key if shaped.root.selection else None
-        rendered = Rendered(sql, tuple(template), slots, first_key)
+        rendered = Rendered(sql, tuple(template), slots, first_key, check)
         key, values = digest(shape, shaped.structure), shaped.values
         caches.statements.put(rendered, plain_size(rendered), key)
         if binder is None:

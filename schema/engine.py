@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 from starlette.requests import HTTPConnection
 
+from db.answers import Answers
 from resolvers.compiler import Compiler
 
-from .caches import DocumentCaches
+from .caches import ANSWERS_BUDGET, BoundedCache, DocumentCaches
 
 __all__ = ["ROUTER_TRACE", "QueryEngine", "Route"]
 
@@ -49,9 +50,14 @@ class QueryEngine:
     """Operations served per path since start (``compiled``, ``dataloader``, and of the
     compiled ones ``fast_lane``), and in verify mode how many compiled answers matched
     (``verified``) or did not (``mismatch``)."""
+    answers_budget: int = ANSWERS_BUDGET
+    """Bytes of compiled answers kept (``LIAISON_ANSWERS_MIB``); 0: none."""
+    answers: Answers = field(init=False)
+    """Compiled answers kept while the versions of what they read are unchanged (``db.answers``)."""
 
     def __post_init__(self) -> None:
         self.compiler = Compiler(self.schema)
+        self.answers = Answers(BoundedCache(self.answers_budget))
 
     def route(self, connection: HTTPConnection) -> Route:
         """The path of this request: decided on its first call and kept on the request."""

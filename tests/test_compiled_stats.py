@@ -162,17 +162,18 @@ def test_figures_follow_the_mutations(db_dsn: str) -> None:
     ):
         client.headers.update(staff)
 
-        def figures() -> dict[str, Any]:
+        def figures(written: bool = True) -> dict[str, Any]:
             served, _, found = post(client, PUDONG_MONTH, **month)
             assert served == "verified"
+            # After a write the kept answer's versions (db.answers) differ: checked, then run again.
             served, statements, same = post(compiled, PUDONG_MONTH, **month)
-            assert (served, statements, same) == ("compiled", 1, found)
+            assert (served, statements, same) == ("compiled", 2 if written else 1, found)
             return found["district"]["stats"]["cases"]
 
         def status(found: dict[str, Any], name: str) -> int:
             return sum(s["count"] for s in found["byStatus"] if s["status"] == name)
 
-        before = figures()
+        before = figures(written=False)
         number = ok(client, "caseOpen", **intake(channel="ONLINE_MEDIATION"))["case"]["number"]
         opened = figures()
         assert opened["total"] == before["total"] + 1

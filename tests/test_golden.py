@@ -22,7 +22,7 @@ from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 
 from db.access import Role, Viewer
-from db.compiled import render
+from db.answers import render_versioned
 from resolvers.compiler import Compiler
 from resolvers.pagination import MAX_PAGE
 from schema import schema
@@ -55,7 +55,7 @@ def planned_sql(text: str) -> str:
     coerced = get_variable_values(graphql_schema, operation.variable_definitions or (), variables)
     assert not isinstance(coerced, list), coerced
     viewer = Viewer(Role(role))
-    sql, values = render(Compiler(schema).plan(document, operation, coerced, viewer, MAX_PAGE), viewer)
+    sql, values, _ = render_versioned(Compiler(schema).plan(document, operation, coerced, viewer, MAX_PAGE), viewer)
     parameters = "".join(f"-- ${n}: {orjson.dumps(v, default=str).decode()}\n" for n, v in enumerate(values, 1))
     return f"{sql}\n{parameters}"
 
