@@ -154,7 +154,9 @@ def _checked_graphql_body(body: bytes) -> tuple[bytes, Any]:
     except orjson.JSONDecodeError:  # orjson refuses what json takes: lone surrogates, huge integers
         try:
             data = json.loads(body.decode())
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        except RecursionError as exc:  # JSON, nested past the decoder's limit: said as for a GET
+            raise Refused(400, "BAD_REQUEST", "The request's JSON is nested too deeply.") from exc
+        except (UnicodeDecodeError, ValueError) as exc:
             raise Refused(400, "BAD_REQUEST", "The body must be JSON, in UTF-8.") from exc
     items = data if isinstance(data, list) else [data]
     if not items:

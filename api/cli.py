@@ -131,8 +131,20 @@ def volume(settings: Settings, args: argparse.Namespace) -> None:
 
 def keys(settings: Settings, args: argparse.Namespace) -> None:
     """``liaison key create|list|revoke``: API keys, whose secret is printed once at creation."""
+    import asyncpg
+
     from db import credentials
     from db.access import Role
+
+    if args.action == "create":  # refused before a database is started or a row is written
+        refusal = None
+        if args.days is not None and args.days < 1:
+            refusal = f"--days must be 1 or more; got {args.days}"
+        elif Role(args.role) is Role.CONTACT_POINT and not args.contact_point:
+            refusal = "the contact_point role needs --contact-point CODE (repeatable), the points its staff work at"
+        if refusal is not None:
+            print(f"liaison key create: {refusal}", file=sys.stderr)
+            sys.exit(2)
 
     async def run(conn: asyncpg.Connection) -> int:
         if args.action == "create":
@@ -152,6 +164,9 @@ def keys(settings: Settings, args: argparse.Namespace) -> None:
                 )
             except credentials.KeyRefused as exc:
                 print(f"liaison key create: {exc}", file=sys.stderr)
+                return 2
+            except asyncpg.IntegrityConstraintViolationError as exc:  # its detail shows the row: the hash
+                print(f"liaison key create: the database refused the key ({exc.constraint_name})", file=sys.stderr)
                 return 2
             print(secret)
             print(f"key {key.public_id} ({key.role}) made; the line above is shown only now", file=sys.stderr)

@@ -37,8 +37,13 @@ EXPOSED_HEADERS = (
     "X-Liaison-Execution",
     "X-Query-Cost",
     "X-Saved-Query-Version",
+    "X-Export-Truncated",
+    "X-Export-Row-Limit",
+    "X-Export-Truncated-Lists",
+    "Content-Disposition",
 )
-"""Response headers a page may read: the request id to quote, the budget, caching, the path."""
+"""Response headers a page may read: the request id to quote, the budget, caching, the path,
+whether an export was cut at its row limit, and the export's file name."""
 
 
 class _CORSMiddleware(CORSMiddleware):

@@ -69,6 +69,13 @@ def _bounded(request: Request) -> Request:
 async def post_import(request: Request) -> Response:
     try:
         viewer = await _viewer(request)
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "multipart/form-data":
+            raise Refused(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Send the import as multipart/form-data, with the fields `kind`, `file` and `apply`.",
+            )
         try:
             form = await _bounded(request).form(max_files=1, max_fields=4)
         except MultiPartException as exc:

@@ -23,6 +23,7 @@ from schema import schema
 from schema.compiled import plain_data
 from schema.engine import QueryEngine
 
+from .admission import Refused
 from .budget import InProcessBudget
 from .exports import csv_of
 from .saved_queries import coerce_parameter, declared_variables
@@ -114,6 +115,22 @@ async def _push(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _variables(args: argparse.Namespace, declared: dict[str, Any]) -> dict[str, Any]:
+    """``--variables`` and each ``--var``, read as GET /queries reads its parameters."""
+    try:
+        variables = json.loads(args.variables) if args.variables else {}
+    except (ValueError, RecursionError):
+        raise Refused(400, "BAD_REQUEST", "--variables must be a JSON object") from None
+    if not isinstance(variables, dict):
+        raise Refused(400, "BAD_REQUEST", "--variables must be a JSON object")
+    for item in args.var:
+        name, _, value = item.partition("=")
+        if name not in declared:
+            raise Refused(400, "BAD_USER_INPUT", f"the query has no variable {name!r}")
+        variables[name] = coerce_parameter([value], declared[name], name)
+    return variables
+
+
 async def _run(dsn: str, args: argparse.Namespace) -> int:
     db = await open_database(dsn, max_size=2, timeout=30)
     try:
@@ -123,15 +140,12 @@ async def _run(dsn: str, args: argparse.Namespace) -> int:
                 f"no saved query {args.name!r}" + (f" version {args.version}" if args.version else ""), file=sys.stderr
             )
             return 1
-        variables = json.loads(args.variables) if args.variables else {}
         engine = QueryEngine(schema)
-        declared = declared_variables(operation.document, engine.caches)
-        for item in args.var:
-            name, _, value = item.partition("=")
-            if name not in declared:
-                print(f"the query has no variable {name!r}", file=sys.stderr)
-                return 2
-            variables[name] = coerce_parameter([value], declared[name], name)
+        try:
+            variables = _variables(args, declared_variables(operation.document, engine.caches))
+        except Refused as refused:
+            print(f"liaison queries run: {refused}", file=sys.stderr)
+            return 2
         settings = Settings.from_env()
         viewer = Viewer(Role(args.role), "cli", tuple(args.region), tuple(args.district))
         request = Request({"type": "http", "method": "POST", "path": "/cli", "headers": [], "query_string": b""})

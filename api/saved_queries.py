@@ -12,6 +12,8 @@ cache hints, an ``ETag``, and 304 for ``If-None-Match`` with it.
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from typing import Any
 
@@ -107,7 +109,9 @@ async def _variables(request: Request, operation: saved.SavedOperation) -> dict[
     if request.method == "POST":
         try:
             body = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise Refused(400, "BAD_REQUEST", "The request's JSON is nested too deeply.") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
             raise Refused(400, "BAD_REQUEST", "The body must be a JSON object of variables.") from exc
         if not isinstance(body, dict):
             raise Refused(400, "BAD_REQUEST", "The body must be a JSON object of variables.")
@@ -116,7 +120,9 @@ async def _variables(request: Request, operation: saved.SavedOperation) -> dict[
     if given is not None:
         try:
             variables = json.loads(given)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise Refused(400, "BAD_REQUEST", "The request's JSON is nested too deeply.") from exc
+        except ValueError as exc:
             raise Refused(400, "BAD_REQUEST", "`variables` must be a JSON object.") from exc
         if not isinstance(variables, dict):
             raise Refused(400, "BAD_REQUEST", "`variables` must be a JSON object.")
@@ -144,6 +150,10 @@ def declared_variables(document: str, caches: DocumentCaches) -> dict[str, Any]:
     return declared
 
 
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
+
+
 def coerce_parameter(values: list[str], type_: Any, name: str) -> Any:
     """Query-parameter text as the variable's JSON value; repeat a parameter for a list."""
     if isinstance(type_, GraphQLNonNull):
@@ -154,10 +164,13 @@ def coerce_parameter(values: list[str], type_: Any, name: str) -> Any:
         raise Refused(400, "BAD_USER_INPUT", f"`{name}` takes one value; it was given {len(values)}.")
     value = values[0]
     if isinstance(type_, GraphQLScalarType) and type_.name in ("Int", "Float"):
-        try:
-            return int(value) if type_.name == "Int" else float(value)
-        except ValueError as exc:
-            raise Refused(400, "BAD_USER_INPUT", f"`{name}` must be a number; got {value!r}.") from exc
+        # ASCII as GraphQL writes numbers: int() and float() would also take 1_000, other
+        # scripts' digits, spaces, nan and inf.
+        if type_.name == "Int" and _INT.fullmatch(value):
+            return int(value)
+        if type_.name == "Float" and _FLOAT.fullmatch(value) and math.isfinite(number := float(value)):
+            return number
+        raise Refused(400, "BAD_USER_INPUT", f"`{name}` must be a number; got {value!r}.")
     if isinstance(type_, GraphQLScalarType) and type_.name == "Boolean":
         if value not in ("true", "false"):
             raise Refused(400, "BAD_USER_INPUT", f"`{name}` must be true or false; got {value!r}.")

@@ -5,7 +5,9 @@
   first if node_modules is missing), N processes under ``node:cluster``, verifying the same
   issuer's bearer tokens (claims to ``pgSettings``) and with our pool's session settings;
 - ariadne-dataloader: bench/ariadne/server.py (Ariadne with aiodataloader) from its own venv,
-  bench/.data/ariadne-venv (made from bench/ariadne/requirements.txt when missing).
+  bench/.data/ariadne-venv (made from bench/ariadne/requirements.txt when missing);
+- joinmonster: bench/joinmonster/server.js (join-monster 4 over graphql-js) on the same Node 22,
+  N processes under ``node:cluster`` (``npm ci`` in bench/joinmonster first if node_modules is missing).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "send",
     "spawn",
     "start_ariadne",
+    "start_joinmonster",
     "start_ours",
     "start_postgraphile",
     "stop",
@@ -69,7 +72,7 @@ LIMITS = {
 class Peer:
     name: str
     kind: str
-    """"ours", "postgraphile" or "ariadne" (which answers our documents)."""
+    """"ours", "postgraphile", or a peer that answers our documents: "ariadne", "joinmonster"."""
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
@@ -248,6 +251,36 @@ def start_ariadne(dsn: str, token: str, *, workers: int = 1) -> Peer:
     }
     process, log_path = spawn("ariadne-dataloader", [str(python), "server.py"], env, ARIADNE)
     peer = Peer("ariadne-dataloader", "ariadne", port, process, log_path, workers)
+    body = json.dumps({"query": "{ __typename }"}).encode()
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    wait_ready(peer, Request("POST", "/graphql", body, headers))
+    return peer
+
+
+JOINMONSTER = BENCH / "joinmonster"
+
+
+def start_joinmonster(dsn: str, token: str, *, workers: int = 1) -> Peer:
+    """join-monster under ``workers`` cluster processes on PostGraphile's Node, verifying the same tokens,
+    its pool with our pool's session settings (``SESSION_OPTIONS``)."""
+    npm_ci()
+    if not (JOINMONSTER / "node_modules" / "join-monster").exists():
+        print("npm ci in bench/joinmonster ...", flush=True)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JOINMONSTER, check=True)  # noqa: S607
+    port = free_port()
+    env = {
+        **clean_env(),
+        "DATABASE_URL": dsn,
+        "PORT": str(port),
+        "JM_WORKERS": str(workers),
+        "SESSION_OPTIONS": SESSION_OPTIONS,
+        "JWT_SECRET": JWT_ENV["LIAISON_JWT_SECRET"],
+        "JWT_ISSUER": JWT_ENV["LIAISON_JWT_ISSUER"],
+        "JWT_AUDIENCE": JWT_ENV["LIAISON_JWT_AUDIENCE"],
+        "NODE_ENV": "production",
+    }
+    process, log_path = spawn("joinmonster", [str(node_binary()), "server.js"], env, JOINMONSTER)
+    peer = Peer("joinmonster", "joinmonster", port, process, log_path, workers)
     body = json.dumps({"query": "{ __typename }"}).encode()
     headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
     wait_ready(peer, Request("POST", "/graphql", body, headers))

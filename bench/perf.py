@@ -11,8 +11,9 @@ What one run does:
    while its counts hold).
 2. For each process count (``--workers``, default 1 and 2), the peers with that many
    processes each: ours-compiled and ours-dataloader (``liaison serve --workers N`` with
-   ``LIAISON_EXECUTION``), PostGraphile v5 under ``node:cluster`` (bench/postgraphile/).
-   Every peer gets the same bearer token from one issuer: ours verifies it, PostGraphile
+   ``LIAISON_EXECUTION``), PostGraphile v5 under ``node:cluster`` (bench/postgraphile/),
+   the Ariadne DataLoader peer (bench/ariadne/) and join-monster 4 under ``node:cluster``
+   (bench/joinmonster/), the last two answering our documents. Every peer gets the same bearer token from one issuer: ours verifies it, PostGraphile
    verifies it and passes its claims as ``pgSettings`` (a transaction with ``set_config``
    per request, as a PostGraphile deployment with JWTs does). PostGraphile's pool takes our
    pool's session settings (``jit = off``, ``plan_cache_mode = force_generic_plan``);
@@ -58,6 +59,7 @@ from .capture import LogEntry, ServerLog, compiled_statement, for_replay, is_dat
 from .check import EXECUTION_HEADER, check_answers
 from .load import Run, check_wrk, duration_for, run_replay, run_wrk
 from .peers import (
+    JOINMONSTER,
     JWT_ENV,
     PGL,
     ROOT,
@@ -66,6 +68,7 @@ from .peers import (
     npm_ci,
     send,
     start_ariadne,
+    start_joinmonster,
     start_ours,
     start_postgraphile,
     stop,
@@ -83,7 +86,16 @@ COUNTED_REQUESTS = 3
 CHECKED_VARIANTS = 5
 """Variants per query whose answers are compared across peers before timing."""
 REGIMES = ("identical", "varied")
-HTTP_PEERS = ("ours-compiled", "ours-dataloader", "postgraphile", "postgraphile-defaults", "ariadne-dataloader")
+HTTP_PEERS = (
+    "ours-compiled",
+    "ours-dataloader",
+    "postgraphile",
+    "postgraphile-defaults",
+    "ariadne-dataloader",
+    "joinmonster",
+)
+ALIKE = ("ariadne", "joinmonster")
+"""Kinds of peer that answer our documents (compared with ours normalised, bench/check.py)."""
 REPLAYS = {"replay-ours": "ours-compiled", "replay-postgraphile": "postgraphile"}
 """Each replay and the peer whose SQL it sends."""
 
@@ -107,6 +119,7 @@ class Plan:
         "ours-dataloader",
         "postgraphile",
         "ariadne-dataloader",
+        "joinmonster",
         "replay-ours",
         "replay-postgraphile",
     )
@@ -149,7 +162,7 @@ class Stage:
         pg_pid, plan = self.db.postmaster_pid, self.plan
         found = []
         for name, peer in self.peers.items():
-            side = "postgraphile" if peer.kind == "postgraphile" else "ours"  # ariadne answers our documents
+            side = "postgraphile" if peer.kind == "postgraphile" else "ours"  # ALIKE peers answer our documents
             request = q.ours if side == "ours" else q.postgraphile
             if request is None:
                 continue
@@ -212,6 +225,8 @@ def start_peers(dsn: str, plan: Plan, workers: int, token: str) -> dict[str, Pee
             )
         if "ariadne-dataloader" in plan.peers:
             peers["ariadne-dataloader"] = start_ariadne(dsn, token, workers=workers)
+        if "joinmonster" in plan.peers:
+            peers["joinmonster"] = start_joinmonster(dsn, token, workers=workers)
     except BaseException:
         for peer in peers.values():
             stop(peer)
@@ -231,7 +246,7 @@ def check(stage: Stage, results: Results, variants: dict[str, list[Variant]], ke
         for q in stage.queries
         for i, v in enumerate(variants.get(q.key, [])[:: max(1, len(variants.get(q.key, [])) // CHECKED_VARIANTS)])
     ]  # fmt: skip
-    alike = [p for p in stage.peers.values() if p.kind == "ariadne"]
+    alike = [p for p in stage.peers.values() if p.kind in ALIKE]
     answers = check_answers(stage.queries + sampled, ours, pg, alike)
     for (peer, key), path in answers.execution.items():
         results.execution.setdefault((peer, key), path)
@@ -447,8 +462,8 @@ def versions(dsn: str) -> dict[str, str]:
         finally:
             await conn.close()
 
-    def npm_version(package: str) -> str:
-        path = PGL / "node_modules" / package / "package.json"
+    def npm_version(package: str, under: Path = PGL) -> str:
+        path = under / "node_modules" / package / "package.json"
         return json.loads(path.read_text())["version"] if path.exists() else "?"
 
     node = subprocess.run([str(node_binary()), "--version"], capture_output=True, text=True, check=False).stdout  # noqa: S603
@@ -456,6 +471,8 @@ def versions(dsn: str) -> dict[str, str]:
     return {
         "postgraphile": npm_version("postgraphile"),
         "grafast": npm_version("grafast"),
+        "join-monster": npm_version("join-monster", JOINMONSTER),
+        "graphql (join-monster's)": npm_version("graphql", JOINMONSTER),
         "node": node.strip(),
         "PostgreSQL": asyncio.run(server_version()),
         "python": platform.python_version(),
@@ -487,6 +504,11 @@ NOTES = [
     "this data (the check above compares the lists).",
     "Q4 is the part of our district statistics PostGraphile's amber preset can express: contact points in "
     "all and by host kind, as totalCount of filtered connections.",
+    "joinmonster: join-monster 4 over graphql-js (bench/joinmonster/server.js), our documents in our schema's shape, "
+    "one statement per request (sqlJoin, offset sqlPaginate with count(*) OVER () for totalCount), literal SQL "
+    "(join-monster does not parameterise), node:cluster workers on PostGraphile's Node, the same token verified "
+    "per request (no transaction: no pgSettings to pass), a pg Pool of 10 per worker with our session settings. "
+    "Q2 pages with our cursors through a `where`; Q4's statistics are an sqlExpr per district; no Q5 (no federation).",
     "PostgreSQL's CPU includes background processes (checkpointer, WAL writer, autovacuum) during the run.",
 ]
 

@@ -17,6 +17,7 @@ PEERS = (
     "postgraphile",
     "postgraphile-defaults",
     "ariadne-dataloader",
+    "joinmonster",
     "replay-ours",
     "replay-postgraphile",
 )
@@ -24,10 +25,14 @@ RATIOS = (
     ("ours-compiled", "postgraphile"),
     ("ours-dataloader", "postgraphile"),
     ("ours-dataloader", "ariadne-dataloader"),
+    ("ours-compiled", "joinmonster"),
     ("ours-compiled", "replay-ours"),
     ("postgraphile", "replay-postgraphile"),
     ("postgraphile", "postgraphile-defaults"),
 )
+
+CPU_RATIOS = (("ours-compiled", "postgraphile"), ("ours-compiled", "joinmonster"))
+"""Server + PostgreSQL CPU per request, ours against the peers that plan one statement per request."""
 
 Key = tuple[str, str, int, int, str]
 """(query, regime, processes per peer, concurrency, peer)."""
@@ -144,17 +149,18 @@ def _ratios(results: Results, g: tuple[str, str, int, int], a: str, b: str, meas
 
 def ratio_table(results: Results) -> str:
     pairs = [p for p in RATIOS if any(k[4] == p[0] for k in results.runs) and any(k[4] == p[1] for k in results.runs)]
-    head = " | ".join(f"{a} / {b}" for a, b in pairs)
+    cpu_pairs = [p for p in CPU_RATIOS if p in pairs] or list(CPU_RATIOS[:1])
+    head = " | ".join([f"{a} / {b}" for a, b in pairs] + [f"CPU/req {a} / {b}" for a, b in cpu_pairs])
     lines = [
-        f"| regime | procs | query | clients | {head} | CPU/req ours-compiled / postgraphile |",
-        "|---|---|---|---|" + "---|" * (len(pairs) + 1),
+        f"| regime | procs | query | clients | {head} |",
+        "|---|---|---|---|" + "---|" * (len(pairs) + len(cpu_pairs)),
     ]
     for g in _groups(results):
         cells = [_range(_ratios(results, g, a, b, "rps"), 2, "×") for a, b in pairs]
-        cpu = _range(_ratios(results, g, "ours-compiled", "postgraphile", "cpu_ms"), 2, "×")
-        if all(x == "—" for x in cells) and cpu == "—":
+        cells += [_range(_ratios(results, g, a, b, "cpu_ms"), 2, "×") for a, b in cpu_pairs]
+        if all(x == "—" for x in cells):
             continue
-        lines.append(f"| {g[1]} | {g[2]} | {g[0]} | {g[3]} | " + " | ".join(cells) + f" | {cpu} |")
+        lines.append(f"| {g[1]} | {g[2]} | {g[0]} | {g[3]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

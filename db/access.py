@@ -64,8 +64,10 @@ def scope_problem(
     """
     if role is Role.ANONYMOUS:
         return "the anonymous role needs no credential"
-    if (role is Role.CONTACT_POINT) != bool(contact_point_codes):
-        return "contact points are named by, and only by, the contact_point role"
+    if role is Role.CONTACT_POINT and not contact_point_codes:
+        return "the contact_point role needs the codes of the contact points its staff work at"
+    if role is not Role.CONTACT_POINT and contact_point_codes:
+        return f"only the contact_point role names contact points; the {role} role does not"
     if role is Role.CONTACT_POINT and (region_codes or district_codes):
         return "a contact point's staff name their points, not regions or districts"
     if role is Role.PARTNER and (len(region_codes) != 1 or district_codes):

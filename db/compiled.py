@@ -129,11 +129,9 @@ class _Renderer:
             assert f.selection is not None
             aggregate = f"array_agg({self.object(TALLY, f.selection)} ORDER BY t.o)"
             return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({tally.rows()}) t)"
-        source = tally.source(*self.scope, self.params)
+        rows = tally.value(*self.scope, self.params)
         if f.selection is None:
-            return f"(SELECT {tally.measure} {source})"
-        groups = ", ".join(f"{sql} AS {column}" for column, sql in tally.by)
-        rows = f"SELECT {groups}, {tally.measure} AS count {source} GROUP BY {', '.join(sql for _, sql in tally.by)}"
+            return f"({rows})"
         inner = (
             f"SELECT {self.object(TALLY, f.selection)} AS j, row_number() OVER (ORDER BY {tally.order}) AS o"
             f" FROM ({rows}) t"

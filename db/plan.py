@@ -232,33 +232,38 @@ class Reads:
         return Reads(self.tables | other.tables, self.summaries | other.summaries)
 
 
-def reads(selection: Selection) -> Reads:
+def reads(selection: Selection, scope: Scope | None = None) -> Reads:
     """What the statement of ``selection`` reads, as ``db.compiled`` renders it: the tables of
     its rows and of their links, a tally's rows (``tally:<rows>``), and the summaries with the
     district table they are joined to. Row access adds only tables of rows that have it
-    (cases and returns), which are read already."""
+    (cases and returns), which are read already. ``scope``: the enclosing statistics' scope
+    (a street's case figures are counted from the cases: its summaries are per district)."""
     found = Reads()
     for f in selection:
         match f:
             case Scalar() | Constant() | GlobalId() | InSet():
                 pass
             case Rows():
-                found |= _rows(f.table, f.link) | reads(f.selection)
+                found |= _rows(f.table, f.link) | reads(f.selection, scope)
             case Sequence():
                 for item in f.items:
-                    found |= reads((item,)) if item is not None else Reads()
+                    found |= reads((item,), scope) if item is not None else Reads()
             case Connection():
-                found |= _rows(f.table, f.link) | reads(f.node_selection)
-            case Scoped() | Nested():
-                found |= reads(f.selection)
+                found |= _rows(f.table, f.link) | reads(f.node_selection, scope)
+            case Scoped():
+                found |= reads(f.selection, f.scope)
+            case Nested():
+                found |= reads(f.selection, scope)
             case Counted():
                 rows = () if isinstance(f.tally, Breakdown) else (f"tally:{f.tally.rows}",)
-                found |= Reads(frozenset(rows)) | reads(f.selection or ())
+                found |= Reads(frozenset(rows)) | reads(f.selection or (), scope)
+            case Summary() if scope == "street" and f.figures.name == "case_figures":
+                found |= Reads(frozenset({"case", "contact_point"})) | reads(f.selection, scope)
             case Summary():
                 source = "case" if f.figures.name == "case_figures" else "return"
                 first = None if f.start is None else f.start.year
                 last = None if f.before is None else (f.before - timedelta(days=1)).year
-                found |= Reads(frozenset({"district"}), frozenset({(source, first, last)})) | reads(f.selection)
+                found |= Reads(frozenset({"district"}), frozenset({(source, first, last)})) | reads(f.selection, scope)
             case _:
                 assert_never(f)
     return found

@@ -1,16 +1,18 @@
-"""Statistics of the network, a region, a district or a street: aggregates batched by scope key.
+"""Statistics of the network, a region, a district, a street or (education) a contact point.
 
-Each function takes the keys of one batch (region or district codes, street ids as text,
-contact point codes for education; for the whole network the single key ``NETWORK``) and
-returns one result per key, in the order asked:
-one statement per kind of statistic, whatever the number of scopes.
+Each figure is defined once here: a ``Tally`` (points, awards, honours, memberships,
+education) or a statement form of the case and return figures. The compiled statement
+renders a figure per scope (``db.compiled``); the loaders' functions take the keys of one
+batch (region or district codes, street ids as text, contact point codes; for the whole
+network the single key ``NETWORK``) and return one result per key, in the order asked: one
+statement per kind of statistic, whatever the number of scopes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -23,29 +25,23 @@ __all__ = [
     "AWARD_TALLIES",
     "BREAKDOWNS",
     "CASE_FIGURES",
+    "EDUCATION_TALLIES",
     "HONOUR_TALLY",
     "MEMBERSHIP_TALLY",
     "NETWORK",
     "RETURN_FLOWS",
     "TALLY",
-    "AwardStats",
     "Breakdown",
     "CaseStats",
-    "EducationStats",
-    "PointStats",
     "Tally",
-    "award_stats",
     "case_figures",
     "case_stats",
     "case_stats_from_rows",
-    "education_stats",
-    "honour_stats",
-    "membership_stats",
-    "point_stats",
     "point_tallies",
     "return_flows",
     "return_flows_from_rows",
     "return_flows_of",
+    "tallied",
 ]
 
 NETWORK = "network"
@@ -57,31 +53,11 @@ _SCOPE = {
     "region": "d.region_code",
     "district": "d.code",
     "street": "p.street_id::text",
-    "contact_point": "p.code",
 }
 
 
 def _scope(scope: str) -> str:
     return _SCOPE[scope]
-
-
-@dataclass(slots=True)
-class PointStats:
-    total: int = 0
-    by_host_kind: dict[str, int] = field(default_factory=dict)
-    by_current_stars: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class AwardStats:
-    by_batch: dict[tuple[int, int], int] = field(default_factory=dict)
-    """(batch, stars) -> awards."""
-    upgrades: int = 0
-    distinct_rated_points: int = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_batch.values())
 
 
 @dataclass(slots=True)
@@ -92,23 +68,17 @@ class CaseStats:
     by_channel: dict[str, int] = field(default_factory=dict)
     by_category: dict[str, int] = field(default_factory=dict)
     settled_online_mediations: int = 0
-    settled: int = 0
-    not_settled: int = 0
+    settlement_rate: float | None = None
     median_days_to_close: float | None = None
     amount_claimed: Decimal = Decimal("0.00")
     amount_recovered: Decimal = Decimal("0.00")
 
-    @property
-    def settlement_rate(self) -> float | None:
-        """Settled among cases that ended in mediation (settled or not); transfers left out."""
-        decided = self.settled + self.not_settled
-        return None if decided == 0 else self.settled / decided
 
-
-def _sets(scope: str, *sets: str) -> str:
-    """GROUPING SETS of the given column lists, each within the scope key (none for the network)."""
-    key = [] if scope == "network" else [_scope(scope)]
-    return "GROUPING SETS (" + ", ".join("(" + ", ".join(key + [s for s in [cols] if s]) + ")" for cols in sets) + ")"
+def _settlement_rate(settled: str, not_settled: str) -> str:
+    """Settled among the cases that ended in mediation (settled or not; transfers are left
+    out), null where none did: the one definition, over SQL counts of either status."""
+    decided = f"(({settled}) + ({not_settled}))::float8"
+    return f"CASE WHEN {decided} > 0 THEN ({settled})::float8 / {decided} END"
 
 
 def _period(params: list[Any], column: str, start: date | None, before: date | None, as_sql: str) -> list[str]:
@@ -127,107 +97,6 @@ def _where_keys(scope: str) -> str:
 
 def _args(scope: str, keys: Sequence[str]) -> list[Any]:
     return [] if scope == "network" else [list(keys)]
-
-
-async def point_stats(db: Executor, scope: str, keys: Sequence[str]) -> list[PointStats]:
-    sql = f"""
-SELECT {_scope(scope)} AS key, GROUPING(p.host_kind), p.host_kind, r.stars, count(*)
-  FROM contact_point p JOIN district d ON d.code = p.district_code
-  LEFT JOIN contact_point_current_rating r ON r.contact_point_id = p.id
- WHERE {_where_keys(scope)}
- GROUP BY {_sets(scope, "p.host_kind", "r.stars")}"""
-    found: dict[str, PointStats] = defaultdict(PointStats)
-    for key, by_stars, host_kind, stars, count in await db.fetch(sql, *_args(scope, keys)):
-        stats = found[key]
-        if not by_stars:
-            stats.by_host_kind[host_kind] = count
-            stats.total += count
-        elif stars is not None:
-            stats.by_current_stars[stars] = count
-    return [found[key] for key in keys]
-
-
-async def award_stats(db: Executor, scope: str, keys: Sequence[str]) -> list[AwardStats]:
-    sql = f"""
-SELECT {_scope(scope)} AS key, GROUPING(a.batch), a.batch, a.stars, count(*),
-       count(*) FILTER (WHERE a.upgraded_from_id IS NOT NULL),
-       count(DISTINCT a.contact_point_id)
-  FROM star_award a JOIN contact_point p ON p.id = a.contact_point_id JOIN district d ON d.code = p.district_code
- WHERE {_where_keys(scope)}
- GROUP BY {_sets(scope, "a.batch, a.stars", "")}"""
-    found: dict[str, AwardStats] = defaultdict(AwardStats)
-    for key, whole, batch, stars, count, upgrades, distinct in await db.fetch(sql, *_args(scope, keys)):
-        stats = found[key]
-        if whole:
-            stats.upgrades, stats.distinct_rated_points = upgrades, distinct
-        else:
-            stats.by_batch[(batch, stars)] = count
-    return [found[key] for key in keys]
-
-
-async def membership_stats(db: Executor, scope: str, keys: Sequence[str]) -> list[dict[tuple[str, str | None], int]]:
-    """(programme, level) -> memberships of the scope's contact points and enterprises."""
-    sql = f"""
-SELECT {_scope(scope)} AS key, m.programme_code, m.level, count(*)
-  FROM programme_membership m
-  LEFT JOIN contact_point p ON p.id = m.contact_point_id
-  LEFT JOIN enterprise e ON e.id = m.enterprise_id
-  JOIN district d ON d.code = coalesce(p.district_code, e.district_code)
- WHERE {_where_keys(scope)}
- GROUP BY {_sets(scope, "m.programme_code, m.level")}"""
-    found: dict[str, dict[tuple[str, str | None], int]] = defaultdict(dict)
-    for key, programme, level, count in await db.fetch(sql, *_args(scope, keys)):
-        found[key][(programme, level)] = count
-    return [found[key] for key in keys]
-
-
-@dataclass(slots=True)
-class EducationStats:
-    activities: int = 0
-    attendance: int = 0
-    copies: int = 0
-    by_kind: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    """kind -> (activities, attendance, copies), in kind order."""
-
-    @property
-    def training_attendance(self) -> int:
-        return self.by_kind.get("training", (0, 0, 0))[1]
-
-
-async def education_stats(
-    db: Executor, scope: str, keys: Sequence[str], held_from: date | None, held_before: date | None
-) -> list[EducationStats]:
-    """Education activities held in [from, before) at the scope's contact points."""
-    params: list[Any] = _args(scope, keys)
-    period = _period(params, "a.held_on", held_from, held_before, "::date")
-    sql = f"""
-SELECT {_scope(scope)} AS key, GROUPING(a.kind), a.kind, count(*), sum(a.attendance)::bigint, sum(a.copies)::bigint
-  FROM education_activity a JOIN contact_point p ON p.id = a.contact_point_id JOIN district d ON d.code = p.district_code
- WHERE {" AND ".join([_where_keys(scope), *period])}
- GROUP BY {_sets(scope, "a.kind", "")}"""
-    found: dict[str, EducationStats] = defaultdict(EducationStats)
-    for key, whole, kind, count, attendance, copies in await db.fetch(sql, *params):
-        stats = found[key]
-        if whole:
-            stats.activities, stats.attendance, stats.copies = count, attendance, copies
-        else:
-            stats.by_kind[kind] = (count, attendance, copies)
-    for stats in found.values():
-        stats.by_kind = dict(sorted(stats.by_kind.items()))
-    return [found[key] for key in keys]
-
-
-async def honour_stats(db: Executor, scope: str, keys: Sequence[str]) -> list[dict[tuple[str, int], int]]:
-    """(honour, tier) -> the scope's contact points holding it."""
-    sql = f"""
-SELECT {_scope(scope)} AS key, h.honour, h.tier, count(*)
-  FROM contact_point_honour h JOIN contact_point p ON p.id = h.contact_point_id JOIN district d ON d.code = p.district_code
- WHERE {_where_keys(scope)}
- GROUP BY {_sets(scope, "h.honour, h.tier")}"""
-    found: dict[str, dict[tuple[str, int], int]] = defaultdict(dict)
-    for key, honour, tier, count in await db.fetch(sql, *_args(scope, keys)):
-        found[key][(honour, tier)] = count
-    return [found[key] for key in keys]
 
 
 MEDIAN_DAYS_TO_CLOSE = (
@@ -260,6 +129,8 @@ _COUNTED = (
 )
 """The values counted per case, as the CHECK constraints of ``case`` and the columns of
 ``case_summary`` (``status_received`` ...) have them."""
+_DECIDED = ("settled", "not_settled")
+"""The statuses of a case that ended in mediation, settled first (``_settlement_rate``)."""
 
 
 def _finish(found: dict[str, CaseStats], keys: Sequence[str]) -> list[CaseStats]:
@@ -267,46 +138,52 @@ def _finish(found: dict[str, CaseStats], keys: Sequence[str]) -> list[CaseStats]
     for stats in found.values():
         for into, _, _ in _COUNTED:
             setattr(stats, into, dict(sorted(getattr(stats, into).items())))
-        stats.settled = stats.by_status.get("settled", 0)
-        stats.not_settled = stats.by_status.get("not_settled", 0)
     return [found[key] for key in keys]
+
+
+def _counted_rows(scope: str, where: str, median: bool = True) -> str:
+    """Per scope key, the figures of the cases meeting ``where`` (over ``c``, its contact point
+    ``p`` and district ``d``) counted from the rows themselves, as the columns of ``_case_figures``."""
+    counted = ", ".join(
+        f"count(*) FILTER (WHERE c.{column} = '{value}') AS {column}_{value}"
+        for _, column, values in _COUNTED
+        for value in values
+    )
+    return f"""
+SELECT {_scope(scope)} AS key, count(*) AS total,
+       count(*) FILTER (WHERE c.channel = 'online_mediation' AND c.status = 'settled') AS settled_online_mediations,
+       coalesce(sum(c.amount_claimed), 0.00) AS amount_claimed, coalesce(sum(c.amount_recovered), 0.00) AS amount_recovered,
+       {_settlement_rate(*(f"count(*) FILTER (WHERE c.status = '{status}')" for status in _DECIDED))} AS settlement_rate,
+       {counted}, {MEDIAN_DAYS_TO_CLOSE if median else "NULL::float8"} AS median_days_to_close
+  FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id JOIN district d ON d.code = p.district_code
+ WHERE {where}
+ GROUP BY 1"""
+
+
+def _read_figures(rows: Sequence[Any], keys: Sequence[str]) -> list[CaseStats]:
+    """``CaseStats`` from rows of ``_case_figures``' columns: one per key, in the order asked."""
+    found: dict[str, CaseStats] = defaultdict(CaseStats)
+    for key, total, online, claimed, recovered, rate, *counts in rows:
+        stats = found[key] = CaseStats(total, settled_online_mediations=online, settlement_rate=rate)
+        stats.amount_claimed, stats.amount_recovered = claimed, recovered
+        stats.median_days_to_close = counts.pop()
+        for into, _, values in _COUNTED:
+            these, counts = counts[: len(values)], counts[len(values) :]
+            getattr(stats, into).update((value, n) for value, n in zip(values, these, strict=True) if n)
+    return _finish(found, keys)
 
 
 async def case_stats_from_rows(
     db: Executor, scope: str, keys: Sequence[str], opened_from: date | None, opened_before: date | None
 ) -> list[CaseStats]:
     """Cases opened in [from, before) (Shanghai dates) at the scope's contact points, counted
-    from the raw rows: the reference that ``case_stats`` must equal (verify mode compares)."""
+    from the raw rows: the reference that ``case_stats`` must equal (verify mode compares),
+    and a street's figures (the summaries are kept per district)."""
     params: list[Any] = _args(scope, keys)
     period = _period(params, "c.opened_at", opened_from, opened_before, OPENED_ON)
-    sql = f"""
-SELECT {_scope(scope)} AS key, GROUPING(c.status, c.kind, c.channel, c.category),
-       c.status, c.kind, c.channel, c.category, count(*),
-       count(*) FILTER (WHERE c.channel = 'online_mediation' AND c.status = 'settled'),
-       {MEDIAN_DAYS_TO_CLOSE},
-       coalesce(sum(c.amount_claimed), 0.00), coalesce(sum(c.amount_recovered), 0.00)
-  FROM "case" c JOIN contact_point p ON p.id = c.contact_point_id JOIN district d ON d.code = p.district_code
- WHERE {" AND ".join([_where_keys(scope), *period])}
- GROUP BY {_sets(scope, "c.status", "c.kind", "c.channel", "c.category", "")}"""
-    found: dict[str, CaseStats] = defaultdict(CaseStats)
-    # GROUPING(status, kind, channel, category): a bit set for each column *not* grouped by.
-    for key, mask, status, kind, channel, category, count, online, median, claimed, recovered in await db.fetch(
-        sql, *params
-    ):
-        stats = found[key]
-        if mask == 0b0111:
-            stats.by_status[status] = count
-        elif mask == 0b1011:
-            stats.by_kind[kind] = count
-        elif mask == 0b1101:
-            stats.by_channel[channel] = count
-        elif mask == 0b1110:
-            stats.by_category[category] = count
-        else:
-            stats.total, stats.settled_online_mediations = count, online
-            stats.median_days_to_close = median
-            stats.amount_claimed, stats.amount_recovered = claimed, recovered
-    return _finish(found, keys)
+    return _read_figures(
+        await db.fetch(_counted_rows(scope, " AND ".join([_where_keys(scope), *period])), *params), keys
+    )
 
 
 _SUMMED = ", ".join(
@@ -390,8 +267,8 @@ def _summary_rows(table: str, scope: str) -> str:
 def _case_figures(scope: str, where: str, median: bool = True) -> str:
     """Per scope key, the figures of the summary rows meeting ``where`` (over ``s``, and its
     district ``d`` for a region), in one pass over them: key, total, settled_online_mediations,
-    amount_claimed, amount_recovered, a column per counted value (``status_received`` ...),
-    then median_days_to_close (null unless ``median``).
+    amount_claimed, amount_recovered, settlement_rate, a column per counted value
+    (``status_received`` ...), then median_days_to_close (null unless ``median``).
 
     The median: ``case_close_median`` (migration 0020) over the histograms of the same
     summary rows, named by the pass (district, span, starts): whole days to close say which
@@ -404,7 +281,8 @@ def _case_figures(scope: str, where: str, median: bool = True) -> str:
     )
     return f"""
 SELECT {key} AS key, sum(s.cases) AS total, sum(s.settled_online_mediations) AS settled_online_mediations,
-       sum(s.amount_claimed) AS amount_claimed, sum(s.amount_recovered) AS amount_recovered, {_SUMMED},
+       sum(s.amount_claimed) AS amount_claimed, sum(s.amount_recovered) AS amount_recovered,
+       {_settlement_rate(*(f"sum(s.status_{status})" for status in _DECIDED))} AS settlement_rate, {_SUMMED},
        {days} AS median_days_to_close
   FROM {_summary_rows("case_summary", scope)}
  WHERE {where}
@@ -420,15 +298,7 @@ async def case_stats(
     params: list[Any] = _args(scope, keys)
     keyed = "true" if scope == "network" else f"{_summary_key(scope)} = ANY($1::text[])"
     where = f"{keyed} AND {_in_spans(params, 's', opened_from, opened_before)}"
-    found: dict[str, CaseStats] = defaultdict(CaseStats)
-    for key, total, online, claimed, recovered, *counts in await db.fetch(_case_figures(scope, where), *params):
-        stats = found[key] = CaseStats(total, settled_online_mediations=online)
-        stats.amount_claimed, stats.amount_recovered = claimed, recovered
-        stats.median_days_to_close = counts.pop()
-        for into, _, values in _COUNTED:
-            these, counts = counts[: len(values)], counts[len(values) :]
-            getattr(stats, into).update((value, n) for value, n in zip(values, these, strict=True) if n)
-    return _finish(found, keys)
+    return _read_figures(await db.fetch(_case_figures(scope, where), *params), keys)
 
 
 _RETURNED = {
@@ -498,18 +368,22 @@ async def return_flows_from_rows(
     return await _return_flows(db, "rows", scope, keys, returned_from, returned_before)
 
 
-# --- the same figures as parts of a compiled statement (db.compiled) ---------------------------
+# --- figures as SQL, which the compiled statement renders per scope and the loaders per batch ---------
 
 
 class TallyRow(NamedTuple):
     """The columns a grouped tally's rows have (each tally fills those it groups by)."""
 
-    key: Any
-    count: int  # type: ignore[assignment]  # the GraphQL field's name; shadows tuple.count, not called here
-    batch: int
-    stars: int
-    level: str | None
-    tier: int
+    key: Any = None
+    count: int = 0  # type: ignore[assignment]  # the GraphQL field's name; shadows tuple.count, not called here
+    batch: int | None = None
+    stars: int | None = None
+    level: str | None = None
+    tier: int | None = None
+    kind: str | None = None
+    activities: int | None = None
+    attendance: int | None = None
+    copies: int | None = None
 
 
 TALLY = Table("tally", TallyRow, "t.key")
@@ -529,6 +403,7 @@ _TALLIED = {
     ),
     "awards": ("star_award a JOIN contact_point p ON p.id = a.contact_point_id", "p.district_code"),
     "honours": ("contact_point_honour h JOIN contact_point p ON p.id = h.contact_point_id", "p.district_code"),
+    "education": ("education_activity a JOIN contact_point p ON p.id = a.contact_point_id", "p.district_code"),
 }
 
 
@@ -537,7 +412,8 @@ class Tally:
     """A figure of a scope as SQL: ``measure`` over the ``rows`` of the scope meeting ``where``
     (with ``values`` as its parameters); with ``by``, one row per group, in ``order``.
 
-    Each matches the statistic of the generic path above (``point_stats``, ``award_stats``).
+    The one definition of the figure: the compiled statement renders it per scope
+    (``db.compiled``), the loaders for a batch of scopes (``tallied``).
     """
 
     rows: str
@@ -548,13 +424,24 @@ class Tally:
     by: tuple[tuple[str, str], ...] = ()
     """(column of ``TallyRow``, SQL) per group column."""
     order: str = 't.key::text COLLATE "C"'
-    """The generic path's order: ``str`` of the key, compared by code point."""
+    """The order of the groups over ``t``: by default ``str`` of the key, by code point."""
+    also: tuple[tuple[str, str], ...] = ()
+    """With ``by``: (column of ``TallyRow``, SQL) per further measure of each group."""
+    dated: str | None = None
+    """The rows' day, which ``during`` bounds."""
+    period: tuple[date | None, date | None] = (None, None)
+
+    def during(self, start: date | None, before: date | None) -> Tally:
+        """The figure over the rows dated in [start, before) (None: unbounded)."""
+        return replace(self, period=(start, before))
 
     def source(self, scope: str, key: str | None, params: Params) -> str:
         """``FROM ... WHERE ...`` of the tallied rows of the scope whose key is the SQL ``key``."""
         rows, district = _TALLIED[self.rows]
         values = [params.add(list(v), self.cast) for v in self.values]
         conditions = [self.where.format(*values)]
+        if self.dated is not None:
+            conditions += _period(params.values, self.dated, *self.period, "::date")
         if scope == "district":  # no join: the district column is on the rows (and indexed)
             conditions.append(f"{district} = {key}")
         elif scope == "street":  # every tally's rows have their contact point as ``p``
@@ -562,7 +449,54 @@ class Tally:
         elif scope == "region":
             rows += f" JOIN district d ON d.code = {district}"
             conditions.append(f"d.region_code = {key}")
+        elif scope == "contact_point":  # as the street
+            conditions.append(f"p.code = {key}")
         return f"FROM {rows} WHERE {' AND '.join(conditions)}"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The ``TallyRow`` columns of its groups."""
+        return (*(column for column, _ in self.by), "count", *(column for column, _ in self.also))
+
+    def value(self, scope: str, key: str | None, params: Params) -> str:
+        """The figure of the scope whose key is the SQL ``key``: one value, or with ``by`` the
+        groups as rows of ``TallyRow``'s columns (those in ``by``, and count), in no order."""
+        source = self.source(scope, key, params)
+        if not self.by:
+            return f"SELECT {self.measure} {source}"
+        groups = ", ".join(f"{sql} AS {column}" for column, sql in self.by)
+        measures = "".join(f", {sql} AS {column}" for column, sql in self.also)
+        return (
+            f"SELECT {groups}, {self.measure} AS count{measures} {source}"
+            f" GROUP BY {', '.join(sql for _, sql in self.by)}"
+        )
+
+
+async def tallied(
+    db: Executor, scope: str, keys: Sequence[str], tallies: tuple[tuple[str, Tally], ...]
+) -> list[dict[str, Any]]:
+    """The figures of each scope key of the batch (a street's id as text) by name: a tally's
+    value, or with ``by`` its groups as ``TallyRow``s in ``order``. One statement: for each
+    key, each figure's SQL as the compiled statement renders it."""
+    params = Params()
+    listed = params.add(list(keys), "text[]")
+    each = None if scope == NETWORK else "k.key::bigint" if scope == "street" else "k.key"
+    columns = []
+    for _, tally in tallies:
+        value = tally.value(scope, each, params)
+        if tally.by:
+            fields = ", ".join(f"t.{column}" for column in tally.columns)
+            value = f"ARRAY(SELECT ROW({fields}) FROM ({value}) t ORDER BY {tally.order})"
+        columns.append(f"({value})")
+    sql = f"SELECT k.key, {', '.join(columns)} FROM unnest({listed}) k(key)"
+    found = {key: values for key, *values in await db.fetch(sql, *params.values)}
+    return [
+        {
+            name: [TallyRow(**dict(zip(tally.columns, group, strict=True))) for group in value] if tally.by else value
+            for (name, tally), value in zip(tallies, found[key], strict=True)
+        }
+        for key in keys
+    ]
 
 
 class CaseFiguresRow(NamedTuple):
@@ -594,20 +528,20 @@ def case_figures(
     scope: str, key: str | None, start: date | None, before: date | None, params: Params, median: bool
 ) -> str:
     """One row of the statistics of the scope whose key is the SQL ``key`` over [start, before),
-    from the summaries as ``case_stats`` reads them: ``CaseFiguresRow``'s columns and one per
-    counted value (``status_received`` ...), zeros and nulls where no case counts."""
-    period = _in_spans(params.values, "s", start, before)
-    where = period if key is None else f"{_summary_key(scope)} = {key} AND {period}"
+    as ``case_stats`` reads them (a street's from the rows): ``CaseFiguresRow``'s columns and
+    one per counted value (``status_received`` ...), zeros and nulls where no case counts."""
+    if scope == "street":  # counted from the rows, as ``case_stats_from_rows`` counts a street's
+        period = " AND ".join(["true", *_period(params.values, "c.opened_at", start, before, OPENED_ON)])
+        figures = _counted_rows(scope, f"p.street_id = {key} AND {period}", median)
+    else:
+        period = _in_spans(params.values, "s", start, before)
+        where = period if key is None else f"{_summary_key(scope)} = {key} AND {period}"
+        figures = _case_figures(scope, where, median)
     counted = [f"{column}_{value}" for _, column, values in _COUNTED for value in values]
     totals = ["total", "settled_online_mediations", *counted]
     columns = [f"coalesce(f.{c}, 0)::bigint AS {c}" for c in totals]
     columns += [f"coalesce(f.{c}, 0.00) AS {c}" for c in ("amount_claimed", "amount_recovered")]
-    decided = "(coalesce(f.status_settled, 0) + coalesce(f.status_not_settled, 0))"
-    columns += [
-        "f.median_days_to_close",
-        f"CASE WHEN {decided} > 0 THEN f.status_settled::float8 / {decided} END AS settlement_rate",
-    ]
-    figures = _case_figures(scope, where, median)
+    columns += ["f.median_days_to_close", "f.settlement_rate"]
     return f"SELECT {', '.join(columns)} FROM (SELECT) one LEFT JOIN ({figures}) f ON true"
 
 
@@ -638,8 +572,7 @@ BREAKDOWNS = {into: Breakdown(column, values) for into, column, values in _COUNT
 
 
 def point_tallies(five_into: Collection[str]) -> dict[str, Tally]:
-    """``ContactPointStats``' figures as the compiled path counts them (``five_into``: the
-    stored host kinds that count as five-into), the same as ``point_stats`` reads them."""
+    """``ContactPointStats``' figures (``five_into``: the stored host kinds that count as five-into)."""
     return {
         "total": Tally("points"),
         "five_into": Tally("points", where="p.host_kind = ANY({})", values=(tuple(sorted(five_into)),)),
@@ -654,15 +587,36 @@ AWARD_TALLIES = {
     "distinct_rated_points": Tally("awards", measure="count(DISTINCT a.contact_point_id)"),
     "by_batch": Tally("awards", by=(("batch", "a.batch"), ("stars", "a.stars")), order="t.batch, t.stars"),
 }
-"""``StarAwardStats``' figures as the compiled path counts them, the same as ``award_stats``."""
+"""``StarAwardStats``' figures."""
 
 HONOUR_TALLY = Tally("honours", by=(("key", "h.honour"), ("tier", "h.tier")), order='t.tier, t.key COLLATE "C"')
-"""Honours by honour and tier (三级引领) as the compiled path counts them."""
+"""Contact points by honour and tier (三级引领), the tiers first to last."""
 
 MEMBERSHIP_TALLY = Tally(
     "memberships",
     by=(("key", "m.programme_code"), ("level", "m.level")),
-    # The generic path sorts by str((programme, level)): levels by code point, None last.
+    # Levels by code point, none last.
     order='t.key COLLATE "C", t.level IS NULL, t.level COLLATE "C"',
 )
-"""Memberships by programme and level as the compiled path counts them."""
+"""Memberships of contact points and enterprises by programme and level."""
+
+
+def _education(measure: str = "count(*)", **more: Any) -> Tally:
+    return Tally("education", measure, dated="a.held_on", **more)
+
+
+_ATTENDANCE = "coalesce(sum(a.attendance), 0)::bigint"
+_COPIES = "coalesce(sum(a.copies), 0)::bigint"
+EDUCATION_TALLIES = {
+    "activities": _education(),
+    "attendance": _education(_ATTENDANCE),
+    "copies": _education(_COPIES),
+    "training_attendance": _education(_ATTENDANCE, where="a.kind = 'training'"),
+    "by_kind": _education(
+        by=(("kind", "a.kind"),),
+        also=(("activities", "count(*)"), ("attendance", _ATTENDANCE), ("copies", _COPIES)),
+        order='t.kind COLLATE "C"',
+    ),
+}
+"""``EducationStats``' figures over the activities held at the scope's contact points, each
+figure ``during`` the period asked for; Pudong's published 培训人次 is the training attendance."""

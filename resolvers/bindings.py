@@ -2,9 +2,10 @@
 can be bound to the next request's values without planning or rendering again.
 
 The operation compiler reads values in a few places, the *sites*: a connection's arguments
-(``Listing.request``), a lookup's key, a statistics period, the global ids of ``node`` and
-``nodes``. A site converts and validates its arguments with the functions the resolvers
-call (so a refused value raises ``NotCompiled`` here, and the generic path words the
+(``Listing.request``), a lookup's key, a statistics period (of summaries, or of tallies over
+dated rows), the global ids of ``node`` and ``nodes``. A site converts and validates its
+arguments with the functions the resolvers call (so a refused value raises ``NotCompiled``
+here, and the generic path words the
 error), and splits what it found into its *structure*, what the SQL text depends on (a
 filter's predicates, the order, which sizes and cursors are given, a period's bounds, each
 global id's type), and its *values*, which become ``$n`` parameters. A plan made for a shape
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,7 +35,17 @@ from .errors import BadUserInput
 from .listings import Listing, PageRequest
 from .stats import period_bounds
 
-__all__ = ["Arguments", "Binder", "ListingSite", "LookupSite", "NodesSite", "NotCompiled", "PeriodSite", "Site"]
+__all__ = [
+    "Arguments",
+    "Binder",
+    "ListingSite",
+    "LookupSite",
+    "NodesSite",
+    "NotCompiled",
+    "PeriodSite",
+    "Site",
+    "TalliesSite",
+]
 
 
 class NotCompiled(Exception):
@@ -194,6 +206,31 @@ class PeriodSite:
         return found, ()
 
     def marked(self, found: Any, first: int) -> Any:
+        return found
+
+
+@dataclass(frozen=True)
+class TalliesSite:
+    """Figures over a ``period`` argument (``Tallies.during``): the period bounds the days of
+    their rows, and whether each bound is given shapes the SQL, so the figures are structure."""
+
+    arguments: Arguments
+    during: Callable[[Any], dict[str, Any]]
+
+    @property
+    def node(self) -> FieldNode:
+        return self.arguments.node
+
+    def found(self, variables: Any, viewer: Viewer, max_page: int) -> dict[str, Any]:
+        try:
+            return self.during(self.arguments.values(variables).get("period"))
+        except BadUserInput as refused:
+            raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
+
+    def split(self, found: dict[str, Any]) -> tuple[Any, tuple[Any, ...]]:
+        return tuple(found.items()), ()
+
+    def marked(self, found: dict[str, Any], first: int) -> dict[str, Any]:
         return found
 
 

@@ -39,7 +39,17 @@ from db.model import Table
 from db.plan import Root
 from db.stats import TALLY, Breakdown, Tally
 
-from .bindings import Arguments, Binder, ListingSite, LookupSite, NodesSite, NotCompiled, PeriodSite, Site
+from .bindings import (
+    Arguments,
+    Binder,
+    ListingSite,
+    LookupSite,
+    NodesSite,
+    NotCompiled,
+    PeriodSite,
+    Site,
+    TalliesSite,
+)
 from .listings import Listing, PageRequest
 from .private_apis import graphql_schema
 from .relations import AllRows, Computed, Lookup, Relation, Statistics, Summarised, Tallies
@@ -194,7 +204,11 @@ class _Walk:
         if isinstance(spec, Statistics):
             return plan.Scoped(key, spec.scope, spec.attr, self.selection(named, None, merged))
         if isinstance(spec, Tallies):
-            return plan.Nested(key, self._tallies(named, spec, merged))
+            tallies = spec.tallies
+            if spec.during is not None:
+                arguments = Arguments.of(definition, strawberry_field, nodes[0], self.compiler.strawberry)
+                tallies = self.bound(TalliesSite(arguments, spec.during))
+            return plan.Nested(key, self._tallies(named, tallies, merged))
         if isinstance(spec, Tally | Breakdown):
             return plan.Counted(key, spec, self.selection(named, TALLY, merged))
         if isinstance(spec, AllRows):
@@ -210,7 +224,9 @@ class _Walk:
             return self._connection(key, spec, named, self.bound(ListingSite(arguments, spec)), merged)
         raise NotCompiled(f"{where} has no compiled form")
 
-    def _tallies(self, figures: GraphQLObjectType, spec: Tallies, merged: SelectionSetNode) -> plan.Selection:
+    def _tallies(
+        self, figures: GraphQLObjectType, tallies: dict[str, Tally], merged: SelectionSetNode
+    ) -> plan.Selection:
         fields: list[plan.Field] = []
         for key, nodes in self.walker.collect(figures, merged).items():
             name = nodes[0].name.value
@@ -218,7 +234,7 @@ class _Walk:
                 fields.append(plan.Constant(key, figures.name))
                 continue
             definition = figures.fields[name]
-            tally = spec.tallies.get(definition.extensions["strawberry-definition"].python_name)
+            tally = tallies.get(definition.extensions["strawberry-definition"].python_name)
             if tally is None:
                 raise NotCompiled(f"{figures.name}.{name} has no compiled form")
             groups: Any = get_named_type(definition.type)

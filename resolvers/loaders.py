@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from db.access import Viewer
 from db.batch import PageRows, counts_by, pages_by, rows_by
+from db.errors import InvalidInput
 from db.model import Table
 from db.pool import Database
 from db.sql import Order, Page, Predicate
@@ -22,6 +23,20 @@ from db.sql import Order, Page, Predicate
 __all__ = ["Loaders"]
 
 Batch = Callable[[Sequence[Any]], Awaitable[Sequence[Any]]]
+
+
+def _refusing_nul(batch: Batch) -> Batch:
+    """``batch`` over the keys PostgreSQL can take: a text key holding a NUL fails alone, with
+    ``InvalidInput``, rather than the one statement of its batch failing for every key."""
+
+    async def checked(keys: Sequence[Any]) -> Sequence[Any]:
+        refused = [isinstance(k, str) and "\x00" in k for k in keys]
+        if not any(refused):
+            return await batch(keys)
+        found = iter(await batch([k for k, r in zip(keys, refused, strict=True) if not r]) if not all(refused) else [])
+        return [InvalidInput() if r else next(found) for r in refused]
+
+    return checked
 
 
 class Loaders:
@@ -33,7 +48,7 @@ class Loaders:
     def _get(self, key: Hashable, batch: Batch) -> DataLoader[Any, Any]:
         loader = self._made.get(key)
         if loader is None:
-            loader = self._made[key] = DataLoader(batch)
+            loader = self._made[key] = DataLoader(_refusing_nul(batch))
         return loader
 
     def one(self, table: Table, column: str) -> DataLoader[Any, Any]:

@@ -88,9 +88,11 @@ class Summarised:
 
 @dataclass(frozen=True)
 class Tallies:
-    """An object of figures of the enclosing scope: its fields' ``db.stats.Tally`` by name."""
+    """An object of figures of the enclosing scope: its fields' ``db.stats.Tally`` by name;
+    with ``during``, those over the field's ``period`` argument, as ``during`` makes them."""
 
     tallies: dict[str, Any]
+    during: Callable[[Any], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

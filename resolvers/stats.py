@@ -1,12 +1,14 @@
-"""Statistics of a scope (the network, a region, a district), each through a batched loader."""
+"""Statistics of a scope (the network, a region, a district, a street), each through a batched loader
+from the one definition of each figure in ``db.stats``."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from strawberry import Info
@@ -17,19 +19,20 @@ from db.model import CASE, CROSS_STORE_RETURN, Table
 
 from .context import Context
 from .errors import BadUserInput, check_range
+from .relations import compiled
 
 __all__ = [
     "Count",
     "Flow",
     "Scope",
-    "award_stats",
+    "breakdown",
     "case_stats",
     "education_stats",
-    "honour_counts",
-    "membership_counts",
-    "point_stats",
+    "education_tallies",
+    "figures",
     "return_flows",
     "street_case_stats",
+    "tallied",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,6 @@ class Scope:
 class Count:
     key: Any
     count: int
-    level: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +60,15 @@ class Flow:
     count: int
 
 
-def counts(by: dict[Any, int]) -> list[Count]:
-    return [Count(key, count) for key, count in sorted(by.items(), key=lambda item: str(item[0]))]
+def breakdown(spec: stats.Breakdown) -> Callable[..., Any]:
+    """The resolver of a list of cases per value (``CaseStats.by_status`` ...), compiled as ``spec``."""
+
+    @compiled(spec)
+    def counts(root: stats.CaseStats, info: Info[Context, None]) -> Any:
+        by: dict[Any, int] = getattr(root, info.python_name)
+        return [Count(key, count) for key, count in by.items()]
+
+    return counts
 
 
 PUBLIC_PERIOD_DAYS = 28
@@ -86,37 +95,30 @@ def period_bounds(viewer: Viewer, period: Any, counted: Table) -> tuple[datetime
     return start, before
 
 
-async def point_stats(info: Info[Context, None], scope: Scope) -> stats.PointStats:
-    return await info.context.loaders.scoped(stats.point_stats, scope.kind).load(scope.key)
+async def figures(info: Info[Context, None], scope: Scope, tallies: Mapping[str, stats.Tally]) -> SimpleNamespace:
+    """An object of figures of the scope (``ContactPointStats`` ...) from their ``tallies`` by
+    field name, batched with the same object of other scopes."""
+    loader = info.context.loaders.scoped(stats.tallied, scope.kind, tuple(tallies.items()))
+    return SimpleNamespace(**await loader.load(scope.key))
 
 
-async def award_stats(info: Info[Context, None], scope: Scope) -> stats.AwardStats:
-    return await info.context.loaders.scoped(stats.award_stats, scope.kind).load(scope.key)
+async def tallied(info: Info[Context, None], scope: Scope, tally: stats.Tally) -> Any:
+    """One figure of the scope."""
+    return (await figures(info, scope, {"value": tally})).value
 
 
-@dataclass(frozen=True, slots=True)
-class TierCount:
-    key: str
-    tier: int
-    count: int
+def education_tallies(period: Any) -> dict[str, stats.Tally]:
+    """``EducationStats``' figures over a ``Period`` input; public, so any period will do.
 
-
-async def honour_counts(info: Info[Context, None], scope: Scope) -> list[TierCount]:
-    """Points per honour, by tier."""
-    found = await info.context.loaders.scoped(stats.honour_stats, scope.kind).load(scope.key)
-    return [TierCount(honour, tier, count) for (honour, tier), count in sorted(found.items(), key=lambda i: i[0][::-1])]
-
-
-async def membership_counts(info: Info[Context, None], scope: Scope) -> list[Count]:
-    found = await info.context.loaders.scoped(stats.membership_stats, scope.kind).load(scope.key)
-    return [Count(programme, count, level) for (programme, level), count in sorted(found.items(), key=str)]
-
-
-async def education_stats(info: Info[Context, None], scope: Scope, period: Any) -> stats.EducationStats:
-    """Education held in the period; public, so any period will do."""
+    The operation compiler calls it too (``rel.Tallies``), so both paths refuse alike."""
     start, before = (None, None) if period is None else (period.from_, period.before)
     check_range(start, before, "period.from", "period.before")
-    return await info.context.loaders.scoped(stats.education_stats, scope.kind, start, before).load(scope.key)
+    return {name: tally.during(start, before) for name, tally in stats.EDUCATION_TALLIES.items()}
+
+
+async def education_stats(info: Info[Context, None], scope: Scope, period: Any) -> SimpleNamespace:
+    """Education held in the period at the scope's contact points."""
+    return await figures(info, scope, education_tallies(period))
 
 
 async def _summarised(

@@ -70,10 +70,4 @@ class EducationStats:
     training_attendance: int = strawberry.field(
         description="Attendances at trainings and lectures alone: Pudong's published 培训人次."
     )
-
-    @strawberry.field(description="Per kind held at least once, by kind.")
-    def by_kind(self) -> list[EducationKindFigures]:
-        return [
-            EducationKindFigures(kind=kind, activities=n, attendance=a, copies=c)
-            for kind, (n, a, c) in self.by_kind.items()
-        ]
+    by_kind: list[EducationKindFigures] = strawberry.field(description="Per kind held at least once, by kind.")

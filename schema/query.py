@@ -60,7 +60,7 @@ class Query:
     saved_operations: list[SavedOperation] | None = strawberry.field(
         resolver=saved_operations,
         description="Saved queries, by name and version; deprecated ones only if asked. Admins only.",
-        extensions=allowed(ADMINS, "saved query management"),
+        extensions=allowed(ADMINS, "saved queries"),
     )
 
     @strawberry.field(description="Statistics of the whole network: Shanghai and the partner provinces.")

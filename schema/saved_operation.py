@@ -80,7 +80,7 @@ class SavedOperationRestoreInput:
 class SavedOperationMutations:
     @strawberry.mutation(
         description="Save a document as the next version of its name. Admins only.",
-        extensions=allowed(ADMINS, "saved query management"),
+        extensions=allowed(ADMINS, "saved queries", verb="Changing"),
     )
     async def saved_operation_save(
         self, info: Info, input: SavedOperationSaveInput
@@ -89,7 +89,7 @@ class SavedOperationMutations:
 
     @strawberry.mutation(
         description="Deprecate a version of a saved query. Admins only.",
-        extensions=allowed(ADMINS, "saved query management"),
+        extensions=allowed(ADMINS, "saved queries", verb="Changing"),
     )
     async def saved_operation_deprecate(
         self, info: Info, input: SavedOperationDeprecateInput
@@ -98,7 +98,7 @@ class SavedOperationMutations:
 
     @strawberry.mutation(
         description="Restore a deprecated version of a saved query, undoing its deprecation. Admins only.",
-        extensions=allowed(ADMINS, "saved query management"),
+        extensions=allowed(ADMINS, "saved queries", verb="Changing"),
     )
     async def saved_operation_restore(
         self, info: Info, input: SavedOperationRestoreInput

@@ -9,7 +9,10 @@ URL added and a description that says the same:
 - ``DateTime``: RFC 3339's ``date-time``, always with its offset (every column is
   ``timestamptz``): ``2020-06-01T10:30:00+08:00``.
 - ``Decimal``: XML Schema's ``decimal`` lexical form, as a JSON string (``"399.00"``), so
-  that no client reads a sum of yuan through a binary float.
+  that no client reads a sum of yuan through a binary float. Read in that form only (a
+  sign, ASCII digits, a point; white space around it collapsed, as its facet says), not in
+  Python's wider one (``1_000``, other scripts' digits, ``1e3``, ``NaN``); a JSON number is
+  taken as its value.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import re
 
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition, DecimalDefinition
@@ -28,6 +32,24 @@ __all__ = ["SCALARS"]
 
 RFC_3339 = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
 XSD_DECIMAL = "https://www.w3.org/TR/xmlschema11-2/#decimal"
+_XSD_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+
+
+def _decimal(value: object) -> decimal.Decimal:
+    """xs:decimal's lexical form; "cannot represent" codes the refusal BAD_USER_INPUT."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+        try:
+            number = decimal.Decimal(text)
+        except decimal.DecimalException:
+            number = decimal.Decimal("NaN")
+        if number.is_finite():
+            return number
+    elif isinstance(value, str) and _XSD_DECIMAL.fullmatch(text := value.strip(" \t\n\r")):
+        return decimal.Decimal(text)
+    raise StrawberryInputCoercionError(
+        "Value cannot represent a Decimal: write an xs:decimal, digits with an optional sign and point (-1200.50)."
+    )
 
 
 def _instant(value: object) -> datetime.datetime:
@@ -70,6 +92,7 @@ SCALARS: dict[object, ScalarDefinition] = {
         DecimalDefinition,
         description='An exact decimal number as a string: "399.00" (never a binary float).',
         specified_by_url=XSD_DECIMAL,
+        parse_value=_decimal,
         serialize=formats.decimal_text,
     ),
 }

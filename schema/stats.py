@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Info
 
 from db import model
 from db import stats as db_stats
-from db.stats import BREAKDOWNS, CASE_FIGURES, HONOUR_TALLY, MEMBERSHIP_TALLY, RETURN_FLOWS
+from db.stats import AWARD_TALLIES, BREAKDOWNS, CASE_FIGURES, HONOUR_TALLY, MEMBERSHIP_TALLY, RETURN_FLOWS
 from resolvers import relations as rel
 from resolvers import stats as st
 
@@ -44,40 +44,43 @@ class Period:
     before: datetime.date | None = strawberry.field(default=None, description="First day after, exclusive.")
 
 
-@strawberry.type(description="How many, for one host kind.")
-class HostKindCount:
-    key: HostKind = strawberry.field(name="hostKind", description="The host kind.")
+@strawberry.type
+class _Count:
+    """How many, for one value of ``key``: each subclass names and types ``key`` (a field it
+    redeclares keeps its place, first)."""
+
+    key: Any
     count: int = strawberry.field(description="How many.")
+
+
+@strawberry.type(description="How many, for one host kind.")
+class HostKindCount(_Count):
+    key: HostKind = strawberry.field(name="hostKind", description="The host kind.")
 
 
 @strawberry.type(description="How many, for one current rating.")
-class StarsCount:
+class StarsCount(_Count):
     key: Stars = strawberry.field(name="stars", description="The current rating.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="How many, for one status.")
-class CaseStatusCount:
+class CaseStatusCount(_Count):
     key: CaseStatus = strawberry.field(name="status", description="The status.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="How many, for one kind.")
-class CaseKindCount:
+class CaseKindCount(_Count):
     key: CaseKind = strawberry.field(name="kind", description="The kind.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="How many, for one channel.")
-class CaseChannelCount:
+class CaseChannelCount(_Count):
     key: CaseChannel = strawberry.field(name="channel", description="The channel.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="How many, for one category.")
-class CaseCategoryCount:
+class CaseCategoryCount(_Count):
     key: CaseCategory = strawberry.field(name="category", description="The category.")
-    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="Awards of one batch at one rating.")
@@ -115,20 +118,13 @@ class ReturnFlow:
 @strawberry.type(description="Contact points by host kind and by current rating.")
 class ContactPointStats:
     total: int = strawberry.field(description="Contact points.")
-
-    @strawberry.field(
+    five_into: int = strawberry.field(
         description="Five-into (五进) points: hosted by malls, scenic areas, schools, barracks, enterprises."
     )
-    def five_into(self) -> int:
-        return sum(n for kind, n in self.by_host_kind.items() if kind in FIVE_INTO)
-
-    @strawberry.field(description="Points per host kind.")
-    def by_host_kind(self) -> list[HostKindCount]:
-        return st.counts(self.by_host_kind)  # type: ignore[return-value]
-
-    @strawberry.field(description="Points per current rating; unrated points are not listed.")
-    def by_current_stars(self) -> list[StarsCount]:
-        return st.counts(self.by_current_stars)  # type: ignore[return-value]
+    by_host_kind: list[HostKindCount] = strawberry.field(description="Points per host kind.")
+    by_current_stars: list[StarsCount] = strawberry.field(
+        description="Points per current rating; unrated points are not listed."
+    )
 
 
 @strawberry.type(description="Star awards per batch, and the points they rate.")
@@ -136,10 +132,7 @@ class StarAwardStats:
     total: int = strawberry.field(description="Awards in all batches (a point upgraded counts twice).")
     upgrades: int = strawberry.field(description="Four-star points upgraded to five in a later batch.")
     distinct_rated_points: int = strawberry.field(description="Points with at least one award.")
-
-    @strawberry.field(description="Awards per batch and rating.")
-    def by_batch(self) -> list[BatchCount]:
-        return [BatchCount(batch=b, stars=s, count=n) for (b, s), n in sorted(self.by_batch.items())]
+    by_batch: list[BatchCount] = strawberry.field(description="Awards per batch and rating.")
 
 
 @strawberry.type(description="Cases opened in the period, at the scope's contact points.")
@@ -155,51 +148,43 @@ class CaseStats:
     )
     amount_claimed: decimal.Decimal = strawberry.field(description="Yuan claimed, as a decimal string.")
     amount_recovered: decimal.Decimal = strawberry.field(description="Yuan recovered, as a decimal string.")
-
-    @strawberry.field(description="Cases per status.")
-    @rel.compiled(BREAKDOWNS["by_status"])
-    def by_status(self) -> list[CaseStatusCount]:
-        return st.counts(self.by_status)  # type: ignore[return-value]
-
-    @strawberry.field(description="Cases per kind.")
-    @rel.compiled(BREAKDOWNS["by_kind"])
-    def by_kind(self) -> list[CaseKindCount]:
-        return st.counts(self.by_kind)  # type: ignore[return-value]
-
-    @strawberry.field(description="Cases per channel.")
-    @rel.compiled(BREAKDOWNS["by_channel"])
-    def by_channel(self) -> list[CaseChannelCount]:
-        return st.counts(self.by_channel)  # type: ignore[return-value]
-
-    @strawberry.field(description="Cases per category.")
-    @rel.compiled(BREAKDOWNS["by_category"])
-    def by_category(self) -> list[CaseCategoryCount]:
-        return st.counts(self.by_category)  # type: ignore[return-value]
+    by_status: list[CaseStatusCount] = strawberry.field(
+        resolver=st.breakdown(BREAKDOWNS["by_status"]), description="Cases per status."
+    )
+    by_kind: list[CaseKindCount] = strawberry.field(
+        resolver=st.breakdown(BREAKDOWNS["by_kind"]), description="Cases per kind."
+    )
+    by_channel: list[CaseChannelCount] = strawberry.field(
+        resolver=st.breakdown(BREAKDOWNS["by_channel"]), description="Cases per channel."
+    )
+    by_category: list[CaseCategoryCount] = strawberry.field(
+        resolver=st.breakdown(BREAKDOWNS["by_category"]), description="Cases per category."
+    )
 
 
-# What the compiled path counts for each figure (db.stats, next to the generic path's statements).
-POINT_TALLIES = rel.Tallies(db_stats.point_tallies(FIVE_INTO))
-AWARD_TALLIES = rel.Tallies(db_stats.AWARD_TALLIES)
+# Each figure's one definition (db.stats), which both paths count.
+POINT_TALLIES = db_stats.point_tallies(FIVE_INTO)
 
 
 @strawberry.type(description="The figures of a scope's contact points, which statistics types inherit.")
 class PointFigures:
     @strawberry.field(description="Contact points by host kind and current rating.")
-    @rel.compiled(POINT_TALLIES)
+    @rel.compiled(rel.Tallies(POINT_TALLIES))
     async def contact_points(self, info: Info) -> ContactPointStats:
-        return await st.point_stats(info, self)  # type: ignore[arg-type, return-value]
+        return await st.figures(info, self, POINT_TALLIES)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Star awards by batch, upgrades and distinct rated points.")
-    @rel.compiled(AWARD_TALLIES)
+    @rel.compiled(rel.Tallies(AWARD_TALLIES))
     async def star_awards(self, info: Info) -> StarAwardStats:
-        return await st.award_stats(info, self)  # type: ignore[arg-type, return-value]
+        return await st.figures(info, self, AWARD_TALLIES)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="Contact points per honour, the three tiers first to last (三级引领).")
     @rel.compiled(HONOUR_TALLY)
     async def honours(self, info: Info) -> list[HonourCount]:
-        return await st.honour_counts(info, self)  # type: ignore[arg-type, return-value]
+        return await st.tallied(info, self, HONOUR_TALLY)  # type: ignore[arg-type]
 
     @strawberry.field(description="Consumer education (消费教育) held in the period (all time if none).")
+    @rel.compiled(rel.Tallies(db_stats.EDUCATION_TALLIES, st.education_tallies))
     async def education(self, info: Info, period: Period | None = None) -> EducationStatsRef:
         return await st.education_stats(info, self, period)  # type: ignore[arg-type, return-value]
 
@@ -209,7 +194,7 @@ class Stats(PointFigures):
     @strawberry.field(description="Programme memberships of contact points and enterprises, by programme and level.")
     @rel.compiled(MEMBERSHIP_TALLY)
     async def memberships(self, info: Info) -> list[MembershipCount]:
-        return await st.membership_counts(info, self)  # type: ignore[arg-type, return-value]
+        return await st.tallied(info, self, MEMBERSHIP_TALLY)  # type: ignore[arg-type]
 
     @strawberry.field(description="Cases opened in the period (all time if none).")
     @rel.compiled(rel.Summarised(model.CASE, CASE_FIGURES))
@@ -228,5 +213,6 @@ class StreetStats(PointFigures):
         description="Cases opened in the period (all time if none), counted from the cases themselves: the"
         " summaries are kept per district."
     )
+    @rel.compiled(rel.Summarised(model.CASE, CASE_FIGURES))
     async def cases(self, info: Info, period: Period | None = None) -> CaseStats:
         return await st.street_case_stats(info, self, period)  # type: ignore[arg-type, return-value]

@@ -161,3 +161,33 @@ def test_jwt_settings_refuse_what_cannot_be_checked() -> None:
     with pytest.raises(ValueError, match="32"):
         JwtSettings.from_env({**JWT_ENV, "LIAISON_JWT_SECRET": "short"})
     assert JwtSettings.from_env({**JWT_ENV, "LIAISON_JWT_LEEWAY": "100000"}).leeway == 300
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (("--role", "admin", "--days", "0"), "--days"),
+        (("--role", "admin", "--days", "-5"), "--days"),
+        (
+            (
+                "--role",
+                "contact_point",
+            ),
+            "the contact_point role needs --contact-point CODE",
+        ),
+    ],
+)
+def test_a_key_the_command_line_refuses_is_one_line(db_dsn: str, flags: tuple[str, ...], said: str) -> None:
+    """No traceback, so no row of api_key (with its secret's hash) on the terminal."""
+    import os
+    import subprocess
+
+    from .support import LIAISON
+
+    env = {**os.environ, "DATABASE_URL": db_dsn, "LIAISON_DEMO_DATA": "0"}
+    done = subprocess.run(
+        [str(LIAISON), "key", "create", "--label", "x", *flags], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and done.stdout == "", done
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert said in done.stderr

@@ -234,6 +234,32 @@ def test_an_opening_instant_at_the_edges_is_refused_with_a_code(client: TestClie
         assert codes(body["data"]["caseOpen"]) == [code]
 
 
+AMOUNT_ONLY = (
+    "mutation ($input: CaseOpenInput!) { caseOpen(input: $input) { case { amountClaimed } userErrors { code } } }"
+)
+
+
+@pytest.mark.parametrize(
+    "claimed",
+    ["1_000", "\uff11\uff10\uff10", "\u0661\u0660\u0660", "1e3", "NaN", "Infinity", "-Infinity", ".", "1.2.3"],
+)
+def test_a_decimal_outside_xs_decimals_lexical_form_is_refused(client: TestClient, claimed: str) -> None:
+    """``Decimal`` names xs:decimal: Python's Decimal also reads ``_``, other scripts' digits,
+    exponents and NaN, which no client of xs:decimal writes or expects to be taken."""
+    body = gql(client, AMOUNT_ONLY, input=intake(amountClaimed=claimed))
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+
+
+@pytest.mark.parametrize(
+    ("claimed", "read"), [("+5", "5.00"), (" 100 ", "100.00"), (".5", "0.50"), ("1.", "1.00"), (100, "100.00")]
+)
+def test_a_decimal_in_xs_decimals_lexical_form_is_taken(client: TestClient, claimed: object, read: str) -> None:
+    """A sign and white space around the number (collapsed, as xs:decimal's facet says) are
+    allowed; a JSON number is taken as its value."""
+    body = gql(client, AMOUNT_ONLY, input=intake(amountClaimed=claimed))
+    assert body["data"]["caseOpen"]["case"]["amountClaimed"] == read, body
+
+
 def test_a_stale_version_is_refused_with_the_current_one(client: TestClient) -> None:
     number = opened(client)["number"]
     ok(client, "caseAccept", number=number, expectedVersion=1)

@@ -95,3 +95,35 @@ def test_a_refused_value_of_a_known_shape_is_refused_as_on_the_generic_path(demo
         assert (refused["data"], refused["errors"]) == (expected["data"], expected["errors"]), mode
         if mode == "compiled":
             assert count["fast_lane"] == 1
+
+
+EDUCATION = (
+    """query Education($period: Period) { networkStats { education(period: $period) { activities attendance } } }"""
+)
+
+
+def test_a_period_of_figures_over_dated_rows_is_part_of_the_statement(demo_dsn: str) -> None:
+    periods = [
+        {"from": "2024-01-01", "before": "2025-01-01"},
+        {"from": "2023-01-01", "before": "2024-01-01"},
+        {"from": "2024-01-01", "before": "2025-01-01"},
+        {"from": "2024-01-01"},
+    ]
+    with service(demo_dsn) as client:
+        before = statements(client)
+        answers = []
+        for period in periods:
+            response = client.post("/graphql", json={"query": EDUCATION, "variables": {"period": period}})
+            answers.append((response.headers[HEADER], response.json()))
+        refused = client.post(
+            "/graphql",
+            json={"query": EDUCATION, "variables": {"period": {"from": "2025-01-01", "before": "2024-01-01"}}},
+        )
+        held = statements(client)
+    assert [served for served, _ in answers] == ["verified"] * 4
+    assert answers[0][1]["data"] == answers[2][1]["data"]
+    assert held == before + 3  # the bounds pick the rows: each period its own statement, the same again none
+    assert (
+        refused.headers[HEADER] == "dataloader"
+        and refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    )

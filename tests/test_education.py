@@ -95,11 +95,34 @@ def test_a_points_activities_compile_and_match(demo_dsn: str) -> None:
     assert all(n["kind"] in ("TRAINING", "CAMPAIGN_315") for n in point["nodes"])
 
 
-def test_education_statistics_fall_back_visibly(demo_dsn: str) -> None:
+EDUCATION = """query Education($period: Period) {
+  networkStats { education(period: $period) { ...figures } }
+  region(code: "310000") { stats { education(period: $period) { ...figures } }
+    districts { code stats { education(period: $period) { ...figures } } } }
+  district(code: "310115") { streets { name stats { education(period: $period) { ...figures } } } }
+}
+fragment figures on EducationStats {
+  activities attendance copies trainingAttendance byKind { kind activities attendance copies } }"""
+
+
+@pytest.mark.parametrize("period", [None, {"from": "2020-01-01", "before": "2021-01-01"}, {"from": "2031-01-01"}])
+def test_education_statistics_of_every_scope_compile_and_match(demo_dsn: str, period: dict[str, str] | None) -> None:
+    found = compiled_and_verified(demo_dsn, EDUCATION, period=period)
+    network = found["networkStats"]["education"]
+    if period is not None and period["from"] == "2031-01-01":  # none held: zeros and no kinds, as on the generic path
+        assert network == {"activities": 0, "attendance": 0, "copies": 0, "trainingAttendance": 0, "byKind": []}
+        return
+    assert network["activities"] == sum(k["activities"] for k in network["byKind"]) > 0
+    assert network["trainingAttendance"] == sum(k["attendance"] for k in network["byKind"] if k["kind"] == "TRAINING")
+    districts = found["region"]["districts"]
+    assert sum(d["stats"]["education"]["activities"] for d in districts) == network["activities"]
+
+
+def test_a_points_education_statistics_fall_back_visibly(demo_dsn: str) -> None:
     with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
-        served, _, found = post(client, "{ networkStats { education { activities } } }")
+        served, _, found = post(client, '{ contactPoint(code: "CP310115-00001") { education { activities } } }')
     assert served == "dataloader"
-    assert found["networkStats"]["education"]["activities"] > 0
+    assert found["contactPoint"]["education"]["activities"] > 0
 
 
 def test_an_inverted_period_is_refused(client: TestClient) -> None:

@@ -236,3 +236,16 @@ async def test_a_page_that_fails_midway_breaks_the_stream_off(db_dsn: str) -> No
     await store(db_dsn, (EXAMPLES / "ContactPointRegister.graphql").read_text())
     with service(db_dsn, LIAISON_BUDGET_POINTS="1000") as client, pytest.raises(BrokenExport, match="RATE_LIMITED"):
         client.get("/queries/ContactPointRegister", params={"districts": PUDONG, "format": "csv"})
+
+
+async def test_a_page_on_an_allowed_origin_reads_that_an_export_was_cut_and_its_name(db_dsn: str) -> None:
+    """Without them in Access-Control-Expose-Headers a browser hides them from the page."""
+    origin = "https://dashboard.example.cn"
+    await store(db_dsn, POINTS)
+    with service(db_dsn, LIAISON_MAX_EXPORT_ROWS="2", LIAISON_CORS_ORIGINS=origin) as client:
+        cut = client.get("/queries/Points", params={"format": "csv"}, headers={"Origin": origin})
+    assert cut.status_code == 200 and cut.headers["x-export-truncated-lists"] == "contactPoints"
+    exposed = {h.strip().lower() for h in cut.headers["access-control-expose-headers"].split(",")}
+    told = {h for h in cut.headers if h.startswith("x-export-") or h == "content-disposition"}
+    assert told == {"x-export-truncated", "x-export-row-limit", "x-export-truncated-lists", "content-disposition"}
+    assert told <= exposed, told - exposed

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
-from .support import app_state, bearer, service
+from .support import app_state, bearer, gql, service
 
 SDL = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -180,3 +180,25 @@ def test_federated_tracing_only_when_asked(demo_dsn: str) -> None:
     trace = base64.b64decode(traced["extensions"]["ftv1"])
     assert len(trace) > 50 and b"districts" in trace  # the protobuf trace names the fields it timed
     assert traced["data"] == plain["data"]
+
+
+def test_a_key_the_database_refuses_fails_alone(demo_dsn: str) -> None:
+    """A NUL in one key must not fail the statement its siblings share."""
+    representations = [{"__typename": "District", "code": "310115"}, {"__typename": "District", "code": "a\u0000"}]
+    with service(demo_dsn) as client:
+        body = entities(client, representations)
+    assert body["data"]["_entities"] == [{"__typename": "District", "code": "310115", "name": "浦东新区"}, None]
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [(["_entities", 1], "BAD_USER_INPUT")]
+
+
+def test_an_aliased_lookup_with_a_refused_key_fails_alone(demo_dsn: str) -> None:
+    query = """query ($bad: String!) { good: district(code: "310115") { code }
+      bad: district(code: $bad) { code }
+      point: contactPoint(code: "CP310115-00001") { code } nope: contactPoint(code: $bad) { code } }"""
+    with service(demo_dsn) as client:
+        body = gql(client, query, bad="a\u0000")
+    assert body["data"] == {"good": {"code": "310115"}, "bad": None, "point": {"code": "CP310115-00001"}, "nope": None}
+    assert sorted((e["path"][0], e["extensions"]["code"]) for e in body["errors"]) == [
+        ("bad", "BAD_USER_INPUT"),
+        ("nope", "BAD_USER_INPUT"),
+    ]

@@ -291,3 +291,16 @@ def test_cors_origins_setting() -> None:
 )
 def test_response_media_type(accept: str | None, media_type: str | None) -> None:
     assert response_media_type(accept) == media_type
+
+
+def test_json_nested_too_deeply_is_said_alike_by_get_and_post(client: TestClient) -> None:
+    """Valid JSON the decoder will not descend into is not 'not JSON': POST says what GET says."""
+    nested = "[" * 3000 + "]" * 3000
+    by_post = client.post(
+        "/graphql",
+        content='{"query": "{ __typename }", "variables": {"x": ' + nested + "}}",
+        headers={"Content-Type": "application/json"},
+    )
+    by_get = client.get("/graphql", params={"query": "{ __typename }", "variables": '{"x": ' + nested + "}"})
+    said = [(r.status_code, r.json()["errors"][0]["message"]) for r in (by_post, by_get)]
+    assert said == [(400, "The request's JSON is nested too deeply.")] * 2

@@ -331,3 +331,44 @@ async def test_rejections_listed_up_to_a_bound_and_counted_in_all(
     report = await run(conn, "contact-points", (header + row * 20 + bad * 10).encode())
     assert report.rejected_rows == 29 and len(report.rejected) == 5
     assert [r.row for r in report.rejected] == [22, 23, 24, 25, 26]  # the reader's faults come first
+
+
+CASE_HEADER = "number,contact_point_code,kind,channel,category,status,opened_at,closed_at,amount_claimed\n"
+CASE_ROW = "C310101-2021-900021,CP310101-00001,投诉,现场,产品质量,和解成功,2021/3/1 10:00,2021/3/5 10:00,"
+
+
+async def test_a_row_with_more_or_fewer_cells_than_the_header_is_rejected(conn: asyncpg.Connection) -> None:
+    """An unquoted ``¥1,200.50`` splits into two cells: read by position, the amount was ¥1."""
+    longer = CASE_ROW + "¥1,200.50\n"
+    shorter = CASE_ROW.replace("2021-900021", "2021-900022")[:-1] + "\n"  # no amount cell at all
+    report = await run(conn, "cases", (CASE_HEADER + longer + shorter).encode(), apply=True)
+    assert not report.applied and report.rejected_rows == 2
+    assert [(r.row, r.code) for r in report.rejected] == [(2, "EXTRA_CELLS"), (3, "MISSING_CELLS")]
+    assert "10 cells" in report.rejected[0].reason and "9" in report.rejected[0].reason
+    assert report.as_json()["rejected"][0]["code"] == "EXTRA_CELLS"
+    assert await conn.fetchval("SELECT count(*) FROM \"case\" WHERE number LIKE 'C310101-2021-90002%'") == 0
+
+
+async def test_a_quoted_amount_with_yuan_sign_and_separators_reads_exactly(conn: asyncpg.Connection) -> None:
+    report = await run(conn, "cases", (CASE_HEADER + CASE_ROW + '"¥1,200.50"\n').encode(), apply=True)
+    assert report.applied and report.rejected_rows == 0
+    claimed = await conn.fetchval("SELECT amount_claimed FROM \"case\" WHERE number = 'C310101-2021-900021'")
+    assert str(claimed) == "1200.50"
+
+
+@pytest.mark.parametrize("written", ["1,2", "12,34.5", "1_000", "1e3", "NaN", "Infinity", "١٠٠", "+5", "--1", "¥"])
+def test_amounts_are_plain_decimals(written: str) -> None:
+    from resolvers.imports.values import Invalid, amount
+
+    with pytest.raises(Invalid):
+        amount(written)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [("1200.5", "1200.50"), ("1,200.50", "1200.50"), ("¥300", "300.00"), ("300元", "300.00"), ("１２", "12.00")],
+)
+def test_amounts_read_exactly(written: str, read: str) -> None:
+    from resolvers.imports.values import amount
+
+    assert str(amount(written)) == read

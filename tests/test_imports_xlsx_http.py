@@ -168,10 +168,15 @@ def test_http_bad_requests_are_coded(db_dsn: str) -> None:
     with service(db_dsn, role=None) as client:
         bad_kind = _post(client, "stores", "c.csv", b"x", "admin")
         assert bad_kind.status_code == 400 and bad_kind.json()["errors"][0]["extensions"]["code"] == "UNKNOWN_KIND"
-        no_file = client.post("/imports", data={"kind": "cases"}, headers=bearer("admin"))
+        no_file = client.post("/imports", files={"kind": (None, "cases")}, headers=bearer("admin"))
         assert no_file.status_code == 400 and no_file.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
-        not_a_form = client.post("/imports", json={"kind": "cases"}, headers=bearer("admin"))
-        assert not_a_form.status_code == 400
+        for not_a_form in (
+            client.post("/imports", json={"kind": "cases"}, headers=bearer("admin")),
+            client.post("/imports", data={"kind": "cases"}, headers=bearer("admin")),
+        ):  # told what to send, not that the kind is unknown
+            error = not_a_form.json()["errors"][0]
+            assert (not_a_form.status_code, error["extensions"]["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+            assert "multipart/form-data" in error["message"]
         unreadable = _post(client, "cases", "c.xlsx", b"PK\x03\x04 broken", "admin")
         assert unreadable.status_code == 422
         assert unreadable.json()["errors"][0]["extensions"]["code"] == "UNREADABLE_FILE"

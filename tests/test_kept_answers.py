@@ -11,7 +11,7 @@ import asyncpg
 from graphql import parse
 from graphql.utilities import get_operation_ast
 
-from db import summaries
+from db import plan, summaries
 from db.access import Role, Viewer
 from db.answers import Answers, VersionCheck, fetch_answer, render_versioned
 from db.volume import add_volume
@@ -197,6 +197,18 @@ def test_only_statements_over_versioned_data_are_kept() -> None:
         "{ regions { code stats { cases { total } } } contactPoints(first: 1) { nodes { code } } }",
     ):
         assert _statement(unversioned)[2] is None, unversioned
+
+
+def test_a_streets_case_figures_read_the_cases_not_the_summaries() -> None:
+    """The summaries are per district: a street's figures are counted from the cases, which
+    no version covers, so its statement must never be kept on the summaries' versions."""
+    query = '{ district(code: "310115") { streets { name stats { cases { total } } } stats { cases { total } } } }'
+    document = parse(query)
+    operation = get_operation_ast(document)
+    assert operation is not None
+    found = plan.reads(Compiler(schema).plan(document, operation, {}, INTERNAL, 100).selection)
+    assert {"case", "contact_point", "street"} <= found.tables
+    assert {source for source, _, _ in found.summaries} == {"case"}  # the district's own figures
 
 
 async def test_a_reference_write_moves_the_answers_that_name_it(conn: asyncpg.Connection) -> None:

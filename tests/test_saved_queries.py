@@ -103,6 +103,12 @@ async def test_run_by_name_over_get_and_post(db_dsn: str, conn: asyncpg.Connecti
         missing = client.get("/queries/PointsOfDistrict")  # a required variable not given
         assert missing.status_code == 400 and missing.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
         assert client.get("/queries/NoSuchQuery").status_code == 404
+        nested = '{"district": ' + "[" * 3000 + "]" * 3000 + "}"
+        for deep in (
+            client.post("/queries/PointsOfDistrict", content=nested, headers={"Content-Type": "application/json"}),
+            client.get("/queries/PointsOfDistrict", params={"variables": nested}),
+        ):
+            assert deep.json()["errors"][0]["message"] == "The request's JSON is nested too deeply."
 
 
 async def test_etag_and_not_modified(db_dsn: str, conn: asyncpg.Connection) -> None:
@@ -228,6 +234,10 @@ def test_the_command_line_pushes_runs_and_checks(db_dsn: str, tmp_path: Path) ->
     assert pushed.stdout.count("saved ") == len(list(EXAMPLES.glob("*.graphql")))
     examples = len(list(EXAMPLES.glob("*.graphql")))
     assert liaison("push", str(EXAMPLES), "--owner", "reports team").stdout.count("unchanged ") == examples
+    for wrong in (("--var", "first=abc"), ("--variables", "{nope")):
+        refused_var = liaison("run", "FiveStarDirectory", *wrong)
+        assert refused_var.returncode == 2 and "Traceback" not in refused_var.stderr, refused_var.stderr
+        assert len(refused_var.stderr.strip().splitlines()) == 1, refused_var.stderr
     exported = liaison("run", "FiveStarDirectory", "--var", "first=5", "--format", "csv")
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.DictReader(io.StringIO(exported.stdout.removeprefix("\ufeff"))))
@@ -305,6 +315,7 @@ async def test_admins_manage_saved_queries_over_graphql(db_dsn: str) -> None:
             assert (
                 body["data"] == {"savedOperationSave": None} and body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
             )
+            assert body["errors"][0]["message"].startswith("Changing saved queries needs one of the roles admin")
         by_get = client.get(
             "/graphql", params={"query": SAVE, "variables": json.dumps({"document": POINTS})}, headers=admin
         )
@@ -339,3 +350,26 @@ async def test_a_restore_undoes_a_deprecation_only_for_a_document_that_still_val
     assert [e["code"] for e in payload["userErrors"]] == ["INVALID_DOCUMENT"]
     assert "noLongerAField" in payload["userErrors"][0]["message"]
     assert (await saved.find(conn, "Gone")) is None  # still deprecated
+
+
+@pytest.mark.parametrize("given", ["1_000", "\uff11\uff10", "\u0661", " 5", "0x10", "nan", "inf", "1e400"])
+def test_a_number_in_a_query_parameter_is_ascii_digits(given: str) -> None:
+    """Python's int() and float() read ``1_000``, other scripts' digits, spaces and ``nan``."""
+    from graphql import GraphQLFloat, GraphQLInt
+
+    from api.admission import Refused
+    from api.saved_queries import coerce_parameter
+
+    for number in (GraphQLInt, GraphQLFloat):
+        with pytest.raises(Refused) as refused:
+            coerce_parameter([given], number, "first")
+        assert refused.value.code == "BAD_USER_INPUT"
+
+
+def test_a_number_in_a_query_parameter_reads_as_graphql_writes_it() -> None:
+    from graphql import GraphQLFloat, GraphQLInt
+
+    from api.saved_queries import coerce_parameter
+
+    assert [coerce_parameter([v], GraphQLInt, "n") for v in ("20", "-3", "+4")] == [20, -3, 4]
+    assert [coerce_parameter([v], GraphQLFloat, "x") for v in ("2.5", "-1e3", "7")] == [2.5, -1000.0, 7.0]

@@ -122,6 +122,22 @@ def test_a_streets_cases_and_education(client: TestClient, huamu: dict[str, int]
     assert found["stats"]["education"]["activities"] == huamu["activities"]
 
 
+STREET_CASES = """query StreetCases($period: Period) { district(code: "310115") {
+  stats { cases(period: $period) { total } }
+  streets { name stats { cases(period: $period) { total settledOnlineMediations settlementRate medianDaysToClose
+    amountClaimed amountRecovered byStatus { status count } byKind { kind count } byChannel { channel count }
+    byCategory { category count } } } } } }"""
+
+
+@pytest.mark.parametrize("period", [None, {"from": "2020-01-01", "before": "2021-01-01"}, {"from": "2031-01-01"}])
+def test_streets_case_statistics_compile_from_the_rows_and_match(demo_dsn: str, period: dict[str, str] | None) -> None:
+    found = compiled_and_verified(demo_dsn, STREET_CASES, period=period)["district"]
+    streets = [s["stats"]["cases"] for s in found["streets"]]
+    assert sum(s["total"] for s in streets) == found["stats"]["cases"]["total"]
+    if period is None:
+        assert any(s["settlementRate"] is not None and s["medianDaysToClose"] is not None for s in streets)
+
+
 def test_a_short_period_of_a_streets_cases_is_refused_to_the_public(demo_dsn: str) -> None:
     query = """{ district(code: "310115") { streets { stats {
       cases(period: {from: "2020-01-01", before: "2020-01-02"}) { total } } } } }"""

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import IO, Any
 
 import asyncpg
@@ -48,8 +49,9 @@ class Report:
     import_id: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """camelCase, as the API's other answers."""
+        """camelCase, as the API's other answers; a rejection has a ``code`` only for its row's shape."""
         plain = asdict(self)
+        plain["rejected"] = [{k: v for k, v in r.items() if v is not None or k != "code"} for r in plain["rejected"]]
         return {_camel(k): v for k, v in plain.items()}
 
 
@@ -82,7 +84,9 @@ async def run_import(
     mapping = KINDS[kind]
     sha256, size = await asyncio.to_thread(_digest, binary)
     sheet = await asyncio.to_thread(open_sheet, binary, size)
-    parser = await asyncio.to_thread(RowParser, mapping, sheet.rows, KEPT_REJECTIONS, sheet.uncomputed)
+    parser = await asyncio.to_thread(
+        partial(RowParser, aligned=sheet.format == "csv"), mapping, sheet.rows, KEPT_REJECTIONS, sheet.uncomputed
+    )
     report = Report(kind, file_name, sha256.hex(), sheet.format, sheet.encoding, ignored_columns=parser.ignored)
     transaction = conn.transaction()
     await transaction.start()

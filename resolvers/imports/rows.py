@@ -31,6 +31,8 @@ class Rejection:
     column: str
     """The column's header as the file has it (or the field's documented header)."""
     reason: str
+    code: str | None = None
+    """For a fault of the row's shape (``EXTRA_CELLS``, ``MISSING_CELLS``); None for a cell's."""
 
 
 def _folded(name: Any) -> str:
@@ -53,8 +55,10 @@ class RowParser:
         rows: Iterator[tuple[int, tuple[Any, ...]]],
         keep: int,
         uncomputed: dict[tuple[int, int], str] | None = None,
+        *,
+        aligned: bool = False,
     ) -> None:
-        self.kind, self.keep = kind, keep
+        self.kind, self.keep, self.aligned = kind, keep, aligned
         self.uncomputed = uncomputed or {}
         self.rejected: list[Rejection] = []
         self.rejected_rows = 0
@@ -92,6 +96,8 @@ class RowParser:
                 f"No header row naming the {self.kind.name} columns in the first {HEADER_ROWS} rows: {self._expected()}.",
             )
         self._header_index = best[0]
+        named = (head[best[0] - 1][1] if best[0] else (), head[best[0]][1])
+        self.width = max((j + 1 for cells in named for j, c in enumerate(cells) if not _blank(c)), default=0)
         missing = [f for f in self.kind.fields if f.required and f.name not in {c[1].name for c in best[2]}]
         if missing:
             names = "; ".join(f"{f.zh[0]} ({f.en[0]})" for f in missing)
@@ -108,9 +114,34 @@ class RowParser:
         yield from head[self._header_index + 1 :]
         yield from rest
 
-    def _reject(self, row: int, column: str, reason: str) -> None:
+    def _reject(self, row: int, column: str, reason: str, code: str | None = None) -> None:
         if len(self.rejected) < self.keep:
-            self.rejected.append(Rejection(row, column, reason))
+            self.rejected.append(Rejection(row, column, reason, code))
+
+    def _misaligned(self, number: int, cells: tuple[Any, ...]) -> bool:
+        """A CSV row with a cell past the header's last, or without a cell under each header: a
+        comma unquoted (``¥1,200.50``) or lost, so reading the rest by position would misread it."""
+        if not self.aligned:
+            return False
+        filled = max((j + 1 for j, c in enumerate(cells) if not _blank(c)), default=0)
+        if filled > self.width:
+            self._reject(
+                number,
+                f"column {filled}",
+                f'{filled} cells, the header has {self.width}: quote a value holding a comma ("1,200.50")',
+                "EXTRA_CELLS",
+            )
+        elif len(cells) < self.width:
+            self._reject(
+                number,
+                self.columns[-1][2] if self.columns else "",
+                f"{len(cells)} cells, the header has {self.width}: each row needs a cell (empty or not) per column",
+                "MISSING_CELLS",
+            )
+        else:
+            return False
+        self.rejected_rows += 1
+        return True
 
     def header_of(self, field: str) -> str:
         """The column's name in this file, for a rejection the database found."""
@@ -163,6 +194,8 @@ class RowParser:
             if all(_blank(c) for c in cells):
                 continue
             self.rows += 1
+            if self._misaligned(number, cells):
+                continue
             record = self._parse(number, cells)
             if record is not None:
                 records.append(record)

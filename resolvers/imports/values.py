@@ -108,12 +108,20 @@ def integer(value: Any) -> int:
     return int(folded)
 
 
+_AMOUNT = re.compile(r"¥?((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)元?")
+"""Digits (thousands grouped by commas, or not at all) and a point: no sign, exponent or ``_``."""
+
+
 def amount(value: Any) -> Decimal:
-    """Yuan with at most two decimals, not negative; ``¥``, ``元`` and thousands separators allowed."""
+    """Yuan with at most two decimals, not negative: a plain decimal, with ``¥``, ``元`` and
+    thousands separators (``1,200.50``) allowed; a CSV cell holding a comma must be quoted."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         folded = repr(value) if isinstance(value, float) else str(value)
     else:
-        folded = _plain(value).replace(",", "").removeprefix("¥").removesuffix("元")
+        found = _AMOUNT.fullmatch(_plain(value))
+        if found is None:
+            raise Invalid(f"{text(value)!r} is not an amount in yuan (a decimal such as 1200.50 or ¥1,200.50)")
+        folded = found.group(1).replace(",", "")
     try:
         number = Decimal(folded)
     except InvalidOperation:
