@@ -2,26 +2,34 @@
 without Strawberry's pipeline.
 
 Taken by a request the engine routed here (``schema.engine``: compiled mode, a plain
-POSTed query). A query whose text, operation, viewer and variables match a statement the compiled
-path rendered before is known to parse, validate and compile; its measure is kept too. So
-it needs only what the pipeline would still do for it: the limits and the budget charge
-(``schema.limits.admit_operation``, the same function), the one statement, and the same
-response: ``data`` as PostgreSQL wrote it, ``extensions.cost``, the same headers. Anything
-else (a first request, a batch, a persisted query, a refusal, a fault) goes through the
-pipeline, which words errors as it always does.
+POSTed query). A query whose text, operation, viewer and variable shape match a statement
+the compiled path rendered before is known to parse, validate and compile; its document is
+kept parsed. So it needs only what the pipeline would still do for it: coerce its variables
+and bind their values to the statement (validated by the resolvers' functions,
+``schema.compiled.statement_for``), measure it for these values (kept per variables, as
+``Limits`` keeps it), the limits and the budget charge (``schema.limits.admit_operation``,
+the same function), the one statement, and the same response: ``data`` as PostgreSQL wrote
+it, ``extensions.cost``, the same headers. Anything else (a first request, a new shape, a
+batch, a persisted query, a refusal, a fault) goes through the pipeline, which words
+errors as it always does.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from graphql import OperationDefinitionNode
+from graphql.execution.values import get_variable_values
+from graphql.utilities import get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 
 from db.answers import fetch_answer
 from db.errors import DatabaseUnavailable, InvalidInput
-from schema.caches import DocumentCaches, variables_key
-from schema.compiled import HEADER, fault_error, statement_for
+from resolvers.compiler import NotCompiled
+from schema.caches import DocumentCaches
+from schema.compiled import HEADER, Statement, fault_error, known_statement, statement_for
 from schema.limits import admit_operation, cost_extension, measured
 from schema.tracing import operation_span
 
@@ -39,16 +47,32 @@ async def serve_known(request: Request) -> Response | None:
     query, operation_name = payload["query"], payload.get("operationName")
     viewer = request.state.viewer
     media_type = response_media_type(request.headers.get("accept"))
-    variables = variables_key(payload.get("variables"))
-    if media_type is None or variables is None:
+    variables = payload.get("variables")
+    if media_type is None or not isinstance(variables, dict | None):
         return None
     limits = request.app.state.settings.limits
     engine = request.app.state.engine
     caches = engine.caches
-    if operation_name is None:
-        operation_name = _only_operation_name(caches, query, limits.max_tokens)
-    statement = statement_for(caches, query, operation_name, viewer, variables, limits.max_page_size)
+    parsed = caches.parsed.get(query, limits.max_tokens) if operation_name is None else None
+    if operation_name is None and parsed is not None:
+        operation_name = _only_operation_name(parsed.document)
+    # Sent before: neither coerced, bound nor measured again.
+    statement = known_statement(caches, query, operation_name, viewer, variables, limits.max_page_size)
     found = measured(caches, query, operation_name, variables, limits) if statement is not None else None
+    if statement is None or found is None:  # new values: coerced, bound to their shape's statement, measured
+        parsed = parsed or caches.parsed.get(query, limits.max_tokens)
+        if parsed is None or parsed.points_due:  # new to the process, or its parse not yet charged
+            return None
+        operation = get_operation_ast(parsed.document, operation_name)
+        if operation is None:
+            return None
+        coerced = get_variable_values(engine.compiler.schema, operation.variable_definitions or (), variables or {})
+        if isinstance(coerced, list):
+            return None
+        asked = (query, operation_name, parsed.document, operation, coerced, viewer, limits.max_page_size)
+        statement = _bound(caches, *asked, variables)
+        measuring = (engine.compiler.schema, parsed.document, operation, coerced)
+        found = measured(caches, query, operation_name, variables, limits, measuring) if statement else None
     if statement is None or found is None:
         return None
     headers = Response()
@@ -83,14 +107,20 @@ async def serve_known(request: Request) -> Response | None:
     return response
 
 
-def _only_operation_name(caches: DocumentCaches, query: str, max_tokens: int) -> str | None:
-    """The name Strawberry gives a request without ``operationName``, which its statement
-    and measure were kept under: the one operation's of a document parsed before (None for
-    an anonymous one, or a document new to the process, which the pipeline serves)."""
-    parsed = caches.parsed.get(query, max_tokens)
-    if parsed is None:
+def _bound(caches: DocumentCaches, *known: Any) -> Statement | None:
+    """The kept statement of this request's shape, bound to its values; None for a shape not
+    planned yet, or a value the resolvers refuse (the pipeline refuses it in their words)."""
+    try:
+        return statement_for(caches, None, *known)
+    except NotCompiled:
         return None
-    operations = [d for d in parsed.document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+def _only_operation_name(document: Any) -> str | None:
+    """The name Strawberry gives a request without ``operationName``, which its statement
+    and measure were kept under: the one operation's (None for an anonymous one, which the
+    pipeline serves)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) != 1 or operations[0].name is None:
         return None
     return operations[0].name.value

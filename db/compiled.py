@@ -223,7 +223,7 @@ class _Renderer:
         if page.before is not None:
             keyset.append(order.after(page.before, self.params, reverse=True))
         size = self.params.add(page.size, "int")
-        limit = self.params.add(page.size + 1, "int")
+        limit = f"{size} + 1"  # in SQL: the size is a value bound per request
         wanted = {what for _, what in f.parts if isinstance(what, str)}
         per_row = {"c": self.cursor(f)}
         if "edges" in wanted:

@@ -39,6 +39,7 @@ __all__ = [
     "Scoped",
     "Selection",
     "Sequence",
+    "Slot",
     "Summary",
     "reads",
 ]
@@ -54,6 +55,15 @@ LinkCast = Literal["text", "bigint"]
 
 PageInfoField = Literal["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"]
 EdgeField = Literal["cursor", "node"]
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Where a plan made once per variable shape holds a request's value: the renderer passes
+    it on as a parameter like any value, and each request binds its own ``index``-th value
+    there (``resolvers.bindings``). Nothing may compute with it."""
+
+    index: int
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ mapping from the schema itself: plain fields are columns of their type's table, 
 loaders of the generic path follow as well. Arguments are converted by Strawberry and
 validated by the same functions the resolvers call, so a request the generic path would
 refuse is refused here too, and then runs on the generic path, which words the error.
+Where it reads request values it goes through ``resolvers.bindings``' sites, so that a plan
+can be made once per variable shape (``Compiler.shape``) and bound to other values.
 
 What it does not know (a resolver without a mapping, an abstract type, a field the viewer
 may not read) raises ``NotCompiled``; ``static`` says whether the reason holds for every
@@ -16,6 +18,7 @@ request of the document, so the decision can be kept per document and role.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -28,24 +31,31 @@ from graphql import (
     SelectionSetNode,
     get_named_type,
 )
-from graphql.execution.values import get_argument_values
 from strawberry.permission import PermissionExtension
-from strawberry.relay import GlobalID
-from strawberry.types.arguments import convert_arguments
 
 from db import plan
 from db.access import Viewer
 from db.model import Table
+from db.plan import Root
 from db.stats import TALLY, Breakdown, Tally
 
-from .errors import BadUserInput
-from .listings import Listing
+from .bindings import (
+    Arguments,
+    Binder,
+    ListingSite,
+    LookupSite,
+    NodesSite,
+    NotCompiled,
+    PeriodSite,
+    Site,
+    TalliesSite,
+)
+from .listings import Listing, PageRequest
 from .private_apis import graphql_schema
 from .relations import AllRows, Computed, Lookup, Relation, Statistics, Summarised, Tallies
 from .selection import Selections, directives_allow, fragments_of, subselections
-from .stats import period_bounds
 
-__all__ = ["Compiler", "NotCompiled"]
+__all__ = ["Compiler", "NotCompiled", "Shaped"]
 
 _FORMS: dict[str, plan.Form] = {"DateTime": "datetime", "Decimal": "decimal", "Float": "float"}
 _PLAIN = frozenset({"String", "Boolean", "Int", "Date"})
@@ -61,13 +71,16 @@ _PAGE_INFO: dict[str, plan.PageInfoField] = {
 _Part = TypeVar("_Part", bound=str)
 
 
-class NotCompiled(Exception):
-    """The operation runs on the generic path; ``static``: for every request of its document."""
+@dataclass(frozen=True)
+class Shaped:
+    """A plan for every request of one variable shape: ``root`` holds ``Slot``s where this
+    request's ``values`` go, and ``binder`` finds another request's (``resolvers.bindings``);
+    ``structure`` is what the SQL text depends on beyond the shape."""
 
-    def __init__(self, reason: str, *, static: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.static = static
+    root: plan.Root
+    binder: Binder
+    structure: tuple[Any, ...]
+    values: tuple[Any, ...]
 
 
 class Compiler:
@@ -85,22 +98,65 @@ class Compiler:
         viewer: Viewer,
         max_page: int,
     ) -> plan.Root:
+        """The plan of this request, with its values in it."""
+        return self._walk(document, operation, variables, viewer, max_page, marking=False)[0]
+
+    def shape(
+        self,
+        document: Any,
+        operation: OperationDefinitionNode,
+        variables: Any,
+        viewer: Viewer,
+        max_page: int,
+    ) -> Shaped:
+        """The plan of every request of this one's variable shape: what the SQL text depends on
+        is the same for all of them but for ``structure``."""
+        root, walk = self._walk(document, operation, variables, viewer, max_page, marking=True)
+        return Shaped(root, Binder(tuple(walk.sites)), tuple(walk.structure), tuple(walk.values))
+
+    def _walk(
+        self,
+        document: Any,
+        operation: OperationDefinitionNode,
+        variables: Any,
+        viewer: Viewer,
+        max_page: int,
+        *,
+        marking: bool,
+    ) -> tuple[Root, _Walk]:
         if operation.operation.value != "query":
             raise NotCompiled(f"a {operation.operation.value} runs on the generic path")
-        walk = _Walk(self, document, variables, viewer, max_page)
+        walk = _Walk(self, document, variables, viewer, max_page, marking)
         query = self.schema.query_type
         assert query is not None
-        return plan.Root(walk.selection(query, None, operation.selection_set))
+        return plan.Root(walk.selection(query, None, operation.selection_set)), walk
 
 
 class _Walk:
-    def __init__(self, compiler: Compiler, document: Any, variables: Any, viewer: Viewer, max_page: int) -> None:
+    def __init__(
+        self, compiler: Compiler, document: Any, variables: Any, viewer: Viewer, max_page: int, marking: bool
+    ) -> None:
         self.compiler = compiler
         self.schema = compiler.schema
         self.walker = Selections(self.schema, fragments_of(document), partial(directives_allow, variables=variables))
         self.variables = variables
         self.viewer = viewer
         self.max_page = max_page
+        self.marking = marking
+        self.sites: list[Site] = []
+        self.structure: list[Any] = []
+        self.values: list[Any] = []
+
+    def bound(self, site: Site) -> Any:
+        """What ``site`` reads from this request, validated, as the plan holds it: with its
+        values in it, or (``marking``) with ``Slot``s in their place."""
+        found = site.found(self.variables, self.viewer, self.max_page)
+        structure, values = site.split(found)
+        first = len(self.values)
+        self.sites.append(site)
+        self.structure.append(structure)
+        self.values += values
+        return site.marked(found, first) if self.marking else found
 
     # -- fields
 
@@ -150,27 +206,22 @@ class _Walk:
         if isinstance(spec, Tallies):
             tallies = spec.tallies
             if spec.during is not None:
-                try:
-                    tallies = spec.during(self._arguments(definition, strawberry_field, nodes[0]).get("period"))
-                except BadUserInput as refused:
-                    raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
+                arguments = Arguments.of(definition, strawberry_field, nodes[0], self.compiler.strawberry)
+                tallies = self.bound(TalliesSite(arguments, spec.during))
             return plan.Nested(key, self._tallies(named, tallies, merged))
         if isinstance(spec, Tally | Breakdown):
             return plan.Counted(key, spec, self.selection(named, TALLY, merged))
         if isinstance(spec, AllRows):
             return plan.Rows(key, spec.table, None, self.selection(named, spec.table, merged), many=True)
-        arguments = self._arguments(definition, strawberry_field, nodes[0])
+        arguments = Arguments.of(definition, strawberry_field, nodes[0], self.compiler.strawberry)
         if isinstance(spec, Summarised):
-            try:
-                start, before = period_bounds(self.viewer, arguments.get("period"), spec.counted)
-            except BadUserInput as refused:
-                raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
+            start, before = self.bound(PeriodSite(arguments, spec.counted))
             return plan.Summary(key, spec.figures, start, before, self.selection(named, spec.figures, merged))
         if isinstance(spec, Lookup):
-            link = plan.Link(spec.column, value=arguments[spec.argument], cast="text")
+            link = plan.Link(spec.column, value=self.bound(LookupSite(arguments, spec.argument)), cast="text")
             return plan.Rows(key, spec.table, link, self.selection(named, spec.table, merged))
         if isinstance(spec, Listing):
-            return self._connection(key, spec, named, arguments, merged)
+            return self._connection(key, spec, named, self.bound(ListingSite(arguments, spec)), merged)
         raise NotCompiled(f"{where} has no compiled form")
 
     def _tallies(
@@ -212,28 +263,9 @@ class _Walk:
             return plan.Scalar(key, column)
         raise NotCompiled(f"{where}: no SQL form for {named.name}")
 
-    def _arguments(self, definition: Any, strawberry_field: Any, node: FieldNode) -> dict[str, Any]:
-        values = get_argument_values(definition, node, self.variables)
-        converter = self.compiler.strawberry
-        return convert_arguments(
-            values, strawberry_field.arguments, converter.schema_converter.scalar_registry, converter.config
-        )
-
     def _connection(
-        self, key: str, listing: Listing, connection: GraphQLObjectType, args: dict[str, Any], merged: SelectionSetNode
+        self, key: str, listing: Listing, connection: GraphQLObjectType, asked: PageRequest, merged: SelectionSetNode
     ) -> plan.Connection:
-        try:
-            asked = listing.request(
-                args.get("filter"),
-                args.get("order_by"),
-                args.get("first"),
-                args.get("after"),
-                args.get("last"),
-                args.get("before"),
-                max_page=self.max_page,
-            )
-        except BadUserInput as refused:
-            raise NotCompiled(f"refused arguments: {refused}", static=False) from refused
         node_type: Any = get_named_type(connection.fields["nodes"].type)
         parts: list[tuple[str, plan.ConnectionPart]] = []
         node_nodes: list[FieldNode] = []
@@ -289,27 +321,12 @@ class _Walk:
         return found
 
     def _nodes(self, key: str, name: str, definition: Any, nodes: list[FieldNode]) -> plan.Rows | plan.Sequence:
-        values = get_argument_values(definition, nodes[0], self.variables)
-        ids = [values["id"]] if name == "node" else list(values["ids"])
         items: list[plan.Rows | None] = []
-        for raw in ids:
-            try:
-                global_id = raw if isinstance(raw, GlobalID) else GlobalID.from_id(raw)
-            except Exception as exc:  # strawberry raises several kinds for a malformed id
-                raise NotCompiled("a malformed global id", static=False) from exc
-            runtime = self.schema.get_type(global_id.type_name)
-            source = None
-            if isinstance(runtime, GraphQLObjectType):
-                source = getattr(runtime.extensions["strawberry-definition"].origin, "node_source", None)
-            if source is None or not isinstance(runtime, GraphQLObjectType):
-                raise NotCompiled("a global id of no known node type", static=False)
-            table, column = source
-            node_key: Any = global_id.node_id
-            if column == "id":
-                if not (node_key.isascii() and node_key.isdigit() and len(node_key) < 19):
-                    items.append(None)
-                    continue
-                node_key = int(node_key)
+        for target in self.bound(NodesSite.of(self.schema, definition, nodes[0], many=name == "nodes")):
+            if target is None:
+                items.append(None)
+                continue
+            runtime, table, column, node_key = target
             link = plan.Link(column, value=node_key, cast="bigint" if column == "id" else "text")
             items.append(plan.Rows(key, table, link, self.selection(runtime, table, subselections(nodes))))
         if name == "node":

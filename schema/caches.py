@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import cachetools
 import orjson
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import DocumentNode, GraphQLError, Node, OperationDefinitionNode, parse
 from strawberry.extensions import SchemaExtension
 
 from resolvers.private_apis import graphql_schema, provided_operation_name, validate_document
@@ -35,6 +35,7 @@ __all__ = [
     "ParsedDocument",
     "TextValidationCache",
     "caches_of",
+    "digest",
     "document_points",
     "plain_size",
     "variables_key",
@@ -86,7 +87,14 @@ MEASURED_BUDGET = _budget(2)
 """Measures (a few integers, ~800 bytes with the entry): some 2,500 document, operation and
 variables combinations."""
 STATEMENTS_BUDGET = _budget(8)
-"""Compiled statements: SQL of a few KB each for a dashboard's query, so about a thousand."""
+"""Compiled statements, one per document, viewer scope and variable shape: SQL of a few KB
+each for a dashboard's query, so about a thousand."""
+BOUND_BUDGET = _budget(2)
+"""Values of requests bound to a kept statement, by their exact variables: a request sent
+again is neither coerced nor bound again. A few hundred bytes each, so some thousands."""
+BINDERS_BUDGET = _budget(1)
+"""What binds another request's values to a compiled statement: a few sites per document
+and variable shape (``resolvers.bindings``)."""
 ANSWERS_BUDGET = _budget(8)
 """Compiled answers of statistics (``db.answers``): a dashboard's a few KB, so a thousand or more."""
 FALLBACKS_BUDGET = _budget(1)
@@ -109,17 +117,28 @@ def _digest(parts: tuple[Any, ...]) -> bytes:
     return h.digest()
 
 
+def digest(*parts: Any) -> bytes:
+    """The key ``parts`` are kept under: a request that looks up several caches by one long
+    key (a document's text) hashes it once, then passes the digest as a part."""
+    return _digest(parts)
+
+
 def plain_size(value: Any) -> int:
-    """Bytes of plain data (str, bytes, numbers, and lists, tuples, dicts and dataclasses of
-    them), counted object by object with ``sys.getsizeof``; shared objects count each time,
+    """Bytes of plain data (str, bytes, numbers, and lists, tuples, dicts, dataclasses and
+    graphql-core's AST nodes of them), counted object by object with ``sys.getsizeof``; shared objects count each time,
     other objects only their own size."""
     size = sys.getsizeof(value)
     if isinstance(value, list | tuple | set | frozenset):
         size += sum(plain_size(item) for item in value)
     elif isinstance(value, dict):
         size += sum(plain_size(k) + plain_size(v) for k, v in value.items())
+    elif isinstance(value, Node):
+        size += sum(plain_size(getattr(value, key)) for key in value.keys)
     elif dataclasses.is_dataclass(value):
-        size += plain_size(vars(value))
+        slots = not hasattr(value, "__dict__")
+        size += plain_size(
+            {f.name: getattr(value, f.name) for f in dataclasses.fields(value)} if slots else vars(value)
+        )
     return size
 
 
@@ -189,6 +208,8 @@ class DocumentCaches:
     validated: BoundedCache[list[GraphQLError]] = field(default_factory=lambda: BoundedCache(VALIDATED_BUDGET))
     measured: BoundedCache[Any] = field(default_factory=lambda: BoundedCache(MEASURED_BUDGET))
     statements: BoundedCache[Any] = field(default_factory=lambda: BoundedCache(STATEMENTS_BUDGET))
+    binders: BoundedCache[Any] = field(default_factory=lambda: BoundedCache(BINDERS_BUDGET))
+    bound: BoundedCache[Any] = field(default_factory=lambda: BoundedCache(BOUND_BUDGET))
     fallbacks: BoundedCache[str] = field(default_factory=lambda: BoundedCache(FALLBACKS_BUDGET))
     declarations: BoundedCache[dict[str, Any]] = field(default_factory=lambda: BoundedCache(DECLARATIONS_BUDGET))
 

@@ -3,7 +3,9 @@
 Runs in ``on_execute`` after ``Limits`` (so depth, cost and budget were checked and
 charged as for any operation): if the request may use the compiled path and the compiler
 has a plan for it, the statement's JSON text becomes the result's ``data`` unparsed
-(``orjson.Fragment``), and graphql-core's executor never runs. Anything else (mutations,
+(``orjson.Fragment``), and graphql-core's executor never runs. A statement is planned and
+rendered once per document, viewer scope and variable shape (``statement_for``): a request
+of a known shape binds its own values, validated, to the same SQL text. Anything else (mutations,
 introspection, ``_entities``, a field without a mapping, a request the generic path would
 answer with an error) runs on the generic path. Whether a request may use the compiled
 path is the engine's decision (``schema.engine``, ``Context.execution``). Each response
@@ -20,19 +22,29 @@ from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 import orjson
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLList,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    get_nullable_type,
+    parse,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, NonNullTypeNode, parse
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from db.access import Viewer
 from db.answers import VersionCheck, fetch_answer, render_versioned
 from db.errors import DatabaseUnavailable, InvalidInput
-from resolvers.compiler import NotCompiled
+from db.plan import Slot
+from resolvers.compiler import Compiler, NotCompiled
 from resolvers.context import Context
 
-from .caches import DocumentCaches, plain_size, variables_key
+from .caches import DocumentCaches, digest, plain_size, variables_key
 from .engine import QueryEngine
 
 __all__ = [
@@ -42,8 +54,10 @@ __all__ = [
     "compile_ahead",
     "fallback_reason",
     "fault_error",
+    "known_statement",
     "plain_data",
     "statement_for",
+    "variable_shape",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,6 +72,24 @@ class Statement(NamedTuple):
     """The operation's first response key: where a database fault is reported, as the generic path does."""
     check: VersionCheck | None = None
     """When its answer may be kept (``db.answers``): the statement reading the versions it depends on."""
+
+
+class Rendered(NamedTuple):
+    """A statement rendered once for a shape: its parameters, with ``Slot``s where each
+    request's values go (``slots``: parameter position, value index)."""
+
+    sql: str
+    template: tuple[Any, ...]
+    slots: tuple[tuple[int, int], ...]
+    first_key: str | None
+    check: VersionCheck | None
+    """``db.answers``: its parameters are the shape's (a period's bounds are structure), never a value's."""
+
+    def bound(self, values: tuple[Any, ...]) -> Statement:
+        params = list(self.template)
+        for position, index in self.slots:
+            params[position] = values[index]
+        return Statement(self.sql, params, self.first_key, self.check)
 
 
 class CompiledExecution(SchemaExtension):
@@ -131,33 +163,33 @@ class CompiledExecution(SchemaExtension):
             return None
 
     def _statement(self, engine: QueryEngine, context: Context) -> Statement | None:
-        """This request's SQL and parameters, rendered once per document, viewer and variables."""
+        """This request's SQL and parameters: rendered once per document, viewer scope and
+        variable shape, bound to this request's values."""
         execution = self.execution_context
         caches, compiler = engine.caches, engine.compiler
         viewer = context.viewer
         key = (execution.query or "", execution.operation_name, viewer.role.value)
-        if key in caches.fallbacks:  # documents the compiler cannot serve: asked once
+        if key in caches.fallbacks or execution.graphql_document is None:  # the compiler cannot serve it: asked once
             return None
-        variables = variables_key(execution.variables)
         max_page = context.limits.max_page_size
-        statement = statement_for(caches, *key[:2], viewer, variables, max_page) if variables is not None else None
-        if statement is not None:
-            return statement
-        operation = get_operation_ast(execution.graphql_document, execution.operation_name)  # type: ignore[arg-type]
+        known = known_statement(caches, key[0], key[1], viewer, execution.variables, max_page)
+        if known is not None:
+            return known
+        operation = get_operation_ast(execution.graphql_document, execution.operation_name)
         if operation is None:
             return None
         coerced = get_variable_values(compiler.schema, operation.variable_definitions or (), execution.variables or {})
         if isinstance(coerced, list):
             return None  # the generic path words the variables' errors
+        request = (key[0], key[1], execution.graphql_document, operation, coerced)
         try:
-            root = compiler.plan(execution.graphql_document, operation, coerced, viewer, context.limits.max_page_size)
+            return statement_for(caches, compiler, *request, viewer, max_page, execution.variables)
         except NotCompiled as reason:
             if reason.static:
                 _remember(caches, key, reason.reason)
             else:
                 log.debug("request %s on the generic path: %s", context.request_id, reason.reason)
             return None
-        return _rendered(caches, root, viewer, key[0], key[1], variables, max_page)
 
 
 def compile_ahead(engine: QueryEngine, query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> str:
@@ -175,48 +207,118 @@ def compile_ahead(engine: QueryEngine, query: str, operation_name: str | None, v
     if isinstance(coerced, list):
         return "compiles on its first request: it takes variables"
     try:
-        root = compiler.plan(document, operation, coerced, viewer, max_page)
+        statement_for(caches, compiler, query, operation_name, document, operation, coerced, viewer, max_page)
     except NotCompiled as reason:
         if reason.static:
             _remember(caches, (query, operation_name, viewer.role.value), reason.reason)
         return f"runs on the generic path: {reason.reason}"
-    _rendered(caches, root, viewer, query, operation_name, variables_key({}), max_page)
     return "compiled ahead"
 
 
-def _statement_key(
-    query: str, operation_name: str | None, viewer: Viewer, variables: bytes | None, max_page: int
-) -> tuple[Any, ...]:
-    """Everything a rendered statement depends on: its parameters carry the viewer's scope
-    (regions, districts, contact points), so two viewers of one role share it only when
-    their scopes are the same."""
-    scope = (viewer.region_codes, viewer.district_codes, viewer.contact_point_codes)
-    return (query, operation_name, viewer.role.value, *scope, variables, max_page)
-
-
-def _rendered(
-    caches: DocumentCaches,
-    root: Any,
-    viewer: Viewer,
-    query: str,
-    operation_name: str | None,
-    variables: bytes | None,
-    max_page: int,
-) -> Statement:
-    """Render ``root`` and keep it for the next request of the same key (unless its variables are not one)."""
-    sql, values, check = render_versioned(root, viewer)
-    statement = Statement(sql, values, root.selection[0].key if root.selection else None, check)
-    if variables is not None:
-        key = _statement_key(query, operation_name, viewer, variables, max_page)
-        caches.statements.put(statement, plain_size(statement), *key)
-    return statement
+SITE_BYTES = 1024
+"""What a kept binder holds per site beyond its argument nodes and the schema's shared
+objects (measured with tracemalloc, nodes included: 840 bytes a site for Q3, 955 for the
+tests' SHAPES query)."""
 
 
 def statement_for(
-    caches: DocumentCaches, query: str, operation_name: str | None, viewer: Any, variables: bytes, max_page: int
+    caches: DocumentCaches,
+    compiler: Compiler | None,
+    query: str,
+    operation_name: str | None,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: VariableValues,
+    viewer: Viewer,
+    max_page: int,
+    exact: dict[str, Any] | None = None,
 ) -> Statement | None:
-    """The statement an earlier request of this document, viewer and variables was served by, if kept."""
-    return caches.statements.get(*_statement_key(query, operation_name, viewer, variables, max_page))
+    """The statement of this request: an earlier request's of the same variable shape, bound
+    to this one's values; else (given the ``compiler``) planned, rendered and kept for the next;
+    else None. NotCompiled when the compiler cannot serve it, or refuses one of its values.
+    With ``exact``, the request's variables as sent, its values are kept for ``known_statement``.
+
+    Kept by everything a rendered statement depends on: the document and operation, the
+    viewer's role and scope (its parameters carry the regions, districts and contact points),
+    the page size limit and the variables' shape; then by the structure its values give
+    (``resolvers.bindings``: a filter's predicates, the order, a period's bounds)."""
+    request = _request_key(query, operation_name, viewer, max_page)
+    shape = digest(*request, variable_shape(variables))
+    binder = caches.binders.get(shape)
+    rendered = None
+    if binder is not None:
+        structure, values = binder.bind(variables, viewer, max_page)
+        key = digest(shape, structure)
+        rendered = caches.statements.get(key)
+    if rendered is None:
+        if compiler is None:
+            return None
+        shaped = compiler.shape(document, operation, variables, viewer, max_page)
+        sql, template, check = render_versioned(shaped.root, viewer)
+        slots = tuple((position, value.index) for position, value in enumerate(template) if isinstance(value, Slot))
+        first_key = shaped.root.selection[0].key if shaped.root.selection else None
+        rendered = Rendered(sql, tuple(template), slots, first_key, check)
+        key, values = digest(shape, shaped.structure), shaped.values
+        caches.statements.put(rendered, plain_size(rendered), key)
+        if binder is None:
+            size = sum(SITE_BYTES + plain_size(site.node) for site in shaped.binder.sites)
+            caches.binders.put(shaped.binder, size, shape)
+    raw = variables_key(exact) if exact is not None else None
+    if raw is not None:
+        caches.bound.put((key, values), plain_size(values) + BOUND_BYTES, *request, raw)
+    return rendered.bound(values)
+
+
+BOUND_BYTES = 200
+"""A kept binding beyond its values: the tuple and the statement's 32-byte key."""
+
+
+def known_statement(
+    caches: DocumentCaches, query: str, operation_name: str | None, viewer: Viewer, exact: Any, max_page: int
+) -> Statement | None:
+    """The statement of a request whose variables, as sent, an earlier request of the same
+    document and viewer scope had: its values were validated and bound then, so they are
+    neither coerced nor bound again (the cost of a repeated request stays what it was when
+    statements were kept per exact variables)."""
+    raw = variables_key(exact) if isinstance(exact, dict | None) else None
+    found = caches.bound.get(*_request_key(query, operation_name, viewer, max_page), raw) if raw is not None else None
+    rendered = caches.statements.get(found[0]) if found is not None else None
+    return rendered.bound(found[1]) if rendered is not None and found is not None else None
+
+
+def _request_key(query: str, operation_name: str | None, viewer: Viewer, max_page: int) -> tuple[Any, ...]:
+    scope = (viewer.region_codes, viewer.district_codes, viewer.contact_point_codes)
+    return (query, operation_name, viewer.role.value, *scope, max_page)
+
+
+_ABSENT = "absent"
+_VALUE = "$"
+_BY_VALUE = frozenset({"Boolean", "ID"})
+
+
+def variable_shape(variables: VariableValues) -> tuple[Any, ...]:
+    """What of a request's variables decides which fields a compiled plan walks: which
+    variables are absent or null (and fields of input objects), Booleans (``@skip``,
+    ``@include``) and IDs (a global id's type picks its table), with the lengths of lists
+    holding them. Every other value is a parameter; what else the SQL text depends on is
+    found by the plan's sites (``resolvers.bindings``) from the values themselves."""
+    coerced = variables.coerced
+    return tuple(
+        (name, _shape(source.signature.type, coerced[name]) if name in coerced else _ABSENT)
+        for name, source in variables.sources.items()
+    )
+
+
+def _shape(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = get_nullable_type(kind)
+    if isinstance(kind, GraphQLList):
+        items = tuple(_shape(kind.of_type, item) for item in value)
+        return items if any(item != _VALUE for item in items) else _VALUE
+    if isinstance(kind, GraphQLInputObjectType):
+        return tuple((name, _shape(kind.fields[name].type, item)) for name, item in sorted(value.items()))
+    return repr(value) if getattr(kind, "name", None) in _BY_VALUE else _VALUE
 
 
 def fault_error(fault: DatabaseUnavailable, path: list[str]) -> GraphQLError:

@@ -48,7 +48,7 @@ from resolvers.selection import Selections, directives_allow, fragments_of
 
 from .cache_control import field_hint
 
-__all__ = ["LIST_SIZES", "Measure", "TooLarge", "measure", "reachable_types", "size_lists"]
+__all__ = ["LIST_SIZES", "Measure", "TooLarge", "measure", "measured_inputs", "reachable_types", "size_lists"]
 
 LIST_SIZES: Mapping[str, int] = {
     "Query.regions": 4,
@@ -139,6 +139,20 @@ def measure(
     if root is not None:
         walk.selections(operation.selection_set, root, 1, None, 1, None)
     return walk.result
+
+
+def measured_inputs(variables: VariableValues | None) -> tuple[Any, ...]:
+    """What ``measure`` reads of the variables (``_Walk._value``): Ints and Booleans (page
+    sizes, ``@skip``/``@include``), lists' lengths (``nodes(ids:)``), and whether each other
+    value is given; requests alike in these measure alike, whatever their codes or cursors."""
+    coerced = variables.coerced if variables is not None else {}
+    return tuple((name, _read(value)) for name, value in sorted(coerced.items()))
+
+
+def _read(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
+    return ("list", len(value)) if isinstance(value, list) else "given"
 
 
 class _Walk:

@@ -33,11 +33,11 @@ from resolvers.limits import Spend
 
 from .cache_control import cache_header
 from .caches import DocumentCaches, caches_of, plain_size, variables_key
-from .cost import Measure, TooLarge, measure
+from .cost import Measure, TooLarge, measure, measured_inputs
 from .errors import INTERNAL
 from .permissions import Forbidden
 
-__all__ = ["Limits", "admit_operation", "cost_extension", "measured"]
+__all__ = ["Limits", "admit_operation", "cost_extension", "measure_kept", "measured"]
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,9 @@ class Limits(SchemaExtension):
             if isinstance(variables, list):
                 return None  # wrong variables: execution refuses them with graphql-core's errors
             try:
-                found = measure(graphql_schema, document, operation, variables, key[-1])
+                found = measure_kept(caches, key, graphql_schema, document, operation, variables)
             except TooLarge:
                 return _refuse(QUERY_TOO_COMPLEX, "The operation expands to too many selections; use fewer fragments.")
-            if raw is not None:  # measures are kept by document, operation and variables
-                caches.measured.put(found, plain_size(found), *key)
         self.measured = found
         parsed = caches.parsed.get(execution.query, execution.parse_options.get("max_tokens"))
         if parsed is not None:  # taken before the charge's await: a concurrent request of it is not charged too
@@ -116,10 +114,48 @@ class Limits(SchemaExtension):
 
 
 def measured(
-    caches: DocumentCaches, query: str, operation_name: str | None, variables: bytes, limits: Any
+    caches: DocumentCaches,
+    query: str,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    limits: Any,
+    operation: tuple[Any, Any, Any, Any] | None = None,
 ) -> Measure | None:
-    """The measure an earlier request of this document and these variables got, if kept."""
-    return caches.measured.get(*_measure_key(query, operation_name, variables, limits))
+    """The measure an earlier request of this document and these variables got, if kept;
+    else, given the ``operation`` (graphql-core's schema, the document, the operation node,
+    ``get_variable_values``' result), measured and kept as ``Limits`` does; None when it expands too
+    far to measure (the pipeline refuses it)."""
+    key = _measure_key(query, operation_name, variables_key(variables), limits)
+    found = caches.measured.get(*key) if key[2] is not None else None
+    if found is not None or operation is None:
+        return found
+    try:
+        return measure_kept(caches, key, *operation)
+    except TooLarge:
+        return None
+
+
+def measure_kept(
+    caches: DocumentCaches,
+    key: tuple[Any, ...],
+    graphql_schema: Any,
+    document: Any,
+    operation: Any,
+    variables: Any,
+) -> Measure:
+    """The measure of the operation for ``variables`` (``get_variable_values``' result): an
+    earlier request's whose variables read alike to the measure (``measured_inputs``: a new
+    code measures as the old one did), else measured; kept under both, and under ``key``
+    (``_measure_key``) unless the request's variables are too large to be one. TooLarge when
+    it expands too far to measure."""
+    alike = ("alike", key[0], key[1], measured_inputs(variables), key[-1])
+    found = caches.measured.get(*alike)
+    if found is None:
+        found = measure(graphql_schema, document, operation, variables, key[-1])
+        caches.measured.put(found, plain_size(found), *alike)
+    if key[2] is not None:
+        caches.measured.put(found, plain_size(found), *key)
+    return found
 
 
 def _measure_key(

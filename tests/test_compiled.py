@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,13 +159,28 @@ def test_a_known_request_skips_the_pipeline_and_answers_the_same(demo_dsn: str) 
         assert answer.content.startswith(b'{"data":{"contactPoint":{"id":')
 
 
+def kept(caches: Any, text: str, name: str, viewer: Any, variables: dict[str, Any]) -> Any:
+    """The statement kept for a request of ``text``, if any (none is planned for it)."""
+    from graphql import parse
+    from graphql.execution.values import get_variable_values
+    from graphql.utilities import get_operation_ast
+
+    from schema import schema
+    from schema.compiled import statement_for
+
+    document = parse(text)
+    operation = get_operation_ast(document, name)
+    assert operation is not None
+    coerced = get_variable_values(schema._schema, operation.variable_definitions or (), variables)
+    assert not isinstance(coerced, list)
+    return statement_for(caches, None, text, name, document, operation, coerced, viewer, 100)
+
+
 async def test_saved_queries_are_compiled_ahead_at_start_up(db_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
     import asyncpg
 
     from db import saved
     from db.access import Role, Viewer
-    from schema.caches import variables_key
-    from schema.compiled import statement_for
 
     document = (Path(__file__).parent.parent / "examples" / "queries" / "FiveStarDirectory.graphql").read_text()
     taking = "query PointsOf($district: String!) { district(code: $district) { code name } }"
@@ -174,12 +190,11 @@ async def test_saved_queries_are_compiled_ahead_at_start_up(db_dsn: str, caplog:
         await saved.save(conn, "PointsOf", taking, "PointsOf", "tests")
     finally:
         await conn.close()
-    internal, empty = Viewer(Role.INTERNAL), variables_key({})
-    assert empty is not None
+    internal = Viewer(Role.INTERNAL)
     with caplog.at_level(logging.INFO, logger="api.app"), service(db_dsn) as client:
         caches = client.app.state.engine.caches  # type: ignore[attr-defined]
-        assert statement_for(caches, document, "FiveStarDirectory", internal, empty, 100) is not None
-        assert statement_for(caches, taking, "PointsOf", internal, empty, 100) is None
+        assert kept(caches, document, "FiveStarDirectory", internal, {}) is not None
+        assert kept(caches, taking, "PointsOf", internal, {"district": "310115"}) is None
         response = client.get("/queries/FiveStarDirectory")
     assert response.status_code == 200 and response.headers[HEADER] == "verified"
     lines = {r.getMessage() for r in caplog.records if r.name == "api.app"}

@@ -168,3 +168,21 @@ def test_a_killed_server_is_answered_by_the_fast_lane_at_once(server: EmbeddedPo
             time.sleep(0.2)
         assert client.post("/graphql", json=BODY, headers=headers).status_code == 200
         assert served(client)["fast_lane"] == 2
+
+
+def test_a_new_value_of_a_known_shape_takes_the_fast_lane_at_its_own_cost(demo_dsn: str) -> None:
+    with service(demo_dsn) as verified:  # the pipeline's measure of each page size
+        costs = {n: verified.post("/graphql", json={**BODY, "variables": {"first": n}}).json() for n in (5, 9)}
+    with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
+        assert client.post("/graphql", json=BODY).headers[HEADER] == "compiled"  # the pipeline plans the shape
+        for n in (5, 9):
+            response = client.post("/graphql", json={**BODY, "variables": {"first": n}})
+            body = response.json()
+            assert response.headers[HEADER] == "compiled"
+            assert body["data"] == costs[n]["data"]
+            assert len(body["data"]["contactPoints"]["nodes"]) == n
+            assert (
+                body["extensions"]["cost"]["requestedQueryCost"] == costs[n]["extensions"]["cost"]["requestedQueryCost"]
+            )
+        counts = served(client)
+    assert (counts["compiled"], counts["fast_lane"]) == (3, 2)

@@ -23,7 +23,7 @@ from resolvers.compiler import Compiler, NotCompiled
 from resolvers.errors import BadUserInput
 from resolvers.pagination import DEFAULT_PAGE, decode_cursor, page_of
 from schema import schema
-from schema.cost import TooLarge, measure
+from schema.cost import TooLarge, measure, measured_inputs
 
 GRAPHQL = schema._schema
 
@@ -49,6 +49,27 @@ def plan(text: str, viewer: Viewer = ANONYMOUS, variables: dict[str, Any] | None
 def cost(text: str, variables: dict[str, Any] | None = None) -> Any:
     document, operation, coerced = _operation(text, variables)
     return measure(GRAPHQL, document, operation, coerced)
+
+
+def test_requests_alike_in_what_the_measure_reads_measure_alike() -> None:
+    text = """query D($code: String!, $n: Int!, $after: String, $ids: [ID!]!, $skip: Boolean!) {
+      contactPoint(code: $code) { cases(first: $n, after: $after) { nodes { number } } }
+      nodes(ids: $ids) { id } regions @skip(if: $skip) { code } }"""
+    asked = [
+        {"code": "CP310115-00001", "n": 5, "ids": ["a"], "skip": False},
+        {"code": "CP310101-00002", "n": 5, "ids": ["b"], "skip": False},
+        {"code": "CP310115-00001", "n": 9, "ids": ["a"], "skip": False},
+        {"code": "CP310115-00001", "n": 5, "ids": ["a", "b"], "skip": False},
+        {"code": "CP310115-00001", "n": 5, "ids": ["a"], "skip": True},
+    ]
+    inputs, measures = [], []
+    for variables in asked:
+        document, operation, coerced = _operation(text, variables)
+        inputs.append(measured_inputs(coerced))
+        measures.append(measure(GRAPHQL, document, operation, coerced))
+    assert inputs[0] == inputs[1] and measures[0] == measures[1]  # other code and ids: values it does not read
+    assert len(set(inputs[:1] + inputs[2:])) == 4  # a page size, a list's length, a condition: each its own
+    assert measures[0] != measures[2] and measures[0] != measures[3] and measures[0] != measures[4]
 
 
 def test_a_page_costs_its_size_times_what_each_node_costs() -> None:
