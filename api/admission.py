@@ -20,7 +20,7 @@ from strawberry.http.parse_content_type import parse_content_type
 from db.access import ANONYMOUS
 from db.errors import DatabaseUnavailable
 from resolvers.context import Context, request_id
-from resolvers.limits import Limits
+from resolvers.limits import LimitSettings
 from resolvers.private_apis import keep_body
 from resolvers.record import RequestRecord
 
@@ -94,7 +94,7 @@ def refusal(request: Request, refused: Refused) -> Response:
     )
 
 
-async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> None:
+async def admit(request: Request, limits: LimitSettings, *, graphql: bool = True) -> None:
     """Read a bounded body (``graphql``: a GraphQL request's, checked), and establish the
     viewer; raise ``Refused`` otherwise."""
     settings = request.app.state.settings
@@ -124,7 +124,7 @@ async def admit(request: Request, limits: Limits, *, graphql: bool = True) -> No
         raise unavailable(fault) from fault
 
 
-async def _read_body(request: Request, limits: Limits) -> bytearray:
+async def _read_body(request: Request, limits: LimitSettings) -> bytearray:
     """The body, within ``LIAISON_MAX_BODY_BYTES`` and ``LIAISON_BODY_TIMEOUT``: a client
     sending it slowly holds a connection and a task, and the request's own timeout starts
     only once it is in."""

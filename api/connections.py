@@ -24,7 +24,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from resolvers.limits import Limits
+from resolvers.limits import LimitSettings
 
 from .jsonout import dumps
 
@@ -100,7 +100,7 @@ async def _too_many_connections(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def http_protocol(limits: Limits) -> Callable[..., HttpToolsProtocol]:
+def http_protocol(limits: LimitSettings) -> Callable[..., HttpToolsProtocol]:
     """The protocol factory to pass to uvicorn as ``http=``, with these limits: a partial, which
     pickles, so uvicorn's supervisor can hand it to the worker processes it spawns."""
     return functools.partial(

@@ -7,7 +7,7 @@ the compiled path rendered before is known to parse, validate and compile; its d
 kept parsed. So it needs only what the pipeline would still do for it: coerce its variables
 and bind their values to the statement (validated by the resolvers' functions,
 ``schema.compiled.statement_for``), measure it for these values (kept per variables, as
-``Limits`` keeps it), the limits and the budget charge (``schema.limits.admit_operation``,
+``LimitSettings`` keeps it), the limits and the budget charge (``schema.limits.admit_operation``,
 the same function), the one statement, and the same response: ``data`` as PostgreSQL wrote
 it, ``extensions.cost``, the same headers. Anything else (a first request, a new shape, a
 batch, a persisted query, a refusal, a fault) goes through the pipeline, which words

@@ -46,7 +46,7 @@ from strawberry.types.unset import UNSET
 
 from resolvers.cases_write import IDEMPOTENCY_HEADER
 from resolvers.context import Context
-from resolvers.limits import Limits
+from resolvers.limits import LimitSettings
 
 from .admission import HTTP_CODES, Refused, admit, context_for, refusal, websocket_context
 from .fast_lane import serve_known
@@ -65,7 +65,7 @@ class GraphQLApp(GraphQL[Context, None]):
     websocket_adapter_class = SizedWebSocketAdapter
     graphql_transport_ws_handler_class = TransportWsHandler
 
-    def __init__(self, schema: Any, *, limits: Limits, **options: Any) -> None:
+    def __init__(self, schema: Any, *, limits: LimitSettings, **options: Any) -> None:
         super().__init__(schema, **options, **websocket_options(limits))
         self.limits = limits
 

@@ -1,6 +1,6 @@
 """Settings, read once from the environment and then frozen.
 
-A setting is a field here (or in ``Limits``, ``JwtSettings``): its type, its default, its
+A setting is a field here (or in ``LimitSettings``, ``JwtSettings``): its type, its default, its
 variable's name as the alias and an attribute docstring that ``liaison --help`` prints.
 A group of settings can be a ``FromEnvironment`` model of its own, a field here with its
 defaults as default; it reads the same variables. A bad value stops the command before
@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 from db.embedded import default_data_dir
 from resolvers.context import Execution
 from resolvers.environment import FromEnvironment, variables
-from resolvers.limits import Limits
+from resolvers.limits import LimitSettings
 
 from .auth import JwtSettings
 from .tracing import traces_exporter
@@ -50,7 +50,7 @@ class Settings(FromEnvironment):
     cors_origins: tuple[str, ...] = Field((), alias="LIAISON_CORS_ORIGINS")
     """Origins (``https://app.example.org``), comma-separated, whose pages may call the API from a browser; ``*`` for any."""
     jwt: JwtSettings = JwtSettings()
-    limits: Limits = Limits()
+    limits: LimitSettings = LimitSettings()
     redis_url: str | None = Field(None, alias="REDIS_URL", repr=False)
     """Where rate-limit budgets are kept when several processes serve; unset: in each process."""
     router_secret: str | None = Field(None, alias="LIAISON_ROUTER_SECRET", repr=False)

@@ -46,7 +46,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from db.errors import DatabaseUnavailable
 from resolvers.context import Context
-from resolvers.limits import Limits
+from resolvers.limits import LimitSettings
 from schema.caches import parse_document
 from schema.subscription import SharedData
 
@@ -63,7 +63,7 @@ def _reason(code: str, message: str) -> str:
     return f"{code}: {message}".encode()[:_REASON_BYTES].decode(errors="ignore")
 
 
-def websocket_options(limits: Limits) -> dict[str, Any]:
+def websocket_options(limits: LimitSettings) -> dict[str, Any]:
     """Strawberry's view options for websockets under ``limits``."""
     return {
         "subscription_protocols": (GRAPHQL_TRANSPORT_WS_PROTOCOL,),

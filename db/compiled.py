@@ -26,7 +26,6 @@ from .access import Viewer, column_sql, row_predicates
 from .formats import cursor_sql, cursor_value_sql, decimal_sql, timestamp_sql
 from .model import Table
 from .plan import (
-    Connection,
     Constant,
     Counted,
     Field,
@@ -34,6 +33,7 @@ from .plan import (
     InSet,
     Link,
     Nested,
+    Paged,
     PageInfo,
     Root,
     Rows,
@@ -94,7 +94,7 @@ class _Renderer:
             case Sequence():
                 items = ", ".join("NULL::json" if item is None else self.rows(item) for item in f.items)
                 return f"array_to_json(ARRAY[{items}]::json[])"
-            case Connection():
+            case Paged():
                 return self.connection(f)
             case Scoped():
                 return self.scoped(f)
@@ -213,7 +213,7 @@ class _Renderer:
         aggregate = f"array_agg({self.object(f.table, f.selection)} ORDER BY {order})"
         return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM {prefix}{rows})"
 
-    def connection(self, f: Connection) -> str:
+    def connection(self, f: Paged) -> str:
         page, order = f.page, f.order
         prefix, where = self.source(f.table, f.link)
         where = f"{where} AND {all_of(f.where, self.params)}"
@@ -262,7 +262,7 @@ class _Renderer:
             f"(SELECT {aggregates}, count(*) > {size} AS more FROM ({rows}) s) a) _)"
         )
 
-    def edge(self, f: Connection, cursor: str) -> str:
+    def edge(self, f: Paged, cursor: str) -> str:
         columns = []
         for key, what in f.edge_selection:
             match what:
@@ -277,7 +277,7 @@ class _Renderer:
             columns.append(f"{value} AS {_key(key)}")
         return f"(SELECT row_to_json(_) FROM (SELECT {', '.join(columns)}) _)"
 
-    def cursor(self, f: Connection) -> str:
+    def cursor(self, f: Paged) -> str:
         order = f.order
         value = cursor_value_sql(f"t.{order.column}", order.cast)
         return cursor_sql(self.params.add(f.order_name, "text"), value, f"t.{order.tiebreak}")

@@ -151,7 +151,7 @@ ConnectionPart = Literal["edges", "nodes", "totalCount"] | Constant | PageInfo
 
 
 @dataclass(frozen=True)
-class Connection:
+class Paged:
     """A Relay page: ``parts`` are its response keys and what each holds."""
 
     key: str
@@ -208,7 +208,7 @@ class Summary:
     selection: Selection
 
 
-Field = Scalar | Constant | GlobalId | InSet | Rows | Sequence | Connection | Scoped | Nested | Counted | Summary
+Field = Scalar | Constant | GlobalId | InSet | Rows | Sequence | Paged | Scoped | Nested | Counted | Summary
 """One response key of an object and what it holds."""
 
 Selection = tuple[Field, ...]
@@ -248,7 +248,7 @@ def reads(selection: Selection, scope: Scope | None = None) -> Reads:
             case Sequence():
                 for item in f.items:
                     found |= reads((item,), scope) if item is not None else Reads()
-            case Connection():
+            case Paged():
                 found |= _rows(f.table, f.link) | reads(f.node_selection, scope)
             case Scoped():
                 found |= reads(f.selection, f.scope)

@@ -50,7 +50,7 @@ from db.errors import DatabaseUnavailable
 from db.pool import Database
 
 from .errors import BadUserInput
-from .limits import Limits
+from .limits import LimitSettings
 from .loaders import Loaders
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def access_scope(viewer: Viewer) -> Viewer:
 
 
 class EventHub:
-    def __init__(self, db: Database, dsn: str, limits: Limits, verify: Verify) -> None:
+    def __init__(self, db: Database, dsn: str, limits: LimitSettings, verify: Verify) -> None:
         self.db, self.dsn, self.limits, self.verify = db, dsn, limits, verify
         self.sessions: set[Session] = set()
         self.per_credential: defaultdict[str, int] = defaultdict(int)

@@ -265,7 +265,7 @@ class _Walk:
 
     def _connection(
         self, key: str, listing: Listing, connection: GraphQLObjectType, asked: PageRequest, merged: SelectionSetNode
-    ) -> plan.Connection:
+    ) -> plan.Paged:
         node_type: Any = get_named_type(connection.fields["nodes"].type)
         parts: list[tuple[str, plan.ConnectionPart]] = []
         node_nodes: list[FieldNode] = []
@@ -291,7 +291,7 @@ class _Walk:
             raise NotCompiled("aliased copies of a connection's nodes")
         node_selection = self.selection(node_type, listing.table, subselections(node_nodes)) if node_nodes else ()
         link = None if listing.parent is None else plan.Link(listing.parent, listing.attr)
-        return plan.Connection(
+        return plan.Paged(
             key,
             listing.table,
             link,

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket
 from db.access import Viewer
 from db.pool import Database
 
-from .limits import Budget, Limits
+from .limits import Budget, LimitSettings
 from .loaders import Loaders
 from .record import RequestRecord
 
@@ -46,7 +46,7 @@ class Context:
     response: Response | None
     db: Database
     viewer: Viewer
-    limits: Limits
+    limits: LimitSettings
     budget: Budget
     engine: Any
     """The app's ``schema.engine.QueryEngine``: its compiler, caches and counts (typed Any:

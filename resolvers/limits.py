@@ -14,10 +14,10 @@ from pydantic import ConfigDict, PositiveFloat, PositiveInt
 
 from .environment import FromEnvironment
 
-__all__ = ["Budget", "Limits", "Spend"]
+__all__ = ["Budget", "LimitSettings", "Spend"]
 
 
-class Limits(FromEnvironment):
+class LimitSettings(FromEnvironment):
     model_config = ConfigDict(alias_generator=lambda name: f"LIAISON_{name.upper()}")
 
     max_depth: PositiveInt = 15

@@ -28,7 +28,7 @@ from db.sql import Order, Page, Predicate
 
 from .context import Context
 from .errors import check_range
-from .pagination import MAX_PAGE, Connection, connection, page_of
+from .pagination import MAX_PAGE, ConnectionPage, connection, page_of
 
 __all__ = [
     "CASES",
@@ -113,7 +113,7 @@ class Listing:
         name = f"{order.column}:{'desc' if descending else 'asc'}"
         return PageRequest(where, order, name, page_of(name, order, first, after, last, before, max_page))
 
-    async def resolve(self, info: Info[Context, None], root: Any, *arguments: Any) -> Connection[Any]:
+    async def resolve(self, info: Info[Context, None], root: Any, *arguments: Any) -> ConnectionPage[Any]:
         """The page ``arguments`` (filter, order_by, first, after, last, before) ask for under ``root``."""
         asked = self.request(*arguments, max_page=info.context.limits.max_page_size)
         key = getattr(root, self.attr) if self.attr is not None else None

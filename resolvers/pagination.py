@@ -19,7 +19,7 @@ from db.sql import Order, Page
 
 from .errors import BadUserInput
 
-__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "Connection", "Edge", "PageInfo", "connection", "page_of"]
+__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "ConnectionPage", "Edge", "PageInfo", "connection", "page_of"]
 
 T = TypeVar("T")
 
@@ -42,7 +42,7 @@ class Edge(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
-class Connection(Generic[T]):
+class ConnectionPage(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
     count: Callable[[], Awaitable[int]]
@@ -124,7 +124,9 @@ def page_of(
     )
 
 
-def connection(rows: PageRows, order_name: str, order: Order, count: Callable[[], Awaitable[int]]) -> Connection[Any]:
+def connection(
+    rows: PageRows, order_name: str, order: Order, count: Callable[[], Awaitable[int]]
+) -> ConnectionPage[Any]:
     edges = [
         Edge(formats.cursor(order_name, getattr(row, order.column), getattr(row, order.tiebreak)), row)
         for row in rows.rows
@@ -135,4 +137,4 @@ def connection(rows: PageRows, order_name: str, order: Order, count: Callable[[]
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
-    return Connection(edges, info, count)
+    return ConnectionPage(edges, info, count)

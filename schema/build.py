@@ -25,7 +25,7 @@ from .cross_store_return import CrossStoreReturn
 from .education import EducationActivity
 from .enterprise import Enterprise, Store
 from .errors import ClientErrors, without_values
-from .limits import Limits
+from .limits import OperationLimits
 from .network import District, Region, Street
 from .programme import Membership, Programme
 from .query import Query
@@ -106,14 +106,14 @@ schema = Schema(
     extensions=[
         OperationTracing,  # first: its span encloses the others' work
         ClientErrors,
-        Limits,  # before DocumentCache: it sets the token cap the parse obeys
+        OperationLimits,  # before DocumentCache: it sets the token cap the parse obeys
         DocumentCache,
         TextValidationCache,
         # ftv1 traces only for requests with `apollo-federation-include-trace: ftv1`.
         RouterTracing,
         IdempotentReplay,
         SubscriptionsOverWebSocket,
-        CompiledExecution,  # last: after Limits has checked and charged the operation
+        CompiledExecution,  # last: after OperationLimits has checked and charged the operation
     ],
 )
 

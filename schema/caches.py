@@ -195,7 +195,7 @@ class ParsedDocument:
     """Estimated bytes (``PARSED_BYTES_PER_CHAR``, ``PARSED_BYTES_PER_TOKEN``)."""
     points_due: int
     """Parse points not yet charged: charged with the first operation of this document that
-    ``Limits`` admits, then 0."""
+    ``OperationLimits`` admits, then 0."""
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Queries served by one SQL statement when the compiler knows them; counted either way.
 
-Runs in ``on_execute`` after ``Limits`` (so depth, cost and budget were checked and
+Runs in ``on_execute`` after ``OperationLimits`` (so depth, cost and budget were checked and
 charged as for any operation): if the request may use the compiled path and the compiler
 has a plan for it, the statement's JSON text becomes the result's ``data`` unparsed
 (``orjson.Fragment``), and graphql-core's executor never runs. A statement is planned and

@@ -37,7 +37,7 @@ from .cost import Measure, TooLarge, measure, measured_inputs
 from .errors import INTERNAL
 from .permissions import Forbidden
 
-__all__ = ["Limits", "admit_operation", "cost_extension", "measure_kept", "measured"]
+__all__ = ["OperationLimits", "admit_operation", "cost_extension", "measure_kept", "measured"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 FORBIDDEN = Forbidden.code
 
 
-class Limits(SchemaExtension):
+class OperationLimits(SchemaExtension):
     measured: Measure | None = None
     spend: Spend | None = None
     document_points: int = 0
@@ -123,7 +123,7 @@ def measured(
 ) -> Measure | None:
     """The measure an earlier request of this document and these variables got, if kept;
     else, given the ``operation`` (graphql-core's schema, the document, the operation node,
-    ``get_variable_values``' result), measured and kept as ``Limits`` does; None when it expands too
+    ``get_variable_values``' result), measured and kept as ``OperationLimits`` does; None when it expands too
     far to measure (the pipeline refuses it)."""
     key = _measure_key(query, operation_name, variables_key(variables), limits)
     found = caches.measured.get(*key) if key[2] is not None else None

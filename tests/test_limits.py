@@ -278,13 +278,13 @@ async def test_a_slow_request_is_cancelled_with_its_sql(db_dsn: str) -> None:
 
 
 def test_limits_refuse_nonsense_settings() -> None:
-    from resolvers.limits import Limits
+    from resolvers.limits import LimitSettings
 
     with pytest.raises(ValueError, match="LIAISON_MAX_DEPTH"):
-        Limits.from_env({"LIAISON_MAX_DEPTH": "0"})
+        LimitSettings.from_env({"LIAISON_MAX_DEPTH": "0"})
     with pytest.raises(ValueError):
-        Limits.from_env({"LIAISON_MAX_COST": "lots"})
-    assert Limits.from_env({"LIAISON_REQUEST_TIMEOUT": "2.5"}).request_timeout == 2.5
+        LimitSettings.from_env({"LIAISON_MAX_COST": "lots"})
+    assert LimitSettings.from_env({"LIAISON_REQUEST_TIMEOUT": "2.5"}).request_timeout == 2.5
 
 
 def cost_of(client: TestClient, query: str, **variables: Any) -> int:

@@ -28,7 +28,7 @@ from db.cases_write import Claim, Intake, Writer, open_case
 from db.credentials import create_key, revoke_key
 from db.pool import open_database
 from resolvers.case_events import EventHub
-from resolvers.limits import Limits
+from resolvers.limits import LimitSettings
 from schema.subscription import SharedData
 
 from .subscriptions_support import CASE_EVENTS
@@ -305,7 +305,7 @@ async def test_a_batch_costs_one_statement_whatever_the_access_scopes(db_dsn: st
     async def verify(authorization: str | None) -> Viewer:
         raise AssertionError("no credential to check")
 
-    hub = EventHub(db, db_dsn, Limits(), verify)
+    hub = EventHub(db, db_dsn, LimitSettings(), verify)
     costs: list[int] = []
     fan_out = hub._fan_out
 
