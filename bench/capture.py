@@ -17,10 +17,8 @@ embedded server's wheel).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,35 +179,44 @@ async def _text_params(conn: asyncpg.Connection, sql: str) -> str:
     return _PLACEHOLDER.sub(lambda m: f"(${m[1]}::text::{types[int(m[1]) - 1]})", sql)
 
 
-@functools.cache
-def _compiler() -> Callable[..., Any] | None:
-    try:
-        from resolvers import compiler
-    except Exception as exc:
-        log.info("no resolvers.compiler (%s: %s): statements come from the server log", type(exc).__name__, exc)
-        return None
-    statement = getattr(compiler, "statement", None)
-    if statement is None:
-        log.info("resolvers.compiler has no statement(): statements come from the server log")
-    return statement
-
-
 def compiled_statement(document: str, operation: str | None, variables: dict[str, Any]) -> Statement | None:
-    """The compiled path's statement for a query, if ``resolvers.compiler.statement`` exists and compiles it."""
-    statement = _compiler()
-    if statement is None:
-        return None
-    from db.access import Role, Viewer
-    from schema import schema
+    """The statement the compiled path sends for a query, as the service makes it for the
+    internal role (``schema.compiled.statement_for``: planned, rendered and bound), or None
+    when the query is not compiled. With a version check (kept statistics), the statement
+    that computes the answer: what a request pays when nothing is kept."""
+    from graphql import get_operation_ast, parse
+    from graphql.execution.values import get_variable_values
 
+    from db.access import Role, Viewer
+    from resolvers.compiler import Compiler, NotCompiled
+    from resolvers.private_apis import graphql_schema
+    from schema import schema
+    from schema.caches import DocumentCaches
+    from schema.compiled import statement_for
+
+    parsed = parse(document)
+    definition = get_operation_ast(parsed, operation)
+    if definition is None:
+        return None
+    coerced = get_variable_values(graphql_schema(schema), definition.variable_definitions or (), variables)
+    if isinstance(coerced, list):
+        return None
     try:
-        found = statement(schema._schema, document, operation, variables, Viewer(Role.INTERNAL))
-        if isinstance(found, Awaitable):
-            found = asyncio.run(found)  # type: ignore[arg-type]
-    except Exception as exc:
-        log.warning("resolvers.compiler.statement failed for %s: %s: %s", operation, type(exc).__name__, exc)
+        found = statement_for(
+            DocumentCaches(),
+            Compiler(schema),
+            document,
+            operation,
+            parsed,
+            definition,
+            coerced,
+            Viewer(Role.INTERNAL),
+            100,
+        )
+    except NotCompiled as reason:
+        log.warning("%s is not compiled: %s", operation, reason.reason)
         return None
     if found is None:
         return None
-    sql, args = found
+    sql, args = found.sql, found.values
     return Statement("extended", sql, tuple(args))
