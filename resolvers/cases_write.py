@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -198,14 +199,29 @@ async def _write(info: Info[Context, None], run: Any, claim: w.Claim) -> CaseWri
     return CaseWritten(written.case_id, written.event)
 
 
+def _a_name(name: str) -> bool:
+    """A name as people have them: 1 to 40 characters once trimmed, a letter among them (a
+    name of zero-width or ideographic spaces or of punctuation only is blank), no control
+    character (a NUL, a tab)."""
+    trimmed = name.strip()
+    if not NAME_LENGTH[0] <= len(trimmed) <= NAME_LENGTH[1]:
+        return False
+    categories = [unicodedata.category(c) for c in trimmed]
+    return any(c.startswith("L") for c in categories) and "Cc" not in categories
+
+
 async def open_case(info: Info[Context, None], values: dict[str, Any]) -> CaseWritten:
     """``caseOpen``: validate the intake, then number and write it."""
     claim = _claim(info, "caseOpen", values)
     if isinstance(claim, CaseWritten):
         return claim
     name, phone = values.get("consumer_name"), values.get("consumer_phone")
-    if name is not None and not (NAME_LENGTH[0] <= len(name.strip()) <= NAME_LENGTH[1]):
-        return _refused("INVALID_NAME", "consumerName", "A consumer's name has 1 to 40 characters.")
+    if name is not None and not _a_name(name):
+        return _refused(
+            "INVALID_NAME",
+            "consumerName",
+            "A consumer's name has 1 to 40 characters, a letter among them, and no control character.",
+        )
     if phone is not None and not PHONE.fullmatch(phone):
         return _refused(
             "INVALID_PHONE", "consumerPhone", "A consumer's phone is a mainland mobile number: 11 digits, 13-19."

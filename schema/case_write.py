@@ -49,7 +49,10 @@ class CaseErrorCode(Enum):
     INVALID_PHONE = strawberry.enum_value(
         "INVALID_PHONE", description="Not a mainland mobile number (11 digits, 13-19)."
     )
-    INVALID_NAME = strawberry.enum_value("INVALID_NAME", description="A consumer's name has 1 to 40 characters.")
+    INVALID_NAME = strawberry.enum_value(
+        "INVALID_NAME",
+        description="A consumer's name has 1 to 40 characters, a letter among them, and no control character.",
+    )
     NEGATIVE_AMOUNT = strawberry.enum_value("NEGATIVE_AMOUNT", description="Amounts are zero or more.")
     INVALID_AMOUNT = strawberry.enum_value(
         "INVALID_AMOUNT", description="An amount has at most two decimals and stays below 10,000,000,000."

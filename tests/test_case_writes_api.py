@@ -756,3 +756,15 @@ def test_text_that_is_not_unicode_is_refused_with_its_field(client: TestClient) 
         ], (mutation, field, result)
     assert data(client, POINT_OF, n=number)["case"]["version"] == 1
     assert data(client, total)["cases"]["totalCount"] == before
+
+
+@pytest.mark.parametrize("name", ["\u200b", " \u200b\u3000", "\t", "··", "张\x00三"])
+def test_a_consumer_name_without_a_letter_or_with_a_control_character_is_refused(client: TestClient, name: str) -> None:
+    """A blank name is refused: one of zero-width or ideographic spaces, or of punctuation
+    only, is blank too; a NUL or another control character is never part of a name."""
+    assert codes(payload(client, "caseOpen", **intake(consumerName=name))) == ["INVALID_NAME"]
+
+
+@pytest.mark.parametrize("name", ["张三", "阿依古丽·买买提", "Zhang San", "O'Brien"])
+def test_names_as_people_have_them_are_taken(client: TestClient, name: str) -> None:
+    assert codes(payload(client, "caseOpen", **intake(consumerName=name))) == []
