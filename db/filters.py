@@ -35,86 +35,39 @@ def _name_contains(text: str | None) -> list[Predicate]:
     ]
 
 
+def _exists(table: str, alias: str, condition: str) -> str:
+    """A contact point's row in ``table`` (as ``alias``) meeting ``condition``."""
+    return f"EXISTS (SELECT 1 FROM {table} {alias} WHERE {alias}.contact_point_id = t.id AND {condition} = ANY({{}}))"
+
+
+_CONTACT_POINT_FILTERS: tuple[tuple[str, str, str], ...] = (
+    ("district_codes", "t.district_code = ANY({})", "text[]"),
+    ("host_kinds", "t.host_kind = ANY({})", "text[]"),
+    ("programme_levels", _exists("programme_membership", "m", "m.level"), "text[]"),
+    ("region_codes", "t.district_code IN (SELECT d.code FROM district d WHERE d.region_code = ANY({}))", "text[]"),
+    ("street_names", "t.street_id IN (SELECT s.id FROM street s WHERE s.name = ANY({}))", "text[]"),
+    ("current_stars", _exists("contact_point_current_rating", "r", "r.stars"), "int[]"),
+    ("rated_in_batches", _exists("star_award", "a", "a.batch"), "int[]"),
+    ("honours", _exists("contact_point_honour", "h", "h.honour"), "text[]"),
+    ("honour_tiers", _exists("contact_point_honour", "h", "h.tier"), "int[]"),
+    ("programmes", _exists("programme_membership", "m", "m.programme_code"), "text[]"),
+)
+"""Each list filter of contact points: its argument, its SQL (``{}``: the values), their type; in
+the order the predicates are written, which statements and their caches are keyed by."""
+
+
 def contact_point_predicates(
-    *,
-    district_codes: Sequence[str] | None = None,
-    region_codes: Sequence[str] | None = None,
-    street_names: Sequence[str] | None = None,
-    host_kinds: Sequence[str] | None = None,
-    current_stars: Sequence[int] | None = None,
-    rated_in_batches: Sequence[int] | None = None,
-    honours: Sequence[str] | None = None,
-    honour_tiers: Sequence[int] | None = None,
-    programmes: Sequence[str] | None = None,
-    programme_levels: Sequence[str] | None = None,
-    has_online_mediation: bool | None = None,
-    name_contains: str | None = None,
+    *, has_online_mediation: bool | None = None, name_contains: str | None = None, **lists: Sequence[object] | None
 ) -> tuple[Predicate, ...]:
-    found = _any("district_code", district_codes, "text[]") + _any("host_kind", host_kinds, "text[]")
-    if programme_levels is not None:
-        found.append(
-            Predicate(
-                "EXISTS (SELECT 1 FROM programme_membership m WHERE m.contact_point_id = t.id AND m.level = ANY({}))",
-                (tuple(programme_levels),),
-                ("text[]",),
-            )
-        )
-    if region_codes is not None:
-        found.append(
-            Predicate(
-                "t.district_code IN (SELECT d.code FROM district d WHERE d.region_code = ANY({}))",
-                (tuple(region_codes),),
-                ("text[]",),
-            )
-        )
-    if street_names is not None:
-        found.append(
-            Predicate(
-                "t.street_id IN (SELECT s.id FROM street s WHERE s.name = ANY({}))", (tuple(street_names),), ("text[]",)
-            )
-        )
-    if current_stars is not None:
-        found.append(
-            Predicate(
-                "EXISTS (SELECT 1 FROM contact_point_current_rating r"
-                " WHERE r.contact_point_id = t.id AND r.stars = ANY({}))",
-                (tuple(current_stars),),
-                ("int[]",),
-            )
-        )
-    if rated_in_batches is not None:
-        found.append(
-            Predicate(
-                "EXISTS (SELECT 1 FROM star_award a WHERE a.contact_point_id = t.id AND a.batch = ANY({}))",
-                (tuple(rated_in_batches),),
-                ("int[]",),
-            )
-        )
-    if honours is not None:
-        found.append(
-            Predicate(
-                "EXISTS (SELECT 1 FROM contact_point_honour h WHERE h.contact_point_id = t.id AND h.honour = ANY({}))",
-                (tuple(honours),),
-                ("text[]",),
-            )
-        )
-    if honour_tiers is not None:
-        found.append(
-            Predicate(
-                "EXISTS (SELECT 1 FROM contact_point_honour h WHERE h.contact_point_id = t.id AND h.tier = ANY({}))",
-                (tuple(honour_tiers),),
-                ("int[]",),
-            )
-        )
-    if programmes is not None:
-        found.append(
-            Predicate(
-                "EXISTS (SELECT 1 FROM programme_membership m"
-                " WHERE m.contact_point_id = t.id AND m.programme_code = ANY({}))",
-                (tuple(programmes),),
-                ("text[]",),
-            )
-        )
+    """``lists``: the arguments of ``_CONTACT_POINT_FILTERS`` (an unknown one is a TypeError)."""
+    unknown = lists.keys() - {name for name, _, _ in _CONTACT_POINT_FILTERS}
+    if unknown:
+        raise TypeError(f"no contact point filter {sorted(unknown)}")
+    found = [
+        Predicate(sql, (tuple(values),), (cast,))
+        for name, sql, cast in _CONTACT_POINT_FILTERS
+        if (values := lists.get(name)) is not None
+    ]
     if has_online_mediation is not None:
         found.append(Predicate("t.has_online_mediation = {}", (has_online_mediation,), ("boolean",)))
     found += _name_contains(name_contains)
