@@ -119,6 +119,41 @@ _ANSWERS = (
 )
 
 
+_FORMAT = {
+    "name": "format",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]},
+}
+
+
+def _answers(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved query's responses, its ``data`` described by ``data``."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {
+        "200": {
+            "description": "The GraphQL response: `data`, and `errors` for fields that failed.",
+            "headers": {
+                "ETag": {"schema": {"type": "string"}},
+                "X-Saved-Query-Version": {"schema": {"type": "integer"}},
+            },
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"data": data, "errors": _ERROR["properties"]["errors"]},
+                    }
+                },
+                "text/csv": {"schema": {"type": "string"}},
+                "application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}},
+                XLSX: {"schema": {"type": "string", "contentMediaType": XLSX}},
+            },
+        },
+        "304": {"description": "Not modified since the `ETag` given in `If-None-Match`."},
+        **{status: {"description": text, "content": error} for status, text in _ANSWERS},
+    }
+
+
 class _Builder:
     """Walks saved documents against the schema; named input types collect in ``components``."""
 
@@ -133,6 +168,38 @@ class _Builder:
         root = self.schema.query_type
         assert root is not None
         data = self.selection(root, definition.selection_set, fragments)
+        parameters, body = self.variables(definition)
+        version = {
+            "name": "version",
+            "in": "query",
+            "required": False,
+            "description": f"A version to pin (the latest is {operation.version}).",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+        answers = _answers(data)
+        summary = operation.description or f"The saved query {operation.name}."
+        operation_id = operation.name[0].lower() + operation.name[1:]
+        return {
+            "get": {
+                "operationId": operation_id,
+                "summary": summary,
+                "parameters": [*parameters, version, _FORMAT],
+                "responses": answers,
+            },
+            "post": {
+                "operationId": operation_id + "Post",
+                "summary": summary,
+                "parameters": [version, _FORMAT],
+                "requestBody": {
+                    "required": "required" in body,
+                    "content": {"application/json": {"schema": body}},
+                },
+                "responses": answers,
+            },
+        }
+
+    def variables(self, definition: OperationDefinitionNode) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The operation's variables as GET's query parameters and as POST's JSON body."""
         parameters, properties, required = [], {}, []
         for node in definition.variable_definitions or ():
             name, type_ = node.variable.name.value, type_from_ast(self.schema, node.type)
@@ -145,62 +212,10 @@ class _Builder:
             else:
                 parameter["schema"] = schema_  # a list: repeat the parameter
             parameters.append(parameter)
-        body = {"type": "object", "properties": properties, "additionalProperties": False}
+        body: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
         if required:
             body["required"] = required
-        version = {
-            "name": "version",
-            "in": "query",
-            "required": False,
-            "description": f"A version to pin (the latest is {operation.version}).",
-            "schema": {"type": "integer", "minimum": 1},
-        }
-        fmt = {
-            "name": "format",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]},
-        }
-        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-        answers: dict[str, Any] = {
-            "200": {
-                "description": "The GraphQL response: `data`, and `errors` for fields that failed.",
-                "headers": {
-                    "ETag": {"schema": {"type": "string"}},
-                    "X-Saved-Query-Version": {"schema": {"type": "integer"}},
-                },
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"data": data, "errors": _ERROR["properties"]["errors"]},
-                        }
-                    },
-                    "text/csv": {"schema": {"type": "string"}},
-                    "application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}},
-                    XLSX: {"schema": {"type": "string", "contentMediaType": XLSX}},
-                },
-            },
-            "304": {"description": "Not modified since the `ETag` given in `If-None-Match`."},
-            **{status: {"description": text, "content": error} for status, text in _ANSWERS},
-        }
-        summary = operation.description or f"The saved query {operation.name}."
-        operation_id = operation.name[0].lower() + operation.name[1:]
-        return {
-            "get": {
-                "operationId": operation_id,
-                "summary": summary,
-                "parameters": [*parameters, version, fmt],
-                "responses": answers,
-            },
-            "post": {
-                "operationId": operation_id + "Post",
-                "summary": summary,
-                "parameters": [version, fmt],
-                "requestBody": {"required": bool(required), "content": {"application/json": {"schema": body}}},
-                "responses": answers,
-            },
-        }
+        return parameters, body
 
     def input(self, type_: Any) -> dict[str, Any]:
         """A variable's JSON schema; input objects and enums become named components."""
