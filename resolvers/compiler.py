@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar
 from graphql import (
     FieldNode,
     GraphQLEnumType,
+    GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -132,13 +133,22 @@ class Compiler:
         return plan.Root(walk.selection(query, None, operation.selection_set)), walk
 
 
+def _directives_allow(node: Any, variables: Any) -> bool:
+    """``directives_allow``; a value graphql-core refuses there (a null ``if``) is left to the
+    generic path, which words it as the executor does."""
+    try:
+        return directives_allow(node, variables)
+    except GraphQLError as refused:
+        raise NotCompiled(f"a directive's argument is refused: {refused.message}", static=False) from refused
+
+
 class _Walk:
     def __init__(
         self, compiler: Compiler, document: Any, variables: Any, viewer: Viewer, max_page: int, marking: bool
     ) -> None:
         self.compiler = compiler
         self.schema = compiler.schema
-        self.walker = Selections(self.schema, fragments_of(document), partial(directives_allow, variables=variables))
+        self.walker = Selections(self.schema, fragments_of(document), partial(_directives_allow, variables=variables))
         self.variables = variables
         self.viewer = viewer
         self.max_page = max_page

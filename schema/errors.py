@@ -64,6 +64,8 @@ def _code_of(error: GraphQLError) -> str | None:
     if isinstance(original, NotImplementedError) and _field_name(error) in ("node", "nodes"):
         return BAD_USER_INPUT  # a global id naming the Node interface itself: Strawberry has no resolver
     if isinstance(original, GraphQLError) and error.path is not None:
+        if _BAD_VALUE.search(original.message) and original.message.startswith("Argument '"):
+            return BAD_USER_INPUT  # a directive's argument under this field, refused while collecting its fields
         return None  # a value the server produced does not fit the schema: the server's fault
     if original is None or isinstance(original, GraphQLError):  # graphql-core's own, e.g. variable coercion
         if error.message.startswith("Syntax Error"):

@@ -45,3 +45,15 @@ async def test_a_value_the_schema_cannot_represent_is_the_servers_fault(db_dsn: 
         body = gql(client, "query ($n: String!) { case(number: $n) { status } }", n=number)
     assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "withdrawn" not in str(body)
+
+
+@pytest.mark.parametrize("execution", ["dataloader", "compiled", "verify"])
+def test_a_null_for_a_directives_if_is_the_callers_error_on_every_path(demo_dsn: str, execution: str) -> None:
+    """`@include(if: $b)` with `$b: Boolean = true` sent as null: graphql-core refuses it
+    while collecting the fields under `contactPoint`, which the generic path reported as an
+    internal error at that field."""
+    query = "query Q($b: Boolean = true, $code: String!) { contactPoint(code: $code) { code name @include(if: $b) } }"
+    with service(demo_dsn, LIAISON_EXECUTION=execution) as client:
+        body = client.post("/graphql", json={"query": query, "variables": {"b": None, "code": "CP310115-00376"}}).json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+    assert "Boolean!" in body["errors"][0]["message"], body
