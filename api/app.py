@@ -35,7 +35,6 @@ from .graphql import GraphQLApp
 from .housekeeping import purge_keys_forever
 from .ide import graphiql_assets
 from .imports import post_import
-from .lane_front import LaneFront
 from .metrics import Metrics, serve_metrics
 from .openapi import serve_openapi
 from .request_ids import RequestIds
@@ -88,11 +87,10 @@ async def _prepare_saved_queries(db: Database, engine: QueryEngine, max_page: in
 
 class _Service(Starlette):
     """Starlette with ``RequestIds`` outside all its middleware, its error middleware too:
-    a 500 carries the id its log line names; and before all of it, the fast lane's door
-    (``api.lane_front``), which serves a known compiled query without them."""
+    a 500 carries the id its log line names."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return LaneFront(RequestIds(super().build_middleware_stack()), self)
+        return RequestIds(super().build_middleware_stack())
 
 
 def create_app(settings: Settings, *, traces: Any = None) -> Starlette:

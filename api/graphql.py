@@ -119,11 +119,9 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(request, WebSocket):  # admitted in connection_init (api.subscriptions)
             return await super().run(request, context, root_value)
         try:
-            tried = getattr(request.state, "lane_admitted", False)  # admitted at the lane's door (api.lane_front)
-            if not tried:
-                await admit(request, self.limits)
+            await admit(request, self.limits)
             async with answering_faults(request, self.limits.request_timeout):
-                if not tried and request.app.state.engine.route(request) == "fast_lane":
+                if request.app.state.engine.route(request) == "fast_lane":
                     known = await serve_known(request)
                     if known is not None:
                         return known

@@ -25,7 +25,7 @@ from resolvers.record import RequestRecord
 
 from .metrics import Metrics
 
-__all__ = ["RequestTelemetry", "Telemetry", "account"]
+__all__ = ["RequestTelemetry", "Telemetry"]
 
 log = logging.getLogger("liaison.access")
 
@@ -59,7 +59,6 @@ class RequestTelemetry:
             return
         started = time.perf_counter()
         connection = HTTPConnection(scope)
-        started = getattr(connection.state, "arrived", started)  # read first by the fast lane's door
         record = connection.state.record = RequestRecord()
         status = 500  # unless a response starts: an exception escaped
 
@@ -72,17 +71,10 @@ class RequestTelemetry:
         try:
             await self.app(scope, receive, sending)
         finally:
-            account(self.telemetry, connection, record, status, started)
-
-
-def account(
-    telemetry: Telemetry, connection: HTTPConnection, record: RequestRecord, status: int, started: float
-) -> None:
-    """Observe a finished request (``started``: its ``perf_counter``) in the metrics and
-    write its access line; also for the fast lane's door (``api.lane_front``)."""
-    seconds = time.perf_counter() - started
-    telemetry.metrics.observe(_endpoint(connection.scope["path"]), record, seconds)
-    _log(connection, record, status, seconds)
+            seconds = time.perf_counter() - started
+            path = scope["path"]
+            self.telemetry.metrics.observe(_endpoint(path), record, seconds)
+            _log(connection, record, status, seconds)
 
 
 def _endpoint(path: str) -> str | None:

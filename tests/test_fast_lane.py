@@ -14,19 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import logging
 import os
 import signal
 import time
 from typing import Any
-from unittest.mock import patch
 
 import asyncpg
-import orjson
 import pytest
 from starlette.testclient import TestClient
 
-import api.fast_lane
 from api.app import create_app
 from api.settings import Settings
 from db.embedded import EmbeddedPostgres
@@ -190,117 +186,3 @@ def test_a_new_value_of_a_known_shape_takes_the_fast_lane_at_its_own_cost(demo_d
             )
         counts = served(client)
     assert (counts["compiled"], counts["fast_lane"]) == (3, 2)
-
-
-LANE_ENV = {
-    "LIAISON_EXECUTION": "compiled",
-    "LIAISON_MAX_BODY_BYTES": "2000",
-    "LIAISON_BUDGET_POINTS": "60",
-    "LIAISON_BUDGET_WINDOW": "2000000000",  # one window until 2033: no reset between the two sides
-}
-"""A small body limit and budget, so that both are reached."""
-
-Sent = tuple[str, str, dict[str, str], Any]
-"""method, path, headers, body (JSON, or bytes as they are)."""
-
-
-def _requests() -> list[Sent]:
-    """What the lane's door must answer as the full stack does: requests it serves, and ones
-    it refuses at admission, hands on, or never takes."""
-    json_type = {"content-type": JSON}
-    sent: list[Sent] = [
-        ("POST", "/graphql", {}, BODY),  # the pipeline's first, which keeps the statement
-        ("POST", "/graphql", {}, BODY),
-        ("POST", "/graphql", {"accept": GRAPHQL_RESPONSE}, BODY),
-        ("POST", "/graphql", {"accept": f"{JSON}, {GRAPHQL_RESPONSE};q=0.5"}, BODY),
-        ("POST", "/graphql", {}, {**BODY, "variables": {"first": 5}}),  # a new value of a known shape
-        ("POST", "/graphql", {}, {"query": QUERY, "variables": {"first": 3}}),  # no operationName
-        ("POST", "/graphql", {}, {**BODY, "variables": {"first": "three"}}),  # does not coerce
-        ("POST", "/graphql", {}, {**BODY, "variables": {"first": 100_000}}),  # past the page limit
-        ("POST", "/graphql", {}, {**BODY, "variables": None}),  # a required variable missing
-        ("POST", "/graphql", {"authorization": "Bearer not-a-token"}, BODY),  # 401
-        ("POST", "/graphql", {"authorization": ""}, BODY),  # anonymous: another viewer, not yet known
-        ("POST", "/graphql", {"accept": "text/html"}, BODY),  # 406
-        ("POST", "/graphql", {"content-type": "text/plain"}, orjson.dumps(BODY)),  # 415
-        ("POST", "/graphql", json_type, b'{"query": '),  # not JSON
-        ("POST", "/graphql", json_type, b'{"query": 3}'),  # a field of the wrong type
-        ("POST", "/graphql", {}, {**BODY, "variables": {"first": 3, "pad": "x" * 2000}}),  # 413
-        ("POST", "/graphql", {}, [BODY, BODY]),  # a batch
-        ("POST", "/graphql", {}, {**BODY, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": SHA}}}),
-        ("POST", "/graphql", {}, {"query": "{ nope }"}),  # does not validate
-        ("POST", "/graphql", {"x-router-secret": "wrong"}, BODY),
-        ("GET", "/graphql?query=" + QUERY.replace(" ", "+") + "&variables=%7B%22first%22%3A3%7D", {}, None),
-        ("POST", "/healthz", {}, BODY),  # 405 by the router
-    ]
-    return sent + [("POST", "/graphql", {}, BODY)] * 12  # until the budget is spent: 429
-
-
-def _send(client: TestClient, index: int, sent: Sent) -> tuple[int, list[tuple[str, str]], bytes]:
-    method, path, headers, body = sent
-    headers = {"x-request-id": f"compare-{index}", **headers}
-    if isinstance(body, bytes):
-        response = client.request(method, path, headers=headers, content=body)
-    else:
-        response = client.request(method, path, headers=headers, json=body)
-    sent_headers = list(response.headers.multi_items())
-    if response.status_code == 429:  # seconds until the window ends, as the clock turns
-        sent_headers = [(k, "(seconds)" if k == "retry-after" else v) for k, v in sent_headers]
-    return response.status_code, sent_headers, response.content
-
-
-def test_the_lanes_door_answers_as_the_full_stack_does(demo_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
-    """Each request sent to two services over the same database, one without the door
-    (``LaneFront``): the same status, headers and body, the same access line, metrics and
-    counts; and the door served the known ones, which the pipeline never saw."""
-    lane_in_pipeline: list[object] = []
-    original = api.fast_lane.serve_known
-
-    async def spied(request: Any) -> Any:
-        lane_in_pipeline.append(request.app)
-        return await original(request)
-
-    caplog.set_level(logging.INFO, logger="liaison.access")
-    with (
-        patch("api.graphql.serve_known", spied),
-        service(demo_dsn, **LANE_ENV) as full,
-        service(demo_dsn, **LANE_ENV) as lane,
-    ):
-        full.app.middleware_stack = full.app.middleware_stack.app  # type: ignore[attr-defined]
-        answers, lines = [], []
-        for index, sent in enumerate(_requests()):
-            for client in (full, lane):
-                before = len(caplog.records)
-                answers.append(_send(client, index, sent))
-                lines.append([_line(record) for record in caplog.records[before:] if record.name == "liaison.access"])
-        counts = [served(client) for client in (full, lane)]
-        metrics = [_observed(client) for client in (full, lane)]
-        lane_app = lane.app
-    for index, sent in enumerate(_requests()):
-        assert answers[2 * index] == answers[2 * index + 1], (index, sent[:3])
-        assert lines[2 * index] == lines[2 * index + 1], (index, sent[:3])
-        assert len(lines[2 * index]) == 1
-    statuses = {status for status, _, _ in answers}
-    assert {200, 400, 401, 405, 406, 413, 415, 429} <= statuses
-    assert counts[0] == counts[1] and counts[1]["fast_lane"] >= 5, counts
-    assert metrics[0] == metrics[1]
-    assert lane_app not in lane_in_pipeline  # every lane answer came from the door
-
-
-def _line(record: logging.LogRecord) -> dict[str, Any]:
-    """The access line's fields but its duration."""
-    fields = {key: getattr(record, key) for key in ("request_id", "method", "path", "status", "operation")}
-    for key in ("operation_type", "operations", "execution", "cost", "credential", "role", "errors", "trace_id"):
-        fields[key] = getattr(record, key)
-    return fields
-
-
-def _observed(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """The request counts and error counts of the app's metrics."""
-    metrics = client.app.state.telemetry.metrics  # type: ignore[attr-defined]
-    samples = {}
-    for metric in (metrics.request_seconds, metrics.errors):
-        for family in metric.collect():
-            for sample in family.samples:
-                if sample.name.endswith(("_count", "_total")):
-                    samples[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
-    return samples
