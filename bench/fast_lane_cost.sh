@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What the raw ASGI fast lane saves a request the compiled path served before: this work
-# tree's `liaison serve` against another commit's, one process each over the same embedded
+# What a request the compiled path served before (the fast lane) costs the service: this
+# work tree's `liaison serve` against another commit's, one process each over the same embedded
 # PostgreSQL, bench Q1 and Q3 (identical regime, the benchmark's bearer token), wrk against
 # each in turn (the side going first alternating by round), CPU of each service process
 # read from /proc around each run.
@@ -9,7 +9,8 @@
 #
 # As bench/telemetry_cost.sh: the other commit runs from `git archive` with a copy of .venv
 # whose editable install of this tree is removed. Needs wrk. PROFILE=1 also records a
-# py-spy profile (py-spy in .venv) of each side on Q3 into $PROFILE_DIR (default /tmp).
+# py-spy profile (`.venv/bin/pip install py-spy`) of each side on Q3 into $PROFILE_DIR
+# (default /tmp), which `.venv/bin/python -m bench.profile_layers` splits into layers.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BASE_COMMIT="$1"
