@@ -13,7 +13,19 @@
 -- still bump for every other writer: `stats rebuild`, the refresh after a contact point
 -- moves, manual edits, TRUNCATE. The histogram's statement runs only when a row added or
 -- removed is closed. Lock order is unchanged: summary rows in key order, then the
--- versions in key order.
+-- versions in key order. And the bump itself is planned once per session (below).
+
+-- The bump in PL/pgSQL: its upsert's plan is then kept for the session, where the SQL
+-- function of migration 0022 (not inlined: it has a SET clause) was planned again in every
+-- transaction that called it, about 0.1 ms per intake on PostgreSQL 15 (pg_stat_user_functions).
+CREATE OR REPLACE FUNCTION data_version_bump(bumped text, years integer[], districts text[]) RETURNS void
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    INSERT INTO data_version AS v
+    SELECT DISTINCT bumped, c.year, c.district_code, 1 FROM unnest(years, districts) AS c (year, district_code)
+     ORDER BY 2, 3
+    ON CONFLICT (source, year, district_code) DO UPDATE SET version = v.version + 1;
+END $$;
 
 CREATE OR REPLACE FUNCTION case_summaries_apply(removed "case"[], added "case"[]) RETURNS void LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
