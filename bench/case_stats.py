@@ -17,6 +17,10 @@ the load time is reported when this run loads it):
 3. Intake: single-row INSERTs of a case, each its own transaction, with the summary
    triggers and with them disabled, alternating in rounds; the rows are deleted after
    (with the same triggers), so the summaries stay exact (``stats check`` runs at the end).
+   Wall time and the backend's CPU per insert; ``--intake-only`` measures this alone. Since
+   migration 0023 the summaries' functions bump the versions themselves, so the middle mode
+   ("summaries without versions", the summary tables' version triggers disabled) keeps
+   the bumps of intake and differs from the first by nothing but noise.
 
 ``--load-probe N`` also times ``add_volume`` of N cases into a fresh demo database in the
 same cluster, with and without the triggers (the database is dropped after).
@@ -88,7 +92,7 @@ class Measured:
     """By run: one worker at 1 and 16 connections, two workers at 16; answers kept or not."""
     loads: dict[str, float]
     """The one-minute load average after each run."""
-    intake_ms: dict[str, float]
+    intake: Intake
     differences: int
 
 
@@ -176,12 +180,35 @@ async def _set_versions(conn: asyncpg.Connection, enabled: bool) -> None:
         await _set_triggers(conn, enabled, triggers, table)
 
 
-async def intake(dsn: str, rounds: int, per_round: int) -> dict[str, float]:
-    """Median ms per single-row INSERT (its own transaction) with the summary triggers (and
-    the versions they bump), with the summaries but not their versions, and with neither."""
+def _backend_cpu_ns(pid: int) -> int | None:
+    """CPU time of a local backend so far (``/proc/<pid>/schedstat``), or None when not local."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class Intake:
+    ms: dict[str, float]
+    """Median wall time per insert (its own transaction, commit included), by mode."""
+    cpu_ms: dict[str, float] | None
+    """The backend's CPU per insert, by mode (steadier on a shared machine); None when the
+    server is not local."""
+    load: tuple[float, float]
+    """The one-minute load average before and after."""
+
+
+async def intake(dsn: str, rounds: int, per_round: int) -> Intake:
+    """Per single-row INSERT (its own transaction) with the summary triggers (and the
+    versions they bump), with the summaries but not their versions, and with neither."""
     conn = await asyncpg.connect(dsn)
     times: dict[str, list[float]] = {mode: [] for mode in INTAKE_MODES}
+    cpu: dict[str, int] = dict.fromkeys(INTAKE_MODES, 0)
+    local = True
+    load = os.getloadavg()[0]
     try:
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
         points = [
             r[0] for r in await conn.fetch("SELECT id FROM contact_point WHERE district_code LIKE '31%' LIMIT 50")
         ]
@@ -193,12 +220,18 @@ async def intake(dsn: str, rounds: int, per_round: int) -> dict[str, float]:
             await _set_versions(conn, mode == "with summaries")
             try:
                 numbers = []
+                before = _backend_cpu_ns(backend)
                 for i in range(per_round):
                     serial += 1
                     numbers.append(f"C310101-2099-{serial:07d}")
                     started = time.perf_counter()
                     await conn.execute(INSERT, numbers[-1], points[i % len(points)], opened)
                     times[mode].append((time.perf_counter() - started) * 1000)
+                after = _backend_cpu_ns(backend)
+                if before is None or after is None:
+                    local = False
+                else:
+                    cpu[mode] += after - before
                 await _set_versions(conn, True)
                 await conn.execute('DELETE FROM "case" WHERE number = ANY($1::text[])', numbers)
             finally:
@@ -206,7 +239,11 @@ async def intake(dsn: str, rounds: int, per_round: int) -> dict[str, float]:
                 await _set_versions(conn, True)
     finally:
         await conn.close()
-    return {mode: statistics.median(found) for mode, found in times.items()}
+    return Intake(
+        {mode: statistics.median(found) for mode, found in times.items()},
+        {mode: ns / 1e6 / len(times[mode]) for mode, ns in cpu.items()} if local else None,
+        (load, os.getloadavg()[0]),
+    )
 
 
 async def load_probe(dsn: str, cases: int) -> dict[str, float]:
@@ -307,8 +344,8 @@ def measure(size: int, args: argparse.Namespace) -> Measured:
         http, loads = http_runs(db, args.seconds)
         for name, run in http.items():
             print(f"{size:,}: Q4c {name} p50 {run.p50_ms:.1f} ms, {run.rps:.0f} req/s", flush=True)
-        intake_ms = asyncio.run(intake(db.dsn, args.intake_rounds, args.intake_rows))
-        print(f"{size:,}: intake {intake_ms}", flush=True)
+        found = asyncio.run(intake(db.dsn, args.intake_rounds, args.intake_rows))
+        print(f"{size:,}: intake {found}", flush=True)
         differences = asyncio.run(_check(db.dsn))
         return Measured(
             size,
@@ -320,9 +357,32 @@ def measure(size: int, args: argparse.Namespace) -> Measured:
             check_ms,
             http,
             loads,
-            intake_ms,
+            found,
             differences,
         )
+
+
+def intake_table(found: list[tuple[int, Intake, int]]) -> list[str]:
+    """The intake rows of the report: wall time and backend CPU per insert, by mode, against the target."""
+    lines = [
+        "",
+        "| cases | intake with summaries and versions | summaries without versions | without | ratio"
+        " | CPU per insert (with / without versions / without) | CPU ratio | within 20 % | load average"
+        " | `stats check` after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cases, taken, differences in found:
+        ms, cpu = taken.ms, taken.cpu_ms
+        ratio = ms["with summaries"] / ms["without"]
+        cpu_text = " / ".join(f"{cpu[m]:.3f}" for m in INTAKE_MODES) + " ms" if cpu else "not local"
+        cpu_ratio = f"{cpu['with summaries'] / cpu['without']:.2f}" if cpu else ""
+        lines.append(
+            f"| {cases:,} | {ms['with summaries']:.2f} ms | {ms['summaries without versions']:.2f} ms"
+            f" | {ms['without']:.2f} ms | {ratio:.2f} | {cpu_text} | {cpu_ratio}"
+            f" | {'met' if ratio <= 1 + INTAKE_MARGIN else 'missed'}"
+            f" | {taken.load[0]:.1f}–{taken.load[1]:.1f} | {differences} differences |"
+        )
+    return lines
 
 
 def report(found: list[Measured], probe: dict[str, float] | None, probe_cases: int, args: argparse.Namespace) -> str:
@@ -357,19 +417,7 @@ def report(found: list[Measured], probe: dict[str, float] | None, probe_cases: i
                 f" | {m.raw_ms:,.0f} ms | {m.compiled_ms:.1f} ms | {m.check_ms:.2f} ms | {name} | {run.p50_ms:.1f} ms | {run.p99_ms:.1f} ms | {run.rps:,.0f}"
                 f" | {run.server_cpu_ms:.1f} ms | {run.pg_cpu_ms:.1f} ms | {m.loads[name]:.1f} | {met} |"
             )
-    lines += [
-        "",
-        "| cases | intake with summaries and versions | summaries without versions | without | ratio | within 20 %"
-        " | `stats check` after |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for m in found:
-        ratio = m.intake_ms["with summaries"] / m.intake_ms["without"]
-        lines.append(
-            f"| {m.cases:,} | {m.intake_ms['with summaries']:.2f} ms | {m.intake_ms['summaries without versions']:.2f} ms"
-            f" | {m.intake_ms['without']:.2f} ms | {ratio:.2f}"
-            f" | {'met' if ratio <= 1 + INTAKE_MARGIN else 'missed'} | {m.differences} differences |"
-        )
+    lines += intake_table([(m.cases, m.intake, m.differences) for m in found])
     if probe:
         lines += [
             "",
@@ -389,9 +437,18 @@ def main() -> None:
     parser.add_argument("--intake-rows", type=int, default=300)
     parser.add_argument("--load-probe", type=int, default=0, help="also time add_volume of N cases with/without")
     parser.add_argument("--dsn", help="a database to bring to the volume instead of an embedded cluster per size")
+    parser.add_argument("--intake-only", action="store_true", help="measure intake alone (and `stats check`)")
     parser.add_argument("--writers", type=int, default=0, help="also measure intake from N concurrent writers")
     parser.add_argument("--out", help="append the section to this file (bench/RESULTS.md)")
     args = parser.parse_args()
+    if args.intake_only:
+        rows = []
+        for size in args.sizes:
+            with bench_database(args.dsn, size, returns_for(size)) as db:
+                taken = asyncio.run(intake(db.dsn, args.intake_rounds, args.intake_rows))
+                rows.append((db.cases, taken, asyncio.run(_check(db.dsn))))
+        print("\n".join(intake_table(rows)))
+        return
     check_wrk()
     found = [measure(size, args) for size in args.sizes]
     probe = None

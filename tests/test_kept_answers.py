@@ -246,3 +246,31 @@ async def test_a_volume_load_moves_the_answers_over_every_year(db_dsn: str, conn
     await add_volume(db_dsn, cases=300, returns=30, seed=22)
     loaded, cost = await kept.get(every_year)
     assert cost == ["check", "statement"] and loaded != first
+
+
+async def _version(conn: asyncpg.Connection, district: str, year: int) -> int:
+    return await conn.fetchval(
+        "SELECT version FROM data_version WHERE (source, year, district_code) = ('case', $2, $1)", district, year
+    )
+
+
+async def test_a_case_bumps_its_cell_once_and_other_writers_still_bump(conn: asyncpg.Connection) -> None:
+    """The summaries' functions bump the versions themselves, once per statement (migration
+    0023), for the case_summary rows and the histogram buckets a closed case moves alike;
+    the summary tables' own triggers still bump for any other write, in the same transaction too."""
+    before = await _version(conn, "310115", 2020)
+    await _open_case(conn, "310115", "2020-06-01 10:00+08")  # closed: three summary rows, six buckets
+    assert await _version(conn, "310115", 2020) == before + 1
+    edited = await _version(conn, "310101", 2020)
+    async with conn.transaction():
+        await _open_case(conn, "310115", "2020-06-02 10:00+08")
+        await conn.execute(
+            "UPDATE case_summary SET status_settled = status_settled + 1"
+            " WHERE (district_code, span, starts) = ('310101', 'year', '2020-01-01')"
+        )
+    assert await _version(conn, "310115", 2020) == before + 2
+    assert await _version(conn, "310101", 2020) == edited + 1
+    await conn.execute(
+        "UPDATE case_close_histogram SET cases = cases WHERE (district_code, span, starts) = ('310101', 'year', '2020-01-01')"
+    )
+    assert await _version(conn, "310101", 2020) == edited + 2
