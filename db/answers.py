@@ -8,7 +8,8 @@ indexed statement) and is served the kept answer only when they are the same, el
 statement runs again. A writer that commits after the statement read its snapshot has
 bumped a version the kept answer does not have, whenever the answer is stored; a cell with
 no version yet gets one with its first summary row, which changes what the reader sees.
-Statements that read anything else (cases, contact points, tallies) are not kept.
+Versions come from one sequence (migration 0024), so none is given twice, even after the
+version table is emptied. Statements that read anything else (cases, contact points, tallies) are not kept.
 """
 
 from __future__ import annotations

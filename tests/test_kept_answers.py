@@ -120,6 +120,19 @@ async def test_a_year_without_a_version_yet_gets_one_with_its_first_case(conn: a
     assert cost == ["check", "statement"] and found != empty
 
 
+async def test_versions_never_repeat_after_the_version_table_is_reset(conn: asyncpg.Connection) -> None:
+    """An operator emptying data_version (or restoring a dump) while the service runs: a cell
+    counted from 1 again could reach a kept answer's version with other data. Versions come
+    from one sequence, so a version is never given twice."""
+    await _open_case(conn, "310101", "2096-03-01 09:00+08")
+    kept = Kept(conn)
+    await kept.get(year(2096))
+    await conn.execute("DELETE FROM data_version WHERE year = 2096")
+    await _open_case(conn, "310101", "2096-04-01 09:00+08")
+    _, cost = await kept.get(year(2096))  # Kept.get checks the answer against the summaries
+    assert cost == ["check", "statement"]
+
+
 async def test_a_manual_edit_and_a_rebuild_are_never_hidden(conn: asyncpg.Connection) -> None:
     kept = Kept(conn)
     right, _ = await kept.get(year(2020))
@@ -257,20 +270,25 @@ async def _version(conn: asyncpg.Connection, district: str, year: int) -> int:
 async def test_a_case_bumps_its_cell_once_and_other_writers_still_bump(conn: asyncpg.Connection) -> None:
     """The summaries' functions bump the versions themselves, once per statement (migration
     0023), for the case_summary rows and the histogram buckets a closed case moves alike;
-    the summary tables' own triggers still bump for any other write, in the same transaction too."""
-    before = await _version(conn, "310115", 2020)
+    the summary tables' own triggers still bump for any other write, in the same transaction too.
+    A bump takes the next value of the versions' sequence (migration 0024): counted by it."""
+
+    async def bumps() -> int:
+        return await conn.fetchval("SELECT last_value FROM data_version_seq")
+
+    pudong, counted = await _version(conn, "310115", 2020), await bumps()
     await _open_case(conn, "310115", "2020-06-01 10:00+08")  # closed: three summary rows, six buckets
-    assert await _version(conn, "310115", 2020) == before + 1
-    edited = await _version(conn, "310101", 2020)
+    assert await bumps() == counted + 1 and await _version(conn, "310115", 2020) == counted + 1 != pudong
+    edited, counted = await _version(conn, "310101", 2020), await bumps()
     async with conn.transaction():
         await _open_case(conn, "310115", "2020-06-02 10:00+08")
         await conn.execute(
             "UPDATE case_summary SET status_settled = status_settled + 1"
             " WHERE (district_code, span, starts) = ('310101', 'year', '2020-01-01')"
         )
-    assert await _version(conn, "310115", 2020) == before + 2
-    assert await _version(conn, "310101", 2020) == edited + 1
+    assert await bumps() == counted + 2
+    assert await _version(conn, "310115", 2020) == counted + 1 and await _version(conn, "310101", 2020) == counted + 2
     await conn.execute(
         "UPDATE case_close_histogram SET cases = cases WHERE (district_code, span, starts) = ('310101', 'year', '2020-01-01')"
     )
-    assert await _version(conn, "310101", 2020) == edited + 2
+    assert await bumps() == counted + 3 and await _version(conn, "310101", 2020) == counted + 3 != edited
