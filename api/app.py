@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -93,16 +94,10 @@ class _Service(Starlette):
         return RequestIds(super().build_middleware_stack())
 
 
-def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
-    """The service over the database at ``settings.database_url`` (which must be set).
-
-    ``traces``: a tracer provider to use instead of the one ``settings.traces_exporter``
-    asks for (tests give one that keeps spans in memory)."""
-    if settings.database_url is None:
-        raise ValueError("create_app needs a database URL; the CLI starts the embedded one")
-    dsn = settings.database_url
-    if traces is None and settings.traces_exporter is not None:
-        traces = tracer_provider(settings.traces_exporter)
+def _lifespan(settings: Settings, dsn: str, traces: Any) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """What the service opens at start-up and closes at shutdown: the database (migrated, the
+    demo loaded when asked), saved queries compiled ahead, the budget, the event hub, the key
+    purge, and the tracer's last spans."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -136,6 +131,19 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
             if traces is not None:
                 traces.shutdown()  # sends the spans still batched
 
+    return lifespan
+
+
+def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
+    """The service over the database at ``settings.database_url`` (which must be set).
+
+    ``traces``: a tracer provider to use instead of the one ``settings.traces_exporter``
+    asks for (tests give one that keeps spans in memory)."""
+    if settings.database_url is None:
+        raise ValueError("create_app needs a database URL; the CLI starts the embedded one")
+    if traces is None and settings.traces_exporter is not None:
+        traces = tracer_provider(settings.traces_exporter)
+
     telemetry = Telemetry(Metrics(), traces)
     middleware = [Middleware(RequestTelemetry, telemetry=telemetry), *cors_middleware(settings.cors_origins)]
     if traces is not None:
@@ -154,7 +162,7 @@ def create_app(settings: Settings, *, traces: Any = None) -> Starlette:
             graphiql_assets(),
         ],
         middleware=middleware,
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, settings.database_url, traces),
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.jwt)
