@@ -50,6 +50,7 @@ from .bindings import (
     Site,
     TalliesSite,
 )
+from .entities import EntitiesSite
 from .listings import Listing, PageRequest
 from .private_apis import graphql_schema
 from .relations import AllRows, Computed, Lookup, Relation, Statistics, Summarised, Tallies
@@ -182,6 +183,8 @@ class _Walk:
             raise NotCompiled(f"{where} is not a Strawberry field")
         if parent is self.schema.query_type and name in ("node", "nodes"):
             return self._nodes(key, name, definition, nodes)
+        if parent is self.schema.query_type and name == "_entities":
+            return self._entities(key, definition, nodes)
         self._check_access(strawberry_field, where)
         named = get_named_type(definition.type)
         source = getattr(parent.extensions["strawberry-definition"].origin, "node_source", None)
@@ -334,3 +337,19 @@ class _Walk:
                 raise NotCompiled("a global id of no row", static=False)
             return items[0]
         return plan.Sequence(key, tuple(items))
+
+    def _entities(self, key: str, definition: Any, nodes: list[FieldNode]) -> plan.Entities:
+        """Per entity type asked, its selection as a lookup by its key; why one cannot be
+        compiled holds for requests asking that type only."""
+        types, kinds, texts, ids = self.bound(EntitiesSite.of(self.schema, definition, nodes[0]))
+        items = []
+        for name in types:
+            runtime: Any = self.schema.get_type(name)
+            table, column = runtime.extensions["strawberry-definition"].origin.node_source
+            link = plan.Link(column, "id" if column == "id" else "key")
+            try:
+                selection = self.selection(runtime, table, subselections(nodes))
+            except NotCompiled as reason:
+                raise NotCompiled(reason.reason, static=False) from reason
+            items.append(plan.Rows(key, table, link, selection))
+        return plan.Entities(key, kinds, texts, ids, tuple(items))
