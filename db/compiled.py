@@ -28,6 +28,7 @@ from .model import Table
 from .plan import (
     Constant,
     Counted,
+    Either,
     Entities,
     Field,
     GlobalId,
@@ -95,6 +96,8 @@ class _Renderer:
             case Sequence():
                 items = ", ".join("NULL::json" if item is None else self.rows(item) for item in f.items)
                 return f"array_to_json(ARRAY[{items}]::json[])"
+            case Either():
+                return f"CASE WHEN t.{f.column} IS NOT NULL THEN {self.rows(f.first)} ELSE {self.rows(f.second)} END"
             case Entities():
                 return self.entities(f)
             case Paged():
