@@ -176,3 +176,19 @@ def test_a_type_refused_to_the_viewer_sends_only_requests_asking_it_to_the_datal
     with service(demo_dsn, role=None, LIAISON_EXECUTION="compiled") as client:
         served = [ask(client, asked)[0] for asked in ([district, case], [district], [case, district], [district])]
     assert served == ["dataloader", "compiled", "dataloader", "compiled"]
+
+
+def test_a_malformed_representation_after_its_shape_is_known_is_worded_by_the_dataloader_path(
+    demo_dsn: str, keys: dict[str, list[Any]]
+) -> None:
+    good = [{"__typename": "District", "code": keys["District"][0]}]
+    bad = [*good, {"__typename": "District", "code": "a\u0000"}, {"__typename": "District", "id": "not base64!"}]
+    with service(demo_dsn, LIAISON_EXECUTION="dataloader") as generic:
+        _, expected = ask(generic, bad)
+    with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
+        served = [ask(client, good)[0] for _ in range(2)]  # planned, then from the fast lane
+        refused, body = ask(client, bad)
+        lane = app_state(client).engine.served["fast_lane"]
+    assert served == ["compiled", "compiled"] and lane == 1
+    assert (refused, body["data"], body["errors"]) == ("dataloader", expected["data"], expected["errors"])
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT", "BAD_USER_INPUT"]
