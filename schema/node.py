@@ -1,8 +1,9 @@
 """Relay's Node for records of the mapping: global IDs from a natural key, batched refetch.
 
 The same keys make the types federation entities: a router's representation names the
-natural key (``{"__typename": "District", "code": "330100"}``) or the global ``id``, and
-resolves through the request's loaders, so ``_entities`` costs a statement per type.
+natural key (``{"__typename": "District", "code": "330100"}``) or the global ``id``
+(``resolvers.entities.reference_key``, which the compiled path reads too), and on the
+DataLoader path resolves through the request's loaders, so ``_entities`` costs a statement per type.
 """
 
 from __future__ import annotations
