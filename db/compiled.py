@@ -28,6 +28,8 @@ from .model import Table
 from .plan import (
     Constant,
     Counted,
+    Either,
+    Entities,
     Field,
     GlobalId,
     InSet,
@@ -94,6 +96,10 @@ class _Renderer:
             case Sequence():
                 items = ", ".join("NULL::json" if item is None else self.rows(item) for item in f.items)
                 return f"array_to_json(ARRAY[{items}]::json[])"
+            case Either():
+                return f"CASE WHEN t.{f.column} IS NOT NULL THEN {self.rows(f.first)} ELSE {self.rows(f.second)} END"
+            case Entities():
+                return self.entities(f)
             case Paged():
                 return self.connection(f)
             case Scoped():
@@ -212,6 +218,21 @@ class _Renderer:
         rows = f"(SELECT * FROM {f.table.sql_name} t WHERE {where}) t"
         aggregate = f"array_agg({self.object(f.table, f.selection)} ORDER BY {order})"
         return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM {prefix}{rows})"
+
+    def entities(self, f: Entities) -> str:
+        """One lookup per representation, by the branch of its kind, aggregated in their order
+        over the arrays ``t(kind, key, id, o)``, which the items' links read as their parent row."""
+        arrays = (
+            self.params.add(f.kinds, "int[]"),
+            self.params.add(f.texts, "text[]"),
+            self.params.add(f.ids, "bigint[]"),
+        )
+        branches = " ".join(f"WHEN {kind} THEN {self.rows(item)}" for kind, item in enumerate(f.items, 1))
+        value = f"CASE t.kind {branches} END" if branches else "NULL::json"
+        return (
+            f"(SELECT coalesce(array_to_json(array_agg({value} ORDER BY t.o)), '[]')"
+            f" FROM unnest({', '.join(arrays)}) WITH ORDINALITY t(kind, key, id, o))"
+        )
 
     def connection(self, f: Paged) -> str:
         page, order = f.page, f.order

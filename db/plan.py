@@ -22,6 +22,8 @@ __all__ = [
     "Constant",
     "Counted",
     "EdgeField",
+    "Either",
+    "Entities",
     "Field",
     "Form",
     "GlobalId",
@@ -140,6 +142,30 @@ class Sequence:
 
 
 @dataclass(frozen=True)
+class Either:
+    """A to-one object of a union type: ``first`` when the row's ``column`` is set, else ``second``."""
+
+    key: str
+    column: str
+    first: Rows
+    second: Rows
+
+
+@dataclass(frozen=True)
+class Entities:
+    """Federation's ``_entities``: per representation, in the order given, the row its key
+    names in the ``kinds``-th of ``items`` (1-based; 0: none, null), found by ``texts`` or
+    ``ids`` (the key column's type): three arrays, bound per request. Each item is a to-one
+    lookup whose link reads ``key`` or ``id`` of the representation (``Link.attr``)."""
+
+    key: str
+    kinds: Any
+    texts: Any
+    ids: Any
+    items: tuple[Rows, ...]
+
+
+@dataclass(frozen=True)
 class PageInfo:
     """A page's ``pageInfo``: (key, field or ``Constant``) pairs."""
 
@@ -208,7 +234,21 @@ class Summary:
     selection: Selection
 
 
-Field = Scalar | Constant | GlobalId | InSet | Rows | Sequence | Paged | Scoped | Nested | Counted | Summary
+Field = (
+    Scalar
+    | Constant
+    | GlobalId
+    | InSet
+    | Rows
+    | Sequence
+    | Either
+    | Entities
+    | Paged
+    | Scoped
+    | Nested
+    | Counted
+    | Summary
+)
 """One response key of an object and what it holds."""
 
 Selection = tuple[Field, ...]
@@ -248,6 +288,11 @@ def reads(selection: Selection, scope: Scope | None = None) -> Reads:
             case Sequence():
                 for item in f.items:
                     found |= reads((item,), scope) if item is not None else Reads()
+            case Either():
+                found |= reads((f.first, f.second), scope)
+            case Entities():
+                for row in f.items:
+                    found |= reads((row,), scope)
             case Paged():
                 found |= _rows(f.table, f.link) | reads(f.node_selection, scope)
             case Scoped():

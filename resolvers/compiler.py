@@ -28,6 +28,7 @@ from graphql import (
     GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
@@ -51,9 +52,10 @@ from .bindings import (
     Site,
     TalliesSite,
 )
+from .entities import EntitiesSite
 from .listings import Listing, PageRequest
 from .private_apis import graphql_schema
-from .relations import AllRows, Computed, Lookup, Relation, Statistics, Summarised, Tallies
+from .relations import AllRows, ByKeys, Computed, Either, Lookup, Relation, Statistics, Summarised, Tallies
 from .selection import Selections, directives_allow, fragments_of, subselections
 
 __all__ = ["Compiler", "NotCompiled", "Shaped"]
@@ -192,6 +194,8 @@ class _Walk:
             raise NotCompiled(f"{where} is not a Strawberry field")
         if parent is self.schema.query_type and name in ("node", "nodes"):
             return self._nodes(key, name, definition, nodes)
+        if parent is self.schema.query_type and name == "_entities":
+            return self._entities(key, definition, nodes)
         self._check_access(strawberry_field, where)
         named = get_named_type(definition.type)
         source = getattr(parent.extensions["strawberry-definition"].origin, "node_source", None)
@@ -205,6 +209,11 @@ class _Walk:
         spec = getattr(resolver.wrapped_func, "compiled", None)
         if isinstance(spec, Computed):
             return plan.InSet(key, spec.column, spec.values)
+        if isinstance(spec, Either) and isinstance(named, GraphQLUnionType):
+            first, second = (
+                self._member(key, named, relation, subselections(nodes)) for relation in (spec.first, spec.second)
+            )
+            return plan.Either(key, spec.column, first, second)
         if not isinstance(named, GraphQLObjectType):
             raise NotCompiled(f"{where} returns an abstract type or a computed value")
         merged = subselections(nodes)
@@ -221,6 +230,12 @@ class _Walk:
             return plan.Nested(key, self._tallies(named, tallies, merged))
         if isinstance(spec, Tally | Breakdown):
             return plan.Counted(key, spec, self.selection(named, TALLY, merged))
+        if isinstance(spec, ByKeys):
+            selection = self.selection(named, spec.table, merged)
+            rows = (
+                plan.Rows(key, spec.table, plan.Link(spec.column, value=k, cast="text"), selection) for k in spec.keys
+            )
+            return plan.Sequence(key, tuple(rows))
         if isinstance(spec, AllRows):
             return plan.Rows(key, spec.table, None, self.selection(named, spec.table, merged), many=True)
         arguments = Arguments.of(definition, strawberry_field, nodes[0], self.compiler.strawberry)
@@ -233,6 +248,15 @@ class _Walk:
         if isinstance(spec, Listing):
             return self._connection(key, spec, named, self.bound(ListingSite(arguments, spec)), merged)
         raise NotCompiled(f"{where} has no compiled form")
+
+    def _member(self, key: str, union: GraphQLUnionType, relation: Relation, merged: SelectionSetNode) -> plan.Rows:
+        """The row of ``relation`` as the member of ``union`` whose table it is (its ``is_type_of``)."""
+        for runtime in union.types:
+            source = getattr(runtime.extensions["strawberry-definition"].origin, "node_source", None)
+            if source is not None and source[0] is relation.table:
+                selection = self.selection(runtime, relation.table, merged)
+                return plan.Rows(key, relation.table, plan.Link(relation.column, relation.attr), selection)
+        raise NotCompiled(f"{union.name} has no member reading {relation.table.name}")
 
     def _tallies(
         self, figures: GraphQLObjectType, tallies: dict[str, Tally], merged: SelectionSetNode
@@ -344,3 +368,19 @@ class _Walk:
                 raise NotCompiled("a global id of no row", static=False)
             return items[0]
         return plan.Sequence(key, tuple(items))
+
+    def _entities(self, key: str, definition: Any, nodes: list[FieldNode]) -> plan.Entities:
+        """Per entity type asked, its selection as a lookup by its key; why one cannot be
+        compiled holds for requests asking that type only."""
+        types, kinds, texts, ids = self.bound(EntitiesSite.of(self.schema, definition, nodes[0]))
+        items = []
+        for name in types:
+            runtime: Any = self.schema.get_type(name)
+            table, column = runtime.extensions["strawberry-definition"].origin.node_source
+            link = plan.Link(column, "id" if column == "id" else "key")
+            try:
+                selection = self.selection(runtime, table, subselections(nodes))
+            except NotCompiled as reason:
+                raise NotCompiled(reason.reason, static=False) from reason
+            items.append(plan.Rows(key, table, link, selection))
+        return plan.Entities(key, kinds, texts, ids, tuple(items))

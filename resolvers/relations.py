@@ -21,7 +21,9 @@ from .context import Context
 
 __all__ = [
     "AllRows",
+    "ByKeys",
     "Computed",
+    "Either",
     "Lookup",
     "Relation",
     "Statistics",
@@ -58,6 +60,25 @@ class Lookup:
     table: Table
     column: str
     argument: str
+
+
+@dataclass(frozen=True)
+class ByKeys:
+    """A root field: the row of ``table`` whose ``column`` is each of ``keys``, in that order."""
+
+    table: Table
+    column: str
+    keys: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Either:
+    """A to-one field of a union type: ``first``'s row when the parent's ``column`` is set,
+    else ``second``'s; each is the union member whose table it reads."""
+
+    column: str
+    first: Relation
+    second: Relation
 
 
 @dataclass(frozen=True)

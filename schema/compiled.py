@@ -5,9 +5,10 @@ charged as for any operation): if the request may use the compiled path and the 
 has a plan for it, the statement's JSON text becomes the result's ``data`` unparsed
 (``orjson.Fragment``), and graphql-core's executor never runs. A statement is planned and
 rendered once per document, viewer scope and variable shape (``statement_for``): a request
-of a known shape binds its own values, validated, to the same SQL text. Anything else (mutations,
-introspection, ``_entities``, a field without a mapping, a request the generic path would
-answer with an error) runs on the generic path. Whether a request may use the compiled
+of a known shape binds its own values, validated, to the same SQL text (``_entities``' representations
+too: one statement per set of entity types asked). Anything else (mutations, introspection, a
+field without a mapping, a request the generic path would answer with an error, such as a
+malformed representation) runs on the generic path. Whether a request may use the compiled
 path is the engine's decision (``schema.engine``, ``Context.execution``). Each response
 says which path served it in ``X-Liaison-Execution`` and in its record (``Context.record``:
 the metrics and the log line); the engine counts them (``QueryEngine.served``); the first fallback of

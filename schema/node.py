@@ -1,8 +1,9 @@
 """Relay's Node for records of the mapping: global IDs from a natural key, batched refetch.
 
 The same keys make the types federation entities: a router's representation names the
-natural key (``{"__typename": "District", "code": "330100"}``) or the global ``id``, and
-resolves through the request's loaders, so ``_entities`` costs a statement per type.
+natural key (``{"__typename": "District", "code": "330100"}``) or the global ``id``
+(``resolvers.entities.reference_key``, which the compiled path reads too), and on the
+DataLoader path resolves through the request's loaders, so ``_entities`` costs a statement per type.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from strawberry import Info
-from strawberry.relay import GlobalID
-from strawberry.utils.str_converters import to_camel_case
 
 from db.model import Table
 from resolvers import relations as rel
-from resolvers.errors import BadUserInput
+from resolvers.entities import reference_key
 
 __all__ = ["keyed_by"]
 
@@ -42,24 +41,9 @@ def keyed_by(table: Table, column: str) -> Callable[[C], C]:
             return [next(found) if k is not None else None for k in valid]
         return await rel.lookup_many(info, table, column, keys)
 
-    key_name = to_camel_case(column)
-
     async def resolve_reference(cls: type, info: Info, **representation: Any) -> Any:
-        if key_name in representation:
-            key = representation[key_name]
-        elif "id" in representation:
-            try:
-                global_id = GlobalID.from_id(representation["id"])
-            except Exception as exc:  # strawberry raises several kinds for a malformed id
-                raise BadUserInput(f"{representation['id']!r} is not an id this API gave out.") from exc
-            if global_id.type_name != cls.__name__:
-                return None
-            key = global_id.node_id
-        else:
-            raise BadUserInput(f"A {cls.__name__} representation needs `{key_name}` or `id`.")
-        if not isinstance(key, str) or (integer and not (key.isascii() and key.isdigit() and len(key) < 19)):
-            raise BadUserInput(f"`{key_name}` of a {cls.__name__} representation must be a string.")
-        return await rel.lookup(info, table, column, int(key) if integer else key)
+        key = reference_key(cls.__name__, column, representation)
+        return None if key is None else await rel.lookup(info, table, column, key)
 
     def is_type_of(cls: type, obj: Any, info: Info) -> bool:
         return isinstance(obj, table.row)

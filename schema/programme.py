@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .contact_point import ContactPoint
     from .enterprise import Enterprise
 
-__all__ = ["Member", "Membership", "Programme"]
+__all__ = ["PROGRAMMES", "Member", "Membership", "Programme"]
 
 ContactPointRef = Annotated["ContactPoint", strawberry.lazy("schema.contact_point")]
 EnterpriseRef = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
@@ -28,6 +28,17 @@ EnterpriseRef = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
 Member = Annotated[
     ContactPointRef | EnterpriseRef, strawberry.union("Member", description="A contact point or an enterprise.")
 ]
+
+
+MEMBER = rel.Either(
+    "contact_point_id",
+    rel.Relation(model.CONTACT_POINT, "id", "contact_point_id"),
+    rel.Relation(model.ENTERPRISE, "id", "enterprise_id"),
+)
+"""A membership's member: its contact point when it names one, else its enterprise."""
+
+PROGRAMMES = rel.ByKeys(model.PROGRAMME, "code", tuple(p.value for p in ProgrammeCode))
+"""Every programme, in the order of their codes."""
 
 
 @strawberry.type(description="A programme run by the market regulator (放心消费, 线下无理由退换货, ODR, ...).")
@@ -68,8 +79,8 @@ class Membership(relay.Node):
     ended_on: datetime.date | None = strawberry.field(description="When it left, if it did.")
 
     @strawberry.field(description="The member: a contact point or an enterprise.")
+    @rel.compiled(MEMBER)
     async def member(self, info: Info) -> Member:
         row: Any = self
-        if row.contact_point_id is not None:
-            return await rel.lookup(info, model.CONTACT_POINT, "id", row.contact_point_id)
-        return await rel.lookup(info, model.ENTERPRISE, "id", row.enterprise_id)
+        found = MEMBER.first if getattr(row, MEMBER.column) is not None else MEMBER.second
+        return await rel.lookup(info, found.table, found.column, getattr(row, found.attr))

@@ -21,7 +21,7 @@ from .enterprise import Enterprise
 from .enums import OdrClass, OrderDirection, ProgrammeCode
 from .network import District, Region
 from .permissions import CASE_READERS, RETURN_READERS, allowed
-from .programme import Programme
+from .programme import PROGRAMMES, Programme
 from .saved_operation import ADMINS, SavedOperation, saved_operations
 from .stats import Stats
 
@@ -117,8 +117,9 @@ class Query:
         return await ENTERPRISES.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
     @strawberry.field(description="The programmes, by code.")
+    @rel.compiled(PROGRAMMES)
     async def programmes(self, info: Info) -> list[Programme]:
-        return await rel.lookup_many(info, model.PROGRAMME, "code", [p.value for p in ProgrammeCode])
+        return await rel.lookup_many(info, PROGRAMMES.table, PROGRAMMES.column, PROGRAMMES.keys)
 
     @strawberry.field(
         name="case",

@@ -15,7 +15,7 @@ import pytest
 
 from schema.compiled import HEADER, fallback_reason
 
-from .support import bearer, post, service
+from .support import bearer, compiled_and_verified, post, service
 
 DASHBOARD = """query Dashboard { regions { code name districts { code name
   contactPoints(first: 20) { totalCount nodes { code name
@@ -107,18 +107,29 @@ def test_one_statement_whatever_the_data_size(demo_dsn: str, volume_dsn: str, qu
 
 
 def test_a_query_the_compiler_does_not_know_falls_back_visibly(demo_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
-    query = "query Figures { programmes { code name } }"
+    query = "query Figures { _service { sdl } }"
     with caplog.at_level(logging.INFO, logger="schema.compiled"), service(demo_dsn) as client:
         for _ in range(2):
             served, _, found = post(client, query)
             assert served == "dataloader"
         engine = client.app.state.engine  # type: ignore[attr-defined]
-    assert len(found["programmes"]) > 3
+    assert "type Query" in found["_service"]["sdl"]
     assert engine.served["dataloader"] == 2
-    reason = "Query.programmes has no compiled form"
+    reason = "Query._service has no compiled form"
     assert fallback_reason(engine.caches, query, "Figures", "internal") == reason
     lines = [r.getMessage() for r in caplog.records if r.name == "schema.compiled"]
     assert lines == [f"operation Figures for the internal role runs on the generic path: {reason}"]
+
+
+def test_programmes_and_their_members_compile(demo_dsn: str) -> None:
+    """``programmes`` (fixed keys, in the codes' order) and ``Membership.member`` (a union:
+    the contact point when the membership names one, else the enterprise)."""
+    query = """{ programmes { code name members(first: 30) { totalCount nodes { level member {
+      __typename ... on ContactPoint { code district { code } } ... on Enterprise { creditCode name } } } } } }"""
+    found = compiled_and_verified(demo_dsn, query)
+    assert [p["code"] for p in found["programmes"]][:3] == ["REASSURED_CONSUMPTION", "OFFLINE_NO_REASON_RETURN", "ODR"]
+    members = [n["member"] for p in found["programmes"] for n in p["members"]["nodes"]]
+    assert {m["__typename"] for m in members} == {"ContactPoint", "Enterprise"}
 
 
 def test_refused_arguments_are_worded_by_the_generic_path(demo_dsn: str) -> None:

@@ -38,7 +38,7 @@ async def test_metrics_parse_and_count_each_path(db_dsn: str, conn: asyncpg.Conn
         for _ in range(2):  # compiled through the pipeline, then the fast lane
             body = {"query": FIVE_STARS, "operationName": "Five"}
             assert client.post("/graphql", json=body).status_code == 200
-        client.post("/graphql", json={"query": "query Figures { programmes { code } }"})
+        client.post("/graphql", json={"query": "query Figures { _service { sdl } }"})
         client.post("/graphql", json={"query": "{ nosuchfield }"})
         client.get(f"/queries/{saved.name}", params={"district": "310115"})
         expensive = "{ contactPoints(first: 100) { nodes { code cases(first: 100) { nodes { number } } } } }"
