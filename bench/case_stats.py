@@ -390,8 +390,9 @@ def report(found: list[Measured], probe: dict[str, float] | None, probe_cases: i
         f"## Case statistics from summaries (`bench/case_stats.py`), {datetime.date.today().isoformat()}",
         "",
         "Q4c (case statistics of the 16 Shanghai districts over 2020) read from the summaries of",
-        "migration 0009 (rows per district and day, month, year); embedded PostgreSQL 18 per volume",
-        "(bench/.data/), `liaison serve` with LIAISON_EXECUTION=compiled (Q4c is one statement that",
+        "migration 0009 (rows per district and day, month, year); "
+        + ("the database given by --dsn" if args.dsn else "embedded PostgreSQL 18 per volume (bench/.data/)")
+        + ", `liaison serve` with LIAISON_EXECUTION=compiled (Q4c is one statement that",
         f"reads the summaries), wrk {args.seconds:.0f} s per run after a 3 s warm-up, one uvicorn worker",
         "at 1 and 16 connections and two workers at 16. SQL, in process, sequential: the DataLoader",
         f"path's statement (median of 30 from summaries, {args.raw_runs} from the raw rows, as the API ran",
