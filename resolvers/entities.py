@@ -87,7 +87,7 @@ class EntitiesSite:
             raise NotCompiled("a malformed representation", static=False)
         origin = runtime.extensions["strawberry-definition"].origin
         source: tuple[Table, str] | None = getattr(origin, "node_source", None)
-        if source is None or "cls" in representation:  # "cls" would clash with resolve_reference's own
+        if source is None:
             raise NotCompiled(f"a representation of {name} has no compiled form", static=False)
         try:
             key = reference_key(origin.__name__, source[1], representation)

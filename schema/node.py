@@ -41,7 +41,9 @@ def keyed_by(table: Table, column: str) -> Callable[[C], C]:
             return [next(found) if k is not None else None for k in valid]
         return await rel.lookup_many(info, table, column, keys)
 
-    async def resolve_reference(cls: type, info: Info, **representation: Any) -> Any:
+    async def resolve_reference(cls: type, /, info: Info, **representation: Any) -> Any:
+        # Strawberry passes the representation's fields as keywords: ``cls`` positional-only,
+        # so that a field named so (a router sends what other subgraphs hold too) is one of them.
         key = reference_key(cls.__name__, column, representation)
         return None if key is None else await rel.lookup(info, table, column, key)
 

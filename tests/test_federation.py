@@ -204,3 +204,18 @@ def test_an_aliased_lookup_with_a_refused_key_fails_alone(demo_dsn: str) -> None
         ("bad", "BAD_USER_INPUT"),
         ("nope", "BAD_USER_INPUT"),
     ]
+
+
+def test_a_representation_with_extra_fields_is_answered_by_its_key(demo_dsn: str) -> None:
+    """A router may send more than the key (fields of other subgraphs). Named `cls`, one
+    clashed with Strawberry's resolve_reference class argument: an internal error."""
+    extra = [
+        {"__typename": "District", "code": "310115", "cls": "x"},
+        {"__typename": "Region", "code": "330000", "info": "x", "nameEn": "Zhejiang"},
+    ]
+    with service(demo_dsn) as client:  # in verify mode: both paths, compared
+        body = entities(client, extra)
+        served = client.post("/graphql", json={"query": ENTITIES, "variables": {"representations": extra}})
+    assert "errors" not in body, body["errors"]
+    assert [e["code"] for e in body["data"]["_entities"]] == ["310115", "330000"]
+    assert served.headers["x-liaison-execution"] == "verified"
