@@ -32,7 +32,9 @@ def reference_key(type_name: str, column: str, representation: Mapping[str, Any]
     None for a global id of another type (no row); BadUserInput for a malformed one."""
     key_name = to_camel_case(column)
     integer = column == "id"
-    if key_name in representation:
+    given = representation.get(key_name)
+    raw = isinstance(given, str) and given.isascii() and given.isdigit()
+    if key_name in representation and (not integer or raw):  # else an id is the global id the API gave out
         key = representation[key_name]
     elif "id" in representation:
         try:

@@ -115,7 +115,8 @@ CASES: list[Callable[[dict[str, list[Any]]], list[Any]]] = [
     lambda k: [
         {"__typename": "District", "code": k["District"][0]},
         {"__typename": "Case", "id": global_id("Case", k["Case"][0])},
-        {"__typename": "Street", "id": k["Street"][0]},  # a street's key is its id: no global id
+        {"__typename": "Street", "id": k["Street"][0]},  # a street's key is its id: raw,
+        {"__typename": "Street", "id": global_id("Street", k["Street"][1])},  # or the global id the API gives
         {"__typename": "ContactPoint", "code": k["ContactPoint"][0], "name": "ignored"},
     ],
     lambda k: [],
@@ -131,7 +132,7 @@ CASES: list[Callable[[dict[str, list[Any]]], list[Any]]] = [
     lambda k: [{"__typename": "District", "code": k["District"][0]}, {"__typename": "Nope", "code": "x"}],
     lambda k: [{"__typename": "District", "code": 310115}, {"__typename": "Street", "id": "12a"}],
     lambda k: [{"__typename": "District", "id": "not base64!"}, "District:310115", {"code": "310115"}],
-    lambda k: [{"__typename": "District"}, {"__typename": "Street", "id": global_id("Street", k["Street"][0])}],
+    lambda k: [{"__typename": "District"}, {"__typename": "Street", "id": global_id("Case", k["Street"][0]) + "!"}],
     lambda k: [{"__typename": "District", "code": "a\u0000"}, {"__typename": "District", "code": k["District"][0]}],
 ]
 MALFORMED = range(3, len(CASES))

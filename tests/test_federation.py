@@ -219,3 +219,17 @@ def test_a_representation_with_extra_fields_is_answered_by_its_key(demo_dsn: str
     assert "errors" not in body, body["errors"]
     assert [e["code"] for e in body["data"]["_entities"]] == ["310115", "330000"]
     assert served.headers["x-liaison-execution"] == "verified"
+
+
+def test_a_street_is_found_by_its_global_id(demo_dsn: str) -> None:
+    """Street's federation key is `id`, the global id the API gives out (its rows have no
+    code): a router sends that back, which was refused as a malformed integer key."""
+    query = 'query { district(code: "310115") { streets { id name } } }'
+    street_query = "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Street { id name } } }"
+    with service(demo_dsn) as client:
+        street = client.post("/graphql", json={"query": query}).json()["data"]["district"]["streets"][0]
+        body = client.post(
+            "/graphql", json={"query": street_query, "variables": {"r": [{"__typename": "Street", "id": street["id"]}]}}
+        ).json()
+    assert "errors" not in body, body["errors"]
+    assert body["data"]["_entities"] == [street]
