@@ -109,19 +109,20 @@ async def active_operations(db: Executor) -> list[SavedOperation]:
 
 
 async def deprecate(db: Executor, name: str, version: int) -> bool:
-    rows = await db.fetch(
-        "UPDATE saved_operation SET deprecated_at = now() WHERE name = $1 AND version = $2 AND deprecated_at IS NULL"
-        " RETURNING 1",
-        name,
-        version,
-    )
-    return bool(rows)
+    """Retire an active version: no longer the default, still runnable when pinned."""
+    return await _set_deprecated(db, name, version, "now()")
 
 
 async def restore(db: Executor, name: str, version: int) -> bool:
     """Undo a deprecation: the version is active again (and the default if it is the latest)."""
+    return await _set_deprecated(db, name, version, "NULL")
+
+
+async def _set_deprecated(db: Executor, name: str, version: int, when: str) -> bool:
+    """Whether the version was found in the other state, and switched."""
+    other = "IS NULL" if when != "NULL" else "IS NOT NULL"
     rows = await db.fetch(
-        "UPDATE saved_operation SET deprecated_at = NULL WHERE name = $1 AND version = $2 AND deprecated_at IS NOT NULL"
+        f"UPDATE saved_operation SET deprecated_at = {when} WHERE name = $1 AND version = $2 AND deprecated_at {other}"
         " RETURNING 1",
         name,
         version,

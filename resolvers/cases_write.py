@@ -20,6 +20,7 @@ from typing import Any
 from graphql import FieldNode, FragmentSpreadNode, SelectionSetNode
 from strawberry import Info
 from strawberry.types.unset import UNSET
+from strawberry.utils.str_converters import to_camel_case
 
 from db import cases_write as w
 from db.model import CASE
@@ -122,7 +123,7 @@ def _not_unicode(values: dict[str, Any]) -> CaseWritten | None:
             if isinstance(text, str) and not text.isascii():
                 lone = next((c for c in text if 0xD800 <= ord(c) <= 0xDFFF), None)
                 if lone is not None:
-                    field = re.sub(r"_([a-z])", lambda m: m[1].upper(), name)
+                    field = to_camel_case(name)
                     message = f"`{field}` holds a lone surrogate (U+{ord(lone):04X}): text must be valid Unicode."
                     return _refused("INVALID_TEXT", field, message)
     return None

@@ -61,16 +61,17 @@ async def deprecate_operation(info: Info[Context, None], name: str, version: int
 async def restore_operation(info: Info[Context, None], name: str, version: int) -> Switched:
     """Undo a deprecation, unless the schema has moved past the document: it would fail every run."""
     db = info.context.db
+    not_found = Switched(
+        user_errors=[UserError(f"No deprecated version {version} of {name!r}.", "NOT_FOUND", ["name", "version"])]
+    )
     found = await saved.find(db, name, version)
     if found is None or found.deprecated_at is None:
-        message = f"No deprecated version {version} of {name!r}."
-        return Switched(user_errors=[UserError(message, "NOT_FOUND", ["name", "version"])])
+        return not_found
     checked = check_document(found.document, graphql_schema(info.schema))
     if not checked.ok:
         return Switched(user_errors=[UserError(e, "INVALID_DOCUMENT", ["name", "version"]) for e in checked.errors])
     if not await saved.restore(db, name, version):  # restored by someone else meanwhile
-        message = f"No deprecated version {version} of {name!r}."
-        return Switched(user_errors=[UserError(message, "NOT_FOUND", ["name", "version"])])
+        return not_found
     return Switched(await saved.find(db, name, version))
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import Info, relay
 from strawberry.federation.schema_directives import Tag
+from strawberry.utils.str_converters import to_camel_case
 
 from db import formats, model
 from resolvers import relations as rel
@@ -68,12 +69,6 @@ _REFERENCES = {
 _INSTANTS = frozenset({"opened_at", "closed_at"})
 
 
-def _field(column: str) -> str:
-    """A column of ``case`` as its field of ``Case`` (``amount_recovered`` -> ``amountRecovered``)."""
-    first, *rest = column.split("_")
-    return first + "".join(word.title() for word in rest)
-
-
 def _text(value: object) -> str | None:
     """A recorded value as text: strings and numbers as written, objects as JSON."""
     if value is None or isinstance(value, str):
@@ -100,7 +95,7 @@ async def _api_values(info: Info, column: str, before: object, after: object) ->
             return {**recorded, "to": CaseTransferTarget(recorded["to"]).name}
         return recorded
 
-    field = _REFERENCES[column][0] if column in _REFERENCES else _field(column)
+    field = _REFERENCES[column][0] if column in _REFERENCES else to_camel_case(column)
     return field, await value(before), await value(after)
 
 
