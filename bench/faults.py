@@ -149,7 +149,7 @@ class Plan:
 
 FULL = Plan(clients=16, warm=2, freeze=8, recovery_bound=10, max_requests=20_000, grace=2, parallel_runs=32,
             rounds=2, pool_size=4, slow_clients=50, slow_seconds=20, probe_count=2000, probe_size=95_000)  # fmt: skip
-QUICK = Plan(clients=4, warm=1, freeze=5, recovery_bound=10, max_requests=2000, grace=1, parallel_runs=32,
+QUICK = Plan(clients=4, warm=1, freeze=5, recovery_bound=10, max_requests=20_000, grace=1, parallel_runs=32,
              rounds=1, pool_size=4, slow_clients=8, slow_seconds=4, probe_count=50, probe_size=95_000)  # fmt: skip
 
 
