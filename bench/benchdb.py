@@ -75,7 +75,7 @@ async def _vacuum(dsn: str) -> None:
         await conn.close()
 
 
-async def _postmaster_pid(dsn: str) -> int | None:
+async def postmaster_pid_of(dsn: str) -> int | None:
     """The parent of one of our backends, if /proc shows it (the server is local)."""
     conn = await asyncpg.connect(dsn)
     try:
@@ -162,5 +162,5 @@ def _describe(dsn: str, server: EmbeddedPostgres | None, log_file: Path | None, 
     volume_cases, _, all_cases = asyncio.run(_counts(dsn))
     if log_file is None:
         log_file = asyncio.run(_log_file(dsn))
-    pid = server.pid if server is not None else asyncio.run(_postmaster_pid(dsn))
+    pid = server.pid if server is not None else asyncio.run(postmaster_pid_of(dsn))
     return BenchDatabase(dsn, server, log_file, pid, all_cases, volume_cases, seconds)

@@ -12,7 +12,16 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "descendants", "peak_rss_mb", "reset_peak_rss", "rss_mb", "state", "wait_idle"]
+__all__ = [
+    "backends_cpu_seconds",
+    "cpu_seconds",
+    "descendants",
+    "peak_rss_mb",
+    "reset_peak_rss",
+    "rss_mb",
+    "state",
+    "wait_idle",
+]
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -61,6 +70,24 @@ def cpu_seconds(root: int | None) -> float:
         if pid == root:
             ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped children
         total += ticks / TICK
+    return total
+
+
+def backends_cpu_seconds(postmaster: int | None, database: str) -> float:
+    """CPU so far of the postmaster's live children that serve ``database`` (their process
+    title names it): a run's own backends, apart from other databases' work in a shared
+    cluster. A backend that exits between two readings is lost, so pools should stay open."""
+    if postmaster is None:
+        return 0.0
+    total = 0.0
+    for pid in descendants(postmaster):
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = _stat(pid)
+        if fields is not None and pid != postmaster and f" {database} " in f" {title} ":
+            total += (int(fields[11]) + int(fields[12])) / TICK
     return total
 
 
