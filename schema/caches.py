@@ -123,11 +123,16 @@ def digest(*parts: Any) -> bytes:
     return _digest(parts)
 
 
+_LEAVES = frozenset({str, bytes, int, float, bool, type(None)})
+
+
 def plain_size(value: Any) -> int:
     """Bytes of plain data (str, bytes, numbers, and lists, tuples, dicts, dataclasses and
     graphql-core's AST nodes of them), counted object by object with ``sys.getsizeof``; shared objects count each time,
     other objects only their own size."""
     size = sys.getsizeof(value)
+    if type(value) in _LEAVES:  # most of what is counted: no need to ask what else it is
+        return size
     if isinstance(value, list | tuple | set | frozenset):
         size += sum(plain_size(item) for item in value)
     elif isinstance(value, dict):

@@ -114,9 +114,9 @@ class Measure:
     introspection: bool = False
     introspection_fields: int = 0
     federation: bool = False
+    """The operation asks for ``_entities`` or ``_service``: a federation router's fields."""
     service_sdl: bool = False
     """The operation asks for ``_service``: the whole SDL, as introspection gives it."""
-    """The operation asks for ``_entities`` or ``_service``: a federation router's fields."""
     max_age: int | None = None
     """Seconds a response may be cached: the least its fields' ``@cacheControl`` hints allow
     (``schema.cache_control``); None: no field says (only ``__typename``), so not at all."""
