@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 from typing import Any
 
 import orjson
@@ -141,6 +142,9 @@ async def _read_body(request: Request, limits: LimitSettings) -> bytearray:
     return body
 
 
+_DOCUMENT_ID = re.compile(r"(sha256:)?[0-9a-f]{64}")
+"""A persisted document's id: its SHA-256, as GraphQL over HTTP writes it (the bare hash
+that Apollo's clients send is taken too)."""
 _FIELDS = {"query": str, "operationName": str, "variables": dict, "extensions": dict, "documentId": str}
 
 
@@ -169,6 +173,8 @@ def _checked_graphql_body(body: bytes) -> tuple[bytes, Any]:
             if item.get(name) is not None and not isinstance(item[name], kind):
                 raise Refused(400, "BAD_REQUEST", f"`{name}` must be a JSON {'object' if kind is dict else 'string'}.")
         document_id = item.pop("documentId", None)
+        if document_id is not None and not _DOCUMENT_ID.fullmatch(document_id):
+            raise Refused(400, "BAD_REQUEST", "`documentId` must be `sha256:` followed by 64 lowercase hex digits.")
         if document_id is not None and item.get("query") is None:
             persisted = {"version": 1, "sha256Hash": document_id.removeprefix("sha256:")}
             item["extensions"] = {**(item.get("extensions") or {}), "persistedQuery": persisted}

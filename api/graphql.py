@@ -91,6 +91,18 @@ class GraphQLApp(GraphQL[Context, None]):
         sub_response.media_type = response_media_type(request.headers.get("accept"))
         return sub_response
 
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        """A GET's parameters, ``variables`` and ``extensions`` parsed: one that is not JSON
+        is named (Strawberry says "request body" of any)."""
+        parsed = dict(params)
+        for name in ("variables", "extensions"):
+            if parsed.get(name):
+                try:
+                    parsed[name] = self.decode_json(parsed[name])
+                except ValueError as exc:
+                    raise HTTPException(400, f"The `{name}` query parameter must be JSON.") from exc
+        return parsed
+
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         if response_media_type(request.headers.get("accept")) is None:
             raise HTTPException(406, f"This endpoint answers in {GRAPHQL_RESPONSE} or {JSON}.")

@@ -304,3 +304,23 @@ def test_json_nested_too_deeply_is_said_alike_by_get_and_post(client: TestClient
     by_get = client.get("/graphql", params={"query": "{ __typename }", "variables": '{"x": ' + nested + "}"})
     said = [(r.status_code, r.json()["errors"][0]["message"]) for r in (by_post, by_get)]
     assert said == [(400, "The request's JSON is nested too deeply.")] * 2
+
+
+@pytest.mark.parametrize("name", ["variables", "extensions"])
+def test_a_get_parameter_not_json_is_named(client: TestClient, name: str) -> None:
+    """A GET's `variables` or `extensions` that is not JSON is said to be that parameter, not a body."""
+    response = client.get("/graphql", params={"query": "{ __typename }", name: "{bad"})
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["message"] == f"The `{name}` query parameter must be JSON."
+
+
+@pytest.mark.parametrize("document_id", ["sha256:00", "sha256:" + "A" * 64, "md5:" + "0" * 64, ""])
+def test_a_malformed_document_id_is_named(client: TestClient, document_id: str) -> None:
+    """A malformed `documentId` is refused in the words of the field the client sent."""
+    response = client.post("/graphql", json={"documentId": document_id})
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["message"] == "`documentId` must be `sha256:` followed by 64 lowercase hex digits."
