@@ -11,7 +11,8 @@ What one run does:
    while its counts hold).
 2. For each process count (``--workers``, default 1 and 2), the peers with that many
    processes each: ours-compiled and ours-dataloader (``liaison serve --workers N`` with
-   ``LIAISON_EXECUTION``), PostGraphile v5 under ``node:cluster`` (bench/postgraphile/),
+   ``LIAISON_EXECUTION``), and ours-unkept (compiled with ``LIAISON_ANSWERS_MIB=0``: statistics
+   that ours-compiled serves from kept answers, Q4's, run their statement every time), PostGraphile v5 under ``node:cluster`` (bench/postgraphile/),
    the Ariadne DataLoader peer (bench/ariadne/) and join-monster 4 under ``node:cluster``
    (bench/joinmonster/), the last two answering our documents. Every peer gets the same bearer token from one issuer: ours verifies it, PostGraphile
    verifies it and passes its claims as ``pgSettings`` (a transaction with ``set_config``
@@ -88,6 +89,7 @@ CHECKED_VARIANTS = 5
 REGIMES = ("identical", "varied")
 HTTP_PEERS = (
     "ours-compiled",
+    "ours-unkept",
     "ours-dataloader",
     "postgraphile",
     "postgraphile-defaults",
@@ -116,6 +118,7 @@ class Plan:
     queries: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
     peers: tuple[str, ...] = (
         "ours-compiled",
+        "ours-unkept",
         "ours-dataloader",
         "postgraphile",
         "ariadne-dataloader",
@@ -217,6 +220,8 @@ def start_peers(dsn: str, plan: Plan, workers: int, token: str) -> dict[str, Pee
             name = f"ours-{execution}"
             if name in plan.peers or (name == "ours-compiled" and "replay-ours" in plan.peers):
                 peers[name] = start_ours(name, dsn, execution, workers)
+        if "ours-unkept" in plan.peers:  # compiled, keeping no answer: every request runs its statement
+            peers["ours-unkept"] = start_ours("ours-unkept", dsn, "compiled", workers, env={"LIAISON_ANSWERS_MIB": "0"})
         if "postgraphile" in plan.peers or "replay-postgraphile" in plan.peers:
             peers["postgraphile"] = start_postgraphile(dsn, token, workers=workers, node_flags=plan.node_flags)
         if "postgraphile-defaults" in plan.peers:

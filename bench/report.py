@@ -13,6 +13,7 @@ __all__ = ["Results", "markdown"]
 
 PEERS = (
     "ours-compiled",
+    "ours-unkept",
     "ours-dataloader",
     "postgraphile",
     "postgraphile-defaults",
@@ -23,6 +24,7 @@ PEERS = (
 )
 RATIOS = (
     ("ours-compiled", "postgraphile"),
+    ("ours-unkept", "postgraphile"),
     ("ours-dataloader", "postgraphile"),
     ("ours-dataloader", "ariadne-dataloader"),
     ("ours-compiled", "joinmonster"),
@@ -31,7 +33,7 @@ RATIOS = (
     ("postgraphile", "postgraphile-defaults"),
 )
 
-CPU_RATIOS = (("ours-compiled", "postgraphile"), ("ours-compiled", "joinmonster"))
+CPU_RATIOS = (("ours-compiled", "postgraphile"), ("ours-unkept", "postgraphile"), ("ours-compiled", "joinmonster"))
 """Server + PostgreSQL CPU per request, ours against the peers that plan one statement per request."""
 
 Key = tuple[str, str, int, int, str]

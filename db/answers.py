@@ -1,7 +1,8 @@
 """Compiled answers kept while what they read is unchanged: exact, by the versions of migration 0022.
 
 A statement that reads only versioned data (the statistics' summaries by district and year,
-and the region and district tables) is run with the versions of everything it reads in the
+the region and district tables, and the contact points, which the network's and a scope's
+point figures count) is run with the versions of everything it reads in the
 same statement, so in the same snapshot as its figures; its answer is kept with those
 versions. The next request of the same statement first reads the versions alone (one
 indexed statement) and is served the kept answer only when they are the same, else the
@@ -9,7 +10,8 @@ statement runs again. A writer that commits after the statement read its snapsho
 bumped a version the kept answer does not have, whenever the answer is stored; a cell with
 no version yet gets one with its first summary row, which changes what the reader sees.
 Versions come from one sequence (migration 0024), so none is given twice, even after the
-version table is emptied. Statements that read anything else (cases, contact points, tallies) are not kept.
+version table is emptied. Statements that read anything else (cases, ratings, awards,
+memberships, pages of contact points...) are not kept.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from .sql import Params
 
 __all__ = ["VERSIONED_TABLES", "AnswerStore", "Answers", "VersionCheck", "fetch_answer", "render_versioned"]
 
-VERSIONED_TABLES = frozenset({"region", "district"})
-"""Reference tables whose every write bumps a version (migration 0022)."""
+VERSIONED_TABLES = frozenset({"region", "district", "contact_point"})
+"""Tables whose every write bumps a version (migrations 0022 and 0025): the reference tables
+statistics name their scopes by, and the contact points their tallies count."""
 
 _LOWEST, _HIGHEST = -(2**31), 2**31 - 1
 

@@ -272,9 +272,14 @@ class Reads:
         return Reads(self.tables | other.tables, self.summaries | other.summaries)
 
 
+FILTERED = "filtered"
+"""What a page with a filter reads besides its table: a filter's predicates may read any
+table (a contact point's current stars, a case's district), so no version covers it."""
+
+
 def reads(selection: Selection, scope: Scope | None = None) -> Reads:
     """What the statement of ``selection`` reads, as ``db.compiled`` renders it: the tables of
-    its rows and of their links, a tally's rows (``tally:<rows>``), and the summaries with the
+    its rows and of their links, the tables a tally counts, and the summaries with the
     district table they are joined to. Row access adds only tables of rows that have it
     (cases and returns), which are read already. ``scope``: the enclosing statistics' scope
     (a street's case figures are counted from the cases: its summaries are per district)."""
@@ -294,14 +299,17 @@ def reads(selection: Selection, scope: Scope | None = None) -> Reads:
                 for row in f.items:
                     found |= reads((row,), scope)
             case Paged():
-                found |= _rows(f.table, f.link) | reads(f.node_selection, scope)
+                filtered = Reads(frozenset({FILTERED})) if f.where else Reads()
+                found |= _rows(f.table, f.link) | filtered | reads(f.node_selection, scope)
             case Scoped():
                 found |= reads(f.selection, f.scope)
             case Nested():
                 found |= reads(f.selection, scope)
             case Counted():
-                rows = () if isinstance(f.tally, Breakdown) else (f"tally:{f.tally.rows}",)
-                found |= Reads(frozenset(rows)) | reads(f.selection or (), scope)
+                tables: frozenset[str] = frozenset()  # a breakdown counts from the figures' row, read already
+                if not isinstance(f.tally, Breakdown):
+                    tables = f.tally.tables | ({"district"} if scope == "region" else frozenset())
+                found |= Reads(tables) | reads(f.selection or (), scope)
             case Summary() if scope == "street" and f.figures.name == "case_figures":
                 found |= Reads(frozenset({"case", "contact_point"})) | reads(f.selection, scope)
             case Summary():

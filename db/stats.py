@@ -10,6 +10,7 @@ statement per kind of statistic, whatever the number of scopes.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -434,6 +435,12 @@ class Tally:
     def during(self, start: date | None, before: date | None) -> Tally:
         """The figure over the rows dated in [start, before) (None: unbounded)."""
         return replace(self, period=(start, before))
+
+    @property
+    def tables(self) -> frozenset[str]:
+        """The tables (and views) its rows are read from, whatever the scope but a region's
+        (which joins ``district`` too): what a kept answer's versions must cover (``db.plan.reads``)."""
+        return frozenset(re.findall(r"(?:^|JOIN )(\w+) \w+", _TALLIED[self.rows][0]))
 
     def source(self, scope: str, key: str | None, params: Params) -> str:
         """``FROM ... WHERE ...`` of the tallied rows of the scope whose key is the SQL ``key``."""

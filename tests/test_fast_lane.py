@@ -31,7 +31,8 @@ from schema.compiled import HEADER
 from .support import service
 from .test_database_faults import server_processes
 
-QUERY = "query FirstPoints($first: Int!) { contactPoints(first: $first) { nodes { code name district { code } } } }"
+QUERY = "query FirstPoints($first: Int!) { contactPoints(first: $first) { nodes { code name district { code } currentRating { stars } } } }"
+"""Reads the ratings, which no version covers: run every time, never a kept answer (``db.answers``)."""
 BODY = {"query": QUERY, "variables": {"first": 3}, "operationName": "FirstPoints"}
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -63,7 +64,7 @@ def test_a_request_served_compiled_before_takes_the_fast_lane(demo_dsn: str) -> 
 
 def first_points(client: TestClient) -> list[dict[str, Any]]:
     """The first three contact points, as the DataLoader path reads them."""
-    query = "{ contactPoints(first: 3) { nodes { code name district { code } } } }"
+    query = "{ contactPoints(first: 3) { nodes { code name district { code } currentRating { stars } } } }"
     response = client.post("/graphql", json={"query": query}, headers={"apollo-federation-include-trace": "ftv1"})
     assert response.headers[HEADER] == "dataloader"
     return response.json()["data"]["contactPoints"]["nodes"]

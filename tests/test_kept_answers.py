@@ -202,12 +202,16 @@ def test_only_statements_over_versioned_data_are_kept() -> None:
         year(2020),
         "{ regions { code name districts { code } } }",
         '{ region(code: "310000") { stats { cases { total } crossStoreReturns { count } } } }',
+        "{ networkStats { contactPoints { total fiveInto byHostKind { hostKind count } } } }",  # contact points
+        '{ district(code: "310115") { stats { cases { total } } contactPoints(first: 2) { nodes { code } } } }',
+        "{ regions { code stats { cases { total } } } contactPoints(first: 1) { nodes { code } } }",
     ):
         assert _statement(versioned)[2] is not None, versioned
     for unversioned in (
-        "{ networkStats { contactPoints { total } } }",  # a tally of contact points
-        '{ district(code: "310115") { stats { cases { total } } contactPoints(first: 2) { nodes { code } } } }',
-        "{ regions { code stats { cases { total } } } contactPoints(first: 1) { nodes { code } } }",
+        "{ networkStats { contactPoints { byCurrentStars { stars count } } } }",  # ratings: no version
+        "{ cases(first: 1) { nodes { number } } }",  # the cases themselves
+        "{ contactPoints(first: 2, filter: {hostKinds: [SCHOOL]}) { nodes { code } } }",  # a filter may read any table
+        '{ district(code: "310115") { contactPoints(first: 2) { nodes { cases(first: 1) { nodes { number } } } } } }',
     ):
         assert _statement(unversioned)[2] is None, unversioned
 
@@ -230,6 +234,21 @@ async def test_a_reference_write_moves_the_answers_that_name_it(conn: asyncpg.Co
     await conn.execute("UPDATE district SET name = name || '区' WHERE code = '310115'")
     renamed, cost = await kept.get(year(2020))
     assert cost == ["check", "statement"] and renamed != first
+
+
+async def test_a_contact_point_write_moves_the_answers_that_count_contact_points(conn: asyncpg.Connection) -> None:
+    """Point figures are kept on the contact points' version: any write to one (an import, an
+    edit by hand) is seen by the next request."""
+    kept = Kept(conn)
+    query = '{ region(code: "310000") { districts { code stats { contactPoints { total byHostKind { hostKind count } } } } } }'
+    first, cost = await kept.get(query)
+    again, cost_again = await kept.get(query)
+    assert (cost, cost_again, again) == (["statement"], ["check"], first)
+    await conn.execute(
+        "UPDATE contact_point SET host_kind = 'school' WHERE code = (SELECT min(code) FROM contact_point WHERE district_code = '310115' AND host_kind <> 'school')"
+    )
+    moved, cost = await kept.get(query)
+    assert cost == ["check", "statement"] and moved != first
 
 
 def test_the_service_keeps_q4c_across_todays_intake_on_every_path(db_dsn: str) -> None:
