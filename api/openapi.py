@@ -34,6 +34,7 @@ from db import saved
 from resolvers.private_apis import graphql_schema
 from resolvers.selection import Selections, subselections
 from schema import schema
+from schema.scalars import DECIMAL_PATTERN
 
 from .admission import Refused, refusal
 from .exports import XLSX
@@ -49,7 +50,7 @@ _SCALARS: dict[str, dict[str, Any]] = {
     "Boolean": {"type": "boolean"},
     "Date": {"type": "string", "format": "date"},
     "DateTime": {"type": "string", "format": "date-time"},
-    "Decimal": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "A decimal number as a string."},
+    "Decimal": {"type": "string", "pattern": DECIMAL_PATTERN, "description": "A decimal number as a string."},
 }
 
 _ERROR: dict[str, Any] = {

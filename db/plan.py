@@ -49,8 +49,9 @@ __all__ = [
 Form = Literal["plain", "datetime", "decimal", "float", "enum"]
 """How a column is written in the response (``db.formats``)."""
 
-Scope = Literal["network", "region", "district", "street"]
-"""What statistics count over: the whole network, or a region's, district's or street's rows."""
+Scope = Literal["network", "region", "district", "street", "contact_point"]
+"""What statistics count over: the whole network, or a region's, district's or street's rows;
+or (education) a contact point's."""
 
 LinkCast = Literal["text", "bigint"]
 """The SQL type of a lookup's value."""

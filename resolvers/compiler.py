@@ -227,7 +227,10 @@ class _Walk:
             if spec.during is not None:
                 arguments = Arguments.of(definition, strawberry_field, nodes[0], self.compiler.strawberry)
                 tallies = self.bound(TalliesSite(arguments, spec.during))
-            return plan.Nested(key, self._tallies(named, tallies, merged))
+            figures = self._tallies(named, tallies, merged)
+            if spec.scope is not None:
+                return plan.Scoped(key, spec.scope, spec.attr, figures)
+            return plan.Nested(key, figures)
         if isinstance(spec, Tally | Breakdown):
             return plan.Counted(key, spec, self.selection(named, TALLY, merged))
         if isinstance(spec, ByKeys):

@@ -110,10 +110,14 @@ class Summarised:
 @dataclass(frozen=True)
 class Tallies:
     """An object of figures of the enclosing scope: its fields' ``db.stats.Tally`` by name;
-    with ``during``, those over the field's ``period`` argument, as ``during`` makes them."""
+    with ``during``, those over the field's ``period`` argument, as ``during`` makes them.
+    With ``scope``, the figures of that scope keyed by the parent's ``attr`` instead (a
+    contact point's education, which no statistics object encloses)."""
 
     tallies: dict[str, Any]
     during: Callable[[Any], dict[str, Any]] | None = None
+    scope: Scope | None = None
+    attr: str | None = None
 
 
 @dataclass(frozen=True)

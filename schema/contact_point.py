@@ -10,6 +10,7 @@ import strawberry
 from strawberry import Info, relay
 
 from db import model
+from db.stats import EDUCATION_TALLIES
 from resolvers import relations as rel
 from resolvers import stats as st
 from resolvers.listings import CASES_AT_POINT, EDUCATION_AT_POINT
@@ -143,6 +144,7 @@ class ContactPoint(relay.Node):
         return await EDUCATION_AT_POINT.resolve(info, self, filter, order_by, first, after, last, before)  # type: ignore[return-value]
 
     @strawberry.field(description="Its consumer education in the period (all time if none), in figures.")
+    @rel.compiled(rel.Tallies(EDUCATION_TALLIES, st.education_tallies, "contact_point", "code"))
     async def education(self, info: Info, period: PeriodRef | None = None) -> EducationStatsRef:
         return await st.education_stats(info, st.Scope("contact_point", self.code), period)  # type: ignore[return-value]
 

@@ -28,11 +28,15 @@ from strawberry.types.scalar import ScalarDefinition
 
 from db import formats
 
-__all__ = ["SCALARS"]
+__all__ = ["DECIMAL_PATTERN", "SCALARS"]
 
 RFC_3339 = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
 XSD_DECIMAL = "https://www.w3.org/TR/xmlschema11-2/#decimal"
 _XSD_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+DECIMAL_PATTERN = rf"^[ \t\n\r]*{_XSD_DECIMAL.pattern}[ \t\n\r]*$"
+"""The strings ``_decimal`` reads (white space around collapsed), as a JSON Schema (ECMA-262)
+pattern: what the OpenAPI document publishes, so that a client checking its values against
+it sends what is read."""
 
 
 def _decimal(value: object) -> decimal.Decimal:

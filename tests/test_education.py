@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from resolvers.imports import Actor, run_import
 
-from .support import compiled_and_verified, data, post, service
+from .support import compiled_and_verified, data, service
 
 FILES = Path(__file__).parent / "imports"
 ME = Actor("cli:tester", "cli")
@@ -118,11 +118,27 @@ def test_education_statistics_of_every_scope_compile_and_match(demo_dsn: str, pe
     assert sum(d["stats"]["education"]["activities"] for d in districts) == network["activities"]
 
 
-def test_a_points_education_statistics_fall_back_visibly(demo_dsn: str) -> None:
-    with service(demo_dsn, LIAISON_EXECUTION="compiled") as client:
-        served, _, found = post(client, '{ contactPoint(code: "CP310115-00001") { education { activities } } }')
-    assert served == "dataloader"
-    assert found["contactPoint"]["education"]["activities"] > 0
+POINTS_EDUCATION = """query PointsEducation($period: Period) {
+  contactPoint(code: "CP310115-00001") { code education { ...figures } held: education(period: $period) { activities } }
+  district(code: "310115") { contactPoints(first: 20) { nodes { code education(period: $period) { ...figures } } } }
+}
+fragment figures on EducationStats {
+  __typename activities attendance copies trainingAttendance byKind { kind activities attendance copies } }"""
+
+
+@pytest.mark.parametrize("period", [None, {"from": "2020-01-01", "before": "2021-01-01"}, {"from": "2031-01-01"}])
+def test_a_points_education_statistics_compile_and_match(demo_dsn: str, period: dict[str, str] | None) -> None:
+    """A contact point's education figures are its own scope's tallies, in the one statement,
+    as a district's are; a point that held none has zeros and no kinds, as on the generic path."""
+    found = compiled_and_verified(demo_dsn, POINTS_EDUCATION, period=period)
+    point = found["contactPoint"]["education"]
+    assert point["activities"] == sum(k["activities"] for k in point["byKind"]) > 0
+    points = found["district"]["contactPoints"]["nodes"]
+    held = [p["education"]["activities"] for p in points]
+    if period is not None and period["from"] == "2031-01-01":
+        assert held == [0] * len(points) and found["contactPoint"]["held"] == {"activities": 0}
+    else:
+        assert any(held) and not all(held), held  # a point that held none is in the page
 
 
 def test_an_inverted_period_is_refused(client: TestClient) -> None:

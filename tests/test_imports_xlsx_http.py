@@ -120,6 +120,41 @@ async def test_xlsx_with_merged_header_serial_dates_and_formulas(conn: asyncpg.C
     assert (days[0]["street_town"], days[0]["address"]) == ("外滩街道", "圆明园路41号")
 
 
+async def test_xlsx_rows_with_a_cell_past_the_header_are_rejected_as_in_csv(conn: asyncpg.Connection) -> None:
+    """A value right of the header's last column has no column: the row was shifted, or the
+    value typed beside it, so it is refused with ``EXTRA_CELLS`` as a CSV row with a cell
+    too many is, where it was passed over. A trailing cell with nothing in it (styled, or
+    spaces) is no extra cell."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    points = [
+        [f"CP310101-9005{n}", f"联络点{n}", "310101", "外滩街道", "商铺", f"中山东一路{n}号", "2021-01-01"]
+        for n in range(5)
+    ]
+    sheet.append([*points[0], None, "备注: 已搬迁"])  # a value two columns past the header
+    sheet.append([*points[1], " "])  # spaces only
+    sheet.append(points[2])
+    sheet.cell(row=4, column=9).fill = openpyxl.styles.PatternFill("solid", fgColor="FFFF00")  # styled, empty
+    sheet.append([*points[3], "=1+1"])  # a formula never computed, past the header
+    sheet.append([None, *points[4]])  # shifted right by one: the date past the header
+    buffer = io.BytesIO()
+    book.save(buffer)
+    report = await run_import(
+        conn, "contact-points", buffer, file_name="x.xlsx", apply=True, actor=Actor("cli:t", "cli")
+    )
+    assert report.format == "xlsx" and report.rows == 5 and not report.applied
+    assert [(r.row, r.code) for r in report.rejected if r.code] == [
+        (2, "EXTRA_CELLS"),
+        (5, "EXTRA_CELLS"),
+        (6, "EXTRA_CELLS"),
+    ]
+    assert report.rejected_rows == 3
+    assert report.as_json()["rejected"][0]["code"] == "EXTRA_CELLS"
+    assert "9 cells" in report.rejected[0].reason and "7" in report.rejected[0].reason
+    assert await conn.fetchval("SELECT count(*) FROM contact_point WHERE code LIKE 'CP310101-9005_'") == 0
+
+
 def test_uncomputed_formulas_found_across_chunks() -> None:
     xml = (
         b'<sheetData><row r="6"><c r="F6" t="inlineStr"><is><t>x</t></is></c><c r="G6"><f>DATE(2020,9,28)</f><v /></c>'

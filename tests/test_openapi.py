@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import jsonschema
+from graphql import GraphQLError, GraphQLScalarType
 from openapi_spec_validator import validate
 
+from api.openapi import openapi_document
 from db import saved
+from db.saved import SavedOperation
 from resolvers.documents import check_document
+from resolvers.private_apis import graphql_schema
 from schema import schema
 
 from .support import service
@@ -25,6 +31,8 @@ TWICE = """query Twice($code: String!) {
   contactPoint(code: $code) { code }
   contactPoint(code: $code) { name ... on ContactPoint { code } }
 }"""
+
+AMOUNTS = """query Amounts { crossStoreReturns(first: 1) { nodes { amount } } }"""
 
 
 async def push(dsn: str, documents: list[str]) -> None:
@@ -107,3 +115,36 @@ def test_no_saved_queries_is_still_a_document(demo_dsn: str) -> None:
         document = client.get("/queries/openapi.json").json()
     validate(document)
     assert document["paths"] == {} or all(p.startswith("/queries/") for p in document["paths"])
+
+
+READ = ["+1.5", ".5", "5.", "-0.00", "1200.50", "007", "-.5", " 7 ", "\t-3.\r\n", "5\n", "+0"]
+REFUSED = ["", " ", ".", "+", "-.", "+-1", "1e3", "1E3", "1_000", "1,2", "1.2.3", "NaN", "Infinity", "١٠٠", "５"]
+REFUSED += ["\u00a05", "5 5", "¥5", "0x10", "- 5", "5-"]
+
+
+def test_the_published_decimal_pattern_is_what_the_scalar_reads() -> None:
+    """A client that checks its values against the document sends what the API reads: the
+    Decimal scalar reads xs:decimal's lexical form, white space around it collapsed."""
+    document = openapi_document(
+        graphql_schema(schema),
+        [SavedOperation("Amounts", 1, AMOUNTS, "0" * 64, "Amounts", "", "tests", datetime.now(UTC), None)],
+        "http://test",
+    )
+    data = response_schema(document, "Amounts")["properties"]["data"]
+    amount = data["properties"]["crossStoreReturns"]["properties"]["nodes"]["items"]["properties"]["amount"]
+    pattern = amount["pattern"]
+    scalar = schema._schema.get_type("Decimal")
+    assert isinstance(scalar, GraphQLScalarType)
+
+    def reads(value: str) -> bool:
+        try:
+            scalar.parse_value(value)
+        except GraphQLError:
+            return False
+        return True
+
+    assert [v for v in READ if not reads(v)] == [] and [v for v in REFUSED if reads(v)] == []
+    # jsonschema matches a pattern anywhere in the string, as ECMA-262 does (re.search)
+    published = {v: jsonschema.Draft202012Validator(amount).is_valid(v) for v in READ + REFUSED}
+    assert published == {v: v in READ for v in READ + REFUSED}, pattern
+    assert all(bool(re.search(pattern, v)) == reads(v) for v in READ + REFUSED)

@@ -47,7 +47,8 @@ def _blank(cell: Any) -> bool:
 
 class RowParser:
     """Rows of ``sheet`` for ``kind``: ``take(n)`` gives up to n records (row number, then the
-    fields in the kind's order) and keeps the rejections in ``rejected``."""
+    fields in the kind's order) and keeps the rejections in ``rejected``. ``aligned``: the
+    rows are CSV's, with a cell per header (an XLSX row stores no cell after its last value)."""
 
     def __init__(
         self,
@@ -119,19 +120,23 @@ class RowParser:
             self.rejected.append(Rejection(row, column, reason, code))
 
     def _misaligned(self, number: int, cells: tuple[Any, ...]) -> bool:
-        """A CSV row with a cell past the header's last, or without a cell under each header: a
-        comma unquoted (``¥1,200.50``) or lost, so reading the rest by position would misread it."""
-        if not self.aligned:
-            return False
-        filled = max((j + 1 for j, c in enumerate(cells) if not _blank(c)), default=0)
+        """A row with a cell past the header's last, or a CSV row without a cell under each
+        header: in CSV a comma unquoted (``¥1,200.50``) or lost, in XLSX a row shifted or a
+        value typed beside the table (a formula never computed is a value too), so reading
+        the row by position would misread it or pass a value over."""
+        filled = max(
+            (j + 1 for j, c in enumerate(cells) if not _blank(c) or (number, j + 1) in self.uncomputed), default=0
+        )
         if filled > self.width:
-            self._reject(
-                number,
-                f"column {filled}",
-                f'{filled} cells, the header has {self.width}: quote a value holding a comma ("1,200.50")',
-                "EXTRA_CELLS",
+            remedy = (
+                'quote a value holding a comma ("1,200.50")'
+                if self.aligned
+                else "give its column a header, or clear it"
             )
-        elif len(cells) < self.width:
+            self._reject(
+                number, f"column {filled}", f"{filled} cells, the header has {self.width}: {remedy}", "EXTRA_CELLS"
+            )
+        elif self.aligned and len(cells) < self.width:
             self._reject(
                 number,
                 self.columns[-1][2] if self.columns else "",
