@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from db import saved
+from resolvers.documents import is_mutation
 from resolvers.private_apis import graphql_schema
 from resolvers.selection import Selections, subselections
 from schema import schema
@@ -87,8 +88,10 @@ async def serve_openapi(request: Request) -> Response:
 
 
 def openapi_document(graphql_schema: GraphQLSchema, operations: list[saved.SavedOperation], server: str) -> dict:
-    """The OpenAPI 3.1 document of these saved operations (the latest version of each name)."""
+    """The OpenAPI 3.1 document of these saved operations (the latest version of each name),
+    but for mutations: ``/queries/{name}`` refuses them (they run by hash through POST /graphql)."""
     latest = {operation.name: operation for operation in operations}  # ordered by name, version
+    latest = {name: operation for name, operation in latest.items() if not is_mutation(operation.document)}
     builder = _Builder(graphql_schema)
     paths = {f"/queries/{name}": builder.path_item(operation) for name, operation in sorted(latest.items())}
     return {
