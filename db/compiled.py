@@ -144,16 +144,15 @@ class _Renderer:
         tally = f.tally
         if isinstance(tally, Breakdown):
             assert f.selection is not None
-            aggregate = f"array_agg({self.object(TALLY, f.selection)} ORDER BY t.o)"
-            return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({tally.rows()}) t)"
+            value, lateral = self.row_object(TALLY, f.selection)
+            aggregate = f"array_agg({value} ORDER BY t.o)"
+            return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({tally.rows()}) t{lateral})"
         rows = tally.value(*self.scope, self.params)
         if f.selection is None:
             return f"({rows})"
-        inner = (
-            f"SELECT {self.object(TALLY, f.selection)} AS j, row_number() OVER (ORDER BY {tally.order}) AS o"
-            f" FROM ({rows}) t"
-        )
-        return f"(SELECT coalesce(array_to_json(array_agg(s.j ORDER BY s.o)), '[]') FROM ({inner}) s)"
+        value, lateral = self.row_object(TALLY, f.selection)
+        aggregate = f"array_agg({value} ORDER BY {tally.order})"
+        return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({rows}) t{lateral})"
 
     def summary(self, f: Summary) -> str:
         scope, key = self.scope
@@ -163,8 +162,9 @@ class _Renderer:
             return f"(SELECT {self.object(CASE_FIGURES, f.selection)} FROM ({figures}) t)"
         assert f.figures is RETURN_FLOWS
         flows = return_flows_of(scope, key, f.start, f.before, self.params)
-        aggregate = f"array_agg({self.object(RETURN_FLOWS, f.selection)} ORDER BY {RETURN_FLOWS.order})"
-        return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({flows}) t)"
+        value, lateral = self.row_object(RETURN_FLOWS, f.selection)
+        aggregate = f"array_agg({value} ORDER BY {RETURN_FLOWS.order})"
+        return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({flows}) t{lateral})"
 
     def scalar(self, table: Table, f: Scalar) -> str:
         value = column_sql(table, f.column, self.viewer, self.params)
