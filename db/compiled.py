@@ -4,7 +4,10 @@ The plan is plain, typed data (``db.plan``), made by the operation compiler from
 document and the one mapping of ``db.model``; this module renders it.
 Objects are ``row_to_json`` over a subselect whose columns carry the response keys (so the
 output is compact and keeps the selection's order), lists ``array_to_json(array_agg(...))``,
-to-one relations and pages correlated subqueries over the same indexes the loaders use.
+to-one relations and pages correlated subqueries over the same indexes the loaders use. The
+object of each row that a relation or page reads is a ``CROSS JOIN LATERAL`` beside the row
+(``row_object``): PostgreSQL folds it into the row's own target list instead of running a
+subplan per row.
 Every value from the request is a ``$n`` parameter; the only request text in the SQL are
 response keys, GraphQL names that are checked against the grammar once more before they
 are quoted as column aliases. Row access and masks are ``db.access``'s, as on the
@@ -79,6 +82,14 @@ class _Renderer:
         columns = ", ".join(f"{self.field(table, f)} AS {_key(f.key)}" for f in selection)
         return f"(SELECT row_to_json(_) FROM (SELECT {columns}) _)"
 
+    def row_object(self, table: Table, selection: Selection) -> tuple[str, str]:
+        """The object of the row ``t`` of ``table`` as (its JSON, the FROM item to add after ``t``):
+        a lateral subselect with no FROM of its own, which the planner pulls up into the row's
+        target list (measured: 6-8 % of the dashboard's CPU against a subplan per row)."""
+        o = f"obj{self.alias()[1:]}"
+        columns = ", ".join(f"{self.field(table, f)} AS {_key(f.key)}" for f in selection)
+        return f"row_to_json({o})", f" CROSS JOIN LATERAL (SELECT {columns}) {o}"
+
     def field(self, table: Table | None, f: Field) -> str:
         match f:
             case Constant():
@@ -133,16 +144,15 @@ class _Renderer:
         tally = f.tally
         if isinstance(tally, Breakdown):
             assert f.selection is not None
-            aggregate = f"array_agg({self.object(TALLY, f.selection)} ORDER BY t.o)"
-            return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({tally.rows()}) t)"
+            value, lateral = self.row_object(TALLY, f.selection)
+            aggregate = f"array_agg({value} ORDER BY t.o)"
+            return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({tally.rows()}) t{lateral})"
         rows = tally.value(*self.scope, self.params)
         if f.selection is None:
             return f"({rows})"
-        inner = (
-            f"SELECT {self.object(TALLY, f.selection)} AS j, row_number() OVER (ORDER BY {tally.order}) AS o"
-            f" FROM ({rows}) t"
-        )
-        return f"(SELECT coalesce(array_to_json(array_agg(s.j ORDER BY s.o)), '[]') FROM ({inner}) s)"
+        value, lateral = self.row_object(TALLY, f.selection)
+        aggregate = f"array_agg({value} ORDER BY {tally.order})"
+        return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({rows}) t{lateral})"
 
     def summary(self, f: Summary) -> str:
         scope, key = self.scope
@@ -152,8 +162,9 @@ class _Renderer:
             return f"(SELECT {self.object(CASE_FIGURES, f.selection)} FROM ({figures}) t)"
         assert f.figures is RETURN_FLOWS
         flows = return_flows_of(scope, key, f.start, f.before, self.params)
-        aggregate = f"array_agg({self.object(RETURN_FLOWS, f.selection)} ORDER BY {RETURN_FLOWS.order})"
-        return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({flows}) t)"
+        value, lateral = self.row_object(RETURN_FLOWS, f.selection)
+        aggregate = f"array_agg({value} ORDER BY {RETURN_FLOWS.order})"
+        return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM ({flows}) t{lateral})"
 
     def scalar(self, table: Table, f: Scalar) -> str:
         value = column_sql(table, f.column, self.viewer, self.params)
@@ -210,14 +221,16 @@ class _Renderer:
     def rows(self, f: Rows) -> str:
         order = f.order or f.table.order
         prefix, where = self.source(f.table, f.link)
+        value, lateral = self.row_object(f.table, f.selection)
         if not f.many:
             # The loaders take the first row in the table's order; a unique key has one row.
             ordered = "" if f.link is not None and f.link.column in f.table.unique else f" ORDER BY {order}"
             inner = f"SELECT * FROM {f.table.sql_name} t WHERE {where}{ordered} LIMIT 1"
-            return f"(SELECT {self.object(f.table, f.selection)} FROM {prefix}({inner}) t)"
+            return f"(SELECT {value} FROM {prefix}({inner}) t{lateral})"
         rows = f"(SELECT * FROM {f.table.sql_name} t WHERE {where}) t"
-        aggregate = f"array_agg({self.object(f.table, f.selection)} ORDER BY {order})"
-        return f"(SELECT coalesce(array_to_json({aggregate}), '[]') FROM {prefix}{rows})"
+        return (
+            f"(SELECT coalesce(array_to_json(array_agg({value} ORDER BY {order})), '[]') FROM {prefix}{rows}{lateral})"
+        )
 
     def entities(self, f: Entities) -> str:
         """One lookup per representation, by the branch of its kind, aggregated in their order
@@ -238,30 +251,48 @@ class _Renderer:
         page, order = f.page, f.order
         prefix, where = self.source(f.table, f.link)
         where = f"{where} AND {all_of(f.where, self.params)}"
-        keyset = [where]
-        if page.after is not None:
-            keyset.append(order.after(page.after, self.params))
-        if page.before is not None:
-            keyset.append(order.after(page.before, self.params, reverse=True))
-        size = self.params.add(page.size, "int")
-        limit = f"{size} + 1"  # in SQL: the size is a value bound per request
         wanted = {what for _, what in f.parts if isinstance(what, str)}
-        per_row = {"c": self.cursor(f)}
+        info = {what for _, part in f.parts if isinstance(part, PageInfo) for _, what in part.fields}
+        # The row past the page says whether there is more: fetched only when something reads it
+        # (a backward page's window, or a forward page's hasNextPage).
+        more = page.backwards or "hasNextPage" in info
+        edge_reads = {what for _, what in f.edge_selection} if "edges" in wanted else set()
+        cursor = self.cursor(f) if info & {"startCursor", "endCursor"} or "cursor" in edge_reads else None
+        node, lateral = (
+            self.row_object(f.table, f.node_selection) if "nodes" in wanted or "node" in edge_reads else (None, "")
+        )
+        per_row = {}
+        if cursor is not None and info & {"startCursor", "endCursor"}:
+            per_row["c"] = cursor
         if "edges" in wanted:
-            per_row["e"] = self.edge(f, per_row["c"])
-        if "nodes" in wanted:
-            per_row["n"] = self.object(f.table, f.node_selection)
+            per_row["e"] = self.edge(f, cursor, node)
+        if node is not None and "nodes" in wanted:
+            per_row["n"] = node
         direction = "DESC" if order.descending else "ASC"
-        columns = ", ".join(f"{value} AS {name}" for name, value in per_row.items())
-        rows = (
-            f"SELECT {columns}, t.{order.column} AS o0, t.{order.tiebreak} AS o1"
-            f" FROM (SELECT * FROM {f.table.sql_name} t WHERE {' AND '.join(keyset)}"
-            f" ORDER BY {order.sql(reverse=page.backwards)} LIMIT {limit}) t"
-        )
-        aggregates = ", ".join(
-            f"array_agg(s.{name} ORDER BY s.o0 {direction}, s.o1 {direction}) AS {name}" for name in per_row
-        )
-        window = "[a.more::int + 1:]" if page.backwards else f"[1:{size}]"
+        size = window = ""
+        if per_row or more:
+            keyset = [where]
+            if page.after is not None:
+                keyset.append(order.after(page.after, self.params))
+            if page.before is not None:
+                keyset.append(order.after(page.before, self.params, reverse=True))
+            size = self.params.add(page.size, "int")  # a value bound per request: SQL adds to it
+            columns = [f"{value} AS {name}" for name, value in per_row.items()]
+            columns += [f"t.{order.column} AS o0", f"t.{order.tiebreak} AS o1"]
+            rows = (
+                f"SELECT {', '.join(columns)}"
+                f" FROM (SELECT * FROM {f.table.sql_name} t WHERE {' AND '.join(keyset)}"
+                f" ORDER BY {order.sql(reverse=page.backwards)} LIMIT {f'{size} + 1' if more else size}) t{lateral}"
+            )
+            aggregates = [
+                f"array_agg(s.{name} ORDER BY s.o0 {direction}, s.o1 {direction}) AS {name}" for name in per_row
+            ]
+            if more:
+                aggregates.append(f"count(*) > {size} AS more")
+            source = f"(SELECT {', '.join(aggregates)} FROM ({rows}) s) a"
+            window = "[a.more::int + 1:]" if page.backwards else f"[1:{size}]" if more else ""
+        else:  # only counts and constants: no row of the page is read (nor its cursors and size bound)
+            source = "(SELECT) a"
         parts = []
         for key, what in f.parts:
             match what:
@@ -278,19 +309,18 @@ class _Renderer:
                 case _:
                     assert_never(what)
             parts.append(f"{value} AS {_key(key)}")
-        return (
-            f"(SELECT row_to_json(_) FROM (SELECT {', '.join(parts)} FROM {prefix}"
-            f"(SELECT {aggregates}, count(*) > {size} AS more FROM ({rows}) s) a) _)"
-        )
+        return f"(SELECT row_to_json(_) FROM (SELECT {', '.join(parts)} FROM {prefix}{source}) _)"
 
-    def edge(self, f: Paged, cursor: str) -> str:
+    def edge(self, f: Paged, cursor: str | None, node: str | None) -> str:
         columns = []
         for key, what in f.edge_selection:
             match what:
                 case "cursor":
+                    assert cursor is not None
                     value = cursor
                 case "node":
-                    value = self.object(f.table, f.node_selection)
+                    assert node is not None
+                    value = node
                 case Constant():
                     value = self.params.add(what.value, "text")
                 case _:
