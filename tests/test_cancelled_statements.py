@@ -13,7 +13,8 @@ from starlette.testclient import TestClient
 
 from .support import service
 
-QUERY = {"query": 'query { contactPoint(code: "CP310115-00376") { code name } }'}
+QUERY = {"query": 'query { contactPoint(code: "CP310115-00376") { code name currentRating { stars } } }'}
+"""Reads the ratings, which no version covers: its statement runs every time (``db.answers``)."""
 WAITING = (
     "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity"
     " WHERE application_name = 'liaison-graph' AND wait_event_type = 'Lock'"
