@@ -83,15 +83,19 @@ hundred of them, more than a service's frontends send, and at most 16 MiB of str
 VALIDATED_BUDGET = _budget(2)
 """Validation results: an empty list for a valid document; the errors of an invalid one
 hold its tokens, so those are counted at the document's parsed size."""
-MEASURED_BUDGET = _budget(2)
-"""Measures (a few integers, ~800 bytes with the entry): some 2,500 document, operation and
-variables combinations."""
+MEASURED_BUDGET = _budget(8)
+"""Measures (``schema.limits.MEASURE_BYTES`` and the entry: 1,637 bytes): some 5,000 document,
+operation and variables combinations. A request whose exact variables are not kept takes
+the new-value path (coerced, bound, measured: about 0.2 ms); at 2 MiB (1,281 entries) the
+detail, list and dashboard pages of 1,000 contact points each (bench/varied.py) evicted one
+another (they held 3.9 MB), and every such request took it."""
 STATEMENTS_BUDGET = _budget(8)
 """Compiled statements, one per document, viewer scope and variable shape: SQL of a few KB
 each for a dashboard's query, so about a thousand."""
-BOUND_BUDGET = _budget(2)
+BOUND_BUDGET = _budget(4)
 """Values of requests bound to a kept statement, by their exact variables: a request sent
-again is neither coerced nor bound again. A few hundred bytes each, so some thousands."""
+again is neither coerced nor bound again. About 700 bytes each with the entry (the bench's
+varied Q1-Q3 held 1.66 MB), so some 6,000: more than the measures kept beside them."""
 BINDERS_BUDGET = _budget(1)
 """What binds another request's values to a compiled statement: a few sites per document
 and variable shape (``resolvers.bindings``)."""
