@@ -282,11 +282,17 @@ class EventHub:
                 self._woken.set()
 
     async def _fan_out(self) -> bool:
-        """Deliver the next page of positions; whether there may be more."""
+        """Deliver the next page of positions; whether there may be more.
+
+        The page is read for the subscribers registered when it starts; one who subscribes
+        while it is read is not read for, yet the cursor moves past the page: it reads
+        the page's positions from the table (``behind``), however it subscribed. (Its own
+        catch-up may have read before they committed, or, without ``after``, it had none.)"""
         groups: defaultdict[Viewer, list[Subscriber]] = defaultdict(list)
         for session in self.sessions:
             for subscriber in session.subscribers:
                 groups[session.scope].append(subscriber)
+        read_for = {s for members in groups.values() for s in members}
         viewers = sorted(groups, key=repr)  # a stable order: the same statement text, one prepared plan
         scopes = [Scope(v, {s.wanted for s in groups[v]}) for v in viewers]
         rows = await batch_after(self.db, self.position, _PAGE, scopes)
@@ -298,6 +304,11 @@ class EventHub:
                             self._offer(subscriber, item)
         if rows:
             self.position = rows[-1].route.position
+            for session in self.sessions:
+                for subscriber in session.subscribers:
+                    if subscriber not in read_for and subscriber.last < self.position:
+                        subscriber.behind = True
+                        subscriber.woken.set()
         return len(rows) == _PAGE
 
     def _offer(self, subscriber: Subscriber, item: StreamedEvent) -> None:

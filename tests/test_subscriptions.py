@@ -21,9 +21,10 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 import api.subscriptions
+import resolvers.case_events
 from api.jsonout import dumps
 from db.access import Role, Viewer
-from db.case_events import EventFilter, Scope, StreamedEvent, batch_after, head_position
+from db.case_events import EventFilter, Scope, StreamedEvent, batch_after, head_position, streamed_events
 from db.cases_write import Claim, Intake, Writer, open_case
 from db.credentials import create_key, revoke_key
 from db.pool import open_database
@@ -353,6 +354,84 @@ async def test_a_batch_costs_one_statement_whatever_the_access_scopes(db_dsn: st
         assert all(subscribers[name].queue.empty() for name in ("partner", "point", "internal, Huangpu only"))
         assert costs and set(costs) == {1}, costs
     finally:
+        await conn.close()
+        await hub.close()
+        await db.close()
+
+
+@pytest.mark.parametrize("with_cursor", [False, True], ids=["from-now", "after-a-cursor"])
+async def test_a_subscriber_that_joins_while_a_batch_is_read_loses_none_of_it(
+    db_dsn: str, monkeypatch: pytest.MonkeyPatch, with_cursor: bool
+) -> None:
+    """The listener takes its subscribers' scopes, then reads a batch, then moves its cursor
+    past it: a subscriber who joined in between was not read for, and (with ``after``) had
+    caught up from the table before the event committed. It must read that event from the
+    table, not lose it. (CI once saw this as Pudong's officers with no event: the hub's first
+    batch was read for one of them, while the others subscribed and the case was opened.)"""
+    db = await open_database(db_dsn, max_size=4, timeout=10)
+
+    async def verify(authorization: str | None) -> Viewer:
+        raise AssertionError("no credential to check")
+
+    hub = EventHub(db, db_dsn, LimitSettings(), verify)
+    scopes_taken, read, was_read, caught_up = asyncio.Event(), asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def held(*args: Any) -> list[Any]:
+        """The first batch reads once the test says, its scopes taken already."""
+        holding = not scopes_taken.is_set()
+        if holding:
+            scopes_taken.set()
+            await read.wait()
+        rows = await batch_after(*args)
+        if holding:
+            was_read.set()  # the hub moves its cursor before the test runs again
+        return rows
+
+    async def catch_up(*args: Any, **kwargs: Any) -> list[StreamedEvent]:
+        page = await streamed_events(*args, **kwargs)
+        caught_up.set()
+        return page
+
+    monkeypatch.setattr(resolvers.case_events, "batch_after", held)
+    monkeypatch.setattr(resolvers.case_events, "streamed_events", catch_up)
+    officer = Viewer(Role.CASE_OFFICER, district_codes=("310115",))
+    admin = Writer("admin", Role.ADMIN, "test", every_point=True)
+    conn = await asyncpg.connect(db_dsn)
+
+    async def opened(seed: bytes) -> int:
+        claim = Claim("caseOpen", None, hashlib.sha256(seed).digest())
+        await open_case(
+            conn,
+            admin,
+            claim,
+            Intake(PUDONG_POINT, "complaint", "on_site", "product_quality", "", NAME, PHONE, None, None, None),
+        )
+        return await head_position(conn)
+
+    taking: asyncio.Future[StreamedEvent] | None = None
+    try:
+        await hub.subscribe(hub.open(None, officer), EventFilter(), None)  # starts the listener
+        async with asyncio.timeout(BOUND):
+            await scopes_taken.wait()
+        after = await head_position(conn) if with_cursor else None
+        joined = await hub.subscribe(hub.open(None, officer), EventFilter(), after)
+        taking = asyncio.ensure_future(anext(hub.events(joined)))
+        if with_cursor:
+            async with asyncio.timeout(BOUND):
+                await caught_up.wait()  # from the table: nothing yet
+        first = await opened(b"first")
+        read.set()
+        async with asyncio.timeout(BOUND):
+            await was_read.wait()
+        assert hub.position == first
+        await opened(b"second")  # so that one who lost the first is given the second instead
+        async with asyncio.timeout(BOUND):
+            assert (await taking).position == first
+    finally:
+        if taking is not None and not taking.done():
+            taking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await taking
         await conn.close()
         await hub.close()
         await db.close()
