@@ -11,14 +11,16 @@ catching up reads its own events the same way. An event a viewer may not see is 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple
 
 import asyncpg
 
-from .access import Viewer, column_sql, row_predicates, select_list
+from .access import Role, Viewer, column_sql, row_predicates, select_list
 from .errors import translate_errors
 from .model import CASE, CASE_EVENT
 from .pool import Executor
@@ -126,32 +128,31 @@ async def batch_after(db: Executor, position: int, limit: int, scopes: Sequence[
     """Up to ``limit`` positions after ``position``, in order, each with its route and its
     event as each of ``scopes`` may see it: one statement, however many scopes.
 
-    The statement's text depends on the scopes' roles only (their scopes and what their
-    subscribers want are parameters), so it stays one prepared plan while subscribers come
-    and go (planning it costs 3-11 ms at 9-33 scopes). Each scope reads only the case's
-    columns it sees otherwise than as stored (its masks); the text still grows by about
-    900 characters per case officer's scope, past asyncpg's statement cache limit (15 KiB)
-    beyond 16 of them. What a scope's subscribers want is read as a superset (each
-    condition's codes joined); ``EventFilter.wants`` picks each subscriber's events."""
+    The scopes are rows of one parameter (``s``: each one's codes, and what its subscribers
+    want), read by one sub-select per role among them, so the statement's text depends on
+    which roles subscribe only: it stays one prepared plan while subscribers come and go,
+    within asyncpg's statement cache (15 KiB) however many scopes there are. (Spelt out
+    per scope, the conditions and masks made it about 900 bytes longer per case officer's
+    scope: beyond 16 of them, each batch was a text of its own, parsed and planned anew.)
+    Each role reads only the case's columns it sees otherwise than as stored (its masks).
+    What a scope's subscribers want is read as a superset (each condition's codes joined);
+    ``EventFilter.wants`` picks each subscriber's events."""
     params = Params()
-    reads, own_columns = [], []
-    for scope in scopes:
-        seen = all_of(row_predicates(CASE, scope.viewer), params)
-        masked = {c: column_sql(CASE, c, scope.viewer, params) for c in CASE.columns}
-        own = [i for i, c in enumerate(CASE.columns) if masked[c] != f't."{c}"']
-        own_columns.append(own)
-        values = ", ".join(["true", *(masked[CASE.columns[i]] for i in own)])
-        # A subquery per scope and row, not a CASE over the batch's rows: there the planner
-        # hashed each EXISTS of the masks over every contact point (1-10 ms each, per batch).
-        where = f"t.id = k.id AND ({seen}) AND {_any_wanted(scope.wanted, params)}"
-        reads.append(f', (SELECT ROW({values}) FROM "case" t WHERE {where})')
+    roles = [role for role in Role if any(scope.viewer.role is role for scope in scopes)]
+    listed = json.dumps([_scope_row(i, scope) for i, scope in enumerate(scopes)])
+    scope_rows = (
+        f"SELECT * FROM jsonb_to_recordset({params.add(listed, 'jsonb')})"
+        f" AS s({', '.join(f'{name} {cast}' for name, cast in _SCOPE_COLUMNS)})"
+    )
     batch = (
         "SELECT position, committed_at, event_id FROM case_event_position"
         f" WHERE position > {params.add(position, 'bigint')} ORDER BY position LIMIT {params.add(limit, 'integer')}"
     )
+    reads = "".join(f", {_role_read(role).sql}" for role in roles)
     sql = (
-        f"SELECT p.position, p.committed_at, c.code, c.district_code, {CASE_EVENT.select_list('e')},"
-        f" {CASE.select_list('k')}{''.join(reads)}"
+        f"WITH s AS MATERIALIZED ({scope_rows})"
+        f" SELECT p.position, p.committed_at, c.code, c.district_code, {CASE_EVENT.select_list('e')},"
+        f" {CASE.select_list('k')}{reads}"
         f' FROM ({batch}) p JOIN case_event e ON e.id = p.event_id JOIN "case" k ON k.id = e.case_id'
         " JOIN contact_point c ON c.id = k.contact_point_id ORDER BY p.position"
     )
@@ -159,32 +160,90 @@ async def batch_after(db: Executor, position: int, limit: int, scopes: Sequence[
     for row in await db.fetch(sql, *params.values):
         event = CASE_EVENT.record(*row[4 : 4 + _EVENT_WIDTH])
         stored = row[4 + _EVENT_WIDTH : 4 + _EVENT_WIDTH + _CASE_WIDTH]
-        items: list[StreamedEvent | None] = []
-        for own, read in zip(own_columns, row[4 + _EVENT_WIDTH + _CASE_WIDTH :], strict=True):
-            if read is None:
-                items.append(None)
-                continue
-            case = list(stored)
-            for i, value in zip(own, read[1:], strict=True):
-                case[i] = value
-            items.append(StreamedEvent(row[0], row[1], event, CASE.record(*case)))
+        items: list[StreamedEvent | None] = [None] * len(scopes)
+        for role, reads_of_role in zip(roles, row[4 + _EVENT_WIDTH + _CASE_WIDTH :], strict=True):
+            own = _role_read(role).own
+            for read in reads_of_role or ():
+                case = list(stored)
+                for i, value in zip(own, read[1:], strict=True):
+                    case[i] = value
+                items[read[0]] = StreamedEvent(row[0], row[1], event, CASE.record(*case))
         found.append(BatchRow(Route(row[0], event[_KIND], row[2], row[3]), tuple(items)))
     return found
 
 
-def _any_wanted(filters: Collection[EventFilter], params: Params) -> str:
-    """Events that may be wanted by one of ``filters``: per condition, the codes of all of
-    them, or any (NULL) if one of them sets none."""
-    conditions = []
-    for column, codes in (
-        ("c.district_code", [f.district_codes for f in filters]),
-        ("c.code", [f.contact_point_codes for f in filters]),
-        ("e.kind", [f.kinds for f in filters]),
-    ):
-        joined = None if not all(codes) else sorted(set().union(*codes))
-        placeholder = params.add(joined, "text[]")
-        conditions.append(f"({placeholder} IS NULL OR {column} = ANY({placeholder}))")
-    return " AND ".join(conditions)
+_VIEWER_CODES = ("region_codes", "district_codes", "contact_point_codes")
+"""What a viewer's access depends on besides its role (``resolvers.case_events.access_scope``)."""
+_WANTED = (
+    ("wanted_districts", "district_codes", "c.district_code"),
+    ("wanted_points", "contact_point_codes", "c.code"),
+    ("wanted_kinds", "kinds", "e.kind"),
+)
+"""What a scope's subscribers want, per condition: its column of ``s``, the ``EventFilter``
+field it joins, and the column of the route (aliases ``c`` and ``e``) it is about."""
+_SCOPE_COLUMNS = (
+    ("i", "integer"),
+    ("role", "text"),
+    *((name, "text[]") for name in _VIEWER_CODES),
+    *((name, "text[]") for name, _, _ in _WANTED),
+)
+
+
+def _scope_row(i: int, scope: Scope) -> dict[str, Any]:
+    """A scope as a row of ``s``: which it is, its viewer's role and codes, and the codes
+    its subscribers want per condition (all of theirs joined, or any (NULL) if one of them
+    sets none)."""
+    row: dict[str, Any] = {"i": i, "role": scope.viewer.role.value}
+    row.update((name, list(getattr(scope.viewer, name))) for name in _VIEWER_CODES)
+    for name, field, _ in _WANTED:
+        codes = [getattr(wanted, field) for wanted in scope.wanted]
+        row[name] = sorted(set().union(*codes)) if all(codes) else None
+    return row
+
+
+class _RoleRead(NamedTuple):
+    sql: str
+    """Per event, the scopes of one role that see it and want it: an array of rows (the
+    scope's number, then the ``own`` columns as it sees them), NULL if none."""
+    own: list[int]
+    """The case's columns (their indexes) the role reads otherwise than as stored."""
+
+
+class _ScopeColumns(Params):
+    """Renders the access layer's conditions and masks for a probe viewer whose codes name
+    the columns of ``s`` they stand for: the same SQL, each scope's codes read from its row
+    instead of being bound (and spelt out) one scope at a time."""
+
+    def add(self, value: Any, cast: str | None = None) -> str:
+        if value not in _PROBE_CODES:
+            raise AssertionError(f"the access layer asks for a value other than a viewer's codes: {value!r}")
+        return str(value[0])
+
+
+_PROBE_CODES = {(f"s.{name}",) for name in _VIEWER_CODES}
+
+
+@cache
+def _role_read(role: Role) -> _RoleRead:
+    probe = Viewer(
+        role,
+        region_codes=("s.region_codes",),
+        district_codes=("s.district_codes",),
+        contact_point_codes=("s.contact_point_codes",),
+    )
+    columns = _ScopeColumns()
+    seen = all_of(row_predicates(CASE, probe), columns)
+    masked = {c: column_sql(CASE, c, probe, columns) for c in CASE.columns}
+    own = [i for i, c in enumerate(CASE.columns) if masked[c] != f't."{c}"']
+    values = ", ".join(["s.i", *(masked[CASE.columns[i]] for i in own)])
+    wanted = " AND ".join(f"(s.{name} IS NULL OR {column} = ANY(s.{name}))" for name, _, column in _WANTED)
+    # A sub-select per role and row, not a CASE over the batch's rows: there the planner
+    # hashed each EXISTS of the masks over every contact point (1-10 ms each, per batch).
+    sql = (
+        f'(SELECT array_agg(ROW({values}) ORDER BY s.i) FROM s JOIN "case" t ON t.id = k.id'
+        f" WHERE s.role = '{role.value}' AND ({seen}) AND {wanted})"
+    )
+    return _RoleRead(sql, own)
 
 
 async def streamed_events(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import tracemalloc
 from collections.abc import Iterator
@@ -296,6 +297,79 @@ async def test_the_batch_statement_stays_one_text_while_subscribers_come_and_go(
         }
         await batch_after(Capture(), 0, 500, [Scope(Viewer(Role.INTERNAL), wanted), Scope(officer, wanted)])
     assert texts[0] == texts[1]
+
+
+async def test_the_batch_statement_is_one_text_however_many_scopes(db_dsn: str) -> None:
+    """Scopes are rows of a parameter, not text: 40 case officers of other districts and 40
+    points' staff read with the very statement 2 of each do, short enough for asyncpg's
+    statement cache (15 KiB), so it is parsed and planned once per connection however many
+    scopes subscribe; and each scope still gets the events it may see, masked as its role."""
+    conn = await asyncpg.connect(db_dsn)
+    texts: list[str] = []
+
+    class Recording:
+        async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+            texts.append(query)
+            return await conn.fetch(query, *args)
+
+    try:
+        start = await head_position(conn)
+        jiangsu = await jiangsu_enterprise(db_dsn)
+        admin = Writer("admin", Role.ADMIN, "test", every_point=True)
+        numbers = {}
+        for point, respondent in ((PUDONG_POINT, None), (HUANGPU_POINT, jiangsu)):
+            claim = Claim("caseOpen", None, hashlib.sha256(point.encode()).digest())
+            intake = Intake(point, "complaint", "on_site", "product_quality", "", NAME, PHONE, respondent, None, None)
+            written = await open_case(conn, admin, claim, intake)
+            numbers[point] = await conn.fetchval('SELECT number FROM "case" WHERE id = $1', written.case_id)
+        districts = [r[0] for r in await conn.fetch("SELECT code FROM district ORDER BY code")]
+        points = [r[0] for r in await conn.fetch("SELECT code FROM contact_point ORDER BY code LIMIT 38")]
+        officers = [(d,) for d in districts] + list(itertools.pairwise(districts))
+        everything = {EventFilter()}
+
+        def scopes(count: int) -> list[Scope]:
+            return [
+                Scope(Viewer(Role.INTERNAL), everything),
+                Scope(Viewer(Role.PARTNER, region_codes=("320000",)), everything),
+                Scope(Viewer(Role.CASE_OFFICER, region_codes=("310000",)), {EventFilter(district_codes=("310101",))}),
+                *(Scope(Viewer(Role.CASE_OFFICER, district_codes=d), everything) for d in officers[:count]),
+                *(
+                    Scope(Viewer(Role.CONTACT_POINT, contact_point_codes=(p,)), everything)
+                    for p in [PUDONG_POINT, HUANGPU_POINT, *points][:count]
+                ),
+            ]
+
+        masked = ("欧*", "139****4321")
+        for count in (2, 40):
+            given = scopes(count)
+            rows = await batch_after(Recording(), start, 500, given)
+            assert [(row.route.contact_point_code, row.route.kind) for row in rows] == [
+                (PUDONG_POINT, "opened"),
+                (HUANGPU_POINT, "opened"),
+            ]
+            for row in rows:
+                seen = {}
+                for scope, item in zip(given, row.items, strict=True):
+                    if item is not None:
+                        assert item.case.number == numbers[row.route.contact_point_code]
+                        assert item.position == row.route.position and item.event.kind == "opened"
+                    seen[scope.viewer] = None if item is None else (item.case.consumer_name, item.case.consumer_phone)
+                for viewer, got in seen.items():
+                    if viewer.role is Role.INTERNAL:
+                        assert got == masked
+                    elif viewer.role is Role.PARTNER:
+                        assert got == ((None, None) if row.route.district_code == "310101" else None)
+                    elif viewer.role is Role.CONTACT_POINT:
+                        mine = viewer.contact_point_codes == (row.route.contact_point_code,)
+                        assert got == ((NAME, PHONE) if mine else None)
+                    elif viewer.region_codes:  # wants Huangpu only, in full across Shanghai
+                        assert got == ((NAME, PHONE) if row.route.district_code == "310101" else None)
+                    else:
+                        assert got == ((NAME, PHONE) if row.route.district_code in viewer.district_codes else masked)
+        assert len(texts) == 2 and texts[0] == texts[1]
+        assert len(texts[0].encode()) < 15 * 1024, len(texts[0])
+    finally:
+        await conn.close()
 
 
 async def test_a_batch_costs_one_statement_whatever_the_access_scopes(db_dsn: str) -> None:
