@@ -138,7 +138,8 @@ async def batch_after(db: Executor, position: int, limit: int, scopes: Sequence[
     What a scope's subscribers want is read as a superset (each condition's codes joined);
     ``EventFilter.wants`` picks each subscriber's events."""
     params = Params()
-    roles = [role for role in Role if any(scope.viewer.role is role for scope in scopes)]
+    present = {scope.viewer.role for scope in scopes}
+    role_reads = [_role_read(role) for role in Role if role in present]
     listed = json.dumps([_scope_row(i, scope) for i, scope in enumerate(scopes)])
     scope_rows = (
         f"SELECT * FROM jsonb_to_recordset({params.add(listed, 'jsonb')})"
@@ -148,7 +149,7 @@ async def batch_after(db: Executor, position: int, limit: int, scopes: Sequence[
         "SELECT position, committed_at, event_id FROM case_event_position"
         f" WHERE position > {params.add(position, 'bigint')} ORDER BY position LIMIT {params.add(limit, 'integer')}"
     )
-    reads = "".join(f", {_role_read(role).sql}" for role in roles)
+    reads = "".join(f", {read.sql}" for read in role_reads)
     sql = (
         f"WITH s AS MATERIALIZED ({scope_rows})"
         f" SELECT p.position, p.committed_at, c.code, c.district_code, {CASE_EVENT.select_list('e')},"
@@ -161,11 +162,10 @@ async def batch_after(db: Executor, position: int, limit: int, scopes: Sequence[
         event = CASE_EVENT.record(*row[4 : 4 + _EVENT_WIDTH])
         stored = row[4 + _EVENT_WIDTH : 4 + _EVENT_WIDTH + _CASE_WIDTH]
         items: list[StreamedEvent | None] = [None] * len(scopes)
-        for role, reads_of_role in zip(roles, row[4 + _EVENT_WIDTH + _CASE_WIDTH :], strict=True):
-            own = _role_read(role).own
+        for role_read, reads_of_role in zip(role_reads, row[4 + _EVENT_WIDTH + _CASE_WIDTH :], strict=True):
             for read in reads_of_role or ():
                 case = list(stored)
-                for i, value in zip(own, read[1:], strict=True):
+                for i, value in zip(role_read.own, read[1:], strict=True):
                     case[i] = value
                 items[read[0]] = StreamedEvent(row[0], row[1], event, CASE.record(*case))
         found.append(BatchRow(Route(row[0], event[_KIND], row[2], row[3]), tuple(items)))
