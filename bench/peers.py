@@ -112,6 +112,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _pool_env(variable: str, size: int | None) -> dict[str, str]:
+    """A peer's pool size as its own variable says it, or nothing for the peer's default (10 each)."""
+    return {} if size is None else {variable: str(size)}
+
+
 def clean_env() -> dict[str, str]:
     """The environment without any setting of the service's that could change what it does."""
     return {
@@ -145,9 +150,17 @@ def wait_ready(peer: Peer, probe: Request, timeout: float = 120) -> None:
     raise SystemExit(f"{peer.name} not ready after {timeout}s; see {peer.log_path}")
 
 
-def start_ours(name: str, dsn: str, execution: str, workers: int = 1, env: dict[str, str] | None = None) -> Peer:
-    """Our service over ``dsn`` (``liaison serve --workers``), with ``env`` on top of the bench's."""
-    extra = env or {}
+def start_ours(
+    name: str,
+    dsn: str,
+    execution: str,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    pool_size: int | None = None,
+) -> Peer:
+    """Our service over ``dsn`` (``liaison serve --workers``), with ``env`` on top of the bench's;
+    ``pool_size`` connections per process (None: the service's default)."""
+    extra = (env or {}) | _pool_env("LIAISON_POOL_SIZE", pool_size)
     port = free_port()
     env = {
         **clean_env(),
@@ -194,6 +207,7 @@ def start_postgraphile(
     workers: int = 1,
     session: str = SESSION_OPTIONS,
     node_flags: tuple[str, ...] = (),
+    pool_size: int | None = None,
 ) -> Peer:
     """PostGraphile under ``workers`` cluster processes; ``session`` "" leaves PostgreSQL's
     defaults; ``token`` is what readiness is probed with (every request needs one)."""
@@ -210,6 +224,7 @@ def start_postgraphile(
         "PGL_JWT_AUDIENCE": JWT_ENV["LIAISON_JWT_AUDIENCE"],
         "NODE_ENV": "production",
         "GRAPHILE_ENV": "production",
+        **_pool_env("PG_POOL_SIZE", pool_size),
     }
     process, log_path = spawn(name, [str(node_binary()), *node_flags, "server.mjs"], env, PGL)
     peer = Peer(name, "postgraphile", port, process, log_path, workers)
@@ -236,7 +251,7 @@ def ariadne_venv() -> Path:
     return python
 
 
-def start_ariadne(dsn: str, token: str, *, workers: int = 1) -> Peer:
+def start_ariadne(dsn: str, token: str, *, workers: int = 1, pool_size: int | None = None) -> Peer:
     """The Python DataLoader peer under ``workers`` uvicorn processes, verifying the same tokens."""
     python = ariadne_venv()
     port = free_port()
@@ -248,6 +263,7 @@ def start_ariadne(dsn: str, token: str, *, workers: int = 1) -> Peer:
         "JWT_SECRET": JWT_ENV["LIAISON_JWT_SECRET"],
         "JWT_ISSUER": JWT_ENV["LIAISON_JWT_ISSUER"],
         "JWT_AUDIENCE": JWT_ENV["LIAISON_JWT_AUDIENCE"],
+        **_pool_env("POOL_SIZE", pool_size),
     }
     process, log_path = spawn("ariadne-dataloader", [str(python), "server.py"], env, ARIADNE)
     peer = Peer("ariadne-dataloader", "ariadne", port, process, log_path, workers)
@@ -260,7 +276,7 @@ def start_ariadne(dsn: str, token: str, *, workers: int = 1) -> Peer:
 JOINMONSTER = BENCH / "joinmonster"
 
 
-def start_joinmonster(dsn: str, token: str, *, workers: int = 1) -> Peer:
+def start_joinmonster(dsn: str, token: str, *, workers: int = 1, pool_size: int | None = None) -> Peer:
     """join-monster under ``workers`` cluster processes on PostGraphile's Node, verifying the same tokens,
     its pool with our pool's session settings (``SESSION_OPTIONS``)."""
     npm_ci()
@@ -278,6 +294,7 @@ def start_joinmonster(dsn: str, token: str, *, workers: int = 1) -> Peer:
         "JWT_ISSUER": JWT_ENV["LIAISON_JWT_ISSUER"],
         "JWT_AUDIENCE": JWT_ENV["LIAISON_JWT_AUDIENCE"],
         "NODE_ENV": "production",
+        **_pool_env("POOL_SIZE", pool_size),
     }
     process, log_path = spawn("joinmonster", [str(node_binary()), "server.js"], env, JOINMONSTER)
     peer = Peer("joinmonster", "joinmonster", port, process, log_path, workers)

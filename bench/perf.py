@@ -129,6 +129,8 @@ class Plan:
     wrk_cpus: str | None = None
     node_flags: tuple[str, ...] = ()
     check_every: int = 10
+    pool_size: int | None = None
+    """Connections per process in every peer's pool (None: each peer's default, 10)."""
 
 
 FULL = Plan(size=1_000_000, rounds=5, base=10, cap=60, warmup=10)
@@ -215,23 +217,34 @@ def bench_token(role: str = "internal", sub: str = "bench/perf.py") -> str:
 def start_peers(dsn: str, plan: Plan, workers: int, token: str) -> dict[str, Peer]:
     """The HTTP peers of ``plan`` at once, each with ``workers`` processes."""
     peers: dict[str, Peer] = {}
+    pool = plan.pool_size
     try:
         for execution in ("compiled", "dataloader"):
             name = f"ours-{execution}"
             if name in plan.peers or (name == "ours-compiled" and "replay-ours" in plan.peers):
-                peers[name] = start_ours(name, dsn, execution, workers)
+                peers[name] = start_ours(name, dsn, execution, workers, pool_size=pool)
         if "ours-unkept" in plan.peers:  # compiled, keeping no answer: every request runs its statement
-            peers["ours-unkept"] = start_ours("ours-unkept", dsn, "compiled", workers, env={"LIAISON_ANSWERS_MIB": "0"})
+            peers["ours-unkept"] = start_ours(
+                "ours-unkept", dsn, "compiled", workers, env={"LIAISON_ANSWERS_MIB": "0"}, pool_size=pool
+            )
         if "postgraphile" in plan.peers or "replay-postgraphile" in plan.peers:
-            peers["postgraphile"] = start_postgraphile(dsn, token, workers=workers, node_flags=plan.node_flags)
+            peers["postgraphile"] = start_postgraphile(
+                dsn, token, workers=workers, node_flags=plan.node_flags, pool_size=pool
+            )
         if "postgraphile-defaults" in plan.peers:
             peers["postgraphile-defaults"] = start_postgraphile(
-                dsn, token, name="postgraphile-defaults", workers=workers, session="", node_flags=plan.node_flags
+                dsn,
+                token,
+                name="postgraphile-defaults",
+                workers=workers,
+                session="",
+                node_flags=plan.node_flags,
+                pool_size=pool,
             )
         if "ariadne-dataloader" in plan.peers:
-            peers["ariadne-dataloader"] = start_ariadne(dsn, token, workers=workers)
+            peers["ariadne-dataloader"] = start_ariadne(dsn, token, workers=workers, pool_size=pool)
         if "joinmonster" in plan.peers:
-            peers["joinmonster"] = start_joinmonster(dsn, token, workers=workers)
+            peers["joinmonster"] = start_joinmonster(dsn, token, workers=workers, pool_size=pool)
     except BaseException:
         for peer in peers.values():
             stop(peer)
@@ -550,6 +563,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--node-flags", type=shlex.split, help="flags for PostGraphile's node, e.g. '--max-semi-space-size=64'"
     )
+    parser.add_argument(
+        "--pool-size", type=int, help="connections per process in every peer's pool (default: each peer's, 10)"
+    )
     parser.add_argument("--check-every", type=int, help="check one response body in N during timing (default 10)")
     parser.add_argument("--keep-going", action="store_true", help="time even when answers differ (flagged)")
     return parser.parse_args(argv)  # fmt: skip
@@ -569,6 +585,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         "wrk_cpus": args.wrk_cpus,
         "node_flags": tuple(args.node_flags) if args.node_flags else None,
         "check_every": args.check_every,
+        "pool_size": args.pool_size,
     }
     plan = dataclasses.replace(plan, **{k: v for k, v in changes.items() if v is not None})
     if args.duration is not None:
@@ -597,6 +614,7 @@ def main(argv: list[str] | None = None) -> None:
         check_every=plan.check_every,
         wrk_cpus=plan.wrk_cpus,
         node_flags=" ".join(plan.node_flags),
+        pool_size=plan.pool_size,
     )
     with bench_database(args.dsn, plan.size, returns_for(plan.size)) as db:
         measure(db, plan, results, args.keep_going)

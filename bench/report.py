@@ -67,6 +67,7 @@ class Results:
     check_every: int = 10
     wrk_cpus: str | None = None
     node_flags: str = ""
+    pool_size: int | None = None
 
     def add(self, query: str, regime: str, workers: int, concurrency: int, peer: str, run: Run) -> None:
         self.runs.setdefault((query, regime, workers, concurrency, peer), []).append(run)
@@ -174,6 +175,11 @@ def markdown(results: Results) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in results.versions.items())
     loads = "; ".join(f"{part}: {a:.2f} → {b:.2f}" for part, a, b in results.parts)
     variants = ", ".join(f"{k} {v:,}" for k, v in results.variants.items())
+    pool_text = (
+        "each peer's default (10 per process)"
+        if results.pool_size is None
+        else f"{results.pool_size} per process, every peer"
+    )
     title = "smoke run: proves the harness, not a result" if results.mode == "smoke" else "the benchmark"
     parts = [
         f"## PostGraphile v5 against ours (`bench/perf.py`, {title}), {results.started}",
@@ -182,7 +188,7 @@ def markdown(results: Results) -> str:
         "",
         f"{results.database} Load average (1 min) {results.load_at_start:.2f} at the start; per part, start → end: "
         f"{loads}. Took {results.seconds / 60:.1f} min in all. wrk pinned to CPUs: {results.wrk_cpus or 'no'}; "
-        f"node flags: {results.node_flags or 'none'}; one body in {results.check_every} checked during timing. "
+        f"node flags: {results.node_flags or 'none'}; pools: {pool_text}; one body in {results.check_every} checked during timing. "
         f"Varied regime: {variants or 'not run'} variants. Versions: {versions}.",
         "",
         "Median over rounds (range: lowest–highest round). procs: processes per peer (ours: `liaison serve "
