@@ -16,7 +16,6 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
-from strawberry.http.parse_content_type import parse_content_type
 
 from db.access import ANONYMOUS
 from db.errors import DatabaseUnavailable
@@ -27,7 +26,7 @@ from resolvers.record import RequestRecord
 
 from .auth import Unauthenticated
 from .jsonout import dumps
-from .media import JSON, response_media_type
+from .media import JSON, request_media_type, response_media_type
 
 __all__ = [
     "HTTP_CODES",
@@ -106,7 +105,7 @@ async def admit(request: Request, limits: LimitSettings, *, graphql: bool = True
             raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
         body = await _read_body(request, limits)
         request.state.graphql_request = None
-        if graphql and parse_content_type(request.headers.get("content-type", ""))[0] == JSON:
+        if graphql and request_media_type(request.headers.get("content-type", "")) == JSON:
             checked, request.state.graphql_request = _checked_graphql_body(bytes(body))
             body = bytearray(checked)
         keep_body(request, bytes(body))

@@ -38,7 +38,6 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -54,7 +53,7 @@ from .faults import answering_faults, graphql_outage
 from .http_cache import graphql_cacheable
 from .ide import graphiql_page
 from .jsonout import dumps
-from .media import GRAPHQL_RESPONSE, JSON, response_media_type
+from .media import GRAPHQL_RESPONSE, JSON, request_media_type, response_media_type
 from .results import is_request_error
 from .subscriptions import SizedWebSocketAdapter, TransportWsHandler, websocket_options
 
@@ -106,7 +105,7 @@ class GraphQLApp(GraphQL[Context, None]):
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         if response_media_type(request.headers.get("accept")) is None:
             raise HTTPException(406, f"This endpoint answers in {GRAPHQL_RESPONSE} or {JSON}.")
-        if request.method == "POST" and parse_content_type(request.content_type or "")[0] != JSON:
+        if request.method == "POST" and request_media_type(request.content_type or "") != JSON:
             raise HTTPException(415, f"Send the GraphQL request as {JSON}.")
         try:
             data = await super().parse_http_body(request)

@@ -55,7 +55,13 @@ class _Text(logging.Formatter):
 
 
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
-    """Send every logger's records to stderr in ``log_format``."""
+    """Send every logger's records to stderr in ``log_format``.
+
+    Records are made without what neither format writes (thread, process, the caller's
+    file and line), as the logging HOWTO's "Optimization" section says: a record per request
+    then costs a few microseconds less."""
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None  # no frame walk for the caller: the HOWTO's way to turn it off
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if log_format == "json" else _Text(_TEXT))
     root = logging.getLogger()

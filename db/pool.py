@@ -74,18 +74,10 @@ class Database:
         the wait still holds: its statement has run out its bound; or when one failed
         during the wait (it releases after failing)."""
         loop = asyncio.get_running_loop()
-        waited_from = loop.time()
-        self.waiting += 1
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self._turns.acquire()
-        except TimeoutError as exc:
-            stuck = any(since <= waited_from for since in self._holders.values())
-            if stuck or self._faulted_at >= waited_from:
-                raise DatabaseUnavailable() from exc
-            raise PoolSaturated() from exc
-        finally:
-            self.waiting -= 1
+        if self._turns.locked():
+            await self._wait_turn(loop.time())
+        else:  # a turn is free: taken at once, without a timer to set and cancel
+            await self._turns.acquire()
         self.in_use += 1
         turn = object()
         if bounded:
@@ -100,6 +92,19 @@ class Database:
             self._holders.pop(turn, None)
             self.in_use -= 1
             self._turns.release()
+
+    async def _wait_turn(self, waited_from: float) -> None:
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._turns.acquire()
+        except TimeoutError as exc:
+            stuck = any(since <= waited_from for since in self._holders.values())
+            if stuck or self._faulted_at >= waited_from:
+                raise DatabaseUnavailable() from exc
+            raise PoolSaturated() from exc
+        finally:
+            self.waiting -= 1
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         # One deadline for acquire, query and release, from the turn on. Not asyncio.timeout

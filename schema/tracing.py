@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -20,7 +21,12 @@ _NO_TRACER = trace.NoOpTracer()
 
 def operation_span(tracer: Tracer | None, operation_name: str | None) -> AbstractContextManager[Span]:
     """The GraphQL operation's span, named as Strawberry names it, and current while it runs,
-    so that the SQL statements' spans (the asyncpg instrumentation) are its children."""
+    so that the SQL statements' spans (the asyncpg instrumentation) are its children.
+
+    With tracing off, the invalid span and nothing made current: what a no-op tracer's span
+    amounts to, without its context switch (about 2 % of a known query's CPU, profiled)."""
+    if tracer is None or isinstance(tracer, trace.NoOpTracer):
+        return contextlib.nullcontext(trace.INVALID_SPAN)
     name = f"GraphQL Query: {operation_name}" if operation_name else "GraphQL Query"
     attributes = {"component": "graphql"}
     if operation_name:
