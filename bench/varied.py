@@ -4,11 +4,18 @@ A detail page that varies its ``code`` or a list that pages with a cursor is wha
 client sends; a cache keyed by exact values (a rendered statement, a plan) is then as good
 as its hit rate, which the identical regime hides. Per query, up to ``VARIANTS`` sets:
 
-- Q1: contact points per district (10–30) and cases per point (1–10);
-- Q2: page size (10–50) and a cursor into the five-star list (or none), the cursors read
-  from each peer's own connection beforehand (they are opaque and differ), position by position;
-- Q3: 1,000 contact-point codes (every point when there are fewer), cases per page (5–20);
+- Q1: contact points per district (10–30) and cases per point (1–9);
+- Q2: page size (30–70) and a cursor into the five-star list (or none) with a whole page
+  after it, the cursors read from each peer's own connection beforehand (they are opaque and
+  differ), position by position;
+- Q3: 1,000 contact-point codes (every point when there are fewer), cases per page (5–15);
 - Q4: every region with districts.
+
+Page sizes are drawn around the identical regime's (``_around``), so that the two regimes
+ask for as much on average and differ in the values only: a comparison of the regimes then
+measures what varying costs, not what a longer page costs (before 2026-12-06 Q2's pages
+averaged 30 rows against the identical 50, some cut short by the list's end; Q3's 12.5 cases
+against 10).
 
 The draw is seeded, so two runs send the same sequence. Each peer's variables for one
 variant mean the same data (checked on a sample before timing, bench/check.py).
@@ -76,6 +83,11 @@ def _cursors(peer: Peer, document: str, field: str, q: BenchQuery, limit: int) -
     return found[:limit]
 
 
+def _around(rng: random.Random, value: int, spread: int) -> int:
+    """A page size from ``value - spread`` to ``value + spread``, ``value`` on average."""
+    return rng.randint(value - spread, value + spread)
+
+
 def draw(dsn: str, queries: list[BenchQuery], ours: list[Peer], postgraphile: Peer | None) -> dict[str, list[Variant]]:
     """query key → its variants (Q1–Q4; the others have no varied form). Every one of ``ours``
     is asked the same cursor pages (our peers must see the same requests, budget included)."""
@@ -89,7 +101,11 @@ def draw(dsn: str, queries: list[BenchQuery], ours: list[Peer], postgraphile: Pe
         return Variant(variables, (pg_variables if pg_variables is not None else variables) if pg else None)
 
     if "Q1" in by_key:
-        found["Q1"] = [both({"points": rng.randint(10, 30), "cases": rng.randint(1, 10)}) for _ in range(VARIANTS)]
+        same = by_key["Q1"].variables
+        found["Q1"] = [
+            both({"points": _around(rng, same["points"], 10), "cases": _around(rng, same["cases"], 4)})
+            for _ in range(VARIANTS)
+        ]
     if "Q2" in by_key:
         q = by_key["Q2"]
         mine, *others = [_cursors(peer, _OURS_CURSORS, "contactPoints", q, VARIANTS) for peer in ours]
@@ -103,7 +119,8 @@ def draw(dsn: str, queries: list[BenchQuery], ours: list[Peer], postgraphile: Pe
         positions = min(len(mine), len(theirs))
         variants = []
         for _ in range(VARIANTS):
-            first, at = rng.randint(10, 50), rng.randint(-1, positions - 1)
+            first = _around(rng, q.variables["first"], 20)
+            at = rng.randint(-1, max(positions - first - 1, -1))  # a whole page after it (90 five-star points here)
             variants.append(
                 both(
                     {"first": first, "after": mine[at] if at >= 0 else None},
@@ -112,7 +129,8 @@ def draw(dsn: str, queries: list[BenchQuery], ours: list[Peer], postgraphile: Pe
             )
         found["Q2"] = variants
     if "Q3" in by_key:
-        found["Q3"] = [both({"code": codes[i % len(codes)], "cases": rng.randint(5, 20)}) for i in range(VARIANTS)]
+        cases = by_key["Q3"].variables["cases"]
+        found["Q3"] = [both({"code": codes[i % len(codes)], "cases": _around(rng, cases, 5)}) for i in range(VARIANTS)]
     if "Q4" in by_key:
         found["Q4"] = [both({"region": regions[i % len(regions)]}) for i in range(len(regions))]
     return found
