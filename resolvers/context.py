@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,7 +35,7 @@ def request_id(connection: HTTPConnection) -> str:
     known = getattr(connection.state, "request_id", None)
     if known is None:
         given = connection.headers.get(REQUEST_ID, "")
-        known = given if 0 < len(given) <= 64 and given.isascii() and given.isprintable() else uuid.uuid4().hex
+        known = given if 0 < len(given) <= 64 and given.isascii() and given.isprintable() else secrets.token_hex(16)
         connection.state.request_id = known
     return known
 
