@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .peers import BENCH, ROOT, Peer
-from .procs import cpu_seconds, peak_rss_mb, reset_peak_rss, wait_idle
+from .procs import busy_cores, cpu_seconds, machine_ticks, peak_rss_mb, reset_peak_rss, wait_idle
 from .queries import Request
 from .replay import ReplayJob, Statement
 
@@ -50,6 +50,9 @@ class Run:
     bad_bodies: int = 0
     """... of which failed (not HTTP 200, or no "data", or an "errors" member); counted in ``errors``."""
     bad_sample: str = ""
+    machine_cores: float = float("nan")
+    """Cores the whole machine kept busy during the run (wrk, the peer, PostgreSQL, the rest):
+    near ``os.cpu_count()``, the machine was the limit; well below, a process or a wait was."""
 
     @property
     def cpu_ms(self) -> float:
@@ -115,8 +118,9 @@ def run_wrk(
     argv = [*(["taskset", "-c", cpus] if cpus else []), "wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{math.ceil(duration)}s",
             "--timeout", "120s", "--latency", "-s", str(WRK_SCRIPT), peer.url(request.path)]  # fmt: skip
     reset_peak_rss(peer.pid)
-    server, pg = cpu_seconds(peer.pid), cpu_seconds(pg_pid)
+    server, pg, machine = cpu_seconds(peer.pid), cpu_seconds(pg_pid), machine_ticks()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    machine_cores = busy_cores(machine, machine_ticks())
     server, pg = cpu_seconds(peer.pid) - server, cpu_seconds(pg_pid) - pg
     rss = peak_rss_mb(peer.pid)
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
@@ -143,6 +147,7 @@ def run_wrk(
         found["checked"],
         found["bad_bodies"],
         sample,
+        machine_cores,
     )
 
 

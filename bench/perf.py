@@ -472,6 +472,17 @@ def describe(db: BenchDatabase) -> str:
     )
 
 
+def _code() -> str:
+    """The commit this tree is at, and whether it has changes not committed: the code measured."""
+
+    def git(*args: str) -> str:
+        command = ["git", "-C", str(ROOT), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()  # noqa: S603
+
+    commit = git("rev-parse", "--short", "HEAD") or "?"
+    return f"{commit} with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else commit
+
+
 def versions(dsn: str) -> dict[str, str]:
     async def server_version() -> str:
         conn = await asyncpg.connect(dsn)
@@ -487,6 +498,7 @@ def versions(dsn: str) -> dict[str, str]:
     node = subprocess.run([str(node_binary()), "--version"], capture_output=True, text=True, check=False).stdout  # noqa: S603
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout.split()  # noqa: S607
     return {
+        "liaison-graph": _code(),
         "postgraphile": npm_version("postgraphile"),
         "grafast": npm_version("grafast"),
         "join-monster": npm_version("join-monster", JOINMONSTER),

@@ -14,8 +14,10 @@ from pathlib import Path
 
 __all__ = [
     "backends_cpu_seconds",
+    "busy_cores",
     "cpu_seconds",
     "descendants",
+    "machine_ticks",
     "peak_rss_mb",
     "reset_peak_rss",
     "rss_mb",
@@ -106,6 +108,20 @@ def backends_cpu_seconds(postmaster: int | None, database: str) -> float:
         if fields is not None and pid != postmaster and f" {database} " in f" {title} ":
             total += (int(fields[11]) + int(fields[12])) / TICK
     return total
+
+
+def machine_ticks() -> tuple[int, int]:
+    """The machine's CPU ticks so far, (busy, all), from /proc/stat's first line: idle and
+    iowait are not busy."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(values) - values[3] - values[4], sum(values)
+
+
+def busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Cores the whole machine kept busy on average between two ``machine_ticks``: everything
+    that ran (load generator, servers, PostgreSQL, anything else), of ``os.cpu_count()``."""
+    elapsed = after[1] - before[1]
+    return (os.cpu_count() or 1) * (after[0] - before[0]) / elapsed if elapsed else float("nan")
 
 
 def reset_peak_rss(root: int) -> None:

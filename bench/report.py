@@ -116,8 +116,9 @@ def _failures(runs: list[Run], concurrency: int) -> str:
 def main_table(results: Results) -> str:
     lines = [
         "| regime | procs | query | clients | peer | path | req/s (range) | p50 ms | p99 ms | server CPU ms/req "
-        "| PG CPU ms/req | server+PG CPU ms/req | SQL/req (all) | peak RSS MB | failures (bad of checked bodies) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| PG CPU ms/req | server+PG CPU ms/req | machine busy (cores) | SQL/req (all) | peak RSS MB "
+        "| failures (bad of checked bodies) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for q, regime, w, c in _groups(results):
         for peer in PEERS:
@@ -134,7 +135,7 @@ def main_table(results: Results) -> str:
                 f"| {regime} | {w} | {q} {results.titles.get(q, '')} | {c} | {peer} | {path} | {_range([r.rps for r in runs])} "
                 f"| {_n(_median([r.p50_ms for r in runs]))} | {_n(_median([r.p99_ms for r in runs]))} "
                 f"| {_n(_median([r.server_cpu_ms for r in runs]), 2)} | {_n(_median([r.pg_cpu_ms for r in runs]), 2)} "
-                f"| {_range([r.cpu_ms for r in runs], 2)} "
+                f"| {_range([r.cpu_ms for r in runs], 2)} | {_n(_median([r.machine_cores for r in runs]), 2)} "
                 f"| {_n(data, 1)} ({_n(every, 1)}) | {_n(max(r.rss_mb for r in runs), 0)} | {_failures(runs, c)} |"
             )  # fmt: skip
     return "\n".join(lines)
@@ -193,7 +194,8 @@ def markdown(results: Results) -> str:
         "",
         "Median over rounds (range: lowest–highest round). procs: processes per peer (ours: `liaison serve "
         "--workers N`; PostGraphile: `node:cluster` workers). CPU per request: the peer's process tree (a replay: "
-        "its asyncpg driver) and PostgreSQL's (postmaster and every child), from /proc. SQL/req: statements that "
+        "its asyncpg driver) and PostgreSQL's (postmaster and every child), from /proc. machine busy: cores the "
+        "whole machine kept busy during the run (wrk, the peer, PostgreSQL, anything else; /proc/stat). SQL/req: statements that "
         "read data per request (in brackets all statements), from the server log in an untimed pass. path: the "
         "`X-Liaison-Execution` header of our answer; for a replay, where its statements came from.",
         "",
