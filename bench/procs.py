@@ -70,9 +70,8 @@ def cpu_seconds(root: int | None) -> float:
         return 0.0
     total = 0.0
     for _ in range(_READINGS):
-        tree = descendants(root)
-        ticks = [_ticks(pid, reaped=False) for pid in tree[1:]]  # the children first, the root last
-        ticks.append(_ticks(root, reaped=True))
+        tree = descendants(root)  # the root first: read last, after its children
+        ticks = [_ticks(pid, reaped=pid == root) for pid in reversed(tree)]
         total = sum(t or 0 for t in ticks) / TICK
         if None not in ticks and set(descendants(root)) == set(tree):
             break
@@ -104,9 +103,8 @@ def backends_cpu_seconds(postmaster: int | None, database: str) -> float:
             title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        fields = _stat(pid)
-        if fields is not None and pid != postmaster and f" {database} " in f" {title} ":
-            total += (int(fields[11]) + int(fields[12])) / TICK
+        ticks = _ticks(pid, reaped=False) if pid != postmaster and f" {database} " in f" {title} " else None
+        total += (ticks or 0) / TICK
     return total
 
 
