@@ -67,6 +67,10 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self._latencies: dict[tuple[str, str, str], Any] = {}
+        """``request_seconds``' child per label values, looked up once, as Prometheus's client
+        guidelines advise for a hot path (``labels()`` checks its arguments and takes a lock on
+        every call). As bounded as the label values."""
         self.saved_names: set[str] = set()
         """Names of saved queries, the operation label's values besides ``OTHER``: bounded by
         what admins save, not by what clients send."""
@@ -90,7 +94,10 @@ class Metrics:
             self.errors.labels(code).inc()
         if endpoint is not None:
             labels = (endpoint, self.operation_label(record), record.execution or "none")
-            self.request_seconds.labels(*labels).observe(seconds)
+            latency = self._latencies.get(labels)
+            if latency is None:
+                latency = self._latencies[labels] = self.request_seconds.labels(*labels)
+            latency.observe(seconds)
 
 
 class _StateCollector(Collector):

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from resolvers.context import request_id
 from resolvers.record import RequestRecord
 
+from .logs import log_fields
 from .metrics import Metrics
 
 __all__ = ["RequestTelemetry", "Telemetry"]
@@ -74,7 +75,7 @@ class RequestTelemetry:
             seconds = time.perf_counter() - started
             path = scope["path"]
             self.telemetry.metrics.observe(_endpoint(path), record, seconds)
-            _log(connection, record, status, seconds)
+            _log(connection, record, status, seconds, tracing=self.telemetry.tracer_provider is not None)
 
 
 def _endpoint(path: str) -> str | None:
@@ -86,12 +87,12 @@ def _endpoint(path: str) -> str | None:
     return None
 
 
-def _log(connection: HTTPConnection, record: RequestRecord, status: int, seconds: float) -> None:
+def _log(connection: HTTPConnection, record: RequestRecord, status: int, seconds: float, *, tracing: bool) -> None:
     viewer = getattr(connection.state, "viewer", None)
     operation = record.saved_query or record.operation
     fields = {
         "request_id": request_id(connection),
-        "trace_id": _trace_id(connection),
+        "trace_id": _trace_id(connection, tracing),
         "method": connection.scope["method"],
         "path": connection.scope["path"],
         "status": status,
@@ -105,13 +106,13 @@ def _log(connection: HTTPConnection, record: RequestRecord, status: int, seconds
         "role": viewer.role.value if viewer is not None else None,
         "errors": record.errors,
     }
-    log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
+    log_fields(log, f"{fields['method']} {fields['path']} {status}", fields)
 
 
-def _trace_id(connection: HTTPConnection) -> str | None:
+def _trace_id(connection: HTTPConnection, tracing: bool) -> str | None:
     """The trace this request is part of: the current span's when tracing is on, else the
     caller's ``traceparent``, so that lines still join the router's trace."""
-    context = trace.get_current_span().get_span_context()
+    context = trace.get_current_span().get_span_context() if tracing else trace.INVALID_SPAN_CONTEXT
     given = connection.headers.get("traceparent")
     if not context.is_valid and given:
         context = trace.get_current_span(_TRACE_CONTEXT.extract({"traceparent": given})).get_span_context()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
 
-from api.logs import configure_logging
+from api.logs import configure_logging, log_fields
 
 from .support import bearer, live_service
 from .writes_support import NAME, PHONE, PUDONG_POINT, document, intake
@@ -65,6 +68,68 @@ def test_every_line_is_json_and_none_holds_personal_data(db_dsn: str, tmp_path: 
     assert access["log-get"]["path"] == "/graphql"  # without its query string
     assert access["log-get"]["operation"] == "Point"
     assert {line["logger"] for line in lines} >= {"liaison.access", "uvicorn.error"}  # uvicorn's own, as JSON too
+
+
+@contextlib.contextmanager
+def json_logging() -> Iterator[None]:
+    """The process's logging as ``liaison`` sets it up in the JSON format, on the stderr of
+    the moment (capfd's, once the test runs)."""
+    root = logging.getLogger()
+    kept = root.handlers[:], root.level
+    try:
+        configure_logging("json")
+        yield
+    finally:
+        root.handlers[:], level = kept
+        root.setLevel(level)
+
+
+FIELDS = {"request_id": "r1", "trace_id": None, "status": 200, "duration_ms": 1.25, "errors": ["X"], "cost": 6}
+
+
+def test_a_line_written_straight_is_the_line_logging_writes(capfd: pytest.CaptureFixture[str]) -> None:
+    access = logging.getLogger("liaison.access")
+    with json_logging():
+        access.info("POST /graphql 200", extra=FIELDS)
+        log_fields(access, "POST /graphql 200", FIELDS)
+    through_logging, straight = (json.loads(line) for line in capfd.readouterr().err.splitlines())
+    assert list(straight) == list(through_logging)  # the same keys, in the same order
+    assert datetime.datetime.fromisoformat(straight.pop("time")).utcoffset() == datetime.timedelta(0)
+    through_logging.pop("time")
+    assert (
+        straight
+        == through_logging
+        == {"level": "INFO", "logger": "liaison.access", "message": "POST /graphql 200", **FIELDS}
+    )
+
+
+def test_a_line_goes_through_logging_where_anything_else_would_see_it(capfd: pytest.CaptureFixture[str]) -> None:
+    access, seen = logging.getLogger("liaison.access"), Collected()
+    with json_logging():
+        logging.getLogger("liaison").addHandler(seen)  # an embedding application's own handler
+        try:
+            log_fields(access, "GET /healthz 200", FIELDS)
+        finally:
+            logging.getLogger("liaison").removeHandler(seen)
+    (record,) = seen.records
+    assert record.getMessage() == "GET /healthz 200" and record.request_id == "r1"  # type: ignore[attr-defined]
+    assert json.loads(capfd.readouterr().err)["request_id"] == "r1"  # and on stderr, through the JSON handler
+    access.setLevel(logging.WARNING)
+    try:
+        with json_logging():
+            log_fields(access, "GET /healthz 200", FIELDS)
+    finally:
+        access.setLevel(logging.NOTSET)
+    assert capfd.readouterr().err == ""  # a logger turned down writes nothing
+
+
+class Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def test_text_lines_for_people(capsys: pytest.CaptureFixture[str]) -> None:
