@@ -2,11 +2,11 @@
 
 Shared by /graphql and /queries/{name}, so both obey the same body limit, credentials
 and router secret, and refuse in the same shape: a GraphQL-style JSON body with a code.
+``api.faults.answering_faults`` runs ``read_body`` then ``identify``, within their bounds.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import re
@@ -33,8 +33,9 @@ __all__ = [
     "RETRY_AFTER",
     "ROUTER_SECRET_HEADER",
     "Refused",
-    "admit",
     "context_for",
+    "identify",
+    "read_body",
     "record_of",
     "refusal",
     "unavailable",
@@ -94,51 +95,44 @@ def refusal(request: Request, refused: Refused) -> Response:
     )
 
 
-async def admit(request: Request, limits: LimitSettings, *, graphql: bool = True) -> None:
-    """Read a bounded body (``graphql``: a GraphQL request's, checked), and establish the
-    viewer; raise ``Refused`` otherwise."""
-    settings = request.app.state.settings
+async def read_body(request: Request, limits: LimitSettings, *, graphql: bool = True) -> None:
+    """Read a body within ``LIAISON_MAX_BODY_BYTES`` (``graphql``: a GraphQL request's,
+    checked); raise ``Refused`` otherwise. The caller bounds the time it takes
+    (``api.faults.answering_faults``): a client sending it slowly holds a connection and a task."""
     limit = limits.max_body_bytes
-    if request.method == "POST":
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+    if request.method != "POST":
+        return
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
             raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
-        body = await _read_body(request, limits)
-        request.state.graphql_request = None
-        if graphql and request_media_type(request.headers.get("content-type", "")) == JSON:
-            checked, request.state.graphql_request = _checked_graphql_body(bytes(body))
-            body = bytearray(checked)
-        keep_body(request, bytes(body))
-    secret = settings.router_secret
-    given = request.headers.get(ROUTER_SECRET_HEADER, "")
+    state = request.state
+    state.graphql_request = None
+    if graphql and request_media_type(request.headers.get("content-type", "")) == JSON:
+        checked, state.graphql_request = _checked_graphql_body(bytes(body))
+        body = bytearray(checked)
+    keep_body(request, bytes(body))
+
+
+async def identify(request: Request) -> None:
+    """Establish the viewer and whether the federation router sent the request; raise
+    ``Refused`` for a credential that is not valid."""
+    app, state, headers = request.app.state, request.state, request.headers
+    secret = app.settings.router_secret
+    given = headers.get(ROUTER_SECRET_HEADER, "")
     matches = secret is not None and hmac.compare_digest(given.encode(), secret.encode())
-    request.state.router_verified = matches
-    request.state.from_router = secret is None or matches
+    state.router_verified = matches
+    state.from_router = secret is None or matches
     try:
-        request.state.viewer = await request.app.state.authenticator.viewer(
-            request.headers.get("authorization"), request.app.state.db
-        )
+        state.viewer = await app.authenticator.viewer(headers.get("authorization"), app.db)
     except Unauthenticated as exc:
         raise Refused(401, exc.code, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
     except DatabaseUnavailable as fault:
         raise unavailable(fault) from fault
-
-
-async def _read_body(request: Request, limits: LimitSettings) -> bytearray:
-    """The body, within ``LIAISON_MAX_BODY_BYTES`` and ``LIAISON_BODY_TIMEOUT``: a client
-    sending it slowly holds a connection and a task, and the request's own timeout starts
-    only once it is in."""
-    limit, body = limits.max_body_bytes, bytearray()
-    try:
-        async with asyncio.timeout(limits.body_timeout):
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
-                    raise Refused(413, "PAYLOAD_TOO_LARGE", f"The request body may hold at most {limit} bytes.")
-    except TimeoutError:
-        message = f"The request body did not arrive within {limits.body_timeout:g}s; send it at once."
-        raise Refused(408, "BODY_TIMEOUT", message, {"Connection": "close"}) from None
-    return body
 
 
 _DOCUMENT_ID = re.compile(r"(sha256:)?[0-9a-f]{64}")
@@ -183,21 +177,21 @@ def _checked_graphql_body(body: bytes) -> tuple[bytes, Any]:
 
 def context_for(request: Request, response: Response | None) -> Context:
     """The per-request context of an admitted request."""
-    state = request.app.state
-    route = state.engine.route(request)
+    app, admitted = request.app.state, request.state
+    route = app.engine.route(request)
     return Context(
         request=request,
         response=response,
-        db=state.db,
-        viewer=request.state.viewer,
-        limits=state.settings.limits,
-        budget=state.budget,
-        engine=state.engine,
+        db=app.db,
+        viewer=admitted.viewer,
+        limits=app.settings.limits,
+        budget=app.budget,
+        engine=app.engine,
         execution="compiled" if route == "fast_lane" else route,
-        from_router=request.state.from_router,
-        router_verified=request.state.router_verified,
+        from_router=admitted.from_router,
+        router_verified=admitted.router_verified,
         record=record_of(request),
-        tracer=state.telemetry.tracer,
+        tracer=app.telemetry.tracer,
     )
 
 

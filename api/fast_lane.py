@@ -43,9 +43,9 @@ __all__ = ["serve_known"]
 async def serve_known(request: Request) -> Response | None:
     """The response to an admitted request routed to the fast lane that the compiled path
     knows, or None."""
-    payload = request.state.graphql_request
+    admitted = request.state
+    payload, viewer = admitted.graphql_request, admitted.viewer
     query, operation_name = payload["query"], payload.get("operationName")
-    viewer = request.state.viewer
     media_type = response_media_type(request.headers.get("accept"))
     variables = payload.get("variables")
     if media_type is None or not isinstance(variables, dict | None):

@@ -18,10 +18,10 @@ wrong type, a missing ``query``). Added here, as graphql-http's audits ask
 - ``Cache-Control`` from the operation's cache hints, an ``ETag`` and 304 on GET
   (``api.http_cache``, as on ``/queries``).
 
-And before any of it, the request is admitted (``admission.admit``): its body within
-``LIAISON_MAX_BODY_BYTES`` (413) and ``LIAISON_BODY_TIMEOUT`` (408), its credential valid
-(401), a batch within ``LIAISON_MAX_OPERATIONS``; it then runs within
-``LIAISON_REQUEST_TIMEOUT`` and the bulkhead (``api.faults``, ``app.state.executions``).
+And before any of it, the request is admitted (``api.faults.answering_faults``, ``admission``):
+its body within ``LIAISON_MAX_BODY_BYTES`` (413) and ``LIAISON_BODY_TIMEOUT`` (408), its
+credential valid (401), a batch within ``LIAISON_MAX_OPERATIONS``; it then runs within
+``LIAISON_REQUEST_TIMEOUT`` and the bulkhead (``app.state.executions``).
 Every refusal at the HTTP level is a GraphQL-shaped JSON body with a ``code``, like every
 other error.
 """
@@ -47,7 +47,7 @@ from resolvers.cases_write import IDEMPOTENCY_HEADER
 from resolvers.context import Context
 from resolvers.limits import LimitSettings
 
-from .admission import HTTP_CODES, Refused, admit, context_for, refusal, websocket_context
+from .admission import HTTP_CODES, Refused, context_for, refusal, websocket_context
 from .fast_lane import serve_known
 from .faults import answering_faults, graphql_outage
 from .http_cache import graphql_cacheable
@@ -130,8 +130,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(request, WebSocket):  # admitted in connection_init (api.subscriptions)
             return await super().run(request, context, root_value)
         try:
-            await admit(request, self.limits)
-            async with answering_faults(request, self.limits.request_timeout):
+            async with answering_faults(request, self.limits, admit=True):
                 if request.app.state.engine.route(request) == "fast_lane":
                     known = await serve_known(request)
                     if known is not None:

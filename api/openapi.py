@@ -79,7 +79,7 @@ _ERROR: dict[str, Any] = {
 
 async def serve_openapi(request: Request) -> Response:
     try:
-        async with answering_faults(request, request.app.state.settings.limits.request_timeout):
+        async with answering_faults(request, request.app.state.settings.limits):
             operations = await saved.active_operations(request.app.state.db)
     except Refused as refused:
         return refusal(request, refused)

@@ -35,7 +35,7 @@ from resolvers.private_apis import graphql_schema
 from schema import schema
 from schema.caches import DocumentCaches
 
-from .admission import Refused, admit, context_for, record_of, refusal
+from .admission import Refused, context_for, record_of, refusal
 from .exports import FORMATS, export
 from .faults import answering_faults, outage
 from .http_cache import cacheable
@@ -50,8 +50,7 @@ _RESERVED = {"version", "format", "variables"}
 async def run_saved_query(request: Request) -> Response:
     limits = request.app.state.settings.limits
     try:
-        await admit(request, limits, graphql=False)
-        async with answering_faults(request, limits.request_timeout):
+        async with answering_faults(request, limits, admit=True, graphql=False):
             operation = await _operation(request)
             record_of(request).saved_query = operation.name
             request.app.state.telemetry.metrics.saved_names.add(operation.name)

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("socket writes (uvicorn: head, then body)", ("RequestResponseCycle.send ",)),
     ("the statement (fetch_answer: pool, asyncpg)", ("fetch_answer ",)),
     ("access line and metrics", ("_log (", "Metrics.observe ", "account (")),
-    ("admission (body, JSON, credential)", ("admit (",)),
+    ("admission (body, JSON, credential)", ("read_body (", "identify (")),
     ("the lane (bind, measure, budget charge, response)", ("serve_known ",)),
     ("request timeout, faults, route", ("GraphQLApp._answer ", "_served (")),
     ("request id (X-Request-ID)", ("request_id (",)),

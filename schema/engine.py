@@ -61,18 +61,19 @@ class QueryEngine:
 
     def route(self, connection: HTTPConnection) -> Route:
         """The path of this request: decided on its first call and kept on the request."""
-        known: Route | None = getattr(connection.state, "route", None)
+        state = connection.state
+        known: Route | None = getattr(state, "route", None)
         if known is None:
-            known = connection.state.route = self._decide(connection)
+            known = state.route = self._decide(connection, state)
         return known
 
-    def _decide(self, connection: HTTPConnection) -> Route:
+    def _decide(self, connection: HTTPConnection, state: Any) -> Route:
         if self.mode == "dataloader" or connection.headers.get(ROUTER_TRACE):
             return "dataloader"
         if self.mode == "verify":
             return "verify"
-        payload = getattr(connection.state, "graphql_request", None)
-        viewer = getattr(connection.state, "viewer", None)
+        payload = getattr(state, "graphql_request", None)
+        viewer = getattr(state, "viewer", None)
         if (
             self.fast_lane
             and isinstance(payload, dict)

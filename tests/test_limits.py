@@ -277,6 +277,25 @@ async def test_a_slow_request_is_cancelled_with_its_sql(db_dsn: str) -> None:
         await conn.close()
 
 
+async def test_the_request_bound_follows_the_body_bound_once_the_body_is_in(db_dsn: str) -> None:
+    """One timer bounds the body, then the request (api.faults.answering_faults): once the
+    body is in, the request has its own bound, not what was left of the body's."""
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        env = {"LIAISON_BODY_TIMEOUT": "1", "LIAISON_REQUEST_TIMEOUT": "20", "LIAISON_DB_TIMEOUT": "30"}
+        with service(db_dsn, **env) as client:
+            assert post(client, {"query": "{ regions { code } }"})[0] == 200
+            async with conn.transaction():
+                await conn.execute("LOCK TABLE region IN ACCESS EXCLUSIVE MODE")
+                waiting = asyncio.create_task(asyncio.to_thread(post, client, {"query": "{ regions { code } }"}))
+                await asyncio.sleep(2.5)  # past the body's bound, well within the request's
+                assert not waiting.done()
+            status, body = await waiting
+            assert status == 200 and codes(body) == [] and len(body["data"]["regions"]) > 0
+    finally:
+        await conn.close()
+
+
 def test_limits_refuse_nonsense_settings() -> None:
     from resolvers.limits import LimitSettings
 
