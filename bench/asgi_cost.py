@@ -30,19 +30,14 @@ from api.logs import configure_logging
 from api.settings import Settings
 
 from .benchdb import bench_database
+from .peers import LIMITS
 from .perf import bench_token
 from .queries import Request, build_queries
 
 __all__ = ["main"]
 
-_ENVIRONMENT = {  # as bench/fast_lane_cost.sh serves: compiled, budgets out of the way, the bench's JWT
-    "LIAISON_BUDGET_POINTS": "1000000000000",
-    "LIAISON_MAX_COST": "10000000",
-    "LIAISON_EXECUTION": "compiled",
-    "LIAISON_JWT_ISSUER": "https://sso.bench.example",
-    "LIAISON_JWT_AUDIENCE": "liaison-graph",
-    "LIAISON_JWT_SECRET": "the benchmark's own secret, at least thirty-two characters",
-}
+_ENVIRONMENT = {**LIMITS, "LIAISON_EXECUTION": "compiled"}
+"""As the benchmark serves our compiled peer: its limits and the single sign-on of its token."""
 
 
 def _scope(request: Request) -> dict[str, Any]:
