@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import uvloop
@@ -97,17 +99,30 @@ async def _measure(app: Any, request: Request, args: argparse.Namespace) -> list
         return runs
 
 
-def _pin(postmaster: int | None) -> str:
+@contextlib.contextmanager
+def _pinned(postmaster: int | None) -> Iterator[str]:
     """This process on its last allowed CPU, PostgreSQL (and the backends it forks from now)
-    on the others; what was done, in words."""
-    cpus = sorted(os.sched_getaffinity(0))
+    on the others, for the duration; what was done, in words. Both get their CPUs back
+    after: a server given by ``--dsn`` outlives the run, and a benchmark after it found
+    every new backend on one CPU."""
+    mine = os.sched_getaffinity(0)
+    cpus = sorted(mine)
     if len(cpus) < 2:
-        return "not pinned (one CPU)"
+        yield "not pinned (one CPU)"
+        return
+    theirs = os.sched_getaffinity(postmaster) if postmaster is not None else None
     os.sched_setaffinity(0, {cpus[-1]})
-    if postmaster is None:
-        return f"this process on CPU {cpus[-1]}; PostgreSQL not on this machine"
-    os.sched_setaffinity(postmaster, set(cpus[:-1]))
-    return f"this process on CPU {cpus[-1]}, PostgreSQL on {','.join(map(str, cpus[:-1]))}"
+    try:
+        if postmaster is None:
+            yield f"this process on CPU {cpus[-1]}; PostgreSQL not on this machine"
+            return
+        os.sched_setaffinity(postmaster, set(cpus[:-1]))
+        yield f"this process on CPU {cpus[-1]}, PostgreSQL on {','.join(map(str, cpus[:-1]))}"
+    finally:
+        os.sched_setaffinity(0, mine)
+        if postmaster is not None and theirs is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(postmaster, theirs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -121,8 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     query = next((q for q in build_queries(bench_token(), []) if q.key == args.query), None)
     if query is None:
         parser.error(f"no bench query {args.query}")
-    with bench_database(args.dsn, 0, 0) as db:
-        pinned = _pin(db.postmaster_pid)
+    with bench_database(args.dsn, 0, 0) as db, _pinned(db.postmaster_pid) as pinned:
         settings = Settings.from_env({**os.environ, **_ENVIRONMENT, "DATABASE_URL": db.dsn})
         configure_logging(settings.log_format)
         runs = uvloop.run(_measure(create_app(settings), query.ours, args))
