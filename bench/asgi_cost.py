@@ -115,12 +115,12 @@ def _pinned(postmaster: int | None) -> Iterator[str]:
     try:
         if postmaster is None:
             yield f"this process on CPU {cpus[-1]}; PostgreSQL not on this machine"
-            return
-        os.sched_setaffinity(postmaster, set(cpus[:-1]))
-        yield f"this process on CPU {cpus[-1]}, PostgreSQL on {','.join(map(str, cpus[:-1]))}"
+        else:
+            os.sched_setaffinity(postmaster, set(cpus[:-1]))
+            yield f"this process on CPU {cpus[-1]}, PostgreSQL on {','.join(map(str, cpus[:-1]))}"
     finally:
         os.sched_setaffinity(0, mine)
-        if postmaster is not None and theirs is not None:
+        if postmaster is not None and theirs is not None:  # theirs is known exactly when postmaster is
             with contextlib.suppress(ProcessLookupError):
                 os.sched_setaffinity(postmaster, theirs)
 

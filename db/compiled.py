@@ -11,8 +11,8 @@ subplan per row.
 Every value from the request is a ``$n`` parameter; the only request text in the SQL are
 response keys, GraphQL names that are checked against the grammar once more before they
 are quoted as column aliases. An enum's names are the schema's, written in as a constant
-map (``_enum_map``), checked as plain words the same way. Row access and masks are ``db.access``'s, as on the
-generic path, so both paths read exactly what the viewer may see.
+map (``_enum_map``), checked as plain words the same way. Row access and masks are
+``db.access``'s, as on the generic path, so both paths read exactly what the viewer may see.
 
 Output conventions, shared with the generic path (and tested byte for byte against it):
 timestamps, decimals and cursors as ``db.formats`` defines them, floats as orjson writes
