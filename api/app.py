@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from db import saved
 from db.access import Role, Viewer
 from db.errors import DatabaseUnavailable
-from db.pool import Database, open_database
+from db.pool import Database, open_database, pool_size_for
 from resolvers.case_events import EventHub
 from resolvers.documents import broken_documents
 from resolvers.private_apis import graphql_schema
@@ -104,7 +104,10 @@ def _lifespan(settings: Settings, dsn: str, traces: Any) -> Callable[[Starlette]
         await prepare_database(dsn, demo=settings.load_demo)
         limits = settings.limits
         app.state.db = await open_database(
-            dsn, max_size=settings.pool_size, timeout=settings.db_timeout, statement_timeout=limits.request_timeout
+            dsn,
+            max_size=settings.pool_size or pool_size_for(dsn, settings.workers),
+            timeout=settings.db_timeout,
+            statement_timeout=limits.request_timeout,
         )
         app.state.documents = Documents(settings.trusted_documents_only)
         await _prepare_saved_queries(app.state.db, app.state.engine, limits.max_page_size, app.state.telemetry.metrics)

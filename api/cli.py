@@ -72,8 +72,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with database(settings, supervised=True) as dsn:
         # Every worker (this process when there is one) builds the app from the environment
-        # (api.asgi), so the embedded database started here is the one they all use.
+        # (api.asgi), so the embedded database started here is the one they all use,
         os.environ["DATABASE_URL"] = dsn
+        # and how many they are (--workers), so that each takes its share of a local server's pool
+        os.environ["LIAISON_WORKERS"] = str(settings.workers)
         log.info("serving on http://%s:%s/graphql, %d worker(s)", settings.host, settings.port, settings.workers)
         # After SIGTERM: no new connections; requests in flight get the grace period, then
         # are cancelled (their SQL with them), so a runaway query cannot keep us alive.

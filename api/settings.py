@@ -43,8 +43,10 @@ class Settings(FromEnvironment):
     db_timeout: PositiveFloat = Field(3.0, alias="LIAISON_DB_TIMEOUT")
     """Seconds any database wait may take before a request fails with DATABASE_UNAVAILABLE;
     waiting for a free pool connection has a bound of its own, as long (SERVICE_OVERLOADED)."""
-    pool_size: PositiveInt = Field(10, alias="LIAISON_POOL_SIZE")
-    """Connections to PostgreSQL each process keeps at most."""
+    pool_size: PositiveInt | None = Field(None, alias="LIAISON_POOL_SIZE")
+    """Connections to PostgreSQL each process keeps at most; unset: 10, or for a PostgreSQL on
+    this machine (the embedded one, a socket, localhost) twice its cores plus one, shared by
+    the workers (at least 2 each, at most 10; ``db.pool.pool_size_for``)."""
     load_demo: bool = Field(True, alias="LIAISON_DEMO_DATA")
     """Load the demo data into an empty database at start-up."""
     cors_origins: tuple[str, ...] = Field((), alias="LIAISON_CORS_ORIGINS")

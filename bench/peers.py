@@ -113,7 +113,8 @@ def free_port() -> int:
 
 
 def _pool_env(variable: str, size: int | None) -> dict[str, str]:
-    """A peer's pool size as its own variable says it, or nothing for the peer's default (10 each)."""
+    """A peer's pool size as its own variable says it, or nothing for the peer's default (10, or
+    ours sized for a local PostgreSQL's cores)."""
     return {} if size is None else {variable: str(size)}
 
 

@@ -55,6 +55,8 @@ from pathlib import Path
 import asyncpg
 import jwt
 
+from db.pool import pool_size_for
+
 from .benchdb import BenchDatabase, bench_database, returns_for
 from .capture import LogEntry, ServerLog, compiled_statement, for_replay, is_data, reads_data
 from .check import EXECUTION_HEADER, check_answers
@@ -130,7 +132,8 @@ class Plan:
     node_flags: tuple[str, ...] = ()
     check_every: int = 10
     pool_size: int | None = None
-    """Connections per process in every peer's pool (None: each peer's default, 10)."""
+    """Connections per process in every peer's pool (None: each peer's default: 10 for the
+    others, ours sized for the PostgreSQL beside it, ``db.pool.pool_size_for``)."""
 
 
 FULL = Plan(size=1_000_000, rounds=5, base=10, cap=60, warmup=10)
@@ -434,6 +437,8 @@ def measure(db: BenchDatabase, plan: Plan, results: Results, keep_going: bool) -
         load_start = os.getloadavg()
         print(f"\n== {part}; load average {load_start[0]:.2f}", flush=True)
         peers = start_peers(db.dsn, plan, workers, token)
+        if plan.pool_size is None:
+            results.our_pools[workers] = pool_size_for(db.dsn, workers)
         try:
             timed = {k: v for k, v in peers.items() if k in plan.peers}
             stage = Stage(db, plan, workers, queries, timed, replays)

@@ -68,6 +68,8 @@ class Results:
     wrk_cpus: str | None = None
     node_flags: str = ""
     pool_size: int | None = None
+    our_pools: dict[int, int] = field(default_factory=dict)
+    """processes → our pool's size in each when ``pool_size`` is None (``db.pool.pool_size_for``)."""
 
     def add(self, query: str, regime: str, workers: int, concurrency: int, peer: str, run: Run) -> None:
         self.runs.setdefault((query, regime, workers, concurrency, peer), []).append(run)
@@ -176,8 +178,9 @@ def markdown(results: Results) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in results.versions.items())
     loads = "; ".join(f"{part}: {a:.2f} → {b:.2f}" for part, a, b in results.parts)
     variants = ", ".join(f"{k} {v:,}" for k, v in results.variants.items())
+    ours = ", ".join(f"{size} each at {workers}" for workers, size in sorted(results.our_pools.items()))
     pool_text = (
-        "each peer's default (10 per process)"
+        f"each peer's default: ours {ours} processes (sized for the PostgreSQL it shares the cores with), the others 10 per process"
         if results.pool_size is None
         else f"{results.pool_size} per process, every peer"
     )

@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
+import math
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
 from .errors import UNAVAILABLE_ERRORS, DatabaseUnavailable, PoolSaturated, translate_errors
 
-__all__ = ["Database", "Executor", "open_database"]
+__all__ = ["Database", "Executor", "open_database", "pool_size_for"]
+
+REMOTE_POOL_SIZE = 10
+"""Connections a process keeps to a PostgreSQL on another machine, whose cores are unknown."""
 
 _RELEASE_AT_LEAST = 0.25
 """Seconds a release may take even past the deadline: resetting a healthy connection."""
@@ -210,6 +217,40 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     transaction-scoped, no LISTEN, no cursors; an open transaction is still rolled back
     by asyncpg before this runs.
     """
+
+
+def pool_size_for(dsn: str, workers: int, cores: int | None = None) -> int:
+    """Connections each of ``workers`` processes keeps to the PostgreSQL at ``dsn``.
+
+    A PostgreSQL on this machine (the embedded one, a Unix socket, localhost) shares our
+    cores: backends beyond them queue in the kernel's scheduler with our event loops, and
+    stretch the tail (on 2 cores and 2 workers, a pool of 10 each gave a list query a p99 of
+    73 ms where 3 each gave 19; ``bench/RESULTS.md``). So the processes share the PostgreSQL
+    wiki's rule of thumb, twice the cores plus one, at least 2 each and at most
+    ``REMOTE_POOL_SIZE``. A server elsewhere gets ``REMOTE_POOL_SIZE``.
+    """
+    if not _is_local(dsn):
+        return REMOTE_POOL_SIZE
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(2, min(REMOTE_POOL_SIZE, math.ceil((2 * cores + 1) / workers)))
+
+
+def _is_local(dsn: str) -> bool:
+    """Whether libpq's rules put the server of ``dsn`` on this machine: no host (a Unix
+    socket, unless ``PGHOST`` names one), a socket directory, or a loopback address."""
+    parts = urlsplit(dsn)
+    named = parse_qs(parts.query).get("host") or [parts.hostname or os.environ.get("PGHOST", "")]
+    return all(_is_local_host(host.strip()) for value in named for host in value.split(","))
+
+
+def _is_local_host(host: str) -> bool:
+    if host.lower() in ("", "localhost") or host.startswith("/"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 async def open_database(dsn: str, *, max_size: int, timeout: float, statement_timeout: float | None = None) -> Database:

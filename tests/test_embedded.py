@@ -72,6 +72,8 @@ def test_two_workers_serve_over_the_one_embedded_database(data_dir: Path) -> Non
     service = Service(data_dir, "--workers", "2")
     workers = _workers(service.process.pid)
     assert len(workers) == 2, workers
+    for pid in workers:  # so that each takes its share of the local server's connections
+        assert b"LIAISON_WORKERS=2\0" in Path(f"/proc/{pid}/environ").read_bytes()
     assert len(postgres_pids(data_dir)) == 1
     served: dict[int, int] = {}
     held: list[socket.socket] = []  # kept open, so each request is on a connection of its own

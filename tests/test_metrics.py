@@ -6,6 +6,8 @@ import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+from db.pool import pool_size_for
+
 from .support import service
 from .test_saved_queries import POINTS, store
 
@@ -54,7 +56,7 @@ async def test_metrics_parse_and_count_each_path(db_dsn: str, conn: asyncpg.Conn
     assert samples[("liaison_graphql_errors_total", (("code", "RATE_LIMITED"),))] == 1
     assert samples[("liaison_budget_refusals_total", ())] == 1
     assert samples[("liaison_statements_total", ())] > 0
-    assert samples[("liaison_pool_size", ())] == 10
+    assert samples[("liaison_pool_size", ())] == pool_size_for(db_dsn, 1)
     assert samples[("liaison_pool_in_use", ())] == 0
     assert samples[("liaison_pool_waiting", ())] == 0
     assert samples[("liaison_subscriptions_open", ())] == 0
