@@ -1,6 +1,8 @@
 """The app factory each uvicorn worker calls (``liaison serve``, or uvicorn's own command line):
 
-    DATABASE_URL=postgresql://… .venv/bin/uvicorn --factory api.asgi:app --workers 2 --port 8000
+    DATABASE_URL=postgresql://… LIAISON_WORKERS=2 .venv/bin/uvicorn --factory api.asgi:app --workers 2 --port 8000
+
+(``LIAISON_WORKERS`` tells each worker how many share a local server's connections.)
 
 Each worker builds the app from the environment; ``liaison serve`` puts the embedded
 database's URL there first, so the workers share the one server its parent started.

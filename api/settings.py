@@ -46,7 +46,7 @@ class Settings(FromEnvironment):
     pool_size: PositiveInt | None = Field(None, alias="LIAISON_POOL_SIZE")
     """Connections to PostgreSQL each process keeps at most; unset: 10, or for a PostgreSQL on
     this machine (the embedded one, a socket, localhost) twice its cores plus one, shared by
-    the workers (at least 2 each, at most 10; ``db.pool.pool_size_for``)."""
+    the workers (at least 3 each, at most 10; ``db.pool.pool_size_for``)."""
     load_demo: bool = Field(True, alias="LIAISON_DEMO_DATA")
     """Load the demo data into an empty database at start-up."""
     cors_origins: tuple[str, ...] = Field((), alias="LIAISON_CORS_ORIGINS")

@@ -10,7 +10,7 @@ import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
@@ -226,29 +226,41 @@ def pool_size_for(dsn: str, workers: int, cores: int | None = None) -> int:
     cores: backends beyond them queue in the kernel's scheduler with our event loops, and
     stretch the tail (on 2 cores and 2 workers, a pool of 10 each gave a list query a p99 of
     73 ms where 3 each gave 19; ``bench/RESULTS.md``). So the processes share the PostgreSQL
-    wiki's rule of thumb, twice the cores plus one, at least 2 each and at most
-    ``REMOTE_POOL_SIZE``. A server elsewhere gets ``REMOTE_POOL_SIZE``.
+    wiki's rule of thumb, twice the cores plus one, at most ``REMOTE_POOL_SIZE`` each and at
+    least 3, so that an import holding one connection leaves requests two. A server
+    elsewhere gets ``REMOTE_POOL_SIZE``. ``cores`` counts the CPUs this process may use
+    (its affinity), not a container's CPU quota.
     """
     if not _is_local(dsn):
         return REMOTE_POOL_SIZE
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(2, min(REMOTE_POOL_SIZE, math.ceil((2 * cores + 1) / workers)))
+    return max(3, min(REMOTE_POOL_SIZE, math.ceil((2 * cores + 1) / workers)))
 
 
 def _is_local(dsn: str) -> bool:
-    """Whether libpq's rules put the server of ``dsn`` on this machine: no host (a Unix
-    socket, unless ``PGHOST`` names one), a socket directory, or a loopback address."""
+    """Whether every server ``dsn`` names is on this machine, read as asyncpg reads it: the
+    URL's hosts, else its ``host`` parameter, else ``PGHOST``, else the default Unix socket."""
     parts = urlsplit(dsn)
-    named = parse_qs(parts.query).get("host") or [parts.hostname or os.environ.get("PGHOST", "")]
-    return all(_is_local_host(host.strip()) for value in named for host in value.split(","))
+    hosts = [_host_of(entry) for entry in parts.netloc.rpartition("@")[2].split(",") if entry]
+    if not hosts:
+        named = parse_qs(parts.query).get("host") or [os.environ.get("PGHOST", "")]
+        hosts = [host.strip() for value in named for host in value.split(",")]
+    return all(_is_local_host(host) for host in hosts)
+
+
+def _host_of(entry: str) -> str:
+    """The host of one ``host:port`` of a URL: ``[::1]:5432`` is ``::1``, ``%2Ftmp`` is ``/tmp``."""
+    if entry.startswith("["):
+        return entry[1 : entry.find("]")]
+    return unquote(entry.partition(":")[0])
 
 
 def _is_local_host(host: str) -> bool:
     if host.lower() in ("", "localhost") or host.startswith("/"):
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
