@@ -85,7 +85,9 @@ async def serve_known(request: Request) -> Response | None:
     try:
         with operation_span(context.tracer, operation_name) as span:
             span.set_attribute("liaison.execution", "fast_lane")
-            text = await fetch_answer(context.db, engine.answers, statement.sql, statement.values, statement.check)
+            text = await fetch_answer(
+                context.db, engine.answers, statement.sql, statement.values, statement.check, statement.shared
+            )
     except InvalidInput:
         return None
     except DatabaseUnavailable as fault:  # answered at once: the pipeline would wait for it again

@@ -98,11 +98,13 @@ def render_versioned(root: Root, viewer: Viewer) -> tuple[str, list[Any], Versio
     )
 
 
-async def fetch_answer(db: Executor, answers: Answers, sql: str, values: list[Any], check: VersionCheck | None) -> str:
-    """``fetch_data``, or for a statement with a version check the answer kept for it while
-    its versions are those it was computed at."""
+async def fetch_answer(
+    db: Executor, answers: Answers, sql: str, values: list[Any], check: VersionCheck | None, shared: str | None = None
+) -> str:
+    """``fetch_data`` (``shared``: its statement's shared form), or for a statement with a
+    version check the answer kept for it while its versions are those it was computed at."""
     if check is None:
-        return await fetch_data(db, sql, values)
+        return await fetch_data(db, sql, values, shared)
     kept = answers.store.get(sql, values)
     if kept is not None:
         rows = await db.fetch(check.sql, *check.values)

@@ -50,7 +50,7 @@ from .plan import (
     Sequence,
     Summary,
 )
-from .pool import Executor
+from .pool import Database, Executor
 from .sql import Page, Params, all_of
 from .stats import CASE_FIGURES, RETURN_FLOWS, TALLY, Breakdown, case_figures, return_flows_of
 
@@ -368,7 +368,12 @@ def render(root: Root, viewer: Viewer) -> tuple[str, list[Any]]:
     return f"SELECT {body}::text", renderer.params.values
 
 
-async def fetch_data(db: Executor, sql: str, values: list[Any]) -> str:
-    """The response's ``data`` as JSON text: one statement, one round trip."""
+async def fetch_data(db: Executor, sql: str, values: list[Any], shared: str | None = None) -> str:
+    """The response's ``data`` as JSON text: one statement, one round trip. With the statement's
+    ``shared`` form (``db.sql.shared_form``), on the service's pool, requests of this statement
+    waiting for a connection at the same time share one (``Database.fetch_shared``)."""
+    if shared is not None and isinstance(db, Database):
+        text: str = await db.fetch_shared(sql, shared, values)
+        return text
     rows = await db.fetch(sql, *values)
     return rows[0][0]

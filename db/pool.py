@@ -8,7 +8,8 @@ import functools
 import ipaddress
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -23,6 +24,20 @@ REMOTE_POOL_SIZE = 10
 
 _RELEASE_AT_LEAST = 0.25
 """Seconds a release may take even past the deadline: resetting a healthy connection."""
+
+
+SHARED_AT_MOST = 8
+"""Requests one shared execution answers at most (``fetch_shared``). A larger group holds its
+connection longer while the others may be idle; 8 at once already cost PostgreSQL 66 µs of
+backend CPU a request on Q3, against 77 for 4 and 146 alone (``bench/RESULTS.md``)."""
+
+
+@dataclass
+class _Group:
+    """Requests of one statement waiting for a turn together, and the task that runs them."""
+
+    members: list[tuple[Sequence[Any], asyncio.Future[Any]]] = field(default_factory=list)
+    runner: asyncio.Task[None] | None = None
 
 
 class Executor(Protocol):
@@ -72,6 +87,8 @@ class Database:
         self._probing = asyncio.Lock()
         self._kept: list[asyncpg.Connection] = []
         """Connections acquired from the pool and kept between statements (``_settle``)."""
+        self._groups: dict[str, _Group] = {}
+        """Requests of one statement waiting to share a turn (``fetch_shared``), by statement."""
 
     @contextlib.asynccontextmanager
     async def _turn(self, bounded: bool) -> AsyncIterator[None]:
@@ -116,24 +133,98 @@ class Database:
             self.waiting -= 1
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._turn(bounded=True):
+            return await self._fetch_in_turn(query, args)
+
+    async def _fetch_in_turn(self, query: str, args: Sequence[Any], requests: int = 1) -> list[asyncpg.Record]:
+        """``query`` on the turn held, within ``timeout`` for each of the ``requests`` it answers."""
         # One deadline for acquire, query and release, from the turn on. Not asyncio.timeout
         # around pool.fetch: a cancelled query's release would then wait unbounded for the
         # connection's reset; asyncpg terminates a connection whose release times out.
-        async with self._turn(bounded=True):
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.timeout
-            self.statements += 1
-            with translate_errors():
-                conn = await self._take()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout * requests
+        self.statements += 1
+        with translate_errors():
+            conn = await self._take()
+            try:
+                rows = await conn.fetch(query, *args, timeout=max(deadline - loop.time(), 0.01))
+            except BaseException as exc:
+                if isinstance(exc, UNAVAILABLE_ERRORS):
+                    conn.terminate()  # its state is unknown now: never hand it out again
+                await self._release(conn, deadline)
+                raise
+            await self._settle(conn, deadline, keep=True)
+            return rows
+
+    async def fetch_shared(self, query: str, shared: str, args: Sequence[Any]) -> Any:
+        """The first value of ``query``'s one row, for ``args``. When every connection is busy,
+        requests of the same statement that wait for one share its next turn: ``shared``
+        (``db.sql.shared_form``) runs once for up to ``SHARED_AT_MOST`` of them, each
+        answered as if alone (a value the database refuses is run again alone)."""
+        group = self._groups.get(query)
+        first = group is None
+        if group is None:
+            if not self._turns.locked():  # a turn is free: run at once, as alone
+                return (await self.fetch(query, *args))[0][0]
+            group = self._groups[query] = _Group()
+            group.runner = asyncio.create_task(self._run_group(query, shared, group))
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        group.members.append((args, answer))
+        if len(group.members) >= SHARED_AT_MOST:
+            del self._groups[query]  # full: the next request starts another group
+        self.waiting += not first  # the runner's own wait counts for the first
+        try:
+            return await answer  # a request cancelled here leaves the group; the others go on
+        finally:
+            self.waiting -= not first
+
+    async def _run_group(self, query: str, shared: str, group: _Group) -> None:
+        """Run a group at its turn; every member's future gets its answer or the fault."""
+        try:
+            async with self._turn(bounded=True):
+                if self._groups.get(query) is group:
+                    del self._groups[query]  # closed: who comes now starts another group
+                members = [(args, answer) for args, answer in group.members if not answer.done()]
+                if len(members) == 1:
+                    args, answer = members[0]
+                    value = (await self._fetch_in_turn(query, args))[0][0]
+                    if not answer.done():
+                        answer.set_result(value)
+                elif members:
+                    await self._answer_together(query, shared, members)
+        except BaseException as exc:
+            for _, answer in group.members:
+                if not answer.done():
+                    answer.set_exception(exc if isinstance(exc, Exception) else DatabaseUnavailable())
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _answer_together(self, query: str, shared: str, members: list[tuple[Sequence[Any], Any]]) -> None:
+        """``shared`` over the members' values, in the turn held; a fault of the database
+        reaches them all, any other error is each member's own, found by running it alone.
+        It does the work of them all, so it gets the time they would have had each."""
+        arrays = [list(values) for values in zip(*(args for args, _ in members), strict=True)]
+        try:
+            rows = await self._fetch_in_turn(shared, arrays, len(members))
+        except DatabaseUnavailable:
+            raise
+        except Exception:
+            for args, answer in members:
                 try:
-                    rows = await conn.fetch(query, *args, timeout=max(deadline - loop.time(), 0.01))
-                except BaseException as exc:
-                    if isinstance(exc, UNAVAILABLE_ERRORS):
-                        conn.terminate()  # its state is unknown now: never hand it out again
-                    await self._release(conn, deadline)
+                    value = (await self._fetch_in_turn(query, args))[0][0]
+                except DatabaseUnavailable:
                     raise
-                await self._settle(conn, deadline, keep=True)
-                return rows
+                except Exception as own:
+                    if not answer.done():
+                        answer.set_exception(own)
+                else:
+                    if not answer.done():
+                        answer.set_result(value)
+            return
+        for index, value in rows:
+            answer = members[index - 1][1]
+            if not answer.done():
+                answer.set_result(value)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:

@@ -42,6 +42,7 @@ from db.access import Viewer
 from db.answers import VersionCheck, fetch_answer, render_versioned
 from db.errors import DatabaseUnavailable, InvalidInput
 from db.plan import Slot
+from db.sql import shared_form
 from resolvers.compiler import Compiler, NotCompiled
 from resolvers.context import Context
 
@@ -73,6 +74,8 @@ class Statement(NamedTuple):
     """The operation's first response key: where a database fault is reported, as the generic path does."""
     check: VersionCheck | None = None
     """When its answer may be kept (``db.answers``): the statement reading the versions it depends on."""
+    shared: str | None = None
+    """The statement run once for several requests at a time (``db.sql.shared_form``)."""
 
 
 class Rendered(NamedTuple):
@@ -85,12 +88,14 @@ class Rendered(NamedTuple):
     first_key: str | None
     check: VersionCheck | None
     """``db.answers``: its parameters are the shape's (a period's bounds are structure), never a value's."""
+    shared: str | None
+    """``db.sql.shared_form`` of a statement whose answers are not kept."""
 
     def bound(self, values: tuple[Any, ...]) -> Statement:
         params = list(self.template)
         for position, index in self.slots:
             params[position] = values[index]
-        return Statement(self.sql, params, self.first_key, self.check)
+        return Statement(self.sql, params, self.first_key, self.check, self.shared)
 
 
 class CompiledExecution(SchemaExtension):
@@ -153,7 +158,7 @@ class CompiledExecution(SchemaExtension):
         self.first_key = statement.first_key
         try:
             return await fetch_answer(
-                context.db, context.engine.answers, statement.sql, statement.values, statement.check
+                context.db, context.engine.answers, statement.sql, statement.values, statement.check, statement.shared
             )
         except DatabaseUnavailable as fault:
             return fault
@@ -258,7 +263,8 @@ def statement_for(
         sql, template, check = render_versioned(shaped.root, viewer)
         slots = tuple((position, value.index) for position, value in enumerate(template) if isinstance(value, Slot))
         first_key = shaped.root.selection[0].key if shaped.root.selection else None
-        rendered = Rendered(sql, tuple(template), slots, first_key, check)
+        shared = shared_form(sql) if check is None else None
+        rendered = Rendered(sql, tuple(template), slots, first_key, check, shared)
         key, values = digest(shape, shaped.structure), shaped.values
         caches.statements.put(rendered, plain_size(rendered), key)
         if binder is None:
