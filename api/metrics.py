@@ -116,7 +116,9 @@ class _StateCollector(Collector):
             yield GaugeMetricFamily("liaison_pool_size", "Connections the pool may hold.", value=db.size)
             yield GaugeMetricFamily("liaison_pool_in_use", "Pool connections in use now.", value=db.in_use)
             yield GaugeMetricFamily(
-                "liaison_pool_waiting", "Requests waiting for a pool connection now.", value=db.waiting
+                "liaison_pool_waiting",
+                "Callers waiting for a pool connection now; a group sharing one counts once.",
+                value=db.waiting,
             )
         events = getattr(self.state, "events", None)
         if events is not None:

@@ -75,7 +75,8 @@ class Database:
         self.statements = 0
         """Statements sent since start: what tests and metrics read to see batching work."""
         self.waiting = 0
-        """Callers waiting for a turn at a pool connection now (metrics)."""
+        """Callers waiting for a turn at a pool connection now (metrics); a group of requests
+        that will share one (``fetch_shared``) counts once."""
         self.in_use = 0
         """Turns held now: connections in use or being acquired (metrics)."""
         self._turns = asyncio.Semaphore(pool.get_max_size())
@@ -89,6 +90,8 @@ class Database:
         """Connections acquired from the pool and kept between statements (``_settle``)."""
         self._groups: dict[str, _Group] = {}
         """Requests of one statement waiting to share a turn (``fetch_shared``), by statement."""
+        self.sharing = 0
+        """Requests waiting in a group for their shared execution (``fetch_shared``)."""
 
     @contextlib.asynccontextmanager
     async def _turn(self, bounded: bool) -> AsyncIterator[None]:
@@ -160,9 +163,9 @@ class Database:
         """The first value of ``query``'s one row, for ``args``. When every connection is busy,
         requests of the same statement that wait for one share its next turn: ``shared``
         (``db.sql.shared_form``) runs once for up to ``SHARED_AT_MOST`` of them, each
-        answered as if alone (a value the database refuses is run again alone)."""
+        answered as if alone (a value the database refuses is run again alone). The group's
+        runner waits for the turn, and counts once in ``waiting``."""
         group = self._groups.get(query)
-        first = group is None
         if group is None:
             if not self._turns.locked():  # a turn is free: run at once, as alone
                 return (await self.fetch(query, *args))[0][0]
@@ -172,36 +175,39 @@ class Database:
         group.members.append((args, answer))
         if len(group.members) >= SHARED_AT_MOST:
             del self._groups[query]  # full: the next request starts another group
-        self.waiting += not first  # the runner's own wait counts for the first
+        self.sharing += 1
         try:
             return await answer  # a request cancelled here leaves the group; the others go on
         finally:
-            self.waiting -= not first
+            self.sharing -= 1
 
     async def _run_group(self, query: str, shared: str, group: _Group) -> None:
-        """Run a group at its turn; every member's future gets its answer or the fault."""
+        """Run a group at its turn; every member's future gets its answer or the fault, and
+        the group is closed whatever happens (a failed wait for the turn included)."""
         try:
             async with self._turn(bounded=True):
-                if self._groups.get(query) is group:
-                    del self._groups[query]  # closed: who comes now starts another group
+                self._close_group(query, group)
                 members = [(args, answer) for args, answer in group.members if not answer.done()]
-                if len(members) == 1:
-                    args, answer = members[0]
-                    value = (await self._fetch_in_turn(query, args))[0][0]
-                    if not answer.done():
-                        answer.set_result(value)
-                elif members:
+                if len(members) > 1:
                     await self._answer_together(query, shared, members)
+                await self._answer_alone(query, members)  # one member, or any the shared run left
         except BaseException as exc:
             for _, answer in group.members:
                 if not answer.done():
                     answer.set_exception(exc if isinstance(exc, Exception) else DatabaseUnavailable())
             if not isinstance(exc, Exception):
                 raise
+        finally:
+            self._close_group(query, group)
+
+    def _close_group(self, query: str, group: _Group) -> None:
+        """From now on, a request of ``query`` starts another group."""
+        if self._groups.get(query) is group:
+            del self._groups[query]
 
     async def _answer_together(self, query: str, shared: str, members: list[tuple[Sequence[Any], Any]]) -> None:
         """``shared`` over the members' values, in the turn held; a fault of the database
-        reaches them all, any other error is each member's own, found by running it alone.
+        reaches them all, any other error leaves them to be run alone, each getting its own.
         It does the work of them all, so it gets the time they would have had each."""
         arrays = [list(values) for values in zip(*(args for args, _ in members), strict=True)]
         try:
@@ -209,22 +215,27 @@ class Database:
         except DatabaseUnavailable:
             raise
         except Exception:
-            for args, answer in members:
-                try:
-                    value = (await self._fetch_in_turn(query, args))[0][0]
-                except DatabaseUnavailable:
-                    raise
-                except Exception as own:
-                    if not answer.done():
-                        answer.set_exception(own)
-                else:
-                    if not answer.done():
-                        answer.set_result(value)
             return
         for index, value in rows:
             answer = members[index - 1][1]
             if not answer.done():
                 answer.set_result(value)
+
+    async def _answer_alone(self, query: str, members: list[tuple[Sequence[Any], Any]]) -> None:
+        """Each member not answered yet, by ``query`` alone, in the turn held."""
+        for args, answer in members:
+            if answer.done():
+                continue
+            try:
+                value = (await self._fetch_in_turn(query, args))[0][0]
+            except DatabaseUnavailable:
+                raise
+            except Exception as own:
+                if not answer.done():
+                    answer.set_exception(own)
+            else:
+                if not answer.done():
+                    answer.set_result(value)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:

@@ -115,8 +115,10 @@ def shared_form(sql: str) -> str | None:
             return match.group(0)
         if cast not in _SHAREABLE_CASTS or array or casts.setdefault(int(number), cast) != cast:
             raise _NotShareable
-        return f"p.c{number}::{cast}"
+        return f"_shared._c{number}::{cast}"
 
+    if "_shared" in sql:  # its names could be taken for ours
+        return None
     try:
         body = _TOKENS.sub(placeholder, sql)
     except _NotShareable:
@@ -125,5 +127,8 @@ def shared_form(sql: str) -> str | None:
     if not numbers or numbers != list(range(1, len(numbers) + 1)):
         return None
     arrays = ", ".join(f"${n}::{casts[n]}[]" for n in numbers)
-    columns = ", ".join(f"c{n}" for n in numbers)
-    return f"SELECT p.i, q.* FROM unnest({arrays}) WITH ORDINALITY AS p({columns}, i) CROSS JOIN LATERAL ({body}) AS q"
+    columns = ", ".join(f"_c{n}" for n in numbers)
+    return (
+        f"SELECT _shared._i, _answer.* FROM unnest({arrays}) WITH ORDINALITY AS _shared({columns}, _i)"
+        f" CROSS JOIN LATERAL ({body}) AS _answer"
+    )

@@ -30,8 +30,8 @@ SHARED = shared_form(STATEMENT)
 
 def test_the_shared_form_takes_each_placeholder_from_an_array_and_leaves_literals_alone() -> None:
     assert shared_form("SELECT $1::text || '$2::int' || \"$1\", $2::int") == (
-        "SELECT p.i, q.* FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS p(c1, c2, i)"
-        " CROSS JOIN LATERAL (SELECT p.c1::text || '$2::int' || \"$1\", p.c2::int) AS q"
+        "SELECT _shared._i, _answer.* FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS _shared(_c1, _c2, _i)"
+        " CROSS JOIN LATERAL (SELECT _shared._c1::text || '$2::int' || \"$1\", _shared._c2::int) AS _answer"
     )
 
 
@@ -43,6 +43,7 @@ def test_the_shared_form_takes_each_placeholder_from_an_array_and_leaves_literal
         "SELECT $1::text, $1::int",  # two types for one value
         "SELECT $2::text",  # a placeholder missing
         "SELECT 1",  # nothing to vary
+        'SELECT $1::text AS "_shared"',  # a name of the shared form's own
     ],
 )
 def test_a_statement_unnest_cannot_carry_has_no_shared_form(sql: str) -> None:
@@ -59,11 +60,12 @@ async def database(db_dsn: str) -> AsyncIterator[Database]:
 
 
 async def until_waiting(db: Database, waiting: int) -> None:
+    """Until ``waiting`` requests wait in groups for their shared execution."""
     for _ in range(500):
-        if db.waiting >= waiting:
+        if db.sharing >= waiting:
             break
         await asyncio.sleep(0.01)
-    assert db.waiting == waiting
+    assert db.sharing == waiting
 
 
 @contextlib.asynccontextmanager
@@ -91,7 +93,9 @@ async def test_requests_waiting_together_share_one_execution_and_get_their_own_a
         asked = [asyncio.create_task(database.fetch_shared(STATEMENT, SHARED, args(n))) for n in range(1, 6)]
     assert await asyncio.gather(*asked) == expected
     assert database.statements - before == 2  # the holder's turn, then one for the five
-    assert database.waiting == 0 and database.in_use == 0
+    assert (database.waiting, database.sharing, database.in_use) == (0, 0, 0)
+    pool = database.pool
+    assert pool.get_idle_size() == pool.get_size(), "an idle service keeps no connection outside the pool"
 
 
 async def test_a_request_with_a_free_connection_runs_alone_at_once(database: Database) -> None:
@@ -121,7 +125,7 @@ async def test_a_request_that_gives_up_leaves_the_others_their_answers(database:
         await until_waiting(database, 3)
         asked[1].cancel()
         await asyncio.sleep(0)
-        assert database.waiting == 2
+        assert database.sharing == 2
     assert [await asked[0], await asked[2]] == expected
     with pytest.raises(asyncio.CancelledError):
         await asked[1]
@@ -148,7 +152,9 @@ async def test_a_turn_that_never_comes_fails_every_member_as_saturated(db_dsn: s
                 *(db.fetch_shared(STATEMENT, SHARED, args(n)) for n in (1, 2, 3)), return_exceptions=True
             )
         assert all(isinstance(outcome, PoolSaturated) for outcome in outcomes), outcomes
-        assert db.waiting == 0 and db.in_use == 0
+        assert (db.waiting, db.sharing, db.in_use) == (0, 0, 0)
+        async with asyncio.timeout(2):  # the failed group is closed: the next request is answered
+            assert await db.fetch_shared(STATEMENT, SHARED, args(4)) == await alone(db, 4)
     finally:
         await db.close()
 
@@ -164,6 +170,17 @@ async def test_a_shared_execution_gets_the_time_its_members_would_have_had_each(
         assert await asyncio.gather(*asked) == ["a", "b", "c"]  # 0.9 s for three, within 3 × 0.5
     finally:
         await db.close()
+
+
+async def test_the_shared_form_leaves_the_statements_own_names_alone(database: Database) -> None:
+    counting = "SELECT (SELECT count(*) FROM generate_series(1, 9) p (c1) WHERE p.c1 <= $1::int)::text"
+    shared = shared_form(counting)
+    assert shared is not None
+    before = database.statements
+    async with every_turn_held(database, 3):
+        asked = [asyncio.create_task(database.fetch_shared(counting, shared, (n,))) for n in (2, 5, 7)]
+    assert await asyncio.gather(*asked) == ["2", "5", "7"]
+    assert database.statements - before == 2
 
 
 DETAIL = "query Detail($code: String!) { contactPoint(code: $code) { code name district { code } cases(first: 3) { totalCount nodes { number status } } } }"
@@ -192,10 +209,10 @@ def test_detail_requests_waiting_for_the_one_connection_share_its_next_turn(demo
         with ThreadPoolExecutor(len(codes)) as pool:
             answers = [pool.submit(ask, code) for code in codes]
             for _ in range(500):
-                if db.waiting >= len(codes):
+                if db.sharing >= len(codes):
                     break
                 threading.Event().wait(0.01)
-            waited = db.waiting
+            waited = db.sharing
             client.portal.call(release.set)  # type: ignore[union-attr]
             got = [answer.result(timeout=30) for answer in answers]
         held.result(timeout=30)
