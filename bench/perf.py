@@ -24,8 +24,9 @@ What one run does:
 4. Statements per request from the server log (an untimed pass), which also gives the
    replays their SQL: ``replay-ours`` (what ours-compiled sends) and ``replay-postgraphile``
    (what PostGraphile sends), through the service's own pool (bench/replay.py).
-5. Rounds (``--rounds``, default 5): per regime (identical, varied), concurrency and query,
-   every target once, the first rotating each round. wrk (bench/wrk.lua, optionally pinned
+5. Rounds (``--rounds``, default 5): per concurrency and query, each regime (identical,
+   varied) in turn, every target once, the first rotating each round; a cell's two regimes
+   run back to back, so that the machine's drift during a run falls on both alike. wrk (bench/wrk.lua, optionally pinned
    with ``--wrk-cpus``) checks one body in ``--check-every`` during timing; a failure counts.
    CPU per request from /proc: the peer's process tree and PostgreSQL's.
 6. Tables printed and appended to ``--out`` as a new section, with the load average at the
@@ -393,9 +394,9 @@ def rounds(stage: Stage, results: Results) -> None:
     plan = stage.plan
     for r in range(plan.rounds):
         print(f"round {r + 1} of {plan.rounds}, {stage.workers} process(es) each", flush=True)
-        for regime in plan.regimes:
-            for c in plan.concurrency:
-                for q in stage.queries:
+        for c in plan.concurrency:
+            for q in stage.queries:
+                for regime in plan.regimes:  # a cell's regimes back to back: the machine's drift falls on both
                     targets = stage.targets(q, regime)
                     shift = r % max(1, len(targets))
                     for t in targets[shift:] + targets[:shift]:

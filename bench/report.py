@@ -146,7 +146,11 @@ def main_table(results: Results) -> str:
 def _ratios(results: Results, g: tuple[str, str, int, int], a: str, b: str, measure: str) -> list[float]:
     """a's figure over b's, each round's own runs."""
     q, regime, w, c = g
-    ra, rb = results.runs.get((q, regime, w, c, a)), results.runs.get((q, regime, w, c, b))
+    return _paired(results.runs.get((q, regime, w, c, a)), results.runs.get((q, regime, w, c, b)), measure)
+
+
+def _paired(ra: list[Run] | None, rb: list[Run] | None, measure: str) -> list[float]:
+    """Each round's ``ra`` run's figure over its ``rb`` run's."""
     if not ra or not rb:
         return []
     return [getattr(x, measure) / getattr(y, measure) if x.requests and y.requests and getattr(y, measure) else float("nan")
@@ -168,6 +172,25 @@ def ratio_table(results: Results) -> str:
             continue
         lines.append(f"| {g[1]} | {g[2]} | {g[0]} | {g[3]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def regime_table(results: Results) -> str:
+    """Each of our peers in the varied regime over the identical one, per round: the two
+    runs of a round are back to back (``bench.perf.rounds``)."""
+    lines = [
+        "| procs | query | clients | peer | req/s varied / identical | CPU/req varied / identical |",
+        "|---|---|---|---|---|---|",
+    ]
+    for q, _, w, c in (g for g in _groups(results) if g[1] == "varied"):
+        for peer in (p for p in PEERS if p.startswith("ours")):
+            varied, identical = (
+                results.runs.get((q, "varied", w, c, peer)),
+                results.runs.get((q, "identical", w, c, peer)),
+            )
+            if varied and identical:
+                rps, cpu = _paired(varied, identical, "rps"), _paired(varied, identical, "cpu_ms")
+                lines.append(f"| {w} | {q} | {c} | {peer} | {_range(rps, 2, '×')} | {_range(cpu, 2, '×')} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def _bullets(items: list[Any]) -> str:
@@ -208,6 +231,16 @@ def markdown(results: Results) -> str:
         "",
         ratio_table(results),
         "",
+    ]
+    regimes = regime_table(results)
+    if regimes:
+        parts += [
+            "Our regimes: the varied regime over the identical one, each round's two runs back to back, median (range):",
+            "",
+            regimes,
+            "",
+        ]
+    parts += [
         "Checks before timing:",
         "",
         _bullets([f"{q}: {v}" for q, v in results.verdict.items()]),
