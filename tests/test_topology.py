@@ -73,7 +73,15 @@ def topology(db_dsn: str, tmp_path: Path) -> Iterator[Topology]:
     env.update(DATABASE_URL=db_dsn, LIAISON_DEMO_DATA="0", ROUTER_SECRET=secret)
     log = tmp_path / "topology.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([str(TOPOLOGY)], env=env, stdout=out, stderr=subprocess.STDOUT)
+        # SIGINT restored: a background job of a shell starts with it ignored, which the
+        # script would inherit and then could not trap (Ctrl-C below would not stop it).
+        process = subprocess.Popen(
+            ["env", "--default-signal=INT", str(TOPOLOGY)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: a timeout below kills what it started too
+        )
     running = Topology(process, log, secret, ports)
     try:
         # The first run installs docker/hive's packages (npm ci) before starting anything.
@@ -89,7 +97,7 @@ def topology(db_dsn: str, tmp_path: Path) -> Iterator[Topology]:
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 
