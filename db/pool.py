@@ -34,10 +34,14 @@ backend CPU a request on Q3, against 77 for 4 and 146 alone (``bench/RESULTS.md`
 
 @dataclass
 class _Group:
-    """Requests of one statement waiting for a turn together, and the task that runs them."""
+    """Requests of one statement waiting for a turn together, and the task that runs them
+    (cancelled when every member has given up)."""
 
     members: list[tuple[Sequence[Any], asyncio.Future[Any]]] = field(default_factory=list)
     runner: asyncio.Task[None] | None = None
+
+    def abandoned(self) -> bool:
+        return all(answer.done() for _, answer in self.members)
 
 
 class Executor(Protocol):
@@ -81,7 +85,7 @@ class Database:
         """Turns held now: connections in use or being acquired (metrics)."""
         self._turns = asyncio.Semaphore(pool.get_max_size())
         self._holders: dict[object, float] = {}
-        """When each turn now held by a single statement was taken."""
+        """When the bound of the statement each turn now runs (``_fetch_in_turn``) runs out."""
         self._faulted_at = float("-inf")
         """When a statement last failed with ``DatabaseUnavailable``."""
         self._connect = connect
@@ -94,20 +98,18 @@ class Database:
         """Requests waiting in a group for their shared execution (``fetch_shared``)."""
 
     @contextlib.asynccontextmanager
-    async def _turn(self, bounded: bool) -> AsyncIterator[None]:
-        """A turn at one of the pool's connections (``_wait_turn`` when none is free);
-        ``bounded``: held by one statement, within ``timeout``."""
+    async def _turn(self) -> AsyncIterator[object]:
+        """A turn at one of the pool's connections (``_wait_turn`` when none is free), for
+        ``_fetch_in_turn`` to run statements in."""
         loop = asyncio.get_running_loop()
         if self._turns.locked():
-            await self._wait_turn(loop.time())
+            await self._wait_turn()
         else:  # a turn is free: taken at once, without a timer to set and cancel
             await self._turns.acquire()
         self.in_use += 1
         turn = object()
-        if bounded:
-            self._holders[turn] = loop.time()
         try:
-            yield
+            yield turn
         except DatabaseUnavailable as fault:
             if not isinstance(fault, PoolSaturated):  # a turn nested in this one, not the database
                 self._faulted_at = loop.time()
@@ -117,18 +119,21 @@ class Database:
             self.in_use -= 1
             self._turns.release()
 
-    async def _wait_turn(self, waited_from: float) -> None:
+    async def _wait_turn(self) -> None:
         """The next turn, or after ``timeout``: ``PoolSaturated``, unless the database's own
         fault kept the turns, which the wait then reports.
 
-        Its fault when a bounded holder from before the wait still holds: its statement has
-        run out its bound; or when one failed during the wait (it releases after failing)."""
+        Its fault when a holder's statement has run out its bound and still holds, or when
+        one failed during the wait (it releases after failing). A shared execution's bound
+        is its members' together, so a long one within it is load, not a fault."""
+        loop = asyncio.get_running_loop()
+        waited_from = loop.time()
         self.waiting += 1
         try:
             async with asyncio.timeout(self.timeout):
                 await self._turns.acquire()
         except TimeoutError as exc:
-            stuck = any(since <= waited_from for since in self._holders.values())
+            stuck = any(until <= loop.time() for until in self._holders.values())
             if stuck or self._faulted_at >= waited_from:
                 raise DatabaseUnavailable() from exc
             raise PoolSaturated() from exc
@@ -136,16 +141,18 @@ class Database:
             self.waiting -= 1
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async with self._turn(bounded=True):
-            return await self._fetch_in_turn(query, args)
+        async with self._turn() as turn:
+            return await self._fetch_in_turn(turn, query, args)
 
-    async def _fetch_in_turn(self, query: str, args: Sequence[Any], requests: int = 1) -> list[asyncpg.Record]:
-        """``query`` on the turn held, within ``timeout`` for each of the ``requests`` it answers."""
+    async def _fetch_in_turn(
+        self, turn: object, query: str, args: Sequence[Any], requests: int = 1
+    ) -> list[asyncpg.Record]:
+        """``query`` on the ``turn`` held, within ``timeout`` for each of the ``requests`` it answers."""
         # One deadline for acquire, query and release, from the turn on. Not asyncio.timeout
         # around pool.fetch: a cancelled query's release would then wait unbounded for the
         # connection's reset; asyncpg terminates a connection whose release times out.
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout * requests
+        deadline = self._holders[turn] = loop.time() + self.timeout * requests
         self.statements += 1
         with translate_errors():
             conn = await self._take()
@@ -164,7 +171,11 @@ class Database:
         requests of the same statement that wait for one share its next turn: ``shared``
         (``db.sql.shared_form``) runs once for up to ``SHARED_AT_MOST`` of them, each
         answered as if alone (a value the database refuses is run again alone). The group's
-        runner waits for the turn, and counts once in ``waiting``."""
+        runner waits for the turn, and counts once in ``waiting``; its wait is the group's,
+        from its first request, so a request that joins late may be told SERVICE_OVERLOADED
+        sooner than alone. The shared run is bounded by its members' time together, and the
+        server's ``statement_timeout`` (the request's own bound) by then has ended every
+        member's request anyway."""
         group = self._groups.get(query)
         if group is None:
             if not self._turns.locked():  # a turn is free: run at once, as alone
@@ -180,17 +191,20 @@ class Database:
             return await answer  # a request cancelled here leaves the group; the others go on
         finally:
             self.sharing -= 1
+            if answer.cancelled() and group.abandoned() and group.runner is not None:  # nobody left to answer
+                self._close_group(query, group)
+                group.runner.cancel()
 
     async def _run_group(self, query: str, shared: str, group: _Group) -> None:
         """Run a group at its turn; every member's future gets its answer or the fault, and
         the group is closed whatever happens (a failed wait for the turn included)."""
         try:
-            async with self._turn(bounded=True):
+            async with self._turn() as turn:
                 self._close_group(query, group)
                 members = [(args, answer) for args, answer in group.members if not answer.done()]
                 if len(members) > 1:
-                    await self._answer_together(query, shared, members)
-                await self._answer_alone(query, members)  # one member, or any the shared run left
+                    await self._answer_together(turn, shared, members)
+                await self._answer_alone(turn, query, members)  # one member, or any the shared run left
         except BaseException as exc:
             for _, answer in group.members:
                 if not answer.done():
@@ -205,13 +219,13 @@ class Database:
         if self._groups.get(query) is group:
             del self._groups[query]
 
-    async def _answer_together(self, query: str, shared: str, members: list[tuple[Sequence[Any], Any]]) -> None:
+    async def _answer_together(self, turn: object, shared: str, members: list[tuple[Sequence[Any], Any]]) -> None:
         """``shared`` over the members' values, in the turn held; a fault of the database
         reaches them all, any other error leaves them to be run alone, each getting its own.
         It does the work of them all, so it gets the time they would have had each."""
         arrays = [list(values) for values in zip(*(args for args, _ in members), strict=True)]
         try:
-            rows = await self._fetch_in_turn(shared, arrays, len(members))
+            rows = await self._fetch_in_turn(turn, shared, arrays, len(members))
         except DatabaseUnavailable:
             raise
         except Exception:
@@ -221,13 +235,13 @@ class Database:
             if not answer.done():
                 answer.set_result(value)
 
-    async def _answer_alone(self, query: str, members: list[tuple[Sequence[Any], Any]]) -> None:
+    async def _answer_alone(self, turn: object, query: str, members: list[tuple[Sequence[Any], Any]]) -> None:
         """Each member not answered yet, by ``query`` alone, in the turn held."""
         for args, answer in members:
             if answer.done():
                 continue
             try:
-                value = (await self._fetch_in_turn(query, args))[0][0]
+                value = (await self._fetch_in_turn(turn, query, args))[0][0]
             except DatabaseUnavailable:
                 raise
             except Exception as own:
@@ -240,7 +254,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """One connection for statements that must share a transaction; acquiring is bounded."""
-        async with self._turn(bounded=False):
+        async with self._turn():
             deadline = asyncio.get_running_loop().time() + self.timeout
             with translate_errors():
                 conn = await self._take()

@@ -76,6 +76,11 @@ async def every_turn_held(db: Database, waiting: int) -> AsyncIterator[None]:
         await until_waiting(db, waiting)
 
 
+SLEEPING = "SELECT $1::text || (SELECT '' FROM pg_sleep({} + 0 * length($1::text)))"
+"""A statement that sleeps for each request it answers (the sleep depends on the request's value,
+so PostgreSQL cannot run it once for all as an InitPlan)."""
+
+
 def args(n: int) -> tuple[Any, ...]:
     return (n, f"w{n}", datetime.date(2024, 1, 1) + datetime.timedelta(days=n))
 
@@ -161,15 +166,36 @@ async def test_a_turn_that_never_comes_fails_every_member_as_saturated(db_dsn: s
 
 async def test_a_shared_execution_gets_the_time_its_members_would_have_had_each(db_dsn: str) -> None:
     db = await open_database(db_dsn, max_size=1, timeout=0.5)
-    slow = "SELECT $1::text || (SELECT '' FROM pg_sleep(0.3))"
+    slow = SLEEPING.format(0.3)
     shared = shared_form(slow)
     assert shared is not None
     try:
         async with every_turn_held(db, 3):
             asked = [asyncio.create_task(db.fetch_shared(slow, shared, (word,))) for word in "abc"]
-        assert await asyncio.gather(*asked) == ["a", "b", "c"]  # 0.9 s for three, within 3 × 0.5
+        await asyncio.sleep(0.05)  # the shared run has its turn: 0.9 s for three, within 3 × 0.5
+        with pytest.raises(PoolSaturated):  # a wait past 0.5 s behind it is load, not DATABASE_UNAVAILABLE
+            await db.fetch("SELECT 1")
+        assert await asyncio.gather(*asked) == ["a", "b", "c"]
     finally:
         await db.close()
+
+
+async def test_a_shared_execution_stops_when_every_member_has_given_up(database: Database) -> None:
+    slow = SLEEPING.format(1)
+    shared = shared_form(slow)
+    assert shared is not None
+    async with every_turn_held(database, 2):
+        asked = [asyncio.create_task(database.fetch_shared(slow, shared, (word,))) for word in "ab"]
+    await asyncio.sleep(0.1)  # the shared run has its turn: 2 s of sleep for the two
+    assert database.in_use == 1
+    for request in asked:
+        request.cancel()
+    for _ in range(100):  # well before the 2 s the run would take
+        if database.in_use == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert database.in_use == 0, "the run went on for nobody"
+    assert await alone(database, 2) == await database.fetch_shared(STATEMENT, SHARED or "", args(2))
 
 
 async def test_the_shared_form_leaves_the_statements_own_names_alone(database: Database) -> None:
