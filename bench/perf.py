@@ -77,6 +77,7 @@ from .peers import (
     start_postgraphile,
     stop,
 )
+from .procs import autogroups
 from .queries import BenchQuery, build_queries, representations
 from .replay import Statement
 from .report import Results, markdown
@@ -577,6 +578,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--postgraphile-defaults", action="store_true", help="also PostGraphile on PostgreSQL's session defaults"
     )
+    parser.add_argument(
+        "--autogroups",
+        choices=("on", "off"),
+        help="the kernel's autogroups during the run (root; put back after): off, PostgreSQL's backends share the CPU "
+        "process by process with the peers and wrk, not as one group",
+    )
     parser.add_argument("--wrk-cpus", help="taskset CPU list for wrk (e.g. 1), to keep it off the servers' cores")
     parser.add_argument(
         "--node-flags", type=shlex.split, help="flags for PostGraphile's node, e.g. '--max-semi-space-size=64'"
@@ -634,7 +641,8 @@ def main(argv: list[str] | None = None) -> None:
         node_flags=" ".join(plan.node_flags),
         pool_size=plan.pool_size,
     )
-    with bench_database(args.dsn, plan.size, returns_for(plan.size)) as db:
+    wanted = None if args.autogroups is None else args.autogroups == "on"
+    with autogroups(wanted) as results.autogroups, bench_database(args.dsn, plan.size, returns_for(plan.size)) as db:
         measure(db, plan, results, args.keep_going)
     results.seconds = time.monotonic() - started
     text = markdown(results)

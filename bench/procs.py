@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = [
+    "autogroups",
     "backends_cpu_seconds",
     "busy_cores",
     "cpu_seconds",
@@ -26,6 +28,29 @@ __all__ = [
 ]
 
 TICK = os.sysconf("SC_CLK_TCK")
+
+AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
+
+
+@contextlib.contextmanager
+def autogroups(wanted: bool | None) -> Iterator[str]:
+    """The kernel's autogroups (one scheduling group a session) set to ``wanted`` for the
+    duration (root only), then put back; yields what they are ("on", "off", "absent").
+
+    On, PostgreSQL (pg_ctl starts it in a session of its own) shares the CPU with the peer
+    and wrk group by group, not process by process: on 2 saturated cores its backends then
+    stalled for up to a second at a time, under a peer whose own processes were 60 % busy
+    (``bench/RESULTS.md``, "Scheduler autogroups")."""
+    if not AUTOGROUP.exists():
+        yield "absent"
+        return
+    before = AUTOGROUP.read_text().strip()
+    if wanted is not None:
+        AUTOGROUP.write_text("1" if wanted else "0")
+    try:
+        yield "on" if AUTOGROUP.read_text().strip() == "1" else "off"
+    finally:
+        AUTOGROUP.write_text(before)
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -66,6 +66,8 @@ class Results:
     load_at_start: float = 0.0
     check_every: int = 10
     wrk_cpus: str | None = None
+    autogroups: str = "as found"
+    """The kernel's autogroups during the run (``bench.procs.autogroups``)."""
     node_flags: str = ""
     pool_size: int | None = None
     our_pools: dict[int, int] = field(default_factory=dict)
@@ -215,6 +217,7 @@ def markdown(results: Results) -> str:
         "",
         f"{results.database} Load average (1 min) {results.load_at_start:.2f} at the start; per part, start → end: "
         f"{loads}. Took {results.seconds / 60:.1f} min in all. wrk pinned to CPUs: {results.wrk_cpus or 'no'}; "
+        f"scheduler autogroups: {results.autogroups}; "
         f"node flags: {results.node_flags or 'none'}; pools: {pool_text}; one body in {results.check_every} checked during timing. "
         f"Varied regime: {variants or 'not run'} variants. Versions: {versions}.",
         "",

@@ -1,4 +1,5 @@
-"""bench/procs.py: a process tree's CPU, when a child exits while the tree is being read."""
+"""bench/procs.py: a process tree's CPU, when a child exits while the tree is being read; the
+kernel's autogroups set for a run and put back."""
 
 from __future__ import annotations
 
@@ -72,3 +73,15 @@ def test_a_child_exiting_during_the_reading_is_still_counted(monkeypatch: pytest
             assert total >= spent, "the child's CPU fell between the parent's reading and its own"
         finally:
             parent.kill()
+
+
+def test_autogroups_are_reported_as_found_and_put_back_after_a_run() -> None:
+    found = procs.AUTOGROUP.read_text().strip() if procs.AUTOGROUP.exists() else None
+    with procs.autogroups(None) as state:
+        assert state == {"1": "on", "0": "off", None: "absent"}[found]
+    if found is None or not os.access(procs.AUTOGROUP, os.W_OK):
+        pytest.skip("no autogroups to set here")
+    with procs.autogroups(found != "1") as state:
+        assert state == ("off" if found == "1" else "on")
+        assert procs.AUTOGROUP.read_text().strip() != found
+    assert procs.AUTOGROUP.read_text().strip() == found
