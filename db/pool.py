@@ -99,8 +99,8 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[object]:
-        """A turn at one of the pool's connections (``_wait_turn`` when none is free), for
-        ``_fetch_in_turn`` to run statements in."""
+        """A turn at one of the pool's connections (``_wait_turn`` when none is free); its token
+        keys the bound ``_fetch_in_turn`` records for each statement run in it."""
         loop = asyncio.get_running_loop()
         if self._turns.locked():
             await self._wait_turn()
