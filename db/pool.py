@@ -284,9 +284,11 @@ class Database:
         if keep and (self.in_use > 1 or self.waiting) and not conn.is_in_transaction():
             self._kept.append(conn)
             return
-        await self._release(conn, deadline)
-        if self.in_use == 1 and not self.waiting:
-            await self._release_kept(deadline)
+        try:
+            await self._release(conn, deadline)
+        finally:  # a request cancelled here still releases (asyncpg shields it), so the kept go too
+            if self.in_use == 1 and not self.waiting:
+                await self._release_kept(deadline)
 
     async def _release(self, conn: asyncpg.Connection, deadline: float) -> None:
         timeout = max(deadline - asyncio.get_running_loop().time(), _RELEASE_AT_LEAST)

@@ -71,3 +71,38 @@ async def test_a_connection_the_server_dropped_while_kept_is_replaced(database: 
         assert await held.fetchval("SELECT 1") == 1
     pool = database.pool
     assert pool.get_idle_size() == pool.get_size()
+
+
+async def test_the_last_turn_cancelled_while_releasing_still_returns_the_kept_connections(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request cancelled as its turn ends (it gave up, or its group's runner was stopped)
+    still leaves an idle service with every connection back in the pool."""
+    release = type(database.pool).release
+    gate, releasing = asyncio.Event(), asyncio.Event()
+
+    async def slow_release(pool: asyncpg.Pool, conn: asyncpg.Connection, **kwargs: Any) -> None:
+        async def held_then_released() -> None:
+            if not releasing.is_set():
+                releasing.set()
+                await gate.wait()
+            await release(pool, conn, **kwargs)
+
+        await asyncio.shield(held_then_released())  # as asyncpg's own release is shielded
+
+    async def last_turn() -> None:
+        async with database.connection():
+            await database.fetch("SELECT 1")  # ends while this turn holds: its connection is kept
+            monkeypatch.setattr(type(database.pool), "release", slow_release)
+
+    task = asyncio.create_task(last_turn())
+    await releasing.wait()
+    task.cancel()
+    gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.1)
+
+    pool = database.pool
+    assert database.in_use == 0
+    assert pool.get_idle_size() == pool.get_size(), "a connection kept by an earlier statement stayed out of the pool"
