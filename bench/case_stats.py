@@ -59,6 +59,7 @@ from .benchdb import BenchDatabase, bench_database, returns_for
 from .load import Run, check_wrk, run_wrk
 from .peers import start_ours, stop
 from .perf import bench_token
+from .procs import busy_ns
 from .queries import build_queries
 
 INTERNAL = Viewer(Role.INTERNAL)
@@ -180,14 +181,6 @@ async def _set_versions(conn: asyncpg.Connection, enabled: bool) -> None:
         await _set_triggers(conn, enabled, triggers, table)
 
 
-def _backend_cpu_ns(pid: int) -> int | None:
-    """CPU time of a local backend so far (``/proc/<pid>/schedstat``), or None when not local."""
-    try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 @dataclass
 class Intake:
     ms: dict[str, float]
@@ -220,14 +213,14 @@ async def intake(dsn: str, rounds: int, per_round: int) -> Intake:
             await _set_versions(conn, mode == "with summaries")
             try:
                 numbers = []
-                before = _backend_cpu_ns(backend)
+                before = busy_ns(backend)
                 for i in range(per_round):
                     serial += 1
                     numbers.append(f"C310101-2099-{serial:07d}")
                     started = time.perf_counter()
                     await conn.execute(INSERT, numbers[-1], points[i % len(points)], opened)
                     times[mode].append((time.perf_counter() - started) * 1000)
-                after = _backend_cpu_ns(backend)
+                after = busy_ns(backend)
                 if before is None or after is None:
                     local = False
                 else:

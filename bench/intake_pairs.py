@@ -22,18 +22,19 @@ import time
 
 import asyncpg
 
-from .case_stats import CASE_TRIGGERS, INSERT, _backend_cpu_ns, _set_triggers
+from .case_stats import CASE_TRIGGERS, INSERT, _set_triggers
+from .procs import busy_ns
 
 MODES = ("with summaries", "without")
 
 
 async def _insert(conn: asyncpg.Connection, pid: int, number: str, point: int) -> tuple[float, float]:
     opened = datetime.datetime(2020, 6, 1, 9, tzinfo=datetime.UTC)
-    cpu = _backend_cpu_ns(pid)
+    cpu = busy_ns(pid)
     started = time.perf_counter()
     await conn.execute(INSERT, number, point, opened)
     wall = (time.perf_counter() - started) * 1000
-    after = _backend_cpu_ns(pid)
+    after = busy_ns(pid)
     if cpu is None or after is None:
         raise SystemExit("the server is not local: no backend CPU to read")
     return wall, (after - cpu) / 1e6

@@ -17,6 +17,7 @@ __all__ = [
     "autogroups",
     "backends_cpu_seconds",
     "busy_cores",
+    "busy_ns",
     "cpu_seconds",
     "descendants",
     "machine_ticks",
@@ -114,6 +115,15 @@ def _ticks(pid: int, *, reaped: bool) -> int | None:
         return None
     ticks = int(fields[11]) + int(fields[12])
     return ticks + int(fields[13]) + int(fields[14]) if reaped else ticks
+
+
+def busy_ns(pid: int) -> int | None:
+    """CPU time ``pid`` has run so far, in ns (``/proc/<pid>/schedstat``; stat's ticks are
+    10 ms, too coarse for one backend's statements), or None when it is not on this machine."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def backends_cpu_seconds(postmaster: int | None, database: str) -> float:

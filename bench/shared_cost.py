@@ -23,8 +23,9 @@ import asyncpg
 from db.sql import shared_form
 
 from .capture import compiled_statement
+from .procs import busy_ns
 from .queries import build_queries
-from .sql_cost import SESSION, _backend_cpu
+from .sql_cost import SESSION
 
 __all__ = ["main"]
 
@@ -54,7 +55,7 @@ async def measure(dsn: str, rounds: int, executions: int) -> None:
             figures: dict[str, list[float]] = {"alone": [], "shared": [], "alone, asyncpg": [], "shared, asyncpg": []}
             for _ in range(rounds):
                 for name in ("alone", "shared"):
-                    backend, mine = _backend_cpu(pid), time.process_time()
+                    backend, mine = busy_ns(pid), time.process_time()
                     for _ in range(executions):
                         if name == "alone":
                             for code in group:
@@ -62,9 +63,9 @@ async def measure(dsn: str, rounds: int, executions: int) -> None:
                         else:
                             await shared.fetch(group, [cases] * size)
                     requests = executions * size
-                    after = _backend_cpu(pid)
+                    after = busy_ns(pid)
                     if backend is not None and after is not None:
-                        figures[name].append((after - backend) * 1000 / requests)
+                        figures[name].append((after - backend) / 1000 / requests)
                     figures[f"{name}, asyncpg"].append((time.process_time() - mine) * 1e6 / requests)
             medians = {name: statistics.median(values) for name, values in figures.items() if values}
             print(

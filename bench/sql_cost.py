@@ -31,6 +31,7 @@ from typing import Any
 import asyncpg
 
 from .capture import compiled_statement
+from .procs import busy_ns
 from .queries import build_queries
 
 SESSION = {
@@ -40,13 +41,6 @@ SESSION = {
     "plan_cache_mode": "force_generic_plan",
 }
 """db/pool.py's settings for the service's connections."""
-
-
-def _backend_cpu(pid: int) -> float | None:
-    try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
-    except OSError:
-        return None
 
 
 def _revive(value: Any) -> Any:
@@ -81,13 +75,13 @@ class Side:
         return await self.statement.fetchval(*self.args)
 
     async def round(self, pid: int, executions: int) -> None:
-        cpu, started = _backend_cpu(pid), time.perf_counter()
+        cpu, started = busy_ns(pid), time.perf_counter()
         for _ in range(executions):
             await self.statement.fetchval(*self.args)
         self.figures["round trip"].append((time.perf_counter() - started) * 1000 / executions)
-        after = _backend_cpu(pid)
+        after = busy_ns(pid)
         if cpu is not None and after is not None:
-            self.figures["cpu"].append((after - cpu) / executions)
+            self.figures["cpu"].append((after - cpu) / 1e6 / executions)
         await self.conn.execute(f"PREPARE cost AS {self.sql}")
         try:
             call = f"EXECUTE cost({', '.join(self.literals)})" if self.literals else "EXECUTE cost"
