@@ -429,6 +429,7 @@ def measure(db: BenchDatabase, plan: Plan, results: Results, keep_going: bool) -
             results,
             f"The database already held {db.volume_cases:,} synthetic cases where {plan.size:,} were asked for.",
         )
+    results.versions["liaison-graph"] = _code()  # at the start: the tree may change while it runs
     token = bench_token()
     liaison(db.dsn, "queries", "push", str(SAVED), "--owner", "bench/perf.py")
     queries = [q for q in build_queries(token, asyncio.run(representations(db.dsn))) if q.key in plan.queries]
@@ -464,7 +465,7 @@ def measure(db: BenchDatabase, plan: Plan, results: Results, keep_going: bool) -
             for peer in peers.values():
                 stop(peer)
         results.parts.append((part, load_start[0], os.getloadavg()[0]))
-    results.versions.update(versions(db.dsn))
+    results.versions.update(versions(db.dsn))  # after "liaison-graph", read before the first part
     results.database = describe(db)
 
 
@@ -505,7 +506,6 @@ def versions(dsn: str) -> dict[str, str]:
     node = subprocess.run([str(node_binary()), "--version"], capture_output=True, text=True, check=False).stdout  # noqa: S603
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout.split()  # noqa: S607
     return {
-        "liaison-graph": _code(),
         "postgraphile": npm_version("postgraphile"),
         "grafast": npm_version("grafast"),
         "join-monster": npm_version("join-monster", JOINMONSTER),

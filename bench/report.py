@@ -159,8 +159,16 @@ def _paired(ra: list[Run] | None, rb: list[Run] | None, measure: str) -> list[fl
             for x, y in zip(ra, rb, strict=False)]  # fmt: skip
 
 
+def _peers(results: Results) -> list[str]:
+    return [p for p in PEERS if any(k[4] == p for k in results.runs)]
+
+
 def ratio_table(results: Results) -> str:
-    pairs = [p for p in RATIOS if any(k[4] == p[0] for k in results.runs) and any(k[4] == p[1] for k in results.runs)]
+    """Each pair of peers that both ran, per round; empty when no pair did (ours alone)."""
+    ran = _peers(results)
+    pairs = [p for p in RATIOS if p[0] in ran and p[1] in ran]
+    if not pairs:
+        return ""
     cpu_pairs = [p for p in CPU_RATIOS if p in pairs] or list(CPU_RATIOS[:1])
     head = " | ".join([f"{a} / {b}" for a, b in pairs] + [f"CPU/req {a} / {b}" for a, b in cpu_pairs])
     lines = [
@@ -210,8 +218,10 @@ def markdown(results: Results) -> str:
         else f"{results.pool_size} per process, every peer"
     )
     title = "smoke run: proves the harness, not a result" if results.mode == "smoke" else "the benchmark"
+    ran = _peers(results)
+    peers = "PostGraphile v5 against ours" if "postgraphile" in ran else ", ".join(ran)
     parts = [
-        f"## PostGraphile v5 against ours (`bench/perf.py`, {title}), {results.started}",
+        f"## {peers} (`bench/perf.py`, {title}), {results.started}",
         "",
         f"```sh\n{results.command}\n```",
         "",
@@ -230,11 +240,15 @@ def markdown(results: Results) -> str:
         "",
         main_table(results),
         "",
-        "Ratios, each taken within a round (req/s, and server+PostgreSQL CPU per request), median (range) over rounds:",
-        "",
-        ratio_table(results),
-        "",
     ]
+    ratios = ratio_table(results)
+    if ratios:
+        parts += [
+            "Ratios, each taken within a round (req/s, and server+PostgreSQL CPU per request), median (range) over rounds:",
+            "",
+            ratios,
+            "",
+        ]
     regimes = regime_table(results)
     if regimes:
         parts += [

@@ -32,3 +32,16 @@ def test_no_table_without_both_regimes() -> None:
 
     assert regime_table(results) == ""
     assert "Our regimes" not in markdown(results)
+
+
+def test_a_run_of_ours_alone_is_titled_so_and_has_no_empty_ratio_table() -> None:
+    results = Results("benchmark", "bench.perf", "now")
+    results.add("Q3", "identical", 1, 16, "ours-compiled", _run(1000, 0.5))
+    results.add("Q3", "varied", 1, 16, "ours-compiled", _run(990, 0.5))
+
+    report = markdown(results)
+
+    assert "PostGraphile v5 against ours" not in report
+    assert "## ours-compiled (`bench/perf.py`, the benchmark)" in report
+    assert "Ratios, each taken within a round" not in report
+    assert "| 1 | Q3 | 16 | ours-compiled | 0.99×" in report
