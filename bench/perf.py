@@ -48,10 +48,11 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import jwt
@@ -391,16 +392,26 @@ def warm_up(stage: Stage) -> None:
                 _show(f"warm-up w{stage.workers} {regime} {q.key} {t.name}", run)
 
 
+T = TypeVar("T")
+
+
+def rotated(items: Sequence[T], r: int) -> list[T]:
+    """``items`` in round ``r``'s order: the first moves on each round, so no peer and no
+    regime always runs first, after another query's runs, or last, after the others'."""
+    shift = r % max(1, len(items))
+    return [*items[shift:], *items[:shift]]
+
+
 def rounds(stage: Stage, results: Results) -> None:
     plan = stage.plan
     for r in range(plan.rounds):
         print(f"round {r + 1} of {plan.rounds}, {stage.workers} process(es) each", flush=True)
         for c in plan.concurrency:
             for q in stage.queries:
-                for regime in plan.regimes:  # a cell's regimes back to back: the machine's drift falls on both
-                    targets = stage.targets(q, regime)
-                    shift = r % max(1, len(targets))
-                    for t in targets[shift:] + targets[:shift]:
+                for regime in rotated(
+                    plan.regimes, r
+                ):  # a cell's regimes back to back: the machine's drift falls on both
+                    for t in rotated(stage.targets(q, regime), r):
                         rps = stage.estimate.get((regime, q.key, t.name), 1.0)
                         run = t.run(c, duration_for(rps, c, plan.base, plan.cap))
                         results.add(q.key, regime, stage.workers, c, t.name, run)

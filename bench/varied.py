@@ -12,10 +12,10 @@ as its hit rate, which the identical regime hides. Per query, up to ``VARIANTS``
 - Q4: every region with districts.
 
 Page sizes are drawn around the identical regime's (``_around``), so that the two regimes
-ask for as much on average and differ in the values only: a comparison of the regimes then
-measures what varying costs, not what a longer page costs (before 2026-12-06 Q2's pages
-averaged 30 rows against the identical 50, some cut short by the list's end; Q3's 12.5 cases
-against 10).
+ask for as many rows on average: a comparison of the regimes then measures what varying
+costs, not what a longer page costs (before 2026-12-06 Q2's pages averaged 30 rows against
+the identical 50, some cut short by the list's end; Q3's 12.5 cases against 10). Which rows
+still differs: Q3's identical point is richer than most, Q4's regions have 2 to 16 districts.
 
 The draw is seeded, so two runs send the same sequence. Each peer's variables for one
 variant mean the same data (checked on a sample before timing, bench/check.py).

@@ -1,8 +1,10 @@
-"""bench/report.py's regime table: our varied regime over the identical one, round by round."""
+"""bench/report.py's regime table (our varied regime over the identical one, round by
+round), and the order of a round's runs in bench/perf.py."""
 
 from __future__ import annotations
 
 from bench.load import Run
+from bench.perf import rotated
 from bench.report import Results, markdown, regime_table
 
 
@@ -45,3 +47,12 @@ def test_a_run_of_ours_alone_is_titled_so_and_has_no_empty_ratio_table() -> None
     assert "## ours-compiled (`bench/perf.py`, the benchmark)" in report
     assert "Ratios, each taken within a round" not in report
     assert "| 1 | Q3 | 16 | ours-compiled | 0.99×" in report
+
+
+def test_no_regime_and_no_peer_always_runs_first() -> None:
+    orders = [rotated(("identical", "varied"), r) for r in range(4)]
+    peers = [rotated(("ours-compiled", "postgraphile", "replay-ours"), r)[0] for r in range(3)]
+
+    assert orders == [["identical", "varied"], ["varied", "identical"]] * 2
+    assert peers == ["ours-compiled", "postgraphile", "replay-ours"]
+    assert rotated((), 3) == []
