@@ -161,7 +161,7 @@ class Database:
             except BaseException as exc:
                 if isinstance(exc, UNAVAILABLE_ERRORS):
                     conn.terminate()  # its state is unknown now: never hand it out again
-                await self._release(conn, deadline)
+                await self._settle(conn, deadline, keep=False)
                 raise
             await self._settle(conn, deadline, keep=True)
             return rows
@@ -286,13 +286,20 @@ class Database:
             return
         try:
             await self._release(conn, deadline)
-        finally:  # a request cancelled here still releases (asyncpg shields it), so the kept go too
-            if self.in_use == 1 and not self.waiting:
-                await self._release_kept(deadline)
+        except BaseException:  # cancelled or failed: asyncpg's release goes on shielded, so do the kept
+            with contextlib.suppress(Exception):  # the fault or cancellation in hand is the one to report
+                await self._release_idle(deadline)
+            raise
+        await self._release_idle(deadline)
 
     async def _release(self, conn: asyncpg.Connection, deadline: float) -> None:
         timeout = max(deadline - asyncio.get_running_loop().time(), _RELEASE_AT_LEAST)
         await self.pool.release(conn, timeout=timeout)
+
+    async def _release_idle(self, deadline: float) -> None:
+        """Every kept connection, when the turn ending is the last one."""
+        if self.in_use == 1 and not self.waiting:
+            await self._release_kept(deadline)
 
     async def _release_kept(self, deadline: float) -> None:
         while self._kept:

@@ -106,3 +106,30 @@ async def test_the_last_turn_cancelled_while_releasing_still_returns_the_kept_co
     pool = database.pool
     assert database.in_use == 0
     assert pool.get_idle_size() == pool.get_size(), "a connection kept by an earlier statement stayed out of the pool"
+
+
+async def test_the_last_turn_cancelled_during_its_statement_still_returns_the_kept_connections(
+    database: Database,
+) -> None:
+    """A request that gives up while its statement runs (a client gone, a timeout) and is
+    the last turn leaves no connection kept outside the pool either."""
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await database.fetch("SELECT pg_sleep(5)")
+
+    async with database.connection():
+        task = asyncio.create_task(slow())
+        await started.wait()
+        await asyncio.sleep(0.2)  # its statement runs
+        await database.fetch("SELECT 1")  # ends while two turns hold: its connection is kept
+    assert database.in_use == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.1)
+
+    pool = database.pool
+    assert database.in_use == 0
+    assert pool.get_idle_size() == pool.get_size(), "a connection kept by an earlier statement stayed out of the pool"
