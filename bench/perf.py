@@ -476,7 +476,9 @@ def measure(db: BenchDatabase, plan: Plan, results: Results, keep_going: bool) -
             for peer in peers.values():
                 stop(peer)
         results.parts.append((part, load_start[0], os.getloadavg()[0]))
-    results.versions.update(versions(db.dsn))  # after "liaison-graph", read before the first part
+    if (code := _code()) != results.versions["liaison-graph"]:
+        _note(results, f"The tree changed while the run went on: liaison-graph {code} at its end.")
+    results.versions.update(versions(db.dsn))
     results.database = describe(db)
 
 

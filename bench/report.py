@@ -169,7 +169,7 @@ def ratio_table(results: Results) -> str:
     pairs = [p for p in RATIOS if p[0] in ran and p[1] in ran]
     if not pairs:
         return ""
-    cpu_pairs = [p for p in CPU_RATIOS if p in pairs] or list(CPU_RATIOS[:1])
+    cpu_pairs = [p for p in CPU_RATIOS if p in pairs]
     head = " | ".join([f"{a} / {b}" for a, b in pairs] + [f"CPU/req {a} / {b}" for a, b in cpu_pairs])
     lines = [
         f"| regime | procs | query | clients | {head} |",
@@ -188,8 +188,8 @@ def regime_table(results: Results) -> str:
     """Each of our peers in the varied regime over the identical one, per round: the two
     runs of a round are back to back (``bench.perf.rounds``)."""
     lines = [
-        "| procs | query | clients | peer | req/s varied / identical | CPU/req varied / identical |",
-        "|---|---|---|---|---|---|",
+        "| procs | query | clients | peer | req/s varied / identical | CPU/req varied / identical | of which server | of which PostgreSQL |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for q, _, w, c in (g for g in _groups(results) if g[1] == "varied"):
         for peer in (p for p in PEERS if p.startswith("ours")):
@@ -198,8 +198,11 @@ def regime_table(results: Results) -> str:
                 results.runs.get((q, "identical", w, c, peer)),
             )
             if varied and identical:
-                rps, cpu = _paired(varied, identical, "rps"), _paired(varied, identical, "cpu_ms")
-                lines.append(f"| {w} | {q} | {c} | {peer} | {_range(rps, 2, '×')} | {_range(cpu, 2, '×')} |")
+                cells = [
+                    _range(_paired(varied, identical, measure), 2, "×")
+                    for measure in ("rps", "cpu_ms", "server_cpu_ms", "pg_cpu_ms")
+                ]
+                lines.append(f"| {w} | {q} | {c} | {peer} | " + " | ".join(cells) + " |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
@@ -219,7 +222,8 @@ def markdown(results: Results) -> str:
     )
     title = "smoke run: proves the harness, not a result" if results.mode == "smoke" else "the benchmark"
     ran = _peers(results)
-    peers = "PostGraphile v5 against ours" if "postgraphile" in ran else ", ".join(ran)
+    with_ours = any(p.startswith("ours") for p in ran)
+    peers = "PostGraphile v5 against ours" if with_ours and "postgraphile" in ran else ", ".join(ran) or "no peer"
     parts = [
         f"## {peers} (`bench/perf.py`, {title}), {results.started}",
         "",
