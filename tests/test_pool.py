@@ -73,6 +73,15 @@ async def test_a_connection_the_server_dropped_while_kept_is_replaced(database: 
     assert pool.get_idle_size() == pool.get_size()
 
 
+async def _every_connection_back_after(cancelled: asyncio.Task[None], database: Database) -> None:
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await asyncio.sleep(0.1)
+    pool = database.pool
+    assert database.in_use == 0
+    assert pool.get_idle_size() == pool.get_size(), "a connection kept by an earlier statement stayed out of the pool"
+
+
 async def test_the_last_turn_cancelled_while_releasing_still_returns_the_kept_connections(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,13 +108,7 @@ async def test_the_last_turn_cancelled_while_releasing_still_returns_the_kept_co
     await releasing.wait()
     task.cancel()
     gate.set()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await asyncio.sleep(0.1)
-
-    pool = database.pool
-    assert database.in_use == 0
-    assert pool.get_idle_size() == pool.get_size(), "a connection kept by an earlier statement stayed out of the pool"
+    await _every_connection_back_after(task, database)
 
 
 async def test_the_last_turn_cancelled_during_its_statement_still_returns_the_kept_connections(
@@ -126,10 +129,4 @@ async def test_the_last_turn_cancelled_during_its_statement_still_returns_the_ke
         await database.fetch("SELECT 1")  # ends while two turns hold: its connection is kept
     assert database.in_use == 1
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await asyncio.sleep(0.1)
-
-    pool = database.pool
-    assert database.in_use == 0
-    assert pool.get_idle_size() == pool.get_size(), "a connection kept by an earlier statement stayed out of the pool"
+    await _every_connection_back_after(task, database)
