@@ -408,9 +408,8 @@ def rounds(stage: Stage, results: Results) -> None:
         print(f"round {r + 1} of {plan.rounds}, {stage.workers} process(es) each", flush=True)
         for c in plan.concurrency:
             for q in stage.queries:
-                for regime in rotated(
-                    plan.regimes, r
-                ):  # a cell's regimes back to back: the machine's drift falls on both
+                # a cell's regimes back to back: the machine's drift falls on both
+                for regime in rotated(plan.regimes, r):
                     for t in rotated(stage.targets(q, regime), r):
                         rps = stage.estimate.get((regime, q.key, t.name), 1.0)
                         run = t.run(c, duration_for(rps, c, plan.base, plan.cap))
